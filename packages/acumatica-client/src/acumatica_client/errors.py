@@ -1,0 +1,78 @@
+"""Errors raised by the Acumatica client, and how an error response is described.
+
+Acumatica answers failures with a JSON body (``message``, ``exceptionMessage``,
+``exceptionType``, ``stackTrace``, ``innerException``), a per-field ``error`` next to
+``value`` on 422, an OAuth error (``error``, ``error_description``) from the identity
+server, or sometimes an HTML page. ``describe_error`` turns any of them into one line
+that names the request and what the server said, without headers or query secrets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from urllib.parse import urlsplit
+
+import requests
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_MAX_DETAIL = 500
+
+#: Statuses worth retrying: license limit (429) and transient server trouble.
+RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class AcumaticaError(Exception):
+    """An Acumatica request failed in a way retrying will not fix."""
+
+
+class AcumaticaAuthError(AcumaticaError):
+    """Signing in to Acumatica failed; the message names the settings to check."""
+
+
+def describe_error(response: requests.Response) -> str:
+    """One line naming the request (method and path, no query) and the server's message."""
+    request = response.request
+    method = request.method if request is not None else "GET"
+    path = urlsplit(response.url or (request.url if request is not None else "")).path
+    return f"{response.status_code} {response.reason or ''} for {method} {path}: {error_detail(response)}".replace(
+        "  ", " "
+    )
+
+
+def error_detail(response: requests.Response) -> str:
+    """What the server said, from whichever error body shape it used."""
+    text = response.text or ""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        parts = _messages(body)
+        if parts:
+            return _clip("; ".join(parts))
+    if "<" in text:
+        text = html.unescape(_TAG.sub(" ", text))
+    return _clip(_SPACE.sub(" ", text).strip()) or "(empty body)"
+
+
+def _messages(body: dict) -> list[str]:
+    parts: list[str] = []
+    for key in ("message", "exceptionMessage", "error", "error_description"):
+        value = body.get(key)
+        if isinstance(value, str) and value and value not in parts:
+            parts.append(value)
+    inner = body.get("innerException")
+    if isinstance(inner, dict):
+        parts.extend(p for p in _messages(inner) if p not in parts)
+    # 422: the failing fields carry {"value": ..., "error": "..."}.
+    for name, field in body.items():
+        if isinstance(field, dict) and isinstance(field.get("error"), str):
+            parts.append(f"{name}: {field['error']}")
+    return parts
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."

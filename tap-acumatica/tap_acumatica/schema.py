@@ -1,0 +1,182 @@
+"""JSON schemas and record unwrapping, both derived from the Default endpoint catalog.
+
+A stream's shape depends on the endpoint version (fields come and go between versions),
+on what it expands (detail arrays and linked entities appear only with ``$expand``) and on
+the custom fields configured for it. ``RecordShape`` holds all three and gives both the
+Singer schema and a fast ``unwrap`` that turns ``{"Amount": {"value": 12.5}}`` into
+``{"Amount": Decimal("12.5")}``: the records it emits already match the schema exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from acumatica_client import catalog
+
+#: Custom field types a user may declare, and the JSON schema of each.
+CUSTOM_TYPES: dict[str, dict] = {
+    "string": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "boolean": {"type": ["boolean", "null"]},
+    "date-time": {"type": ["string", "null"], "format": "date-time"},
+}
+
+_CUSTOM_SPEC = re.compile(r"^(?:(?P<detail>\w+)/)?(?P<view>\w+)\.(?P<field>\w+)(?::(?P<type>[\w-]+))?$")
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """A custom field requested with ``$custom``: ``View.Field``, optionally ``:type``.
+
+    ``Details/Transactions.UsrPhase`` names a field of the detail lines.
+    """
+
+    view: str
+    field: str
+    type: str = "string"
+    detail: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> CustomField:
+        match = _CUSTOM_SPEC.match(spec.strip())
+        if not match or (match["type"] or "string") not in CUSTOM_TYPES:
+            msg = (
+                f"Custom field {spec!r} is not of the form View.Field or View.Field:type "
+                f"(optionally Details/View.Field), type one of {', '.join(CUSTOM_TYPES)}."
+            )
+            raise ValueError(msg)
+        return cls(match["view"], match["field"], match["type"] or "string", match["detail"])
+
+    @property
+    def column(self) -> str:
+        """Column name in the emitted record: ``custom_<View>_<Field>``."""
+        return f"custom_{self.view}_{self.field}"
+
+    @property
+    def query(self) -> str:
+        """The ``$custom`` term for this field."""
+        return f"{self.detail}/{self.view}.{self.field}" if self.detail else f"{self.view}.{self.field}"
+
+    def convert(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.type == "string":
+            return value if isinstance(value, str) else str(value)
+        if self.type == "integer":
+            return int(value)
+        if self.type == "number":
+            return value if isinstance(value, Decimal) else Decimal(str(value))
+        if self.type == "boolean":
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+        return str(value)
+
+
+def utc_timestamp(value: str) -> str:
+    """An Acumatica datetime as fixed-width UTC ISO-8601, so text order is time order."""
+    return datetime.fromisoformat(value).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class RecordShape:
+    """Fields of one entity in one endpoint version, with expansions and custom fields."""
+
+    version: str
+    entity: str
+    expand: tuple[str, ...] = ()
+    custom: tuple[CustomField, ...] = ()
+    #: Field normalised to UTC (the replication key), so bookmarks compare as text.
+    utc_field: str | None = None
+    _plan: list = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fields = catalog.fields(self.version, self.entity)
+        for path in self.expand:
+            head = path.split("/", 1)[0]
+            if head not in fields or catalog.is_scalar(fields[head]):
+                msg = (
+                    f"Cannot expand {path!r}: {self.entity} in endpoint version {self.version} "
+                    f"has no detail or linked entity named {head!r}."
+                )
+                raise ValueError(msg)
+        self._plan = self._make_plan(self.entity, prefix="")
+
+    # Schema -----------------------------------------------------------------------
+
+    def json_schema(self) -> dict:
+        """JSON schema of the unwrapped records."""
+        props = {"id": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]}}
+        props.update(self._properties(self.entity, prefix=""))
+        for custom in self.custom:
+            if custom.detail is None:
+                props[custom.column] = CUSTOM_TYPES[custom.type]
+        return {"type": "object", "properties": props}
+
+    def _properties(self, entity: str, prefix: str) -> dict:
+        props: dict[str, dict] = {}
+        for name, kind in sorted(catalog.fields(self.version, entity).items()):
+            if catalog.is_scalar(kind):
+                props[name] = dict(catalog.SCALAR_TYPES[kind])
+            elif self._expanded(prefix + name):
+                inner = {"id": {"type": ["string", "null"]}}
+                inner.update(self._properties(catalog.element_type(kind), prefix + name + "/"))
+                for custom in self.custom:
+                    if custom.detail == prefix + name:
+                        inner[custom.column] = CUSTOM_TYPES[custom.type]
+                obj = {"type": ["object", "null"], "properties": inner}
+                props[name] = {"type": ["array", "null"], "items": obj} if catalog.is_detail(kind) else obj
+        return props
+
+    def _expanded(self, path: str) -> bool:
+        return path in self.expand
+
+    # Unwrapping -------------------------------------------------------------------
+
+    def _make_plan(self, entity: str, prefix: str) -> list:
+        scalars: list[str] = []
+        nested: list[tuple[str, bool, list]] = []
+        for name, kind in sorted(catalog.fields(self.version, entity).items()):
+            if catalog.is_scalar(kind):
+                scalars.append(name)
+            elif self._expanded(prefix + name):
+                sub = self._make_plan(catalog.element_type(kind), prefix + name + "/")
+                nested.append((name, catalog.is_detail(kind), sub))
+        detail = prefix.rstrip("/") or None
+        customs = [c for c in self.custom if c.detail == detail]
+        return [scalars, nested, customs]
+
+    def unwrap(self, raw: dict) -> dict:
+        """The record as emitted: plain values, detail lines as arrays, custom columns."""
+        record = _unwrap(raw, self._plan)
+        note = raw.get("note")
+        record["note"] = note.get("value") if isinstance(note, dict) else note
+        if self.utc_field and record.get(self.utc_field):
+            record[self.utc_field] = utc_timestamp(record[self.utc_field])
+        return record
+
+
+def _unwrap(raw: dict, plan: list) -> dict:
+    scalars, nested, customs = plan
+    out: dict[str, Any] = {"id": raw.get("id")}
+    get = raw.get
+    for name in scalars:
+        wrapped = get(name)
+        out[name] = wrapped.get("value") if wrapped else None
+    for name, is_array, sub in nested:
+        value = get(name)
+        if value is None:
+            out[name] = None
+        elif is_array:
+            out[name] = [_unwrap(line, sub) for line in value]
+        else:
+            out[name] = _unwrap(value, sub)
+    if customs:
+        custom = get("custom") or {}
+        for spec in customs:
+            wrapped = (custom.get(spec.view) or {}).get(spec.field)
+            out[spec.column] = spec.convert(wrapped.get("value") if wrapped else None)
+    return out
