@@ -1,0 +1,52 @@
+# Everything starts from Python 3.11, pip, make and git: the first target that needs the
+# environment builds it (uv in .tools/, the workspace in .venv/, Meltano plugins in .meltano/).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help env plugins demo test test-fast bench lint clean
+
+help:
+	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
+	@echo "make test   - the whole test suite (what CI runs)"
+	@echo "make bench  - throughput, request and memory figures of tap-acumatica"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock */pyproject.toml packages/*/pyproject.toml emulators/*/pyproject.toml
+	$(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+env: $(VENV)/.synced
+
+.meltano/.installed: $(VENV)/.synced meltano.yml
+	$(BIN)/meltano install
+	touch $@
+
+plugins: .meltano/.installed
+
+demo: plugins
+	$(BIN)/python scripts/demo.py
+
+test: plugins
+	$(BIN)/python -m pytest
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not e2e"
+
+bench: env
+	$(BIN)/python bench/tap_throughput.py
+
+lint: env
+	$(UV) run --with ruff==0.14.5 ruff check .
+
+clean:
+	rm -rf $(TOOLS) $(VENV) .meltano output
