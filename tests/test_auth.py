@@ -1,0 +1,99 @@
+"""Signing in: token expiry and rotation, cookie sessions, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.taprun import TAP
+
+
+def test_token_revoked_mid_run_is_renewed_once_and_the_run_completes(tap, emulator):
+    def revoke(info):
+        if info.entity == "Bill" and info.number == 3:
+            emulator.knobs.expire_tokens()
+
+    emulator.on_request(revoke)
+    sync = tap.sync(["bills"], page_size=10)
+    assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
+    assert emulator.stats.refreshes >= 1
+
+
+@pytest.mark.parametrize("emulator_config", [{"token_lifetime_s": 1, "latency_ms": 150}], indirect=True)
+def test_short_lived_tokens_are_refreshed_before_expiry_with_the_newest_refresh_token(tap, emulator):
+    sync = tap.sync(["bills"], page_size=10)
+    assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
+    # Each refresh invalidates the previous refresh token: passing means the newest was used.
+    assert emulator.stats.refreshes >= 2
+    assert emulator.stats.tokens_issued - emulator.stats.refreshes == 1, "signed in with the password again"
+    assert emulator.stats.by_status.get(401, 0) == 0, "a token was used after it expired"
+
+
+def test_wrong_password_fails_clearly_without_leaking_it(tap):
+    sync = tap.sync(["vendors"], password="not-the-password", check=False)
+    assert sync.returncode != 0
+    assert "password" in sync.stderr and "client_id" in sync.stderr
+    assert "not-the-password" not in sync.stderr
+    assert "sandbox-secret" not in sync.stderr
+    assert sync.records == {}
+
+
+def test_wrong_client_secret_fails_clearly(tap):
+    sync = tap.sync(["vendors"], client_secret="wrong-secret", check=False)
+    assert sync.returncode != 0
+    assert "invalid_client" in sync.stderr
+    assert "wrong-secret" not in sync.stderr
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"versions": ("22.200.001", "23.200.001")}], indirect=True
+)
+def test_a_version_the_instance_lacks_fails_listing_what_it_offers(tap):
+    sync = tap.sync(["vendors"], endpoint_version="24.200.001", check=False)
+    assert sync.returncode != 0
+    assert "24.200.001" in sync.stderr
+    assert "Default 22.200.001, Default 23.200.001" in sync.stderr
+
+
+def test_cookie_login_signs_in_once_and_out_once(tap, emulator):
+    sync = tap.sync(["vendors", "bills", "gl_accounts"], auth_method="cookie")
+    assert {"vendors", "bills", "gl_accounts"} <= set(sync.records)
+    assert emulator.stats.logins == 1
+    assert emulator.stats.logouts == 1
+    assert emulator.stats.active_sessions == 0
+
+
+def test_cookie_session_signs_out_even_when_the_run_fails(tap, emulator):
+    def break_it(info):
+        if info.entity == "Bill":
+            emulator.knobs.fail_next(50, status=500)
+
+    emulator.on_request(break_it)
+    sync = tap.sync(["bills"], auth_method="cookie", max_retries=1, check=False)
+    assert sync.returncode != 0
+    assert emulator.stats.logouts == 1
+    assert emulator.stats.active_sessions == 0
+
+
+@pytest.mark.parametrize("emulator_config", [{"max_api_users": 1}], indirect=True)
+def test_one_api_user_is_enough_for_a_whole_run(tap, emulator):
+    sync = tap.sync(None, auth_method="cookie")
+    assert len(sync.records) == 11
+    assert emulator.stats.logins == 1
+
+
+def test_discovery_and_about_need_no_credentials(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"endpoint_version": "20.200.001"}))
+    catalog = json.loads(subprocess.run([TAP, "--config", str(config), "--discover"],
+                                        capture_output=True, text=True, check=True).stdout)
+    streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert len(streams) == 11
+    assert streams["stock_items"]["replication_key"] == "LastModified"
+    assert "replication_key" not in streams["sales_invoices"] or not streams["sales_invoices"]["replication_key"]
+    about = json.loads(subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True,
+                                      check=True).stdout)
+    assert {"base_url", "client_secret", "password"} <= {p for p in about["settings"]["properties"]}
+    assert about["settings"]["properties"]["password"].get("secret") is True

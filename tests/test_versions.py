@@ -1,0 +1,53 @@
+"""Endpoint versions, custom fields and extra entities."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compare import differences
+
+
+@pytest.mark.parametrize("emulator_config", [{"versions": ("20.200.001",)}], indirect=True)
+def test_version_20_reads_stock_items_by_last_modified_and_sales_invoices_in_full(tap, emulator):
+    sync = tap.sync(["stock_items", "sales_invoices", "subaccounts"], endpoint_version="20.200.001")
+    assert sync.schemas["stock_items"]["properties"].keys() >= {"LastModified", "InventoryID"}
+    assert "LastModifiedDateTime" not in sync.schemas["stock_items"]["properties"]
+    assert sync.bookmark("stock_items") is not None
+    for stream, entity, key in (("stock_items", "StockItem", "InventoryID"),
+                                ("sales_invoices", "SalesInvoice", "ReferenceNbr"),
+                                ("subaccounts", "Subaccount", "SubaccountCD")):
+        source = {r[key]: r for r in emulator.store.records(entity, "20.200.001")}
+        emitted = {r[key]: r for r in sync.records[stream]}
+        assert emitted.keys() == source.keys(), stream
+        for k, record in source.items():
+            assert not differences(emitted[k], record, [f for f in record if f not in ("Details", "custom", "note", "rowNumber", "_links")]), k
+    assert sync.bookmark("sales_invoices") is None
+
+
+def test_version_24_stock_items_use_last_modified_date_time(tap):
+    sync = tap.sync(["stock_items"])
+    assert sync.bookmark("stock_items") is not None
+    assert "LastModifiedDateTime" in sync.schemas["stock_items"]["properties"]
+
+
+def test_custom_fields_arrive_as_typed_columns(tap, emulator):
+    adhoc = emulator.store.custom_fields("Bill")
+    assert adhoc, "the emulator defines custom fields on Bill"
+    sync = tap.sync(["bills"], custom_fields={"bills": ["Document.UsrApprovalCode"]})
+    source = {r["ReferenceNbr"]: r for r in emulator.store.records("Bill", "24.200.001", custom=("Document.UsrApprovalCode",))}
+    assert sync.schemas["bills"]["properties"]["custom_Document_UsrApprovalCode"]["type"] == ["string", "null"]
+    for record in sync.records["bills"]:
+        expected = source[record["ReferenceNbr"]]["custom"]["Document"]["UsrApprovalCode"]
+        assert record["custom_Document_UsrApprovalCode"] == expected
+
+
+def test_extra_entities_are_streams_too(tap, emulator):
+    extra = [{"name": "ar_payments", "entity": "Payment", "key_properties": ["Type", "ReferenceNbr"]}]
+    catalog = tap.discover(extra_entities=extra)
+    assert "ar_payments" in {s["tap_stream_id"] for s in catalog["streams"]}
+
+
+def test_an_expansion_the_version_lacks_is_a_clear_error(tap):
+    sync = tap.sync(["bills"], expand={"bills": ["NoSuchDetail"]}, check=False)
+    assert sync.returncode != 0
+    assert "NoSuchDetail" in sync.stderr
