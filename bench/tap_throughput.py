@@ -1,0 +1,193 @@
+"""tap-acumatica throughput, requests and memory against the emulator, next to a bare client.
+
+Starts the Acumatica emulator in its own process with N Bills (3 lines each), then
+1. a bare client (requests + msgspec, exact decimals) reads every Bill with the same
+   keyset queries the tap sends and writes one Singer RECORD line per Bill to /dev/null;
+2. tap-acumatica reads the bills stream with its output to /dev/null.
+Prints records/s of both and their ratio, requests per 10,000 records (from the
+emulator's own counters) and the tap's peak memory (VmHWM). With --million it also
+runs the tap over 1,000,000 Bills to show that memory stays flat.
+
+    python bench/tap_throughput.py [--records 100000] [--million] [--page-size 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import requests
+
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.taprun import SANDBOX  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--million", action="store_true", help="also run the tap over 1,000,000 Bills")
+    args = parser.parse_args()
+
+    with Emulator(args.records) as emu:
+        bare = bare_client(emu, args.page_size)
+        tap = run_tap(emu, args.page_size)
+    report = {
+        "bills": args.records,
+        "bare_records_per_s": round(bare["records"] / bare["seconds"]),
+        "tap_records_per_s": round(tap["records"] / tap["seconds"]),
+        "tap_vs_bare": round((tap["records"] / tap["seconds"]) / (bare["records"] / bare["seconds"]), 3),
+        "tap_requests_per_10k_records": round(tap["requests"] * 10_000 / tap["records"], 2),
+        "tap_peak_memory_mib": round(tap["peak_kib"] / 1024, 1),
+    }
+    if args.million:
+        with Emulator(1_000_000) as emu:
+            big = run_tap(emu, args.page_size)
+        report["tap_1m_records_per_s"] = round(big["records"] / big["seconds"])
+        report["tap_1m_peak_memory_mib"] = round(big["peak_kib"] / 1024, 1)
+        report["tap_1m_requests_per_10k_records"] = round(big["requests"] * 10_000 / big["records"], 2)
+    width = max(map(len, report))
+    for name, value in report.items():
+        print(f"{name:<{width}}  {value}")
+
+
+class Emulator:
+    """The emulator CLI in its own process, so it does not share the benchmark's GIL."""
+
+    def __init__(self, bills: int) -> None:
+        self.bills = bills
+
+    def __enter__(self) -> Emulator:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [str(BIN / "acumatica-emulator"), "--port", str(port), "--size", f"Bill={self.bills}"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            raise SystemExit(f"emulator failed to start: {line!r}")
+        self.root = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.root}/AcumaticaERP"
+        return self
+
+    def requests_served(self) -> int:
+        stats = requests.get(f"{self.root}/_emulator/stats", timeout=10).json()
+        return sum(v for k, v in stats.get("requests", {}).items() if "list" in k or "Bill" in k)
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def bare_client(emu: Emulator, page_size: int) -> dict:
+    """The least a client must do: page, decode exactly, unwrap, write Singer lines."""
+    session = requests.Session()
+    token = session.post(f"{emu.base_url}/identity/connect/token", data={
+        "grant_type": "password", "client_id": SANDBOX["client_id"], "client_secret": SANDBOX["client_secret"],
+        "username": SANDBOX["username"], "password": SANDBOX["password"], "scope": "api offline_access",
+    }, timeout=30).json()["access_token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    decode = msgspec.json.Decoder(float_hook=Decimal).decode
+    encoder = msgspec.json.Encoder(decimal_format="number")
+    url = f"{emu.base_url}/entity/Default/24.200.001/Bill"
+    cursor = None
+    records = 0
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        while True:
+            params = {"$top": page_size, "$expand": "Details",
+                      "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"}
+            if cursor:
+                t, typ, ref = cursor
+                params["$filter"] = (
+                    f"(LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
+                    f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and ReferenceNbr gt '{ref}'))))"
+                )
+            rows = decode(session.get(url, params=params, timeout=300).content)
+            now = datetime.now(UTC).isoformat()
+            for row in rows:
+                message = {"type": "RECORD", "stream": "bills", "record": unwrap(row), "time_extracted": now}
+                sink.write(encoder.encode(message) + b"\n")
+            records += len(rows)
+            if len(rows) < page_size:
+                break
+            last = rows[-1]
+            cursor = (last["LastModifiedDateTime"]["value"], last["Type"]["value"], last["ReferenceNbr"]["value"])
+    return {"records": records, "seconds": time.perf_counter() - start}
+
+
+def unwrap(value):
+    if isinstance(value, dict):
+        if "value" in value and len(value) == 1:
+            return value["value"]
+        return {k: unwrap(v) for k, v in value.items() if k not in ("rowNumber", "_links")}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def run_tap(emu: Emulator, page_size: int) -> dict:
+    config = {**SANDBOX, "base_url": emu.base_url, "page_size": page_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = Path(tmp, "config.json")
+        config_path.write_text(json.dumps(config))
+        catalog = json.loads(subprocess.run(
+            [str(BIN / "tap-acumatica"), "--config", str(config_path), "--discover"],
+            capture_output=True, text=True, check=True).stdout)
+        for entry in catalog["streams"]:
+            for meta in entry["metadata"]:
+                if not meta["breadcrumb"]:
+                    meta["metadata"]["selected"] = entry["tap_stream_id"] == "bills"
+        catalog_path = Path(tmp, "catalog.json")
+        catalog_path.write_text(json.dumps(catalog))
+        before = emu.requests_served()
+        start = time.perf_counter()
+        with open(os.devnull, "wb") as sink, open(Path(tmp, "stderr.log"), "wb") as log:
+            proc = subprocess.Popen(
+                [str(BIN / "tap-acumatica"), "--config", str(config_path), "--catalog", str(catalog_path)],
+                stdout=sink, stderr=log,
+            )
+            peak = 0
+            while proc.poll() is None:
+                peak = max(peak, vm_hwm(proc.pid))
+                time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(Path(tmp, "stderr.log").read_text()[-3000:])
+        records = records_counted(Path(tmp, "stderr.log").read_text())
+    return {"records": records, "seconds": seconds, "requests": emu.requests_served() - before, "peak_kib": peak}
+
+
+def vm_hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def records_counted(log: str) -> int:
+    total = 0
+    for line in log.splitlines():
+        if '"metric":"record_count"' in line:
+            total += json.loads(line.split("METRIC: ", 1)[1])["value"]
+    return total
+
+
+if __name__ == "__main__":
+    main()
