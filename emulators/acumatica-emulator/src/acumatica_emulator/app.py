@@ -322,7 +322,8 @@ class AcumaticaApp:
         top = parse_number("$top", q.get("$top"))
         skip = parse_number("$skip", q.get("$skip")) or 0
         plan = self._plan(entity, version, q)
-        rows = self.store.query(entity, predicate, order, skip, top, low, high)
+        rows = self.store.query(entity, predicate, order, skip, top, low, high,
+                                match_all=not q.get("$filter"))
         with self.stats._lock:
             self.stats.records_served += len(rows)
         return Response(200, plan.render(rows))

@@ -47,7 +47,7 @@ class LicenseLimits:
         knobs = self.knobs
         with self._lock:
             wait = self._rate_delay(time.monotonic())
-            if wait > 0 or self._concurrency_full():
+            if wait > 0:
                 if self._queued + 1 > knobs.max_queue or wait > knobs.max_queue_wait_s:
                     raise Declined
                 self._queued += 1

@@ -252,10 +252,11 @@ class RecordStore:
         yield from self._scan_base(entity, predicate, low_ms, high_ms)
         yield from (r for r in list(self._overlay[entity].records.values()) if predicate(r))
 
-    def _scan_base(self, entity: str, predicate, low_ms, high_ms) -> Iterator[dict]:
+    def _scan_base(self, entity: str, predicate, low_ms, high_ms, low_index: int = 0) -> Iterator[dict]:
         gen = self.gen
         size = gen.sizes[entity]
         start = 0 if low_ms is None else gen.first_index_at_or_after(entity, low_ms)
+        start = max(start, low_index)
         stop = size if high_ms is None else gen.first_index_at_or_after(entity, high_ms + 1)
         hidden = self._overlay[entity].hidden
         header = gen.header
@@ -269,14 +270,20 @@ class RecordStore:
 
     def query(self, entity: str, predicate: Callable[[dict], bool], order: list[tuple[str, bool]],
               skip: int, top: int | None, low_ms: int | None = None,
-              high_ms: int | None = None) -> list[dict]:
+              high_ms: int | None = None, match_all: bool = False) -> list[dict]:
         """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``."""
         keyfn = self.sort_key(entity, order)
         overlay = [r for r in list(self._overlay[entity].records.values()) if predicate(r)]
         if self._streams_in_index_order(entity, order):
             # Base records already come in this order: merge lazily and stop at skip + top.
             overlay.sort(key=keyfn)
-            base = self._scan_base(entity, predicate, low_ms, high_ms)
+            changes = self._overlay[entity]
+            if match_all and not changes.hidden and not changes.records and low_ms is None:
+                # Untouched entity, no filter: $skip is an index into the base sequence.
+                low_index, skip = skip, 0
+            else:
+                low_index = 0
+            base = self._scan_base(entity, predicate, low_ms, high_ms, low_index)
             merged = heapq.merge(base, overlay, key=keyfn)
             stop = None if top is None else skip + top
             return list(itertools.islice(merged, skip, stop))
