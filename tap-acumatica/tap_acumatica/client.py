@@ -33,7 +33,7 @@ from acumatica_client import odata
 from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, describe_error
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_acumatica.schema import RecordShape
@@ -94,6 +94,8 @@ class AcumaticaStream(RESTStream):
         self._max_value: str | None = None
         self._unauthorized = 0
         self._progress = _Progress(self)
+        # A checkpoint per page: a run cut off loses at most one page of progress.
+        self.STATE_MSG_FREQUENCY = self.page_size
 
     # Where and how to ask ----------------------------------------------------------
 

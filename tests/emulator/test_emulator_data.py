@@ -101,3 +101,17 @@ def test_million_bills_deep_keyset_page(signed_in):
         assert last[0]["ReferenceNbr"]["value"] == "1000000"
         by_key = s.get(f"{emu.base_url}/entity/Default/{V24}/Bill/Bill/0500000").json()
         assert by_key["ReferenceNbr"]["value"] == "0500000"
+
+
+@pytest.mark.parametrize("empty_nulls", [False, True])
+def test_template_renderer_matches_general_renderer(fresh, empty_nulls):
+    from acumatica_emulator import KEY_FIELDS
+    from acumatica_emulator.render import ENCODER, PagePlan
+
+    fresh.store.modify("Bill", ("Bill", "000003"), {"Description": 'quote " and back\\slash'})
+    plan = PagePlan(fresh.store, "Bill", V24, None, "Details",
+                    "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase", "/AcumaticaERP",
+                    empty_nulls)
+    rows = fresh.store.query("Bill", lambda r: True, [(k, False) for k in KEY_FIELDS["Bill"]], 0, None)
+    general = ENCODER.encode([plan.record(r, n) for n, r in enumerate(rows, 1)])
+    assert plan.render(rows) == general
