@@ -76,6 +76,23 @@ def _guid(tag: int, a: int, b: int) -> str:
     return f"{a >> 32:08x}-{(a >> 16) & 0xFFFF:04x}-4{(a >> 4) & 0xFFF:03x}-{tag:04x}-{b:012x}"
 
 
+class _Tracking(dict):
+    """A dict that remembers which keys were assigned (to learn what a rule sets)."""
+
+    def __init__(self, base: dict) -> None:
+        super().__init__(base)
+        self.assigned: set[str] = set()
+
+    def __setitem__(self, key, value) -> None:
+        self.assigned.add(key)
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs) -> None:
+        other = dict(*args, **kwargs)
+        self.assigned.update(other)
+        super().update(other)
+
+
 @dataclass
 class EntitySpec:
     """What the generator knows about one top-level entity."""
@@ -168,6 +185,22 @@ class Generator:
             groups = max(1, -(-self.sizes[name] // self.group))
             self._step[name] = max(1, min(180_000, span // groups))
         self._width = {name: max(6, len(str(self.sizes[name] + 1))) for name in SPECS}
+        # Fields the per-entity rules set (the rest keep their constant): renderers bake the
+        # constants into a template and format only these per record.
+        self.variable: dict[str, set[str]] = {}
+        self.line_variable: dict[str, set[str]] = {}
+        for name, spec in SPECS.items():
+            probe = _Tracking(self._const[name])
+            getattr(self, "_" + name)(probe, 0, mix(1), clock.history_start_ms)
+            self.variable[name] = probe.assigned | {"id"}
+            if spec.detail:
+                line = _Tracking(self._line_const[name])
+                part = probe["_lines"][0]
+                getattr(self, "_line_" + name)(line, probe, 0, part, mix(2))
+                self.line_variable[name] = line.assigned | {"id"}
+
+    def constant(self, entity: str, line: bool = False) -> dict:
+        return (self._line_const if line else self._const)[entity]
 
     # ---- timeline ------------------------------------------------------------------------
     def ts_ms(self, entity: str, i: int) -> int:
