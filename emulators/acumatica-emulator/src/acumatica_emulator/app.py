@@ -21,7 +21,7 @@ from .auth import AuthError, Authenticator
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .generator import KEY_FIELDS, SPECS
 from .limits import LICENSE_LIMIT_MESSAGE, Declined, FaultInjector, LicenseLimits
-from .odata import FilterCompiler, QueryError, parse_filter, parse_number, parse_orderby, timestamp_range
+from .odata import FilterCompiler, QueryError, filter_fields, parse_filter, parse_number, parse_orderby, timestamp_range
 from .render import ENCODER, PagePlan, ad_hoc_schema
 from .store import TIMESTAMP_FIELDS, RecordNotFound, RecordStore
 from .swagger import swagger_document
@@ -308,8 +308,10 @@ class AcumaticaApp:
         fields = catalog.fields(version, entity)
         spec = SPECS[entity]
         predicate, low, high = (lambda r: True), None, None
+        read: set[str] = set()  # fields the filter reads ("" for custom fields)
         if q.get("$filter"):
             tree = parse_filter(q["$filter"])
+            read = filter_fields(tree)
             predicate = FilterCompiler(fields, spec.custom, self.store.to_ms).compile(tree)
             names = {n for n in TIMESTAMP_FIELDS if n in fields}
             low, high = timestamp_range(tree, names, self.store.to_ms)
@@ -322,8 +324,10 @@ class AcumaticaApp:
         top = parse_number("$top", q.get("$top"))
         skip = parse_number("$skip", q.get("$skip")) or 0
         plan = self._plan(entity, version, q)
+        light = self.store.fused.light_fields(entity)
+        lazy = plan.fused and read <= light and all(name in light for name, _ in order)
         rows = self.store.query(entity, predicate, order, skip, top, low, high,
-                                match_all=not q.get("$filter"))
+                                match_all=not q.get("$filter"), lazy=lazy)
         with self.stats._lock:
             self.stats.records_served += len(rows)
         return Response(200, plan.render(rows))

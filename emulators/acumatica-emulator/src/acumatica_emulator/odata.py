@@ -321,6 +321,15 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def filter_fields(node) -> set[str]:
+    """Names of the fields a filter tree reads; a custom field counts as "" (never light)."""
+    if isinstance(node, Field):
+        return {"" if node.custom else node.name}
+    if isinstance(node, Node):
+        return set().union(*(filter_fields(arg) for arg in node.args))
+    return set()
+
+
 def timestamp_range(node, names: set[str], to_ms: Callable[[str], int]) -> tuple[int | None, int | None]:
     """A conservative [low, high] range (epoch ms) that ``names`` must lie in for ``node`` to hold."""
     if isinstance(node, Node):

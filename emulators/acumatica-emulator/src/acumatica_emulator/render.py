@@ -11,6 +11,7 @@ from collections.abc import Callable
 import msgspec
 from acumatica_client import catalog
 
+from .compiled import compile_fused_writer, compile_page_writer
 from .generator import SPECS
 from .odata import QueryError, split_list
 
@@ -72,6 +73,7 @@ class PagePlan:
                 raise QueryError(f"The $expand path '{item}' requires '{head}' to be expanded.")
         custom_map = self._custom_fields(entity, split_list(custom))
         select_list = split_list(select) if select is not None else None
+        self.version = version
         self.root = RecordPlan(version, entity, select_list, expand_set, custom_map)
         self.expand_set = expand_set
         self.links = f"{links_prefix}/entity/Default/{version}/{entity}/"
@@ -105,74 +107,18 @@ class PagePlan:
                 parts.append(ENCODER.encode(self.record(rec, n)).decode())
         return ("[" + ",".join(parts) + "]").encode()
 
+    @property
+    def fused(self) -> bool:
+        """True when base records are rendered from their index alone (light records will do)."""
+        return self._fast() is not None and self.store.fused.rule(self.entity) is not None
+
     def _fast(self):
-        """A string-template renderer for generated base records, or None when not applicable.
-
-        Generated records differ only in the fields the generator's rules set, and their strings
-        need no JSON escaping, so constants are baked into a %-template once per plan. The output
-        is byte-identical to the general (msgspec) path.
-        """
-        if hasattr(self, "_fast_fn"):
-            return self._fast_fn
-        self._fast_fn = None
-        gen = self.store.gen
-        root = self.root
-        detail = SPECS[self.entity].detail
-        if any(not is_detail for _, is_detail, _ in root.children):
-            return None
-        header = self._template(root, gen.constant(self.entity), gen.variable[self.entity])
-        lines = []
-        for name, _, sub in root.children:
-            if name == detail and sub is not None:
-                lines.append((name, self._template(sub, gen.constant(self.entity, True),
-                                                   gen.line_variable[self.entity]), sub))
-            else:
-                lines.append((name, None, None))
-        wrap = _wrap_empty if self.empty_nulls else _wrap
-        links = self.links
-        store = self.store
-        entity = self.entity
-
-        def custom_json(plan, rec) -> str:
-            if not plan.custom:
-                return "{}"
-            values = rec.get("custom") or {}
-            out: dict = {}
-            for view, name, ctype in plan.custom:
-                out.setdefault(view, {})[name] = {"type": ctype, "value": values.get(view, {}).get(name)}
-            return ENCODER.encode(out).decode()
-
-        def obj(template, plan, rec, row, children) -> str:
-            tmpl, names = template
-            get = rec.get
-            body = tmpl % tuple([wrap(get(f)) for f in names])
-            return ('{"id":"%s","rowNumber":%d,"note":{"value":""}%s%s,"custom":%s'
-                    % (rec["id"], row, body, children, custom_json(plan, rec)))
-
-        def render_one(rec: dict, row: int) -> str:
-            children = ""
-            for name, template, sub in lines:
-                if template is None:
-                    children += f',"{name}":[]'
-                else:
-                    items = [obj(template, sub, line, j, "") + "}"
-                             for j, line in enumerate(store.lines(entity, rec), 1)]
-                    children += f',"{name}":[' + ",".join(items) + "]"
-            return obj(header, root, rec, row, children) + ',"_links":{"self":"%s%s"}}' % (links, rec["id"])
-
-        self._fast_fn = render_one
-        return render_one
-
-    def _template(self, plan: RecordPlan, constants: dict, variable: set[str]) -> tuple[str, list[str]]:
-        pieces, names = [], []
-        wrap = _wrap_empty if self.empty_nulls else _wrap
-        for name in plan.scalars:
-            if name in variable or name not in constants:
-                pieces.append(f',"{name}":%s')
-                names.append(name)
-            else:
-                pieces.append((f',"{name}":' + wrap(constants[name])).replace("%", "%%"))
-        return "".join(pieces), names
+        """The compiled writer for generated base records (None when not applicable)."""
+        if not hasattr(self, "_fast_fn"):
+            rule = self.store.fused.rule(self.entity)
+            self._fast_fn = (compile_fused_writer(self, rule) if rule is not None
+                             else compile_page_writer(self))
+        return self._fast_fn
 
     def record(self, rec: dict, row: int) -> dict:
         out = self._object(self.root, rec, row, lambda: self.store.lines(self.entity, rec))
@@ -207,27 +153,6 @@ class PagePlan:
                     "type": ctype, "value": values.get(view, {}).get(name)}
         out["custom"] = custom
         return out
-
-
-def _json_scalar(value) -> str:
-    kind = type(value)
-    if kind is str:
-        return '"' + value + '"'  # generated strings never need escaping
-    if kind is bool:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if kind is float:
-        return ENCODER.encode(value).decode()
-    return str(value)  # int, Decimal (2 places, never exponent form)
-
-
-def _wrap(value) -> str:
-    return '{"value":' + _json_scalar(value) + "}"
-
-
-def _wrap_empty(value) -> str:
-    return "{}" if value is None else '{"value":' + _json_scalar(value) + "}"
 
 
 def ad_hoc_schema(entity: str, version: str) -> bytes:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from acumatica_client import catalog
 
 from .clock import InstanceClock
+from .fused import FusedRules
 from .generator import KEY_FIELDS, SPECS, Generator, union_fields
 
 #: Fields that hold the record's last-change time; base records share one value for all of them.
@@ -54,6 +55,7 @@ class RecordStore:
         self._lock = threading.RLock()
         self._overlay = {name: Overlay(next_number=generator.sizes[name]) for name in SPECS}
         self._ms_cache: dict[str, int] = {}
+        self.fused = FusedRules(generator)
 
     # ---- helpers --------------------------------------------------------------------------
     def to_ms(self, text: str) -> int:
@@ -252,7 +254,8 @@ class RecordStore:
         yield from self._scan_base(entity, predicate, low_ms, high_ms)
         yield from (r for r in list(self._overlay[entity].records.values()) if predicate(r))
 
-    def _scan_base(self, entity: str, predicate, low_ms, high_ms, low_index: int = 0) -> Iterator[dict]:
+    def _scan_base(self, entity: str, predicate, low_ms, high_ms, low_index: int = 0,
+                   lazy: bool = False) -> Iterator[dict]:
         gen = self.gen
         size = gen.sizes[entity]
         start = 0 if low_ms is None else gen.first_index_at_or_after(entity, low_ms)
@@ -260,6 +263,9 @@ class RecordStore:
         stop = size if high_ms is None else gen.first_index_at_or_after(entity, high_ms + 1)
         hidden = self._overlay[entity].hidden
         header = gen.header
+        if lazy:  # keys and timestamps only; the page writer generates the rest from "_i"
+            light = self.fused.light
+            header = lambda entity, i: light(entity, i)  # noqa: E731
         for i in range(start, stop):
             if i in hidden:
                 continue
@@ -270,8 +276,12 @@ class RecordStore:
 
     def query(self, entity: str, predicate: Callable[[dict], bool], order: list[tuple[str, bool]],
               skip: int, top: int | None, low_ms: int | None = None,
-              high_ms: int | None = None, match_all: bool = False) -> list[dict]:
-        """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``."""
+              high_ms: int | None = None, match_all: bool = False, lazy: bool = False) -> list[dict]:
+        """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``.
+
+        ``lazy``: base records carry only ``FusedRules.light_fields`` (the caller checked that the
+        predicate and the order read nothing else) and are rendered by a fused writer.
+        """
         keyfn = self.sort_key(entity, order)
         overlay = [r for r in list(self._overlay[entity].records.values()) if predicate(r)]
         if self._streams_in_index_order(entity, order):
@@ -283,11 +293,11 @@ class RecordStore:
                 low_index, skip = skip, 0
             else:
                 low_index = 0
-            base = self._scan_base(entity, predicate, low_ms, high_ms, low_index)
+            base = self._scan_base(entity, predicate, low_ms, high_ms, low_index, lazy)
             merged = heapq.merge(base, overlay, key=keyfn)
             stop = None if top is None else skip + top
             return list(itertools.islice(merged, skip, stop))
-        rows = list(self._scan_base(entity, predicate, low_ms, high_ms)) + overlay
+        rows = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy)) + overlay
         for name, descending in reversed(order):
             rows.sort(key=self.sort_key(entity, [(name, False)]), reverse=descending)
         return rows[skip:] if top is None else rows[skip : skip + top]
