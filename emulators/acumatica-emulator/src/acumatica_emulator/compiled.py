@@ -124,49 +124,59 @@ def compile_page_writer(page_plan):
     return env["write"]
 
 
-def compile_fused_writer(page_plan, rule):
-    """``write(rec, row) -> str`` from a fused rule of ``fused.FusedRules`` (base records only)."""
+def compile_fused_writer(page_plan, rule, fields, customs):
+    """``write(rec, row) -> str`` from a fused rule (see ``fused``), or None if it cannot serve
+    this plan. Only base records (with ``_i``) are written; the rule is called with that index."""
     store, entity, root = page_plan.store, page_plan.entity, page_plan.root
     gen = store.gen
     detail = SPECS[entity].detail
     if any(not is_detail for _, is_detail, _ in root.children):
         return None
-    null = "{}" if page_plan.empty_nulls else '{"value":null}'
     w = wrap_empty if page_plan.empty_nulls else wrap
-    env = {"RULE": rule, "NULL": null, "LINKS": page_plan.links}
+    env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}',
+           "LINKS": page_plan.links}
+    shapes = {"s": '{"value":"%s"}', "n": '{"value":%s}', "w": "%s"}
 
-    def object_source(fn, plan, constants, variable, children, tail, tail_args):
+    def object_source(fn, plan, constants, variable, spec, custom_spec, children, tail, tail_args):
         pieces, exprs = [], []
         for name in plan.scalars:
             if name in variable or name not in constants:
-                pieces.append(f',"{name}":%s')
-                exprs.append(f'f.get("{name}", NULL)')
+                if name not in spec:
+                    return None  # the fused rule does not know this field
+                n, kind = spec[name]
+                pieces.append(f',"{name}":' + shapes[kind])
+                exprs.append(f"f[{n}]")
             else:
                 pieces.append((f',"{name}":' + w(constants[name])).replace("%", "%%"))
         custom_tmpl, custom_order = _custom_template(plan.custom)
         custom_expr = '"{}"'
         if custom_order:
             env[fn + "_C"] = custom_tmpl
-            values = ", ".join(f'c.get(("{view}", "{name}"), "null")' for view, name in custom_order)
+            values = ", ".join(f"c[{custom_spec[key]}]" if key in custom_spec else '"null"'
+                               for key in custom_order)
             custom_expr = f"{fn}_C % ({values},)"
         env[fn + "_T"] = ('{"id":"%s","rowNumber":%d,"note":{"value":""}' + "".join(pieces)
                           + "".join(p for p, _ in children) + ',"custom":%s' + tail + "}")
-        args = ['f["id"]', "row", *exprs, *(e for _, e in children if e), custom_expr, *tail_args]
+        args = ["f[0]", "row", *exprs, *(e for _, e in children if e), custom_expr, *tail_args]
         return f"    return {fn}_T % ({', '.join(args)},)"
 
     src = []
     children = []
     for name, _, sub in root.children:
         if name == detail and sub is not None:
-            src += ["def line(x, row):", "    f, c = x",
-                    object_source("line", sub, gen.constant(entity, True), gen.line_variable[entity],
-                                  [], "", [])]
+            body = object_source("line", sub, gen.constant(entity, True), gen.line_variable[entity],
+                                 fields[1], customs[1], [], "", [])
+            if body is None:
+                return None
+            src += ["def line(x, row):", "    f, c = x", body]
             children.append((f',"{name}":[%s]',
                              '",".join([line(x, j) for j, x in enumerate(lines, 1)])'))
         else:
             children.append((f',"{name}":[]', None))
-    src += ["def write(r, row):", "    f, c, lines = RULE(r['_i'], NULL)",
-            object_source("write", root, gen.constant(entity), gen.variable[entity], children,
-                          ',"_links":{"self":"%s%s"}', ["LINKS", 'f["id"]'])]
+    body = object_source("write", root, gen.constant(entity), gen.variable[entity], fields[0],
+                         customs[0], children, ',"_links":{"self":"%s%s"}', ["LINKS", "f[0]"])
+    if body is None:
+        return None
+    src += ["def write(r, row):", "    f, c, lines = RULE(r['_i'], NULL)", body]
     exec(compile("\n".join(src), f"<fused writer {entity}>", "exec"), env)  # noqa: S102
     return env["write"]

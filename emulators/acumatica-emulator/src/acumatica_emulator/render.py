@@ -12,6 +12,7 @@ import msgspec
 from acumatica_client import catalog
 
 from .compiled import compile_fused_writer, compile_page_writer
+from .fused import CUSTOM, FIELDS
 from .generator import SPECS
 from .odata import QueryError, split_list
 
@@ -110,14 +111,21 @@ class PagePlan:
     @property
     def fused(self) -> bool:
         """True when base records are rendered from their index alone (light records will do)."""
-        return self._fast() is not None and self.store.fused.rule(self.entity) is not None
+        self._fast()
+        return self._fused
 
     def _fast(self):
         """The compiled writer for generated base records (None when not applicable)."""
         if not hasattr(self, "_fast_fn"):
-            rule = self.store.fused.rule(self.entity)
-            self._fast_fn = (compile_fused_writer(self, rule) if rule is not None
-                             else compile_page_writer(self))
+            fused = self.store.fused
+            rule = fused.rule(self.entity)
+            self._fast_fn = None
+            if rule is not None:
+                self._fast_fn = compile_fused_writer(self, rule, FIELDS[self.entity],
+                                                     CUSTOM[self.entity])
+            self._fused = self._fast_fn is not None
+            if self._fast_fn is None:
+                self._fast_fn = compile_page_writer(self)
         return self._fast_fn
 
     def record(self, rec: dict, row: int) -> dict:
