@@ -133,50 +133,64 @@ def compile_fused_writer(page_plan, rule, fields, customs):
     if any(not is_detail for _, is_detail, _ in root.children):
         return None
     w = wrap_empty if page_plan.empty_nulls else wrap
-    env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}',
-           "LINKS": page_plan.links}
     shapes = {"s": '{"value":"%s"}', "n": '{"value":%s}', "w": "%s"}
+    args: list[str] = []  # expressions, in template order
 
-    def object_source(fn, plan, constants, variable, spec, custom_spec, children, tail, tail_args):
-        pieces, exprs = [], []
+    def object_template(plan, constants, variable, spec, custom_spec, base, row, children, tail):
+        """Template of one object whose values start at f[base]; None if the rule can't fill it."""
+        pieces = ['{"id":"%s","rowNumber":' + row + ',"note":{"value":""}']
+        args.append(f"f[{base}]")
+        if row == "%d":
+            args.append("row")
         for name in plan.scalars:
             if name in variable or name not in constants:
                 if name not in spec:
                     return None  # the fused rule does not know this field
                 n, kind = spec[name]
                 pieces.append(f',"{name}":' + shapes[kind])
-                exprs.append(f"f[{n}]")
+                args.append(f"f[{base + n}]")
             else:
                 pieces.append((f',"{name}":' + w(constants[name])).replace("%", "%%"))
+        for child in children:
+            if child is None:
+                return None
+            pieces.append(child)
         custom_tmpl, custom_order = _custom_template(plan.custom)
-        custom_expr = '"{}"'
         if custom_order:
-            env[fn + "_C"] = custom_tmpl
-            values = ", ".join(f"c[{custom_spec[key]}]" if key in custom_spec else '"null"'
-                               for key in custom_order)
-            custom_expr = f"{fn}_C % ({values},)"
-        env[fn + "_T"] = ('{"id":"%s","rowNumber":%d,"note":{"value":""}' + "".join(pieces)
-                          + "".join(p for p, _ in children) + ',"custom":%s' + tail + "}")
-        args = ["f[0]", "row", *exprs, *(e for _, e in children if e), custom_expr, *tail_args]
-        return f"    return {fn}_T % ({', '.join(args)},)"
+            pieces.append(',"custom":' + custom_tmpl)
+            args.extend(f"f[{base + len(spec) + custom_spec[key]}]" if key in custom_spec else '"null"'
+                        for key in custom_order)
+        else:
+            pieces.append(',"custom":{}')
+        return "".join(pieces) + tail + "}"
 
-    src = []
+    header_size = len(fields[0]) + len(customs[0])
+    line_size = len(fields[1]) + len(customs[1])
     children = []
+    header_args = args
+    args = []  # the header's own values come first; lines' expressions are collected apart
     for name, _, sub in root.children:
         if name == detail and sub is not None:
-            body = object_source("line", sub, gen.constant(entity, True), gen.line_variable[entity],
-                                 fields[1], customs[1], [], "", [])
-            if body is None:
-                return None
-            src += ["def line(x, row):", "    f, c = x", body]
-            children.append((f',"{name}":[%s]',
-                             '",".join([line(x, j) for j, x in enumerate(lines, 1)])'))
+            lines = [object_template(sub, gen.constant(entity, True), gen.line_variable[entity],
+                                     fields[1], customs[1], header_size + j * line_size, str(j + 1),
+                                     [], "")
+                     for j in range(gen.lines)]
+            children.append(None if None in lines else f',"{name}":[' + ",".join(lines) + "]")
         else:
-            children.append((f',"{name}":[]', None))
-    body = object_source("write", root, gen.constant(entity), gen.variable[entity], fields[0],
-                         customs[0], children, ',"_links":{"self":"%s%s"}', ["LINKS", "f[0]"])
-    if body is None:
+            children.append(f',"{name}":[]')
+    line_args, args = args, header_args
+    # Lines sit between the header's scalars and its custom object: splice their arguments there.
+    template = object_template(root, gen.constant(entity), gen.variable[entity], fields[0],
+                               customs[0], 0, "%d", children, ',"_links":{"self":"%s%s"}')
+    if template is None:
         return None
-    src += ["def write(r, row):", "    f, c, lines = RULE(r['_i'], NULL)", body]
+    n_custom = len(_custom_template(root.custom)[1])
+    head = args[: len(args) - n_custom]
+    tail = args[len(args) - n_custom:]
+    env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}',
+           "LINKS": page_plan.links, "T": template}
+    exprs = [*head, *line_args, *tail, "LINKS", "f[0]"]
+    src = ["def write(r, row):", "    f = RULE(r['_i'], NULL)",
+           f"    return T % ({', '.join(exprs)},)"]
     exec(compile("\n".join(src), f"<fused writer {entity}>", "exec"), env)  # noqa: S102
     return env["write"]

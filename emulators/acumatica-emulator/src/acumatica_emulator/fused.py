@@ -5,11 +5,12 @@ here re-states one entity's rules so that a list page skips building Decimals an
 formats each value once. It must agree with the dict rules exactly: tests render pages both ways
 and compare the bytes. Entities without a fused rule use the compiled template writer.
 
-A fused rule returns ``(values, custom, lines)`` as tuples in the order its ``FIELDS`` entry
-declares: a field of kind "s" is a bare string the writer quotes, "n" a bare JSON number and "w"
-an already wrapped value (``{"value":...}`` or the null style); ``custom`` holds scalar JSON per
-``CUSTOM`` entry and ``lines`` (values, custom) pairs for the detail lines. Tuples and bare values
-keep per-field work to one index and one %-substitution into the page template.
+A fused rule returns one flat list per record: the header's values in the order its ``FIELDS``
+entry declares, then its ``CUSTOM`` values, then the same for each detail line (a generated
+document always has ``lines_per_document`` lines). A field of kind "s" is a bare string the
+writer quotes, "n" a bare JSON number and "w" an already wrapped value (``{"value":...}`` or the
+null style); custom values are scalar JSON. One flat list lets the writer render a whole record,
+lines included, with a single %-substitution.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class FusedRules:
     def __init__(self, gen: Generator) -> None:
         self.gen = gen
         self._days: dict[int, tuple[str, str, str]] = {}
+        self._last_stamp: dict[str, tuple[int, int, str]] = {}
+        self._codes: dict[tuple[str, int], str] = {}
         self._offset = int(gen.clock.tz.utcoffset(None).total_seconds() * 1000)
 
     def rule(self, entity: str):
@@ -96,6 +99,15 @@ class FusedRules:
             self._days[day] = out
         return out
 
+    def _stamp(self, entity: str, i: int) -> tuple[int, str]:
+        """(ts_ms, LastModifiedDateTime) of record ``i``; consecutive records share a group."""
+        g = i // self.gen.group
+        last = self._last_stamp.get(entity)
+        if last is None or last[0] != g:
+            ms = self.gen.ts_ms(entity, i)
+            last = self._last_stamp[entity] = (g, ms, self.gen.clock.format_ms(ms))
+        return last[1], last[2]
+
     def _Bill(self, i: int, null: str):
         gen = self.gen
         salt = gen._salt["Bill"]
@@ -103,7 +115,7 @@ class FusedRules:
         x = ((x ^ (x >> 30)) * C1) & M64
         x = ((x ^ (x >> 27)) * C2) & M64
         h = x ^ (x >> 31)
-        ts_ms = gen.ts_ms("Bill", i)
+        ts_ms, stamp = self._stamp("Bill", i)
         parts = []
         total = 0
         for j in range(gen.lines):  # Generator._amount_lines
@@ -117,21 +129,19 @@ class FusedRules:
             total += qty * unit
         status = ("Open", "Open", "Closed", "Balanced")[(h >> 40) % 4]
         date, due, period = self._day(ts_ms - (h >> 20) % 5 * DAY_MS)
-        vendor = gen.vendor_id(gen._ref("Vendor", h >> 3))
+        vendor = self._code("Vendor", h >> 3, gen.vendor_id)
         ref = (h >> 7) % 90000 + 10000
-        amount = money_json(total)
-        values = (
+        amount = str(total // 100) + CENTS[total % 100]
+        out = [
             guid(gen._tag["Bill"], mix(salt + i), i), "Bill", gen.pad("Bill", i + 1), vendor, status,
             amount, "0.00" if status == "Closed" else amount, date, due, period,
             "Invoice INV-%d from %s" % (ref, vendor), "INV-%d" % ref,
             TRUE if status == "Balanced" and h % 3 == 0 else FALSE,
-            FALSE if status == "Balanced" else TRUE, "0.00", gen.clock.format_ms(ts_ms),
-        )
-        custom = ('"A-%d"' % ((h >> 5) % 100), '"CC-%d00"' % ((h >> 11) % 5 + 1))
-        lines = []
+            FALSE if status == "Balanced" else TRUE, "0.00", stamp,
+            '"A-%d"' % ((h >> 5) % 100), '"CC-%d00"' % ((h >> 11) % 5 + 1),
+        ]
         salt2 = salt ^ 0x5BD1E995
         tag = gen._tag["Bill"] ^ 0x4000
-        stock = max(1, gen.sizes.get("StockItem", 1))
         for j, (qty, unit) in enumerate(parts):  # Generator.lines_of and _line_Bill
             n = i * 1024 + j
             x = (salt2 + n + C0) & M64
@@ -139,11 +149,24 @@ class FusedRules:
             x = ((x ^ (x >> 27)) * C2) & M64
             a = x ^ (x >> 31)
             item = ITEMS[a % len(ITEMS)]
-            extended = money_json(qty * unit)
-            lines.append(((
+            cents = qty * unit
+            extended = str(cents // 100) + CENTS[cents % 100]
+            out += (
                 guid(tag, a, n), EXPENSE_ACCOUNTS[(a >> 4) % len(EXPENSE_ACCOUNTS)], "%d.00" % qty,
-                money_json(unit), extended, extended, item, item,
-                '{"value":"%s"}' % gen.inventory_id((a >> 9) % stock + 1) if a % 3 == 0 else null,
-                "EXEMPT",
-            ), ('"Phase %d"' % (a % 4 + 1),)))
-        return values, custom, lines
+                str(unit // 100) + CENTS[unit % 100], extended, extended, item, item,
+                '{"value":"%s"}' % self._code("StockItem", a >> 9, gen.inventory_id)
+                if a % 3 == 0 else null,
+                "EXEMPT", '"Phase %d"' % (a % 4 + 1),
+            )
+        return out
+
+    def _code(self, entity: str, h: int, make) -> str:
+        """make(Generator._ref(entity, h)), cached: referenced entities are usually small."""
+        n = h % max(1, self.gen.sizes.get(entity, 1)) + 1
+        key = (entity, n)
+        code = self._codes.get(key)
+        if code is None:
+            if len(self._codes) > 100_000:
+                self._codes.clear()
+            code = self._codes[key] = make(n)
+        return code
