@@ -79,7 +79,7 @@ class FusedRules:
         Only a fused writer can render it (from ``_i``); the app asks for light records only then.
         """
         gen = self.gen
-        stamp = gen.clock.format_ms(gen.ts_ms(entity, i))
+        stamp = self._stamp(entity, i)[1]
         if entity == "Bill":
             return {"_i": i, "Type": "Bill", "ReferenceNbr": gen.pad("Bill", i + 1),
                     "LastModifiedDateTime": stamp}
