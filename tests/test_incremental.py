@@ -105,12 +105,12 @@ def test_a_run_cut_off_mid_stream_resumes_without_losing_records(tap, emulator):
 
     def fail_on_fifth_page(info):
         if info.entity == "Bill" and info.number == 5:
-            emulator.knobs.fail_next(50, status=500)
+            emulator.fail_next(50, status=500)
 
-    emulator.on_request(fail_on_fifth_page)
+    remove_hook = emulator.on_request(fail_on_fifth_page)
     broken = tap.sync(["bills"], page_size=5, max_retries=1, check=False)
-    emulator.on_request(None)
-    emulator.knobs.fail_next(0)
+    remove_hook()
+    emulator.app.faults.clear()
 
     assert broken.returncode != 0
     assert broken.states, "no checkpoint was written before the failure"

@@ -22,6 +22,7 @@ resumes with ``gt bookmark`` and loses nothing.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -276,32 +277,33 @@ class AcumaticaStream(RESTStream):
         self._unauthorized = 0
 
     def backoff_wait_generator(self) -> Iterator[float]:
-        """Exponential waits from 1 s, capped; a ``Retry-After`` header wins when sent."""
+        """Exponential waits from 1 s with jitter, capped; a ``Retry-After`` header wins."""
         cap = float(self.config.get("max_backoff_seconds", 60))
 
         def waits() -> Iterator[float]:
             attempt = 0
             exc = yield 0.0
             while True:
-                delay = min(cap, 2.0**attempt)
                 response = getattr(exc, "response", None)
                 retry_after = response.headers.get("Retry-After") if response is not None else None
                 if retry_after and retry_after.strip().isdigit():
                     delay = min(cap, float(retry_after))
                 elif getattr(response, "status_code", None) == 401:
-                    delay = 0.0
+                    delay = 0.0  # a fresh token is all it takes
+                else:
+                    # Jitter spreads retrying clients out; it never shortens Retry-After.
+                    delay = random.uniform(0.5, 1.0) * min(cap, 2.0**attempt)  # noqa: S311
                 attempt += 1
                 exc = yield delay
+
         return waits()
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 8)) + 1
 
     def backoff_jitter(self, value: float) -> float:
-        """Full jitter below the computed wait, so retrying clients spread out."""
-        import random
-
-        return value if value == 0 else random.uniform(value / 2, value)  # noqa: S311
+        """Jitter is applied in ``backoff_wait_generator``, where the cause is known."""
+        return value
 
 
 class _Progress:

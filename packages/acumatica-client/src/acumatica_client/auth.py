@@ -56,6 +56,11 @@ class AcumaticaAuth(Protocol):
         """Release the API-user slot (sign out) at the end of a run."""
 
 
+def _unauthenticated(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    # Sign-in calls share the run's session, whose own ``auth`` is this authenticator.
+    return request
+
+
 def _retrying(max_tries: int):
     return backoff.on_exception(
         backoff.expo,
@@ -188,7 +193,9 @@ class OAuthPasswordAuth:
         )
 
     def _post_once(self, form: dict[str, str]) -> requests.Response:
-        response = self._session.post(self._instance.token_url, data=form, timeout=self._timeout)
+        response = self._session.post(
+            self._instance.token_url, data=form, timeout=self._timeout, auth=_unauthenticated
+        )
         _check_transient(response)
         return response
 
@@ -256,7 +263,9 @@ class CookieLoginAuth:
                 return
             self._signed_in = False
             try:
-                response = self._session.post(self._instance.logout_url, timeout=self._timeout)
+                response = self._session.post(
+                    self._instance.logout_url, timeout=self._timeout, auth=_unauthenticated
+                )
                 self.logouts += 1
                 if not response.ok:
                     logger.warning("Acumatica sign-out failed: %s", describe_error(response))
@@ -279,7 +288,9 @@ class CookieLoginAuth:
         self.logins += 1
 
     def _post_once(self, body: dict[str, str]) -> requests.Response:
-        response = self._session.post(self._instance.login_url, json=body, timeout=self._timeout)
+        response = self._session.post(
+            self._instance.login_url, json=body, timeout=self._timeout, auth=_unauthenticated
+        )
         _check_transient(response)
         return response
 
