@@ -161,11 +161,10 @@ class RecordShape:
 
 def _unwrap(raw: dict, plan: list) -> dict:
     scalars, nested, customs = plan
-    out: dict[str, Any] = {"id": raw.get("id")}
     get = raw.get
-    for name in scalars:
-        wrapped = get(name)
-        out[name] = wrapped.get("value") if wrapped else None
+    # A wrapped field is {"value": x}, {} or absent; all but the first mean null.
+    out: dict[str, Any] = {name: (w.get("value") if (w := get(name)) else None) for name in scalars}
+    out["id"] = get("id")
     for name, is_array, sub in nested:
         value = get(name)
         if value is None:
