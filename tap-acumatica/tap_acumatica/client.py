@@ -25,7 +25,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, desc
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_acumatica.schema import RecordShape
 
@@ -50,6 +50,25 @@ _decode = msgspec.json.Decoder(float_hook=Decimal).decode
 
 TIMESTAMP_ORDER = "timestamp"
 KEY_ORDER = "key"
+
+
+class PageCursor(BaseAPIPaginator[tuple | None]):
+    """Keyset paginator: the next page starts after the last row of this one.
+
+    ``parse_response`` records the cursor of each page (it has the decoded rows); the
+    paginator only hands it on. A page shorter than ``$top`` is the last one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.next_cursor: tuple | None = None
+        self.page_full = False
+
+    def get_next(self, response: requests.Response) -> tuple | None:  # noqa: ARG002
+        return self.next_cursor
+
+    def has_more(self, response: requests.Response) -> bool:  # noqa: ARG002
+        return self.page_full
 
 
 class AcumaticaStream(RESTStream):
@@ -69,6 +88,7 @@ class AcumaticaStream(RESTStream):
         self.primary_keys = list(spec.key_properties)
         self.replication_key = shape.utc_field
         self._order = KEY_ORDER
+        self._paginator: PageCursor | None = None
         self._lower: tuple[str, str] | None = None
         self._upper: str | None = None
         self._group_value: str | None = None
@@ -106,8 +126,9 @@ class AcumaticaStream(RESTStream):
         keys = list(self.spec.key_properties)
         return [self.replication_key, *keys] if self._order == TIMESTAMP_ORDER else keys
 
-    def get_new_paginator(self) -> None:
-        return None  # request_records pages by keyset itself
+    def get_new_paginator(self) -> PageCursor:
+        self._paginator = PageCursor()
+        return self._paginator
 
     def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:  # noqa: ARG002
         params: dict[str, Any] = {"$top": self.page_size}
@@ -172,47 +193,19 @@ class AcumaticaStream(RESTStream):
             self._order,
         )
 
-    def request_records(self, context: dict | None) -> Iterator[dict]:
-        """Pages in keyset order, the next one fetched while this one is emitted.
-
-        One request is in flight at a time, as before; the instance's time to build a page
-        simply overlaps the tap's time to write the previous one.
-        """
-        fetch = self.request_decorator(self._request)
-        with self.get_http_request_counter() as counter, ThreadPoolExecutor(1, "prefetch") as pool:
-            counter.with_context(context)
-            pending: Future | None = pool.submit(self._fetch_page, fetch, context, None)
-            try:
-                while pending is not None:
-                    rows, cursor = pending.result()
-                    counter.increment()
-                    pending = pool.submit(self._fetch_page, fetch, context, cursor) if cursor else None
-                    self._progress.page(len(rows))
-                    unwrap = self.shape.unwrap
-                    for row in rows:
-                        yield unwrap(row)
-            finally:
-                if pending is not None:
-                    pending.cancel()
-
-    def _fetch_page(self, fetch, context: dict | None, cursor: tuple | None) -> tuple[list[dict], tuple | None]:
-        """One page, decoded and checked, and the cursor of the next (None after the last)."""
-        response = fetch(self.prepare_request(context, cursor), context)
-        rows = self._decode(response)
-        self._check_order(rows)
-        full = len(rows) >= self.page_size
-        return rows, (self._cursor_of(rows[-1]) if full else None)
-
-    def _decode(self, response: requests.Response) -> list[dict]:
+    def parse_response(self, response: requests.Response) -> Iterator[dict]:
         rows = _decode(response.content)
         if not isinstance(rows, list):
             msg = f"Expected a JSON array of {self.spec.entity} records from {describe_error(response)}"
             raise FatalAPIError(msg)
-        return rows
-
-    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+        paginator = self._paginator
+        if paginator is not None:
+            paginator.page_full = len(rows) >= self.page_size
+            paginator.next_cursor = self._cursor_of(rows[-1]) if rows else None
+        self._check_order(rows)
+        self._progress.page(len(rows))
         unwrap = self.shape.unwrap
-        for row in self._decode(response):
+        for row in rows:
             yield unwrap(row)
 
     def _cursor_of(self, row: dict) -> tuple:
