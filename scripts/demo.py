@@ -38,6 +38,7 @@ def main() -> int:
     emulator = _start_emulator()
     try:
         env = {**os.environ, "TAP_ACUMATICA_BASE_URL": f"{ROOT_URL}/AcumaticaERP"}
+        WAREHOUSE.parent.mkdir(exist_ok=True)
         if WAREHOUSE.exists():
             WAREHOUSE.unlink()
         _meltano(["state", "clear", "--force", STATE_ID], env, check=False, quiet=True)
@@ -99,12 +100,19 @@ def _control(method: str, path: str, body: dict | None = None) -> dict:
 
 
 def _change_records() -> None:
-    for nbr, amount in (("000002", "1500.00"), ("000005", "99.95"), ("000010", "12000.50")):
-        _control("PATCH", f"/records/Bill/Bill/{nbr}", {"Description": f"Revised amount {amount}"})
-        print(f"  edited Bill {nbr}")
-    for _ in range(2):
-        record = _control("POST", "/records/Bill", {"Description": "New bill from the demo"})
-        print(f"  added Bill {record.get('ReferenceNbr', '?')}")
+    for nbr in ("000002", "000005", "000010"):
+        _control("PATCH", f"/records/Bill/Bill/{nbr}", {"Description": "Approved by AP clerk", "Hold": False})
+        print(f"  edited Bill {nbr} (description, hold)")
+    lines = [
+        {"Account": "60000", "Subaccount": "000-000", "Amount": "1500.00", "Description": "Freight"},
+        {"Account": "62000", "Subaccount": "000-000", "Amount": "1000.00", "Description": "Pallets"},
+    ]
+    for vendor in ("V000001", "V000012"):
+        record = _control("POST", "/records/Bill", {
+            "Vendor": vendor, "Amount": "2500.00", "Balance": "2500.00", "Status": "Open",
+            "Description": "Freight and pallets", "Details": lines,
+        })
+        print(f"  added Bill {record.get('ReferenceNbr', '?')} for {vendor}, 2,500.00 in two lines")
     _control("PATCH", "/records/Vendor/V000001", {"VendorName": "Acme Supplies (renamed)"})
     print("  renamed Vendor V000001")
 
