@@ -1,7 +1,7 @@
 """Render a plugin's settings (from `<plugin> --about --format=json`) as a Markdown table.
 
     python scripts/settings_table.py tap-acumatica          # print the table
-    python scripts/settings_table.py tap-acumatica --write  # refresh it in README.md
+    python scripts/settings_table.py tap-acumatica --write  # refresh README.md and tap-acumatica/README.md
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def refresh(text: str, plugin: str) -> str:
 if __name__ == "__main__":
     plugin = sys.argv[1]
     if "--write" in sys.argv:
-        readme = ROOT / "README.md"
-        readme.write_text(refresh(readme.read_text(), plugin))
+        for readme in (ROOT / "README.md", ROOT / plugin / "README.md"):
+            if readme.exists():
+                readme.write_text(refresh(readme.read_text(), plugin))
     else:
         print(table(plugin))
