@@ -89,6 +89,30 @@ class TapRunner:
             raise AssertionError(msg)
         return result
 
+    def sync_killed_after(self, streams: list[str], states: int, **overrides) -> Sync:
+        """Start a sync and SIGKILL the tap once it has written ``states`` STATE messages."""
+        config = {**self.config, **overrides}
+        result = Sync(returncode=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [TAP, "--config", _write(tmp, "config.json", config),
+                    "--catalog", _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams))]
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                message = json.loads(line, parse_float=Decimal)
+                if message["type"] == "RECORD":
+                    result.records.setdefault(message["stream"], []).append(message["record"])
+                    result.messages.append(message)
+                elif message["type"] == "STATE":
+                    result.states.append(message["value"])
+                    result.messages.append(message)
+                    if len(result.states) >= states:
+                        proc.kill()
+                        break
+            proc.wait(timeout=30)
+            result.returncode = proc.returncode
+        return result
+
     def discover(self, **overrides) -> dict:
         config = {**self.config, **overrides}
         return json.loads(_discover(json.dumps(config, sort_keys=True)))

@@ -97,3 +97,24 @@ def test_discovery_and_about_need_no_credentials(tmp_path):
                                       check=True).stdout)
     assert {"base_url", "client_secret", "password"} <= {p for p in about["settings"]["properties"]}
     assert about["settings"]["properties"]["password"].get("secret") is True
+
+
+def test_secrets_and_tokens_never_reach_the_log(tap, emulator):
+    for method in ("oauth", "cookie"):
+        sync = tap.sync(["vendors"], auth_method=method)
+        assert sync.records["vendors"]
+        for secret in ("sandbox-secret", '"sandbox"', "password=sandbox", "Bearer "):
+            assert secret not in sync.stderr, (method, secret)
+
+
+def test_unknown_version_or_stream_in_settings_fails_discovery_clearly(tmp_path):
+    cases = {
+        "25.100.001": ({"endpoint_version": "25.100.001"}, "20.200.001, 22.200.001, 23.200.001, 24.200.001"),
+        "typo": ({"custom_fields": {"bill": ["Document.UsrApprovalCode"]}}, "unknown streams ['bill']"),
+    }
+    for name, (config, message) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(config))
+        proc = subprocess.run([TAP, "--config", str(path), "--discover"], capture_output=True, text=True)
+        assert proc.returncode != 0, name
+        assert message in proc.stderr, (name, proc.stderr[-500:])

@@ -126,6 +126,22 @@ def test_a_run_cut_off_mid_stream_resumes_without_losing_records(tap, emulator):
     assert all(instant(r["LastModifiedDateTime"]) > checkpoint for r in read_after.values())
 
 
+def test_a_tap_killed_mid_stream_resumes_from_its_last_checkpoint(tap, emulator):
+    source = source_bills(emulator)
+    killed = tap.sync_killed_after(["bills"], states=4, page_size=6)
+    assert killed.returncode != 0, "the tap finished before it could be killed"
+    assert_state_never_passes_emitted_records(killed, "bills")
+    checkpoint = killed.bookmark("bills")
+    assert checkpoint is not None
+
+    resumed = tap.sync(["bills"], state=killed.state, page_size=6)
+    read_after = by_key(resumed.records["bills"])
+    assert set(by_key(killed.records["bills"])) | set(read_after) == set(source)
+    assert all(instant(r["LastModifiedDateTime"]) > instant(checkpoint) for r in read_after.values())
+    # At most about a page is read again, never the whole table.
+    assert len(read_after) < len(source) - len(killed.records["bills"]) + 2 * 6
+
+
 def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
     """Each STATE bookmark is at most the newest timestamp already emitted."""
     newest = None

@@ -220,9 +220,21 @@ class TapAcumatica(Tap):
 
     def discover_streams(self) -> list[AcumaticaStream]:
         version = self.config.get("endpoint_version", DEFAULT_VERSION)
+        if version not in catalog.versions():
+            msg = (
+                f"Setting endpoint_version {version!r} is not a Default endpoint version this tap "
+                f"knows; use one of {', '.join(catalog.versions())}."
+            )
+            raise ValueError(msg)
         expand = self.config.get("expand") or {}
         customs = self.config.get("custom_fields") or {}
         specs = list(BUILTIN_STREAMS) + [extra_stream(s) for s in self.config.get("extra_entities") or []]
+        names = [spec.name for spec in specs]
+        for setting, per_stream in (("expand", expand), ("custom_fields", customs)):
+            unknown = sorted(set(per_stream) - set(names))
+            if unknown:
+                msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
+                raise ValueError(msg)
         streams = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
