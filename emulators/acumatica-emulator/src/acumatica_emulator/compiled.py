@@ -124,73 +124,89 @@ def compile_page_writer(page_plan):
     return env["write"]
 
 
-def compile_fused_writer(page_plan, rule, fields, customs):
-    """``write(rec, row) -> str`` from a fused rule (see ``fused``), or None if it cannot serve
-    this plan. Only base records (with ``_i``) are written; the rule is called with that index."""
+#: Marks the header's rowNumber in a fused layout (its other slots are positions in the rule output).
+ROW = -1
+
+
+def fused_layout(page_plan, fields, customs) -> list[str | int] | None:
+    """The JSON of one base record of ``page_plan`` as constant text and slots, or None if a
+    fused rule cannot fill it. A slot is a position in the rule's flat output (see ``fused``) or
+    ``ROW``; kind "s" slots are quoted here. Shared by the per-record and the bulk writers."""
     store, entity, root = page_plan.store, page_plan.entity, page_plan.root
     gen = store.gen
     detail = SPECS[entity].detail
     if any(not is_detail for _, is_detail, _ in root.children):
         return None
     w = wrap_empty if page_plan.empty_nulls else wrap
-    shapes = {"s": '{"value":"%s"}', "n": '{"value":%s}', "w": "%s"}
-    args: list[str] = []  # expressions, in template order
+    shapes = {"s": ('{"value":"', '"}'), "n": ('{"value":', "}"), "w": ("", "")}
 
-    def object_template(plan, constants, variable, spec, custom_spec, base, row, children, tail):
-        """Template of one object whose values start at f[base]; None if the rule can't fill it."""
-        pieces = ['{"id":"%s","rowNumber":' + row + ',"note":{"value":""}']
-        args.append(f"f[{base}]")
-        if row == "%d":
-            args.append("row")
+    def object_layout(plan, constants, variable, spec, custom_spec, base, row, children, tail):
+        out: list = ['{"id":"', base, '","rowNumber":', row, ',"note":{"value":""}']
         for name in plan.scalars:
             if name in variable or name not in constants:
                 if name not in spec:
                     return None  # the fused rule does not know this field
                 n, kind = spec[name]
-                pieces.append(f',"{name}":' + shapes[kind])
-                args.append(f"f[{base + n}]")
+                before, after = shapes[kind]
+                out += [f',"{name}":' + before, base + n, after]
             else:
-                pieces.append((f',"{name}":' + w(constants[name])).replace("%", "%%"))
+                out.append(f',"{name}":' + w(constants[name]))
         for child in children:
             if child is None:
                 return None
-            pieces.append(child)
+            out += child
         custom_tmpl, custom_order = _custom_template(plan.custom)
-        if custom_order:
-            pieces.append(',"custom":' + custom_tmpl)
-            args.extend(f"f[{base + len(spec) + custom_spec[key]}]" if key in custom_spec else '"null"'
-                        for key in custom_order)
-        else:
-            pieces.append(',"custom":{}')
-        return "".join(pieces) + tail + "}"
+        pieces = custom_tmpl.split("%s")
+        out.append(',"custom":' + pieces[0])
+        for key, piece in zip(custom_order, pieces[1:], strict=True):
+            out.append(base + len(spec) + custom_spec[key] if key in custom_spec else "null")
+            out.append(piece)
+        out += tail
+        out.append("}")
+        return out
 
     header_size = len(fields[0]) + len(customs[0])
     line_size = len(fields[1]) + len(customs[1])
     children = []
-    header_args = args
-    args = []  # the header's own values come first; lines' expressions are collected apart
     for name, _, sub in root.children:
         if name == detail and sub is not None:
-            lines = [object_template(sub, gen.constant(entity, True), gen.line_variable[entity],
-                                     fields[1], customs[1], header_size + j * line_size, str(j + 1),
-                                     [], "")
+            lines = [object_layout(sub, gen.constant(entity, True), gen.line_variable[entity],
+                                   fields[1], customs[1], header_size + j * line_size, str(j + 1),
+                                   [], [])
                      for j in range(gen.lines)]
-            children.append(None if None in lines else f',"{name}":[' + ",".join(lines) + "]")
+            if None in lines:
+                children.append(None)
+            else:
+                child = [f',"{name}":[']
+                for j, line in enumerate(lines):
+                    child += ([","] if j else []) + line
+                children.append(child + ["]"])
         else:
-            children.append(f',"{name}":[]')
-    line_args, args = args, header_args
-    # Lines sit between the header's scalars and its custom object: splice their arguments there.
-    template = object_template(root, gen.constant(entity), gen.variable[entity], fields[0],
-                               customs[0], 0, "%d", children, ',"_links":{"self":"%s%s"}')
-    if template is None:
+            children.append([f',"{name}":[]'])
+    layout = object_layout(root, gen.constant(entity), gen.variable[entity], fields[0], customs[0],
+                           0, ROW, children, [',"_links":{"self":"' + page_plan.links, 0, '"}'])
+    if layout is None:
         return None
-    n_custom = len(_custom_template(root.custom)[1])
-    head = args[: len(args) - n_custom]
-    tail = args[len(args) - n_custom:]
-    env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}',
-           "LINKS": page_plan.links, "T": template}
-    exprs = [*head, *line_args, *tail, "LINKS", "f[0]"]
+    merged: list[str | int] = []  # adjacent constants joined
+    for item in layout:
+        if isinstance(item, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += item
+        else:
+            merged.append(item)
+    return merged
+
+
+def compile_fused_writer(page_plan, rule, fields, customs):
+    """``write(rec, row) -> str`` from a fused rule (see ``fused``), or None if it cannot serve
+    this plan. Only base records (with ``_i``) are written; the rule is called with that index."""
+    layout = fused_layout(page_plan, fields, customs)
+    if layout is None:
+        return None
+    template = "".join(item.replace("%", "%%") if isinstance(item, str)
+                       else "%d" if item == ROW else "%s" for item in layout)
+    exprs = ["row" if item == ROW else f"f[{item}]" for item in layout if not isinstance(item, str)]
+    env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}', "T": template}
     src = ["def write(r, row):", "    f = RULE(r['_i'], NULL)",
            f"    return T % ({', '.join(exprs)},)"]
-    exec(compile("\n".join(src), f"<fused writer {entity}>", "exec"), env)  # noqa: S102
+    exec(compile("\n".join(src), f"<fused writer {page_plan.entity}>", "exec"), env)  # noqa: S102
     return env["write"]

@@ -11,12 +11,19 @@ from collections.abc import Callable
 import msgspec
 from acumatica_client import catalog
 
-from .compiled import compile_fused_writer, compile_page_writer
+from .compiled import compile_fused_writer, compile_page_writer, fused_layout
 from .fused import CUSTOM, FIELDS
 from .generator import SPECS
 from .odata import QueryError, split_list
 
+try:  # numpy renders whole pages of base records at once (bulk.py); without it, one by one
+    from .bulk import BULK, MAX_INDEX, BulkWriter
+except ImportError:  # pragma: no cover - numpy is a dependency; this keeps a bare install working
+    BULK, MAX_INDEX, BulkWriter = {}, -1, None
+
 ENCODER = msgspec.json.Encoder(decimal_format="number")
+#: Pages with fewer base records than this use the per-record writer (numpy has a fixed cost).
+BULK_MIN = 48
 NULL = {"value": None}
 EMPTY: dict = {}
 
@@ -96,10 +103,25 @@ class PagePlan:
             out.setdefault(prefix + "/" if prefix else "", []).append((view, name, ctype))
         return out
 
-    def render(self, records: list[dict]) -> bytes:
+    def render(self, records: list[dict], bulk_min: int = BULK_MIN) -> bytes:
         fast = self._fast()
         if fast is None or not any("_i" in rec for rec in records):
             return ENCODER.encode([self.record(rec, n) for n, rec in enumerate(records, 1)])
+        bulk = self._bulk
+        if bulk is not None and len(records) >= bulk_min:
+            positions = [n for n, rec in enumerate(records) if "_i" in rec]
+            indices = [records[n]["_i"] for n in positions]
+            if len(indices) >= bulk_min and max(indices) <= MAX_INDEX:
+                if len(indices) == len(records):
+                    return bulk.render(indices)
+                out = [b""] * len(records)
+                for n, part in zip(positions, bulk.parts(indices, [n + 1 for n in positions]),
+                                   strict=True):
+                    out[n] = part
+                for n, rec in enumerate(records):
+                    if "_i" not in rec:
+                        out[n] = ENCODER.encode(self.record(rec, n + 1))
+                return b"[" + b",".join(out) + b"]"
         parts = [fast(rec, n) if "_i" in rec else ENCODER.encode(self.record(rec, n)).decode()
                  for n, rec in enumerate(records, 1)]
         parts[0] = "[" + parts[0]  # brackets on the ends: the 3.5 MB page is copied only twice
@@ -118,9 +140,13 @@ class PagePlan:
             fused = self.store.fused
             rule = fused.rule(self.entity)
             self._fast_fn = None
+            self._bulk = None
             if rule is not None:
                 self._fast_fn = compile_fused_writer(self, rule, FIELDS[self.entity],
                                                      CUSTOM[self.entity])
+                if self._fast_fn is not None and self.entity in BULK:
+                    layout = fused_layout(self, FIELDS[self.entity], CUSTOM[self.entity])
+                    self._bulk = BulkWriter(fused, self.entity, layout, self.empty_nulls)
             self._fused = self._fast_fn is not None
             if self._fast_fn is None:
                 self._fast_fn = compile_page_writer(self)

@@ -1,0 +1,335 @@
+"""Bulk fused rules: a whole page of base records rendered at once with numpy.
+
+The per-record fused rule (``fused.FusedRules._Bill``) spends most of its time on 64-bit hashes
+and GUIDs in pure Python and on a %-substitution per record. Here the same rule is re-stated over
+an array of record indices: hashes, amounts and GUIDs are computed for all records together, and
+every value becomes a column of fixed-width ASCII (an ``(n, width)`` uint8 array, right-padded or
+left-padded with NUL bytes). A page is then one ``np.concatenate`` of constant and value columns
+followed by ``bytes.replace(b"\\0", b"")``, which drops the padding (generated JSON never contains
+NUL). Output is byte-identical to the per-record writer; tests compare them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compiled import ROW
+from .fused import CUSTOM, DAY_MS, FIELDS, FALSE, TRUE
+from .generator import EXPENSE_ACCOUNTS, ITEMS
+
+U = np.uint64
+C0, C1, C2 = U(0x9E3779B97F4A7C15), U(0xBF58476D1CE4E5B9), U(0x94D049BB133111EB)
+S30, S27, S31 = U(30), U(27), U(31)
+HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+#: Largest record index whose GUIDs keep their 12 hex digits ((i + 1) * 1024 < 16**12).
+MAX_INDEX = 16**12 // 1024 - 2
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """generator.mix over a uint64 array (wrap-around multiplication is the & M64)."""
+    x = x + C0
+    x = (x ^ (x >> S30)) * C1
+    x = (x ^ (x >> S27)) * C2
+    return x ^ (x >> S31)
+
+
+def const(text: str | bytes, n: int) -> np.ndarray:
+    raw = text.encode() if isinstance(text, str) else text
+    return np.broadcast_to(np.frombuffer(raw, np.uint8), (n, len(raw)))
+
+
+def digits(v: np.ndarray, width: int | None = None, zero: bool = False) -> np.ndarray:
+    """Decimal digits of non-negative ints, right-aligned in ``width`` columns; leading
+    positions are NUL (dropped later), or '0' when ``zero`` (str.zfill)."""
+    v = v.astype(np.int64)
+    if width is None:
+        width = len(str(int(v.max()))) if len(v) else 1
+    out = np.empty((len(v), width), np.uint8)
+    x = v.copy()
+    for k in range(width - 1, -1, -1):
+        out[:, k] = x % 10 + 48
+        x //= 10
+    if not zero:
+        for k in range(width - 1):
+            out[v < 10 ** (width - 1 - k), k] = 0
+    return out
+
+
+def hexits(v: np.ndarray, width: int) -> np.ndarray:
+    """Lower-case hex of uint64 values, exactly ``width`` digits (the low 4*width bits)."""
+    shifts = U(4) * np.arange(width - 1, -1, -1, dtype=U)
+    return HEX[(v[:, None] >> shifts) & U(15)]
+
+
+def table(texts: list[str]) -> np.ndarray:
+    """Rows of ``texts`` as a NUL-padded (len, width) uint8 array."""
+    raw = [t.encode() for t in texts]
+    width = max(1, max(map(len, raw), default=1))
+    return np.frombuffer(b"".join(r.ljust(width, b"\0") for r in raw), np.uint8).reshape(-1, width)
+
+
+def lookup(values: np.ndarray, make) -> np.ndarray:
+    """``make(value)`` for each value, computed once per distinct value."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return table([make(int(u)) for u in uniq.tolist()])[inverse.reshape(-1)]
+
+
+def cat(*parts) -> np.ndarray:
+    return np.concatenate(parts, axis=1)
+
+
+def money(cents: np.ndarray) -> np.ndarray:
+    """fused.money_json for non-negative cents."""
+    n = len(cents)
+    return cat(digits(cents // 100), const(".", n), digits(cents % 100, 2, zero=True))
+
+
+def guid(tag: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """generator._guid over arrays (``b`` < 16**12)."""
+    n = len(a)
+    s = hexits(a, 16)
+    return cat(s[:, 0:8], const("-", n), s[:, 8:12], const("-4", n), s[:, 12:15],
+               const("-%04x-" % tag, n), hexits(b, 12))
+
+
+class BulkBill:
+    """Columns of a page of base Bills (indices ``index``), keyed like the fused rule's output."""
+
+    def __init__(self, rules, index: np.ndarray, null: str) -> None:
+        self.rules, self.gen = rules, rules.gen
+        self.n = len(index)
+        self.index = index.astype(U)
+        self.null = null
+        self._cache: dict[int, np.ndarray] = {}
+        header, line = FIELDS["Bill"]
+        header_custom, line_custom = CUSTOM["Bill"]
+        self.header_names = [None] * len(header)
+        for name, (pos, _) in header.items():
+            self.header_names[pos] = name
+        self.line_names = [None] * len(line)
+        for name, (pos, _) in line.items():
+            self.line_names[pos] = name
+        self.header_size = len(header) + len(header_custom)
+        self.line_size = len(line) + len(line_custom)
+        self.header_fields = len(header)
+        self.line_fields = len(line)
+        gen = self.gen
+        salt = U(gen._salt["Bill"])
+        self.h = mix(salt ^ (self.index * U(0x2545F4914F6CDD1D)))
+        parts = []
+        total = np.zeros(self.n, U)
+        for j in range(gen.lines):  # Generator._amount_lines
+            a = mix(self.h + U(j))
+            qty = a % U(5) + U(1)
+            unit = (a >> U(8)) % U(50_000) + U(99)
+            parts.append((qty, unit))
+            total += qty * unit
+        self.parts = parts
+        self.total = total
+        self.status = ((self.h >> U(40)) % U(4)).astype(np.intp)
+        self._lines: dict[int, np.ndarray] = {}
+
+    # ---- shared values ------------------------------------------------------------------
+    def column(self, pos: int) -> np.ndarray:
+        out = self._cache.get(pos)
+        if out is None:
+            if pos < self.header_size:
+                if pos < self.header_fields:
+                    out = getattr(self, "h_" + self.header_names[pos])()
+                else:
+                    out = self.h_custom(pos - self.header_fields)
+            else:
+                j, k = divmod(pos - self.header_size, self.line_size)
+                if k < self.line_fields:
+                    out = getattr(self, "l_" + self.line_names[k])(j)
+                else:
+                    out = self.l_custom(j, k - self.line_fields)
+            self._cache[pos] = out
+        return out
+
+    def ts_ms(self) -> np.ndarray:
+        gen = self.gen
+        g = self.index // U(gen.group)
+        step = gen._step["Bill"]
+        ts = g.astype(np.int64) * step + gen.clock.history_start_ms
+        if step > 1000:
+            ts += (mix(U(gen._salt["Bill"]) ^ (g * U(7919))) % U(1000)).astype(np.int64)
+        return ts
+
+    def _days(self) -> np.ndarray:
+        """Per record, the index into ``self._day_rows`` of its (Date, DueDate, PostPeriod)."""
+        if not hasattr(self, "_day_of"):
+            doc_ms = self.ts_ms() - ((self.h >> U(20)) % U(5)).astype(np.int64) * DAY_MS
+            offset = self.rules._offset
+            uniq, inverse = np.unique((doc_ms + offset) // DAY_MS, return_inverse=True)
+            self._day_rows = [self.rules._day(int(d) * DAY_MS - offset) for d in uniq.tolist()]
+            self._day_of = inverse.reshape(-1)
+        return self._day_of
+
+    def _day_column(self, k: int) -> np.ndarray:
+        of = self._days()
+        return table([row[k] for row in self._day_rows])[of]
+
+    def _vendor(self) -> np.ndarray:
+        if not hasattr(self, "_vendor_col"):
+            gen = self.gen
+            n = (self.h >> U(3)) % U(max(1, gen.sizes.get("Vendor", 1))) + U(1)
+            self._vendor_col = cat(const("V", self.n), digits(n, gen._width["Vendor"], zero=True))
+        return self._vendor_col
+
+    def _ref(self) -> np.ndarray:
+        return digits((self.h >> U(7)) % U(90000) + U(10000), 5)
+
+    def _line_hash(self, j: int) -> np.ndarray:
+        a = self._lines.get(j)
+        if a is None:
+            salt2 = U(self.gen._salt["Bill"] ^ 0x5BD1E995)
+            a = self._lines[j] = mix(salt2 + self.index * U(1024) + U(j))
+        return a
+
+    # ---- header fields (names as in fused.FIELDS) ---------------------------------------
+    def h_id(self):
+        return guid(self.gen._tag["Bill"], mix(U(self.gen._salt["Bill"]) + self.index), self.index)
+
+    def h_Type(self):
+        return const("Bill", self.n)
+
+    def h_ReferenceNbr(self):
+        return digits(self.index + U(1), self.gen._width["Bill"], zero=True)
+
+    def h_Vendor(self):
+        return self._vendor()
+
+    def h_Status(self):
+        return table(["Open", "Open", "Closed", "Balanced"])[self.status]
+
+    def h_Amount(self):
+        return money(self.total)
+
+    def h_Balance(self):
+        return money(np.where(self.status == 2, U(0), self.total))
+
+    def h_Date(self):
+        return self._day_column(0)
+
+    def h_DueDate(self):
+        return self._day_column(1)
+
+    def h_PostPeriod(self):
+        return self._day_column(2)
+
+    def h_Description(self):
+        n = self.n
+        return cat(const("Invoice INV-", n), self._ref(), const(" from ", n), self._vendor())
+
+    def h_VendorRef(self):
+        return cat(const("INV-", self.n), self._ref())
+
+    def h_Hold(self):
+        hold = (self.status == 3) & (self.h % U(3) == U(0))
+        return table([FALSE, TRUE])[hold.astype(np.intp)]
+
+    def h_ApprovedForPayment(self):
+        return table([TRUE, FALSE])[(self.status == 3).astype(np.intp)]
+
+    def h_TaxTotal(self):
+        return const("0.00", self.n)
+
+    def h_LastModifiedDateTime(self):
+        gen = self.gen
+        groups, inverse = np.unique(self.index // U(gen.group), return_inverse=True)
+        stamps = [self.rules._stamp("Bill", g * gen.group)[1] for g in groups.tolist()]
+        return table(stamps)[inverse.reshape(-1)]
+
+    def h_custom(self, k: int):
+        n, h = self.n, self.h
+        if k == 0:  # Document.UsrApprovalCode
+            return cat(const('"A-', n), digits((h >> U(5)) % U(100), 2), const('"', n))
+        return cat(const('"CC-', n), digits((h >> U(11)) % U(5) + U(1), 1), const('00"', n))
+
+    # ---- line fields --------------------------------------------------------------------
+    def l_id(self, j):
+        return guid(self.gen._tag["Bill"] ^ 0x4000, self._line_hash(j), self.index * U(1024) + U(j))
+
+    def l_Account(self, j):
+        return table(EXPENSE_ACCOUNTS)[((self._line_hash(j) >> U(4)) % U(len(EXPENSE_ACCOUNTS))).astype(np.intp)]
+
+    def l_Qty(self, j):
+        return cat(digits(self.parts[j][0], 1), const(".00", self.n))
+
+    def l_UnitCost(self, j):
+        return money(self.parts[j][1])
+
+    def l_Amount(self, j):
+        qty, unit = self.parts[j]
+        return money(qty * unit)
+
+    l_ExtendedCost = l_Amount
+
+    def l_TransactionDescription(self, j):
+        return table(ITEMS)[(self._line_hash(j) % U(len(ITEMS))).astype(np.intp)]
+
+    l_Description = l_TransactionDescription
+
+    def l_InventoryID(self, j):
+        gen, a = self.gen, self._line_hash(j)
+        size = max(1, gen.sizes.get("StockItem", 1))
+        n = ((a >> U(9)) % U(size) + U(1)).astype(np.int64)
+        n[a % U(3) != U(0)] = 0  # no item: the null style
+        null = self.null
+        return lookup(n, lambda k: '{"value":"%s"}' % gen.inventory_id(k) if k else null)
+
+    def l_TaxCategory(self, j):
+        return const("EXEMPT", self.n)
+
+    def l_custom(self, j, k):
+        n = self.n
+        return cat(const('"Phase ', n), digits(self._line_hash(j) % U(4) + U(1), 1), const('"', n))
+
+
+BULK = {"Bill": BulkBill}
+
+
+class BulkWriter:
+    """Renders base records of one page plan from their indices, all at once."""
+
+    def __init__(self, rules, entity: str, layout: list[str | int], empty_nulls: bool) -> None:
+        self.rules = rules
+        self.make = BULK[entity]
+        self.layout = [item.encode() if isinstance(item, str) else item for item in layout]
+        self.null = "{}" if empty_nulls else '{"value":null}'
+
+    def render(self, indices: list[int], rows: list[int] | None = None) -> bytes:
+        """The JSON array of base records ``indices`` (rowNumbers 1..n when ``rows`` is None)."""
+        return self._build(indices, rows, True)
+
+    def parts(self, indices: list[int], rows: list[int]) -> list[bytes]:
+        """One JSON object per record (for pages that mix in overlay records)."""
+        return self._build(indices, rows, False).split(b"\x01")[:-1]
+
+    def _build(self, indices, rows, page: bool) -> bytes:
+        n = len(indices)
+        if n == 0:
+            return b"[]" if page else b""
+        index = np.asarray(indices, dtype=np.int64)
+        cols = self.make(self.rules, index, self.null)
+        row_numbers = np.arange(1, n + 1) if rows is None else np.asarray(rows, dtype=np.int64)
+        pieces = []
+        if page:
+            first = np.full((n, 1), ord(","), np.uint8)
+            first[0, 0] = ord("[")
+            pieces.append(first)
+        for item in self.layout:
+            if isinstance(item, bytes):
+                pieces.append(const(item, n))
+            elif item == ROW:
+                pieces.append(digits(row_numbers))
+            else:
+                pieces.append(cols.column(item))
+        if page:
+            last = np.zeros((n, 1), np.uint8)
+            last[-1, 0] = ord("]")
+        else:
+            last = const(b"\x01", n)
+        pieces.append(last)
+        return np.concatenate(pieces, axis=1).tobytes().replace(b"\0", b"")
