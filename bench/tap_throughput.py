@@ -34,7 +34,9 @@ from tests.taprun import SANDBOX  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--million", action="store_true", help="also run the tap over 1,000,000 Bills")
@@ -74,7 +76,8 @@ class Emulator:
             port = sock.getsockname()[1]
         self.proc = subprocess.Popen(
             [str(BIN / "acumatica-emulator"), "--port", str(port), "--size", f"Bill={self.bills}"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         line = self.proc.stdout.readline()
         if "listening" not in line:
@@ -95,10 +98,18 @@ class Emulator:
 def bare_client(emu: Emulator, page_size: int) -> dict:
     """The least a client must do: page, decode exactly, unwrap, write Singer lines."""
     session = requests.Session()
-    token = session.post(f"{emu.base_url}/identity/connect/token", data={
-        "grant_type": "password", "client_id": SANDBOX["client_id"], "client_secret": SANDBOX["client_secret"],
-        "username": SANDBOX["username"], "password": SANDBOX["password"], "scope": "api offline_access",
-    }, timeout=30).json()["access_token"]
+    token = session.post(
+        f"{emu.base_url}/identity/connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": SANDBOX["client_id"],
+            "client_secret": SANDBOX["client_secret"],
+            "username": SANDBOX["username"],
+            "password": SANDBOX["password"],
+            "scope": "api offline_access",
+        },
+        timeout=30,
+    ).json()["access_token"]
     session.headers["Authorization"] = f"Bearer {token}"
     decode = msgspec.json.Decoder(float_hook=Decimal).decode
     encoder = msgspec.json.Encoder(decimal_format="number")
@@ -108,13 +119,17 @@ def bare_client(emu: Emulator, page_size: int) -> dict:
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         while True:
-            params = {"$top": page_size, "$expand": "Details",
-                      "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"}
+            params = {
+                "$top": page_size,
+                "$expand": "Details",
+                "$orderby": "LastModifiedDateTime,Type,ReferenceNbr",
+            }
             if cursor:
                 t, typ, ref = cursor
                 params["$filter"] = (
                     f"(LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
-                    f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and ReferenceNbr gt '{ref}'))))"
+                    f"datetimeoffset'{t}' and (Type gt '{typ}' or "
+                    f"(Type eq '{typ}' and ReferenceNbr gt '{ref}'))))"
                 )
             rows = decode(session.get(url, params=params, timeout=300).content)
             now = datetime.now(UTC).isoformat()
@@ -125,7 +140,11 @@ def bare_client(emu: Emulator, page_size: int) -> dict:
             if len(rows) < page_size:
                 break
             last = rows[-1]
-            cursor = (last["LastModifiedDateTime"]["value"], last["Type"]["value"], last["ReferenceNbr"]["value"])
+            cursor = (
+                last["LastModifiedDateTime"]["value"],
+                last["Type"]["value"],
+                last["ReferenceNbr"]["value"],
+            )
     return {"records": records, "seconds": time.perf_counter() - start}
 
 
@@ -144,9 +163,14 @@ def run_tap(emu: Emulator, page_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp, "config.json")
         config_path.write_text(json.dumps(config))
-        catalog = json.loads(subprocess.run(
-            [str(BIN / "tap-acumatica"), "--config", str(config_path), "--discover"],
-            capture_output=True, text=True, check=True).stdout)
+        catalog = json.loads(
+            subprocess.run(
+                [str(BIN / "tap-acumatica"), "--config", str(config_path), "--discover"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         for entry in catalog["streams"]:
             for meta in entry["metadata"]:
                 if not meta["breadcrumb"]:
@@ -158,7 +182,8 @@ def run_tap(emu: Emulator, page_size: int) -> dict:
         with open(os.devnull, "wb") as sink, open(Path(tmp, "stderr.log"), "wb") as log:
             proc = subprocess.Popen(
                 [str(BIN / "tap-acumatica"), "--config", str(config_path), "--catalog", str(catalog_path)],
-                stdout=sink, stderr=log,
+                stdout=sink,
+                stderr=log,
             )
             peak = 0
             while proc.poll() is None:
@@ -168,7 +193,12 @@ def run_tap(emu: Emulator, page_size: int) -> dict:
         if proc.returncode != 0:
             raise SystemExit(Path(tmp, "stderr.log").read_text()[-3000:])
         records = records_counted(Path(tmp, "stderr.log").read_text())
-    return {"records": records, "seconds": seconds, "requests": emu.requests_served() - before, "peak_kib": peak}
+    return {
+        "records": records,
+        "seconds": seconds,
+        "requests": emu.requests_served() - before,
+        "peak_kib": peak,
+    }
 
 
 def vm_hwm(pid: int) -> int:

@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,10 +107,18 @@ def _change_records() -> None:
         {"Account": "62000", "Subaccount": "000-000", "Amount": "1000.00", "Description": "Pallets"},
     ]
     for vendor in ("V000001", "V000012"):
-        record = _control("POST", "/records/Bill", {
-            "Vendor": vendor, "Amount": "2500.00", "Balance": "2500.00", "Status": "Open",
-            "Description": "Freight and pallets", "Details": lines,
-        })
+        record = _control(
+            "POST",
+            "/records/Bill",
+            {
+                "Vendor": vendor,
+                "Amount": "2500.00",
+                "Balance": "2500.00",
+                "Status": "Open",
+                "Description": "Freight and pallets",
+                "Details": lines,
+            },
+        )
         print(f"  added Bill {record.get('ReferenceNbr', '?')} for {vendor}, 2,500.00 in two lines")
     _control("PATCH", "/records/Vendor/V000001", {"VendorName": "Acme Supplies (renamed)"})
     print("  renamed Vendor V000001")
@@ -119,9 +126,12 @@ def _change_records() -> None:
 
 def _show_tables(since: datetime | None) -> None:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'acumatica' order by 1"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'acumatica' order by 1"
+            ).fetchall()
+        ]
         print(f"\n{'table':<24}{'rows':>8}" + (f"{'moved this run':>16}" if since else ""))
         for table in tables:
             total = con.execute(f'select count(*) from acumatica."{table}"').fetchone()[0]

@@ -1,7 +1,7 @@
 """Render a plugin's settings (from `<plugin> --about --format=json`) as a Markdown table.
 
-    python scripts/settings_table.py tap-acumatica          # print the table
-    python scripts/settings_table.py tap-acumatica --write  # refresh README.md and tap-acumatica/README.md
+python scripts/settings_table.py tap-acumatica          # print the table
+python scripts/settings_table.py tap-acumatica --write  # refresh README.md and tap-acumatica/README.md
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ BIN = Path(sys.executable).parent
 
 def table(plugin: str) -> str:
     about = json.loads(
-        subprocess.run([str(BIN / plugin), "--about", "--format=json"], capture_output=True, text=True,
-                       check=True).stdout
+        subprocess.run(
+            [str(BIN / plugin), "--about", "--format=json"], capture_output=True, text=True, check=True
+        ).stdout
     )
     settings = about["settings"]
     required = set(settings.get("required", []))
@@ -39,7 +40,9 @@ def block(plugin: str) -> str:
 
 
 def refresh(text: str, plugin: str) -> str:
-    pattern = re.compile(rf"<!-- settings:{re.escape(plugin)} -->.*?<!-- /settings:{re.escape(plugin)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- settings:{re.escape(plugin)} -->.*?<!-- /settings:{re.escape(plugin)} -->", re.S
+    )
     return pattern.sub(lambda _: block(plugin), text)
 
 

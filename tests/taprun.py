@@ -68,7 +68,10 @@ class TapRunner:
         config = {**self.config, **overrides}
         with tempfile.TemporaryDirectory() as tmp:
             args = [TAP, "--config", _write(tmp, "config.json", config)]
-            args += ["--catalog", _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams))]
+            args += [
+                "--catalog",
+                _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams)),
+            ]
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
             proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
@@ -94,8 +97,13 @@ class TapRunner:
         config = {**self.config, **overrides}
         result = Sync(returncode=0)
         with tempfile.TemporaryDirectory() as tmp:
-            args = [TAP, "--config", _write(tmp, "config.json", config),
-                    "--catalog", _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams))]
+            args = [
+                TAP,
+                "--config",
+                _write(tmp, "config.json", config),
+                "--catalog",
+                _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams)),
+            ]
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             assert proc.stdout is not None
             for line in proc.stdout:

@@ -47,9 +47,7 @@ def test_wrong_client_secret_fails_clearly(tap):
     assert "wrong-secret" not in sync.stderr
 
 
-@pytest.mark.parametrize(
-    "emulator_config", [{"versions": ("22.200.001", "23.200.001")}], indirect=True
-)
+@pytest.mark.parametrize("emulator_config", [{"versions": ("22.200.001", "23.200.001")}], indirect=True)
 def test_a_version_the_instance_lacks_fails_listing_what_it_offers(tap):
     sync = tap.sync(["vendors"], endpoint_version="24.200.001", check=False)
     assert sync.returncode != 0
@@ -87,14 +85,20 @@ def test_one_api_user_is_enough_for_a_whole_run(tap, emulator):
 def test_discovery_and_about_need_no_credentials(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"endpoint_version": "20.200.001"}))
-    catalog = json.loads(subprocess.run([TAP, "--config", str(config), "--discover"],
-                                        capture_output=True, text=True, check=True).stdout)
+    catalog = json.loads(
+        subprocess.run(
+            [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert len(streams) == 11
     assert streams["stock_items"]["replication_key"] == "LastModified"
-    assert "replication_key" not in streams["sales_invoices"] or not streams["sales_invoices"]["replication_key"]
-    about = json.loads(subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True,
-                                      check=True).stdout)
+    assert (
+        "replication_key" not in streams["sales_invoices"] or not streams["sales_invoices"]["replication_key"]
+    )
+    about = json.loads(
+        subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True, check=True).stdout
+    )
     assert {"base_url", "client_secret", "password"} <= {p for p in about["settings"]["properties"]}
     assert about["settings"]["properties"]["password"].get("secret") is True
 

@@ -46,7 +46,12 @@ def meltano_run(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess:
     }
     proc = subprocess.run(
         [MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-duckdb"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return proc
@@ -61,7 +66,9 @@ def warehouse(tmp_path: Path, table: str) -> list[dict]:
 
 def assert_tables_equal_source(tmp_path: Path, emulator) -> None:
     for stream, (entity, keys) in FLOWS.items():
-        source = {tuple(r[k] for k in keys): r for r in emulator.store.records(entity, VERSION, expand=("Details",))}
+        source = {
+            tuple(r[k] for k in keys): r for r in emulator.store.records(entity, VERSION, expand=("Details",))
+        }
         rows = warehouse(tmp_path, stream)
         landed = {tuple(r[k.lower()] for k in keys): r for r in rows}
         assert len(landed) == len(rows), f"{stream}: duplicate keys in the warehouse"

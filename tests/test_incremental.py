@@ -11,7 +11,10 @@ BILL_KEY = ("Type", "ReferenceNbr")
 
 
 def source_bills(emulator) -> dict[tuple, dict]:
-    return {(r["Type"], r["ReferenceNbr"]): r for r in emulator.store.records("Bill", VERSION, expand=("Details",))}
+    return {
+        (r["Type"], r["ReferenceNbr"]): r
+        for r in emulator.store.records("Bill", VERSION, expand=("Details",))
+    }
 
 
 def by_key(records: list[dict]) -> dict[tuple, dict]:
@@ -75,8 +78,12 @@ def test_records_changed_during_the_run_are_neither_lost_nor_duplicated(tap, emu
     def change_between_pages(info):
         if info.entity == "Bill" and info.number == 3 and not changes:
             # One bill already read, one not yet read, one new.
-            changes.append(emulator.store.modify("Bill", ("Bill", "000001"), {"Description": "early one edited"}))
-            changes.append(emulator.store.modify("Bill", ("Bill", "000100"), {"Description": "late one edited"}))
+            changes.append(
+                emulator.store.modify("Bill", ("Bill", "000001"), {"Description": "early one edited"})
+            )
+            changes.append(
+                emulator.store.modify("Bill", ("Bill", "000100"), {"Description": "late one edited"})
+            )
             changes.append(emulator.store.insert("Bill", {"Description": "inserted mid-run"}))
 
     before = source_bills(emulator)

@@ -17,8 +17,9 @@ import settings_table  # noqa: E402
 
 
 def about() -> dict:
-    return json.loads(subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True,
-                                     check=True).stdout)
+    return json.loads(
+        subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def meltano_extractor(name: str) -> dict:

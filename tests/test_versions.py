@@ -17,14 +17,20 @@ def test_version_20_reads_stock_items_by_last_modified_and_sales_invoices_in_ful
     assert sync.schemas["stock_items"]["properties"].keys() >= {"LastModified", "InventoryID"}
     assert "LastModifiedDateTime" not in sync.schemas["stock_items"]["properties"]
     assert sync.bookmark("stock_items") is not None
-    for stream, entity, key in (("stock_items", "StockItem", "InventoryID"),
-                                ("sales_invoices", "SalesInvoice", "ReferenceNbr"),
-                                ("subaccounts", "Subaccount", "SubaccountCD")):
+    for stream, entity, key in (
+        ("stock_items", "StockItem", "InventoryID"),
+        ("sales_invoices", "SalesInvoice", "ReferenceNbr"),
+        ("subaccounts", "Subaccount", "SubaccountCD"),
+    ):
         source = {r[key]: r for r in emulator.store.records(entity, "20.200.001")}
         emitted = {r[key]: r for r in sync.records[stream]}
         assert emitted.keys() == source.keys(), stream
         for k, record in source.items():
-            assert not differences(emitted[k], record, [f for f in record if f not in ("Details", "custom", "note", "rowNumber", "_links")]), k
+            assert not differences(
+                emitted[k],
+                record,
+                [f for f in record if f not in ("Details", "custom", "note", "rowNumber", "_links")],
+            ), k
     assert sync.bookmark("sales_invoices") is None
 
 
@@ -36,8 +42,14 @@ def test_version_24_stock_items_use_last_modified_date_time(tap):
 
 def test_custom_fields_arrive_as_typed_columns(tap, emulator):
     sync = tap.sync(["bills"], custom_fields={"bills": ["Document.UsrApprovalCode"]})
-    source = {r["ReferenceNbr"]: r for r in emulator.store.records("Bill", "24.200.001", custom=("Document.UsrApprovalCode",))}
-    assert sync.schemas["bills"]["properties"]["custom_Document_UsrApprovalCode"]["type"] == ["string", "null"]
+    source = {
+        r["ReferenceNbr"]: r
+        for r in emulator.store.records("Bill", "24.200.001", custom=("Document.UsrApprovalCode",))
+    }
+    assert sync.schemas["bills"]["properties"]["custom_Document_UsrApprovalCode"]["type"] == [
+        "string",
+        "null",
+    ]
     for record in sync.records["bills"]:
         expected = source[record["ReferenceNbr"]]["custom"]["Document"]["UsrApprovalCode"]
         assert record["custom_Document_UsrApprovalCode"] == expected

@@ -64,10 +64,10 @@ class PageCursor(BaseAPIPaginator[tuple | None]):
         self.next_cursor: tuple | None = None
         self.page_full = False
 
-    def get_next(self, response: requests.Response) -> tuple | None:  # noqa: ARG002
+    def get_next(self, response: requests.Response) -> tuple | None:
         return self.next_cursor
 
-    def has_more(self, response: requests.Response) -> bool:  # noqa: ARG002
+    def has_more(self, response: requests.Response) -> bool:
         return self.page_full
 
 
@@ -110,7 +110,7 @@ class AcumaticaStream(RESTStream):
         return self._tap_ref.http_session
 
     @property
-    def authenticator(self):  # noqa: ANN201
+    def authenticator(self):
         return self._tap_ref.auth
 
     @property
@@ -130,7 +130,7 @@ class AcumaticaStream(RESTStream):
         self._paginator = PageCursor()
         return self._paginator
 
-    def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:  # noqa: ARG002
+    def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:
         params: dict[str, Any] = {"$top": self.page_size}
         terms = self._window_terms()
         if next_page_token is not None:
@@ -292,7 +292,7 @@ class AcumaticaStream(RESTStream):
                     delay = 0.0  # a fresh token is all it takes
                 else:
                     # Jitter spreads retrying clients out; it never shortens Retry-After.
-                    delay = random.uniform(0.5, 1.0) * min(cap, 2.0**attempt)  # noqa: S311
+                    delay = random.uniform(0.5, 1.0) * min(cap, 2.0**attempt)
                 attempt += 1
                 exc = yield delay
 
@@ -336,5 +336,9 @@ class _Progress:
         elapsed = max(time.monotonic() - self._start, 1e-9)
         self._stream.logger.info(
             "Stream %s %s: %d records in %d requests, %.0f records/s.",
-            self._stream.name, phase, self.records, self.pages, self.records / elapsed,
+            self._stream.name,
+            phase,
+            self.records,
+            self.pages,
+            self.records / elapsed,
         )

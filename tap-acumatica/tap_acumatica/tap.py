@@ -17,7 +17,12 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from tap_acumatica.client import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 from tap_acumatica.generic import GenericShape
 from tap_acumatica.schema import CustomField, RecordShape
-from tap_acumatica.streams import BUILTIN_STREAMS, REPLICATION_KEY_CANDIDATES, EntityStream, extra_stream
+from tap_acumatica.streams import (
+    BUILTIN_STREAMS,
+    REPLICATION_KEY_CANDIDATES,
+    EntityStream,
+    extra_stream,
+)
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
@@ -35,59 +40,93 @@ class TapAcumatica(Tap):
 
     config_jsonschema = th.PropertiesList(
         th.Property(
-            "base_url", th.StringType, required=True, title="Instance URL",
+            "base_url",
+            th.StringType,
+            required=True,
+            title="Instance URL",
             description="URL of the Acumatica site including any instance path, "
             "e.g. https://erp.example.com/AcumaticaERP.",
         ),
         th.Property(
-            "endpoint_name", th.StringType, default="Default", title="Endpoint name",
+            "endpoint_name",
+            th.StringType,
+            default="Default",
+            title="Endpoint name",
             description="Contract-based endpoint to read (the web services endpoint name).",
         ),
         th.Property(
-            "endpoint_version", th.StringType, default=DEFAULT_VERSION, title="Endpoint version",
-            description="Endpoint version, one of " + ", ".join(catalog.versions())
+            "endpoint_version",
+            th.StringType,
+            default=DEFAULT_VERSION,
+            title="Endpoint version",
+            description="Endpoint version, one of "
+            + ", ".join(catalog.versions())
             + ". Checked against the instance's GET /entity at start.",
         ),
         th.Property("tenant", th.StringType, title="Tenant", description="Tenant (company) to sign in to."),
-        th.Property("branch", th.StringType, title="Branch", description="Branch to sign in to (cookie login)."),
         th.Property(
-            "auth_method", th.StringType, default="oauth", allowed_values=["oauth", "cookie"],
+            "branch", th.StringType, title="Branch", description="Branch to sign in to (cookie login)."
+        ),
+        th.Property(
+            "auth_method",
+            th.StringType,
+            default="oauth",
+            allowed_values=["oauth", "cookie"],
             title="Authentication method",
             description="'oauth': OAuth 2.0 password grant with a connected application "
             "(recommended); 'cookie': /entity/auth/login, signed out at the end of the run.",
         ),
         th.Property(
-            "client_id", th.StringType, title="OAuth client ID",
+            "client_id",
+            th.StringType,
+            title="OAuth client ID",
             description="Connected application client ID, GUID@Tenant (the tenant is appended "
             "from 'tenant' when missing).",
         ),
-        th.Property("client_secret", th.StringType, secret=True, title="OAuth client secret",
-                    description="Shared secret of the connected application."),
-        th.Property("username", th.StringType, title="Username", description="Acumatica user to sign in as."),
-        th.Property("password", th.StringType, secret=True, title="Password", description="That user's password."),
         th.Property(
-            "start_date", th.DateTimeType, title="Start date",
+            "client_secret",
+            th.StringType,
+            secret=True,
+            title="OAuth client secret",
+            description="Shared secret of the connected application.",
+        ),
+        th.Property("username", th.StringType, title="Username", description="Acumatica user to sign in as."),
+        th.Property(
+            "password", th.StringType, secret=True, title="Password", description="That user's password."
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
             description="Earliest modification time to read on the first run (ISO 8601).",
         ),
         th.Property(
-            "page_size", th.IntegerType, default=1000, title="Page size",
+            "page_size",
+            th.IntegerType,
+            default=1000,
+            title="Page size",
             description="Records per request ($top).",
         ),
         th.Property(
-            "paging_order", th.StringType, default="auto", allowed_values=["auto", "timestamp", "key"],
+            "paging_order",
+            th.StringType,
+            default="auto",
+            allowed_values=["auto", "timestamp", "key"],
             title="Paging order",
             description="'timestamp' pages with $orderby on the replication key and keys and "
             "bookmarks as it goes; 'key' relies on the server's key order and bookmarks at the "
             "end of each stream; 'auto' probes once per stream whether the instance honours $orderby.",
         ),
         th.Property(
-            "expand", th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            "expand",
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
             title="Expansions",
             description="Per stream, the detail or linked entities to $expand, replacing the "
             'default (e.g. {"vendors": ["MainContact"], "bills": ["Details", "Applications"]}).',
         ),
         th.Property(
-            "custom_fields", th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            "custom_fields",
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
             title="Custom fields",
             description="Per stream, custom fields to read with $custom, as View.Field[:type] "
             "(type string, integer, number, boolean or date-time; default string) or "
@@ -111,12 +150,27 @@ class TapAcumatica(Tap):
             "optional replication key and $expand; 'schema' (JSON schema of the unwrapped "
             "record) for entities of a custom endpoint.",
         ),
-        th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout",
-                    description="Seconds to wait for one response."),
-        th.Property("max_retries", th.IntegerType, default=8, title="Max retries",
-                    description="Retries of a request on 429, 5xx and dropped connections."),
-        th.Property("max_backoff_seconds", th.NumberType, default=60, title="Max backoff",
-                    description="Longest wait between retries, in seconds."),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=300,
+            title="Request timeout",
+            description="Seconds to wait for one response.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            title="Max retries",
+            description="Retries of a request on 429, 5xx and dropped connections.",
+        ),
+        th.Property(
+            "max_backoff_seconds",
+            th.NumberType,
+            default=60,
+            title="Max backoff",
+            description="Longest wait between retries, in seconds.",
+        ),
     ).to_dict()
 
     # The run's single connection to the instance ------------------------------------------
@@ -183,12 +237,17 @@ class TapAcumatica(Tap):
             "$orderby": ",".join(f"{k} desc" for k in keys),
         }
         response = self.http_session.get(
-            self.instance.entity_url(stream.spec.entity), params=params, auth=self.auth,
+            self.instance.entity_url(stream.spec.entity),
+            params=params,
+            auth=self.auth,
             timeout=self.config.get("request_timeout", 300),
         )
         if response.status_code == 400:
-            self.logger.warning("Instance rejects $orderby (%s); paging %s in key order.",
-                                describe_error(response), stream.name)
+            self.logger.warning(
+                "Instance rejects $orderby (%s); paging %s in key order.",
+                describe_error(response),
+                stream.name,
+            )
             return False
         if not response.ok:
             msg = f"Probing $orderby for stream {stream.name}: {describe_error(response)}"
@@ -239,7 +298,9 @@ class TapAcumatica(Tap):
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
             streams.append(
-                AcumaticaStream(self, spec, _shape(spec, version, tuple(expand.get(spec.name, spec.expand)), custom))
+                AcumaticaStream(
+                    self, spec, _shape(spec, version, tuple(expand.get(spec.name, spec.expand)), custom)
+                )
             )
         return streams
 

@@ -43,11 +43,7 @@ def versions() -> list[str]:
 
 def entities(version: str) -> list[str]:
     """Names of the top-level entities of one endpoint version."""
-    return sorted(
-        name
-        for name, spec in _version(version).items()
-        if spec["kind"] == "TopLevelEntity"
-    )
+    return sorted(name for name, spec in _version(version).items() if spec["kind"] == "TopLevelEntity")
 
 
 def fields(version: str, entity: str) -> dict[str, str]:

@@ -37,9 +37,8 @@ def describe_error(response: requests.Response) -> str:
     request = response.request
     method = request.method if request is not None else "GET"
     path = urlsplit(response.url or (request.url if request is not None else "")).path
-    return f"{response.status_code} {response.reason or ''} for {method} {path}: {error_detail(response)}".replace(
-        "  ", " "
-    )
+    status = f"{response.status_code} {response.reason}" if response.reason else str(response.status_code)
+    return f"{status} for {method} {path}: {error_detail(response)}"
 
 
 def error_detail(response: requests.Response) -> str:
