@@ -16,6 +16,7 @@ help:
 	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make bench  - throughput, request and memory figures of tap-acumatica"
+	@echo "make lint   - ruff over the packages, tests and scripts"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -46,7 +47,7 @@ bench: env
 	$(BIN)/python bench/tap_throughput.py
 
 lint: env
-	$(UV) run --with ruff==0.14.5 ruff check .
+	$(UV) run --no-sync --with ruff==0.14.5 ruff check packages tap-acumatica tests scripts bench
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .meltano output
