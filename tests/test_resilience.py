@@ -74,3 +74,20 @@ def test_a_bad_request_is_not_retried_and_names_the_response(tap, emulator):
     assert sync.returncode != 0
     assert "400" in sync.stderr
     assert "Backing off" not in sync.stderr
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_errors_at_start_up_are_retried_too(tap, emulator, status):
+    # The first calls of a run: sign-in, GET /entity and the $orderby probe.
+    emulator.fail_next(3, status=status)
+    sync = tap.sync(["vendors"])
+    assert len(sync.records["vendors"]) == len(emulator.store.records("Vendor", VERSION))
+    assert emulator.stats.statuses.get(status, 0) == 3
+
+
+def test_start_up_gives_up_after_max_retries_with_the_servers_message(tap, emulator):
+    emulator.fail_next(100, status=503)
+    sync = tap.sync(["vendors"], max_retries=2, check=False)
+    assert sync.returncode != 0
+    assert "503" in sync.stderr
+    assert sync.records == {}

@@ -8,8 +8,10 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import backoff
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
+from acumatica_client.errors import RETRIABLE_STATUSES
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -26,6 +28,15 @@ from tap_acumatica.streams import (
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
+
+
+class _Retry(Exception):
+    """A transient answer outside the streams (429, 5xx, 401 before signing in again)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(describe_error(response))
+        self.response = response
+
 
 DEFAULT_VERSION = "24.200.001"
 
@@ -198,12 +209,7 @@ class TapAcumatica(Tap):
 
     def check_endpoint(self) -> None:
         """Fail fast, listing what the instance offers, if the endpoint version is absent."""
-        response = self.http_session.get(
-            self.instance.discovery_url, auth=self.auth, timeout=self.config.get("request_timeout", 300)
-        )
-        if response.status_code == 401:
-            self.auth.invalidate()
-            response = self.http_session.get(self.instance.discovery_url, auth=self.auth, timeout=60)
+        response = self._get(self.instance.discovery_url)
         if not response.ok:
             msg = f"Could not list the instance's endpoints: {describe_error(response)}"
             raise AcumaticaError(msg)
@@ -236,12 +242,7 @@ class TapAcumatica(Tap):
             "$select": ",".join(keys),
             "$orderby": ",".join(f"{k} desc" for k in keys),
         }
-        response = self.http_session.get(
-            self.instance.entity_url(stream.spec.entity),
-            params=params,
-            auth=self.auth,
-            timeout=self.config.get("request_timeout", 300),
-        )
+        response = self._get(self.instance.entity_url(stream.spec.entity), params)
         if response.status_code == 400:
             self.logger.warning(
                 "Instance rejects $orderby (%s); paging %s in key order.",
@@ -260,6 +261,38 @@ class TapAcumatica(Tap):
         if not honoured:
             self.logger.warning("Instance ignores $orderby; paging %s in key order.", stream.name)
         return honoured
+
+    def _get(self, url: str, params: dict | None = None) -> requests.Response:
+        """A GET outside the streams, with their retry rules: 429/5xx/dropped connections
+        retried with backoff and jitter, one fresh sign-in on 401."""
+        signed_in_again = False
+
+        def send() -> requests.Response:
+            nonlocal signed_in_again
+            response = self.http_session.get(
+                url, params=params, auth=self.auth, timeout=self.config.get("request_timeout", 300)
+            )
+            if response.status_code == 401 and not signed_in_again:
+                signed_in_again = True
+                self.auth.invalidate()
+                raise _Retry(response)
+            if response.status_code in RETRIABLE_STATUSES:
+                raise _Retry(response)
+            return response
+
+        retrying = backoff.on_exception(
+            backoff.expo,
+            (_Retry, requests.ConnectionError, requests.Timeout),
+            max_tries=int(self.config.get("max_retries", 8)) + 1,
+            max_value=float(self.config.get("max_backoff_seconds", 60)),
+            jitter=backoff.full_jitter,
+            logger=self.logger,
+        )(send)
+        try:
+            return retrying()
+        except _Retry as exc:
+            msg = f"Giving up after {self.config.get('max_retries', 8)} retries: {exc}"
+            raise AcumaticaError(msg) from None
 
     def sync_all(self) -> None:
         """Check the endpoint, read the selected streams, and sign out exactly once."""
