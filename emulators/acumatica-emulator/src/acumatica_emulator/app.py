@@ -21,7 +21,8 @@ from .auth import AuthError, Authenticator
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .generator import KEY_FIELDS, SPECS
 from .limits import LICENSE_LIMIT_MESSAGE, Declined, FaultInjector, LicenseLimits
-from .odata import FilterCompiler, QueryError, filter_fields, parse_filter, parse_number, parse_orderby, timestamp_range
+from .odata import (FilterCompiler, QueryError, filter_fields, parse_filter, parse_number, parse_orderby,
+                    timestamp_accept, timestamp_range)
 from .render import ENCODER, PagePlan, ad_hoc_schema
 from .store import TIMESTAMP_FIELDS, RecordNotFound, RecordStore
 from .swagger import swagger_document
@@ -309,6 +310,7 @@ class AcumaticaApp:
         spec = SPECS[entity]
         predicate, low, high = (lambda r: True), None, None
         read: set[str] = set()  # fields the filter reads ("" for custom fields)
+        tree = None
         if q.get("$filter"):
             tree = parse_filter(q["$filter"])
             read = filter_fields(tree)
@@ -326,8 +328,11 @@ class AcumaticaApp:
         plan = self._plan(entity, version, q)
         light = self.store.fused.light_fields(entity)
         lazy = plan.fused and read <= light and all(name in light for name, _ in order)
+        accept = None
+        if lazy and tree is not None:  # light records carry the one base timestamp
+            accept = timestamp_accept(tree, {n for n in TIMESTAMP_FIELDS if n in light}, self.store.to_ms)
         rows = self.store.query(entity, predicate, order, skip, top, low, high,
-                                match_all=not q.get("$filter"), lazy=lazy)
+                                match_all=not q.get("$filter"), lazy=lazy, accept_ms=accept)
         with self.stats._lock:
             self.stats.records_served += len(rows)
         return Response(200, plan.render(rows))

@@ -116,18 +116,19 @@ class BulkBill:
         gen = self.gen
         salt = U(gen._salt["Bill"])
         self.h = mix(salt ^ (self.index * U(0x2545F4914F6CDD1D)))
-        parts = []
-        total = np.zeros(self.n, U)
-        for j in range(gen.lines):  # Generator._amount_lines
-            a = mix(self.h + U(j))
-            qty = a % U(5) + U(1)
-            unit = (a >> U(8)) % U(50_000) + U(99)
-            parts.append((qty, unit))
-            total += qty * unit
-        self.parts = parts
-        self.total = total
+        lines = gen.lines
+        # Line values are computed for all lines at once: arrays of lines * n, line j at [j*n:(j+1)*n].
+        j = np.repeat(np.arange(lines, dtype=U), self.n)
+        a = mix(np.tile(self.h, lines) + j)  # Generator._amount_lines
+        self.qty = a % U(5) + U(1)
+        self.unit = (a >> U(8)) % U(50_000) + U(99)
+        self.cost = self.qty * self.unit
+        self.total = self.cost.reshape(lines, self.n).sum(axis=0, dtype=U)
         self.status = ((self.h >> U(40)) % U(4)).astype(np.intp)
-        self._lines: dict[int, np.ndarray] = {}
+        self.line_n = np.tile(self.index * U(1024), lines) + j
+        salt2 = U(gen._salt["Bill"] ^ 0x5BD1E995)
+        self.a = mix(salt2 + self.line_n)  # Generator.lines_of
+        self._all: dict[str, np.ndarray] = {}
 
     # ---- shared values ------------------------------------------------------------------
     def column(self, pos: int) -> np.ndarray:
@@ -140,10 +141,11 @@ class BulkBill:
                     out = self.h_custom(pos - self.header_fields)
             else:
                 j, k = divmod(pos - self.header_size, self.line_size)
-                if k < self.line_fields:
-                    out = getattr(self, "l_" + self.line_names[k])(j)
-                else:
-                    out = self.l_custom(j, k - self.line_fields)
+                name = self.line_names[k] if k < self.line_fields else "custom%d" % (k - self.line_fields)
+                every = self._all.get(name)
+                if every is None:
+                    every = self._all[name] = getattr(self, "l_" + name)()
+                out = every[j * self.n:(j + 1) * self.n]
             self._cache[pos] = out
         return out
 
@@ -178,14 +180,9 @@ class BulkBill:
         return self._vendor_col
 
     def _ref(self) -> np.ndarray:
-        return digits((self.h >> U(7)) % U(90000) + U(10000), 5)
-
-    def _line_hash(self, j: int) -> np.ndarray:
-        a = self._lines.get(j)
-        if a is None:
-            salt2 = U(self.gen._salt["Bill"] ^ 0x5BD1E995)
-            a = self._lines[j] = mix(salt2 + self.index * U(1024) + U(j))
-        return a
+        if not hasattr(self, "_ref_col"):
+            self._ref_col = digits((self.h >> U(7)) % U(90000) + U(10000), 5)
+        return self._ref_col
 
     # ---- header fields (names as in fused.FIELDS) ---------------------------------------
     def h_id(self):
@@ -236,10 +233,12 @@ class BulkBill:
         return const("0.00", self.n)
 
     def h_LastModifiedDateTime(self):
-        gen = self.gen
-        groups, inverse = np.unique(self.index // U(gen.group), return_inverse=True)
-        stamps = [self.rules._stamp("Bill", g * gen.group)[1] for g in groups.tolist()]
-        return table(stamps)[inverse.reshape(-1)]
+        """clock.format_ms of the record's timestamp: local ISO text with ms, then the offset."""
+        clock = self.gen.clock
+        suffix = clock.format_ms(clock.history_start_ms)[23:]
+        local = (self.ts_ms() + self.rules._offset).astype("datetime64[ms]")
+        text = np.datetime_as_string(local, unit="ms").astype("S23")
+        return cat(text.view(np.uint8).reshape(self.n, 23), const(suffix, self.n))
 
     def h_custom(self, k: int):
         n, h = self.n, self.h
@@ -247,44 +246,51 @@ class BulkBill:
             return cat(const('"A-', n), digits((h >> U(5)) % U(100), 2), const('"', n))
         return cat(const('"CC-', n), digits((h >> U(11)) % U(5) + U(1), 1), const('00"', n))
 
-    # ---- line fields --------------------------------------------------------------------
-    def l_id(self, j):
-        return guid(self.gen._tag["Bill"] ^ 0x4000, self._line_hash(j), self.index * U(1024) + U(j))
+    # ---- line fields, for every line at once ----------------------------------------------
+    def l_id(self):
+        return guid(self.gen._tag["Bill"] ^ 0x4000, self.a, self.line_n)
 
-    def l_Account(self, j):
-        return table(EXPENSE_ACCOUNTS)[((self._line_hash(j) >> U(4)) % U(len(EXPENSE_ACCOUNTS))).astype(np.intp)]
+    def l_Account(self):
+        return table(EXPENSE_ACCOUNTS)[((self.a >> U(4)) % U(len(EXPENSE_ACCOUNTS))).astype(np.intp)]
 
-    def l_Qty(self, j):
-        return cat(digits(self.parts[j][0], 1), const(".00", self.n))
+    def l_Qty(self):
+        return cat(digits(self.qty, 1), const(".00", len(self.a)))
 
-    def l_UnitCost(self, j):
-        return money(self.parts[j][1])
+    def l_UnitCost(self):
+        return money(self.unit)
 
-    def l_Amount(self, j):
-        qty, unit = self.parts[j]
-        return money(qty * unit)
+    def l_Amount(self):
+        return money(self.cost)
 
-    l_ExtendedCost = l_Amount
+    def l_ExtendedCost(self):
+        return self.column_all("Amount")
 
-    def l_TransactionDescription(self, j):
-        return table(ITEMS)[(self._line_hash(j) % U(len(ITEMS))).astype(np.intp)]
+    def l_TransactionDescription(self):
+        return table(ITEMS)[(self.a % U(len(ITEMS))).astype(np.intp)]
 
-    l_Description = l_TransactionDescription
+    def l_Description(self):
+        return self.column_all("TransactionDescription")
 
-    def l_InventoryID(self, j):
-        gen, a = self.gen, self._line_hash(j)
+    def l_InventoryID(self):
+        gen, a = self.gen, self.a
         size = max(1, gen.sizes.get("StockItem", 1))
         n = ((a >> U(9)) % U(size) + U(1)).astype(np.int64)
         n[a % U(3) != U(0)] = 0  # no item: the null style
         null = self.null
         return lookup(n, lambda k: '{"value":"%s"}' % gen.inventory_id(k) if k else null)
 
-    def l_TaxCategory(self, j):
-        return const("EXEMPT", self.n)
+    def l_TaxCategory(self):
+        return const("EXEMPT", len(self.a))
 
-    def l_custom(self, j, k):
-        n = self.n
-        return cat(const('"Phase ', n), digits(self._line_hash(j) % U(4) + U(1), 1), const('"', n))
+    def l_custom0(self):  # Transactions.UsrProjectPhase
+        m = len(self.a)
+        return cat(const('"Phase ', m), digits(self.a % U(4) + U(1), 1), const('"', m))
+
+    def column_all(self, name: str) -> np.ndarray:
+        every = self._all.get(name)
+        if every is None:
+            every = self._all[name] = getattr(self, "l_" + name)()
+        return every
 
 
 BULK = {"Bill": BulkBill}
@@ -314,14 +320,16 @@ class BulkWriter:
         index = np.asarray(indices, dtype=np.int64)
         cols = self.make(self.rules, index, self.null)
         row_numbers = np.arange(1, n + 1) if rows is None else np.asarray(rows, dtype=np.int64)
-        pieces = []
+        # One row per record: constants are laid down by a broadcast copy of a template row, then
+        # the value columns are written over their slots (fewer strided copies than concatenate).
+        pieces: list = []
         if page:
             first = np.full((n, 1), ord(","), np.uint8)
             first[0, 0] = ord("[")
             pieces.append(first)
         for item in self.layout:
             if isinstance(item, bytes):
-                pieces.append(const(item, n))
+                pieces.append(item)
             elif item == ROW:
                 pieces.append(digits(row_numbers))
             else:
@@ -329,7 +337,19 @@ class BulkWriter:
         if page:
             last = np.zeros((n, 1), np.uint8)
             last[-1, 0] = ord("]")
+            pieces.append(last)
         else:
-            last = const(b"\x01", n)
-        pieces.append(last)
-        return np.concatenate(pieces, axis=1).tobytes().replace(b"\0", b"")
+            pieces.append(b"\x01")
+        template = bytearray()
+        slots = []
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                template += piece
+            else:
+                slots.append((len(template), piece))
+                template += bytes(piece.shape[1])
+        buf = np.empty((n, len(template)), np.uint8)
+        buf[:] = np.frombuffer(template, np.uint8)
+        for at, piece in slots:
+            buf[:, at:at + piece.shape[1]] = piece
+        return buf.tobytes().replace(b"\0", b"")

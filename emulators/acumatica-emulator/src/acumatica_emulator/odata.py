@@ -360,6 +360,34 @@ def timestamp_range(node, names: set[str], to_ms: Callable[[str], int]) -> tuple
     return None, None
 
 
+def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int | None:
+    """A bound A (epoch ms) such that ``node`` holds for every record whose ``names`` fields all
+    equal one timestamp >= A (whatever its other fields), or None. With the keyset filter
+    ``T gt t or (T eq t and ...)`` that is t + 1: past the tie group the store need not evaluate it.
+    """
+    if isinstance(node, Node):
+        if node.op in ("and", "or"):
+            a, b = (timestamp_accept(arg, names, to_ms) for arg in node.args)
+            if node.op == "and":
+                return None if a is None or b is None else max(a, b)
+            return b if a is None else a if b is None else min(a, b)
+        if node.op in ("gt", "ge", "lt", "le"):
+            left, right = node.args
+            op = node.op
+            if isinstance(right, Field) and isinstance(left, Literal):
+                left, right = right, left
+                op = {"gt": "lt", "lt": "gt", "ge": "le", "le": "ge"}[op]
+            if (op in ("gt", "ge") and isinstance(left, Field) and left.custom is None
+                    and left.name in names and isinstance(right, Literal)
+                    and right.kind in ("datetimeoffset", "datetime", "date", "string")):
+                try:
+                    ms = to_ms(right.value)
+                except (ValueError, TypeError):
+                    return None
+                return ms + 1 if op == "gt" else ms
+    return None
+
+
 # ---- other query options --------------------------------------------------------------------
 
 def split_list(text: str | None) -> list[str]:

@@ -276,14 +276,21 @@ class RecordStore:
 
     def query(self, entity: str, predicate: Callable[[dict], bool], order: list[tuple[str, bool]],
               skip: int, top: int | None, low_ms: int | None = None,
-              high_ms: int | None = None, match_all: bool = False, lazy: bool = False) -> list[dict]:
+              high_ms: int | None = None, match_all: bool = False, lazy: bool = False,
+              accept_ms: int | None = None) -> list[dict]:
         """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``.
 
         ``lazy``: base records carry only ``FusedRules.light_fields`` (the caller checked that the
         predicate and the order read nothing else) and are rendered by a fused writer.
+        ``accept_ms`` (lazy only): the predicate holds for every base record whose timestamp is at
+        least this (``odata.timestamp_accept``); such records are taken without evaluating it and
+        carry only ``_i``.
         """
         keyfn = self.sort_key(entity, order)
         overlay = [r for r in list(self._overlay[entity].records.values()) if predicate(r)]
+        if (lazy and accept_ms is not None and not overlay and top is not None
+                and self._streams_in_index_order(entity, order)):
+            return self._lazy_page(entity, predicate, low_ms, high_ms, accept_ms, skip, top)
         if self._streams_in_index_order(entity, order):
             # Base records already come in this order: merge lazily and stop at skip + top.
             overlay.sort(key=keyfn)
@@ -301,6 +308,33 @@ class RecordStore:
         for name, descending in reversed(order):
             rows.sort(key=self.sort_key(entity, [(name, False)]), reverse=descending)
         return rows[skip:] if top is None else rows[skip : skip + top]
+
+    def _lazy_page(self, entity: str, predicate, low_ms, high_ms, accept_ms: int, skip: int,
+                   top: int) -> list[dict]:
+        """``query`` for base records only, in index order: the predicate is evaluated below the
+        index where timestamps reach ``accept_ms`` (the keyset's tie group) and assumed above."""
+        gen = self.gen
+        size = gen.sizes[entity]
+        start = 0 if low_ms is None else gen.first_index_at_or_after(entity, low_ms)
+        stop = size if high_ms is None else gen.first_index_at_or_after(entity, high_ms + 1)
+        accept = min(stop, max(start, gen.first_index_at_or_after(entity, accept_ms)))
+        hidden = self._overlay[entity].hidden
+        want = skip + top
+        out = []
+        light = self.fused.light
+        for i in range(start, accept):
+            if len(out) >= want:
+                break
+            if i not in hidden and predicate(rec := light(entity, i)):
+                out.append(rec)
+        need = want - len(out)
+        if need > 0:
+            if hidden:
+                found = (i for i in range(accept, stop) if i not in hidden)
+                out += [{"_i": i} for i in itertools.islice(found, need)]
+            else:
+                out += [{"_i": i} for i in range(accept, min(stop, accept + need))]
+        return out[skip:]
 
     def _streams_in_index_order(self, entity: str, order: list[tuple[str, bool]]) -> bool:
         if any(descending for _, descending in order):
