@@ -122,3 +122,91 @@ def test_keyset_pages_over_http_match_general(changed, signed_in, empty_nulls):
         assert response.content == _expected_page(changed, params)
     finally:
         changed.knobs.null_as_empty_object = False
+
+
+# ---- bulk (numpy) writer and the keyset scan that skips the filter --------------------------
+
+@pytest.mark.parametrize("tz,lines,group,sizes", [
+    ("-05:00", 3, 4, {"Bill": 1500}),
+    ("+05:30", 1, 1, {"Bill": 700, "Vendor": 1, "StockItem": 0}),
+    ("+00:00", 5, 7, {"Bill": 1200, "Vendor": 123456, "StockItem": 3000}),
+])
+def test_bulk_writer_matches_per_record(tz, lines, group, sizes):
+    emu = AcumaticaEmulator(EmulatorConfig(sizes=sizes, timezone_offset=tz, lines_per_document=lines,
+                                           same_timestamp_group=group))
+    store = emu.store
+    store.delete("Bill", ("Bill", "000010"))
+    rows = store.query("Bill", lambda r: True, ORDER, 0, None, lazy=True)
+    sparse = rows[::7] + rows[-3:]  # not contiguous; high indices last
+    for version, empty_nulls in (("24.200.001", False), ("20.200.001", True)):
+        for select, expand, custom in itertools.product(SELECTS, EXPANDS, CUSTOMS):
+            plan = PagePlan(store, "Bill", version, select, expand, custom, "/AcumaticaERP", empty_nulls)
+            for page in (rows, sparse):
+                one_by_one = plan.render(page, bulk_min=10**9)
+                assert plan.render(page, bulk_min=1) == one_by_one, (select, expand, custom)
+        full = store.query("Bill", lambda r: True, ORDER, 0, 40)
+        assert plan.render(rows[:40], bulk_min=1) == _general(plan, full)
+
+
+def test_bulk_writer_mixed_with_overlay(changed):
+    store = changed.store
+    rows = store.query("Bill", lambda r: True, ORDER, 0, None, lazy=True)
+    full = store.query("Bill", lambda r: True, ORDER, 0, None)
+    assert any("_i" not in r for r in rows)
+    plan = PagePlan(store, "Bill", "24.200.001", None, "Details", CUSTOMS[1], "/AcumaticaERP", False)
+    assert plan.render(rows, bulk_min=1) == _general(plan, full)
+
+
+def _keyset(t: str, typ: str, ref: str) -> str:
+    return (f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
+            f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and ReferenceNbr gt '{ref}')))")
+
+
+def test_timestamp_accept():
+    from acumatica_emulator.odata import timestamp_accept
+
+    to_ms = AcumaticaEmulator(EmulatorConfig()).store.to_ms
+    t = "2024-02-01T10:00:00.000-05:00"
+    ms = to_ms(t)
+    names = {"LastModifiedDateTime"}
+
+    def accept(text):
+        return timestamp_accept(parse_filter(text), names, to_ms)
+
+    assert accept(_keyset(t, "Bill", "000004")) == ms + 1
+    assert accept(f"LastModifiedDateTime ge datetimeoffset'{t}'") == ms
+    assert accept(f"datetimeoffset'{t}' lt LastModifiedDateTime") == ms + 1
+    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and Type eq 'Bill'") is None
+    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and LastModifiedDateTime lt "
+                  f"datetimeoffset'{t}'") is None
+    assert accept(f"not (LastModifiedDateTime le datetimeoffset'{t}')") is None
+    assert accept(f"LastModifiedDateTime eq datetimeoffset'{t}'") is None
+    assert accept(f"CreatedDateTime gt datetimeoffset'{t}'") is None
+    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' or Type eq 'Bill'") == ms + 1
+
+
+@pytest.mark.parametrize("deleted", [False, True])
+def test_keyset_scan_skipping_the_filter_matches(deleted):
+    """query(accept_ms=...) gives the records and bytes of a full predicate scan."""
+    from acumatica_emulator.odata import timestamp_accept, timestamp_range
+
+    emu = AcumaticaEmulator(EmulatorConfig(sizes={"Bill": 600}))
+    store = emu.store
+    if deleted:
+        for ref in ("000005", "000006", "000007", "000008", "000200"):
+            store.delete("Bill", ("Bill", ref))
+    fields = catalog.fields("24.200.001", "Bill")
+    plan = PagePlan(store, "Bill", "24.200.001", None, "Details", None, "/AcumaticaERP", False)
+    everything = store.query("Bill", lambda r: True, ORDER, 0, None)
+    cursors = [everything[k] for k in (0, 1, 2, 3, 4, 150, 151, 401, len(everything) - 2)]
+    for cursor in cursors:
+        tree = parse_filter(_keyset(cursor["LastModifiedDateTime"], "Bill", cursor["ReferenceNbr"]))
+        predicate = FilterCompiler(fields, {}, store.to_ms).compile(tree)
+        low, high = timestamp_range(tree, {"LastModifiedDateTime"}, store.to_ms)
+        accept = timestamp_accept(tree, {"LastModifiedDateTime"}, store.to_ms)
+        for skip, top in ((0, 100), (3, 50), (0, 1000)):
+            full = store.query("Bill", predicate, ORDER, skip, top, low, high)
+            fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True,
+                               accept_ms=accept)
+            assert [r["_i"] for r in fast] == [r["_i"] for r in full]
+            assert plan.render(fast) == _general(plan, full)

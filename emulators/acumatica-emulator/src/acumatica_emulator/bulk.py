@@ -11,6 +11,8 @@ NUL). Output is byte-identical to the per-record writer; tests compare them.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .compiled import ROW
@@ -38,27 +40,29 @@ def const(text: str | bytes, n: int) -> np.ndarray:
     return np.broadcast_to(np.frombuffer(raw, np.uint8), (n, len(raw)))
 
 
+#: 10**k for k = 0..18, and for a column of ``width``: the place values left to right.
+POW10 = 10 ** np.arange(19, dtype=np.int64)
+#: The two ASCII hex digits of every byte value, as one little-endian uint16 ("ab" -> 0x6261).
+HEX2 = np.array([ord("%x" % (b >> 4)) | ord("%x" % (b & 15)) << 8 for b in range(256)], np.uint16)
+
+
 def digits(v: np.ndarray, width: int | None = None, zero: bool = False) -> np.ndarray:
     """Decimal digits of non-negative ints, right-aligned in ``width`` columns; leading
     positions are NUL (dropped later), or '0' when ``zero`` (str.zfill)."""
     v = v.astype(np.int64)
     if width is None:
         width = len(str(int(v.max()))) if len(v) else 1
-    out = np.empty((len(v), width), np.uint8)
-    x = v.copy()
-    for k in range(width - 1, -1, -1):
-        out[:, k] = x % 10 + 48
-        x //= 10
-    if not zero:
-        for k in range(width - 1):
-            out[v < 10 ** (width - 1 - k), k] = 0
+    places = POW10[width - 1::-1]
+    out = (v[:, None] // places % 10 + 48).astype(np.uint8)
+    if not zero and width > 1:
+        out[v[:, None] < places * (np.arange(width) < width - 1)] = 0
     return out
 
 
 def hexits(v: np.ndarray, width: int) -> np.ndarray:
-    """Lower-case hex of uint64 values, exactly ``width`` digits (the low 4*width bits)."""
-    shifts = U(4) * np.arange(width - 1, -1, -1, dtype=U)
-    return HEX[(v[:, None] >> shifts) & U(15)]
+    """Lower-case hex of uint64 values, exactly ``width`` (even) digits: the low 4*width bits."""
+    big = v.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width // 2:]
+    return HEX2[big].view(np.uint8)
 
 
 def table(texts: list[str]) -> np.ndarray:
@@ -78,18 +82,36 @@ def cat(*parts) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+#: ".00" to ".99" as rows of 3 bytes.
+CENT_ROWS = np.frombuffer("".join(".%02d" % c for c in range(100)).encode(), np.uint8).reshape(100, 3)
+
+
 def money(cents: np.ndarray) -> np.ndarray:
     """fused.money_json for non-negative cents."""
-    n = len(cents)
-    return cat(digits(cents // 100), const(".", n), digits(cents % 100, 2, zero=True))
+    return cat(digits(cents // 100), CENT_ROWS[(cents % 100).astype(np.intp)])
 
 
 def guid(tag: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """generator._guid over arrays (``b`` < 16**12)."""
-    n = len(a)
+    out = np.empty((len(a), 36), np.uint8)
     s = hexits(a, 16)
-    return cat(s[:, 0:8], const("-", n), s[:, 8:12], const("-4", n), s[:, 12:15],
-               const("-%04x-" % tag, n), hexits(b, 12))
+    out[:, 0:8] = s[:, 0:8]
+    out[:, 8] = out[:, 13] = ord("-")
+    out[:, 9:13] = s[:, 8:12]
+    out[:, 14] = ord("4")
+    out[:, 15:18] = s[:, 12:15]
+    out[:, 18:24] = np.frombuffer(("-%04x-" % tag).encode(), np.uint8)
+    out[:, 24:36] = hexits(b, 12)
+    return out
+
+
+def group_ms(gen, entity: str, g: np.ndarray) -> np.ndarray:
+    """Generator.ts_ms of the records in timestamp groups ``g`` (uint64)."""
+    step = gen._step[entity]
+    ts = g.astype(np.int64) * step + gen.clock.history_start_ms
+    if step > 1000:
+        ts += (mix(U(gen._salt[entity]) ^ (g * U(7919))) % U(1000)).astype(np.int64)
+    return ts
 
 
 class BulkBill:
@@ -150,13 +172,7 @@ class BulkBill:
         return out
 
     def ts_ms(self) -> np.ndarray:
-        gen = self.gen
-        g = self.index // U(gen.group)
-        step = gen._step["Bill"]
-        ts = g.astype(np.int64) * step + gen.clock.history_start_ms
-        if step > 1000:
-            ts += (mix(U(gen._salt["Bill"]) ^ (g * U(7919))) % U(1000)).astype(np.int64)
-        return ts
+        return group_ms(self.gen, "Bill", self.index // U(self.gen.group))
 
     def _days(self) -> np.ndarray:
         """Per record, the index into ``self._day_rows`` of its (Date, DueDate, PostPeriod)."""
@@ -233,12 +249,16 @@ class BulkBill:
         return const("0.00", self.n)
 
     def h_LastModifiedDateTime(self):
-        """clock.format_ms of the record's timestamp: local ISO text with ms, then the offset."""
-        clock = self.gen.clock
+        """clock.format_ms of the record's timestamp: local ISO text with ms, then the offset
+        (formatted once per group of records sharing it)."""
+        gen = self.gen
+        clock = gen.clock
         suffix = clock.format_ms(clock.history_start_ms)[23:]
-        local = (self.ts_ms() + self.rules._offset).astype("datetime64[ms]")
+        groups, inverse = np.unique(self.index // U(gen.group), return_inverse=True)
+        local = (group_ms(gen, "Bill", groups) + self.rules._offset).astype("datetime64[ms]")
         text = np.datetime_as_string(local, unit="ms").astype("S23")
-        return cat(text.view(np.uint8).reshape(self.n, 23), const(suffix, self.n))
+        rows = cat(text.view(np.uint8).reshape(len(groups), 23), const(suffix, len(groups)))
+        return rows[inverse.reshape(-1)]
 
     def h_custom(self, k: int):
         n, h = self.n, self.h
@@ -294,6 +314,9 @@ class BulkBill:
 
 
 BULK = {"Bill": BulkBill}
+#: Largest page buffer kept for reuse per thread (about 4,000 Bills with lines).
+SCRATCH_MAX = 16 << 20
+_local = threading.local()
 
 
 class BulkWriter:
@@ -304,6 +327,15 @@ class BulkWriter:
         self.make = BULK[entity]
         self.layout = [item.encode() if isinstance(item, str) else item for item in layout]
         self.null = "{}" if empty_nulls else '{"value":null}'
+
+    def _scratch(self, size: int) -> np.ndarray:
+        """A reused buffer of ``size`` bytes for this thread (fresh pages cost page faults)."""
+        if size > SCRATCH_MAX:
+            return np.empty(size, np.uint8)
+        buf = getattr(_local, "scratch", None)
+        if buf is None or len(buf) < size:
+            buf = _local.scratch = np.empty(max(size, 1 << 20), np.uint8)
+        return buf[:size]
 
     def render(self, indices: list[int], rows: list[int] | None = None) -> bytes:
         """The JSON array of base records ``indices`` (rowNumbers 1..n when ``rows`` is None)."""
@@ -348,7 +380,7 @@ class BulkWriter:
             else:
                 slots.append((len(template), piece))
                 template += bytes(piece.shape[1])
-        buf = np.empty((n, len(template)), np.uint8)
+        buf = self._scratch(n * len(template)).reshape(n, len(template))
         buf[:] = np.frombuffer(template, np.uint8)
         for at, piece in slots:
             buf[:, at:at + piece.shape[1]] = piece
