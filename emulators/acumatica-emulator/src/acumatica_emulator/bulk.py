@@ -2,11 +2,13 @@
 
 The per-record fused rule (``fused.FusedRules._Bill``) spends most of its time on 64-bit hashes
 and GUIDs in pure Python and on a %-substitution per record. Here the same rule is re-stated over
-an array of record indices: hashes, amounts and GUIDs are computed for all records together, and
-every value becomes a column of fixed-width ASCII (an ``(n, width)`` uint8 array, right-padded or
-left-padded with NUL bytes). A page is then one ``np.concatenate`` of constant and value columns
-followed by ``bytes.replace(b"\\0", b"")``, which drops the padding (generated JSON never contains
-NUL). Output is byte-identical to the per-record writer; tests compare them.
+an array of record indices: hashes, amounts and GUIDs are computed for all records (and all their
+lines) together, and every value becomes a column of ASCII in an ``(n, width)`` uint8 array,
+padded with NUL bytes to the page's widest value. A page is a row template (the constant JSON of
+``compiled.fused_layout`` with NUL-filled slots) copied into a reused buffer once per record, the
+value columns written into their slots, then ``tobytes().replace(b"\\0", b"")``, which drops
+the padding: generated JSON never contains NUL. Output is byte-identical to the per-record writer
+and to the general msgspec path; tests/emulator/test_emulator_render.py compares them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import numpy as np
 
 from .compiled import ROW
-from .fused import CUSTOM, DAY_MS, FIELDS, FALSE, TRUE
+from .fused import CUSTOM, DAY_MS, FALSE, FIELDS, TRUE
 from .generator import EXPENSE_ACCOUNTS, ITEMS
 
 U = np.uint64
@@ -83,7 +85,7 @@ def cat(*parts) -> np.ndarray:
 
 
 #: ".00" to ".99" as rows of 3 bytes.
-CENT_ROWS = np.frombuffer("".join(".%02d" % c for c in range(100)).encode(), np.uint8).reshape(100, 3)
+CENT_ROWS = np.frombuffer("".join(f".{c:02d}" for c in range(100)).encode(), np.uint8).reshape(100, 3)
 
 
 def money(cents: np.ndarray) -> np.ndarray:
@@ -100,7 +102,7 @@ def guid(tag: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[:, 9:13] = s[:, 8:12]
     out[:, 14] = ord("4")
     out[:, 15:18] = s[:, 12:15]
-    out[:, 18:24] = np.frombuffer(("-%04x-" % tag).encode(), np.uint8)
+    out[:, 18:24] = np.frombuffer(f"-{tag:04x}-".encode(), np.uint8)
     out[:, 24:36] = hexits(b, 12)
     return out
 
@@ -163,7 +165,7 @@ class BulkBill:
                     out = self.h_custom(pos - self.header_fields)
             else:
                 j, k = divmod(pos - self.header_size, self.line_size)
-                name = self.line_names[k] if k < self.line_fields else "custom%d" % (k - self.line_fields)
+                name = self.line_names[k] if k < self.line_fields else f"custom{k - self.line_fields}"
                 every = self._all.get(name)
                 if every is None:
                     every = self._all[name] = getattr(self, "l_" + name)()
@@ -297,7 +299,7 @@ class BulkBill:
         n = ((a >> U(9)) % U(size) + U(1)).astype(np.int64)
         n[a % U(3) != U(0)] = 0  # no item: the null style
         null = self.null
-        return lookup(n, lambda k: '{"value":"%s"}' % gen.inventory_id(k) if k else null)
+        return lookup(n, lambda k: f'{{"value":"{gen.inventory_id(k)}"}}' if k else null)
 
     def l_TaxCategory(self):
         return const("EXEMPT", len(self.a))

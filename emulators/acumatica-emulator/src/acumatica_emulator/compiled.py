@@ -180,7 +180,7 @@ def fused_layout(page_plan, fields, customs) -> list[str | int] | None:
                 child = [f',"{name}":[']
                 for j, line in enumerate(lines):
                     child += ([","] if j else []) + line
-                children.append(child + ["]"])
+                children.append([*child, "]"])
         else:
             children.append([f',"{name}":[]'])
     layout = object_layout(root, gen.constant(entity), gen.variable[entity], fields[0], customs[0],
