@@ -229,7 +229,10 @@ class AcumaticaStream(RESTStream):
         rk = self.replication_key
         previous = None
         for row in rows:
-            current = datetime.fromisoformat(row[rk]["value"])
+            value = (row.get(rk) or {}).get("value")
+            if value is None:
+                continue  # _cursor_of names the record if it ends a page
+            current = datetime.fromisoformat(value)
             if previous is not None and current < previous:
                 msg = (
                     f"The instance returned {self.spec.entity} records out of {rk} order although "
