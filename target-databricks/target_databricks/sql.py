@@ -1,0 +1,698 @@
+"""Databricks SQL text and statement parameters for the loads.
+
+Nothing in this module performs I/O: every function takes Python values and returns SQL text,
+parameter lists or converted values, so all of it is unit tested without a warehouse.
+
+Values never enter SQL text. Each non-NULL value becomes a typed named parameter (``:p0``) of
+the Statement Execution API; NULLs are the keyword ``NULL``. Identical (type, value) pairs inside one
+statement share one parameter, which keeps repeated values (currency, status, timestamps of one
+extract) from eating the per-statement parameter budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+
+# The API rejects statements over 16 MiB; stay well below it by default.
+STATEMENT_LIMIT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_STATEMENT_BYTES = 4 * 1024 * 1024
+# The Statement Execution API's parameter limit is not documented; 256 is a driver limit.
+DEFAULT_MAX_PARAMETERS = 256
+
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 9
+DEFAULT_DECIMAL = f"DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})"
+
+AUDIT_TABLE = "_sdc_load_audit"
+LOAD_TOKEN_COLUMN = "_sdc_load_token"
+# Audit columns on every row, in this order after the record's own columns.
+AUDIT_COLUMN_TYPES: dict[str, str] = {
+    "_sdc_extracted_at": "TIMESTAMP",
+    "_sdc_received_at": "TIMESTAMP",
+    "_sdc_batched_at": "TIMESTAMP",
+    "_sdc_sequence": "BIGINT",
+    LOAD_TOKEN_COLUMN: "STRING",
+}
+
+_INT_RANGES = {
+    "TINYINT": (-(2**7), 2**7 - 1),
+    "SMALLINT": (-(2**15), 2**15 - 1),
+    "INT": (-(2**31), 2**31 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1),
+    "BIGINT": (-(2**63), 2**63 - 1),
+    "LONG": (-(2**63), 2**63 - 1),
+}
+_DECIMAL_RE = re.compile(r"^DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
+
+_json_encoder = msgspec.json.Encoder(decimal_format="number")
+_json_sorted_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+
+
+class SqlBuildError(ValueError):
+    """A stream, schema or record that cannot be expressed as Databricks SQL."""
+
+
+class ValueConversionError(SqlBuildError):
+    """A record value that cannot be stored exactly in its column."""
+
+    def __init__(self, column: str, sql_type: str, reason: str) -> None:
+        super().__init__(f"column {column!r} ({sql_type}): {reason}")
+        self.column = column
+        self.sql_type = sql_type
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+def quote_identifier(name: str) -> str:
+    """Backtick-quote one identifier part, doubling any backtick inside it."""
+    if not isinstance(name, str) or name == "":
+        raise SqlBuildError("identifiers must be non-empty strings")
+    if "\x00" in name:
+        raise SqlBuildError("identifiers must not contain NUL characters")
+    return "`" + name.replace("`", "``") + "`"
+
+
+def qualified_name(*parts: str) -> str:
+    """``catalog.schema.table`` with every part quoted."""
+    return ".".join(quote_identifier(p) for p in parts)
+
+
+_UNSAFE_TABLE_CHARS = re.compile(r"[^a-z0-9_]+")
+
+
+def table_name(stream_name: str, prefix: str = "") -> str:
+    """The Unity Catalog table name for a stream: ``<prefix><stream>``, made safe.
+
+    Unicode is folded to ASCII (NFKD, accents dropped), letters lower-cased (Unity Catalog stores
+    names lower-case), and every run of characters other than ``a-z0-9_`` becomes one ``_``, so
+    ``public-AP Bills`` becomes ``public_ap_bills``. Names are cut to 255 characters.
+    """
+    folded = unicodedata.normalize("NFKD", f"{prefix}{stream_name}")
+    ascii_name = folded.encode("ascii", "ignore").decode("ascii").lower()
+    safe = _UNSAFE_TABLE_CHARS.sub("_", ascii_name).strip("_")
+    if not safe:
+        raise SqlBuildError(f"stream {stream_name!r} gives an empty table name")
+    return safe[:255]
+
+
+# --- types -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its name as in the record and its Databricks SQL type text."""
+
+    name: str
+    sql_type: str
+
+
+def _json_types(prop: Mapping[str, Any]) -> tuple[set[str], str | None]:
+    """JSON types (without "null") and string format of a property, looking into anyOf/oneOf."""
+    types: set[str] = set()
+    fmt = prop.get("format")
+    declared = prop.get("type")
+    if isinstance(declared, str):
+        types.add(declared)
+    elif isinstance(declared, list):
+        types.update(t for t in declared if isinstance(t, str))
+    for combinator in ("anyOf", "oneOf"):
+        for sub in prop.get(combinator) or []:
+            sub_types, sub_fmt = _json_types(sub)
+            types |= sub_types
+            fmt = fmt or sub_fmt
+    types.discard("null")
+    return types, fmt
+
+
+def sql_type_for(prop: Mapping[str, Any]) -> str:
+    """Databricks type for one JSON schema property.
+
+    integer -> BIGINT; number -> DECIMAL(38,9) (exact, never DOUBLE); string with format date-time
+    -> TIMESTAMP, date -> DATE; boolean -> BOOLEAN; object and array -> STRING holding JSON;
+    anything else, including mixed types, -> STRING.
+    """
+    types, fmt = _json_types(prop)
+    if types == {"integer"}:
+        return "BIGINT"
+    if types and types <= {"integer", "number"}:
+        return DEFAULT_DECIMAL
+    if types == {"boolean"}:
+        return "BOOLEAN"
+    if types == {"string"} and fmt == "date-time":
+        return "TIMESTAMP"
+    if types == {"string"} and fmt == "date":
+        return "DATE"
+    return "STRING"
+
+
+def columns_for_schema(schema: Mapping[str, Any]) -> list[Column]:
+    """Columns for a stream's schema: its properties in order, then the audit columns.
+
+    Databricks column names are case-insensitive, so two properties differing only in case are
+    rejected rather than silently merged. Properties named like audit columns are replaced by them.
+    """
+    columns: list[Column] = []
+    seen: dict[str, str] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if name in AUDIT_COLUMN_TYPES:
+            continue
+        quote_identifier(name)  # rejects empty names
+        folded = name.lower()
+        if folded in seen or folded in AUDIT_COLUMN_TYPES:
+            raise SqlBuildError(
+                f"properties {seen.get(folded, folded)!r} and {name!r} map to the same column "
+                "(Databricks column names are case-insensitive)"
+            )
+        seen[folded] = name
+        columns.append(Column(name, sql_type_for(prop or {})))
+    columns.extend(Column(name, sql_type) for name, sql_type in AUDIT_COLUMN_TYPES.items())
+    return columns
+
+
+def normalize_type(type_text: str) -> str:
+    """Upper-case type text without spaces after commas, e.g. ``decimal(38, 9)`` -> ``DECIMAL(38,9)``."""
+    return re.sub(r"\s*,\s*", ",", type_text.strip().upper())
+
+
+# --- DDL ---------------------------------------------------------------------------------------
+
+
+def create_schema(catalog: str, schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {qualified_name(catalog, schema)}"
+
+
+def column_definitions(columns: Sequence[Column]) -> str:
+    return ", ".join(f"{quote_identifier(c.name)} {c.sql_type}" for c in columns)
+
+
+def create_table(table: str, columns: Sequence[Column], *, or_replace: bool = False) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` (or ``CREATE OR REPLACE TABLE``) for a Delta table.
+
+    Column mapping by name lets Delta keep record property names that contain spaces,
+    commas, semicolons, braces or ``=``, which plain Delta column names do not allow.
+    """
+    head = "CREATE OR REPLACE TABLE" if or_replace else "CREATE TABLE IF NOT EXISTS"
+    return (
+        f"{head} {table} ({column_definitions(columns)}) USING DELTA "
+        "TBLPROPERTIES ('delta.columnMapping.mode' = 'name', "
+        "'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5')"
+    )
+
+
+def describe_table(table: str) -> str:
+    return f"DESCRIBE TABLE {table}"
+
+
+def parse_describe(rows: Iterable[Sequence[str | None]]) -> dict[str, Column]:
+    """Existing columns from ``DESCRIBE TABLE`` rows (col_name, data_type, comment), keyed lower-case.
+
+    The column list ends at the first blank or ``#`` row (partitioning and detail sections follow).
+    """
+    existing: dict[str, Column] = {}
+    for row in rows:
+        name = row[0] if row else None
+        if not name or name.startswith("#"):
+            break
+        existing[name.lower()] = Column(name, normalize_type(row[1] or "STRING"))
+    return existing
+
+
+def missing_columns(existing: Mapping[str, Column], wanted: Sequence[Column]) -> list[Column]:
+    """Columns of ``wanted`` that the table lacks (matched case-insensitively). Nothing is dropped."""
+    return [c for c in wanted if c.name.lower() not in existing]
+
+
+def add_columns(table: str, columns: Sequence[Column]) -> str:
+    if not columns:
+        raise SqlBuildError("no columns to add")
+    return f"ALTER TABLE {table} ADD COLUMNS ({column_definitions(columns)})"
+
+
+def resolve_columns(existing: Mapping[str, Column], wanted: Sequence[Column]) -> list[Column]:
+    """Columns to load: the wanted order, but with the table's own name spelling and type.
+
+    A column that exists keeps its type (a DECIMAL(38,9) column stays one even if the schema now
+    says integer); values are converted and checked against that type.
+    """
+    return [existing.get(c.name.lower(), c) for c in wanted]
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _to_decimal(value: Any, column: str, sql_type: str) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueConversionError(column, sql_type, "a boolean is not a number")
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))  # shortest round-trip text, not the binary expansion
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise ValueConversionError(column, sql_type, f"{type(value).__name__} is not a number")
+    except InvalidOperation:
+        raise ValueConversionError(column, sql_type, "text is not a number") from None
+    if not number.is_finite():
+        raise ValueConversionError(column, sql_type, "NaN and infinity cannot be stored")
+    return number
+
+
+def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_type: str) -> str:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > scale:
+        reduced = number.normalize()
+        reduced_exp = reduced.as_tuple().exponent
+        assert isinstance(reduced_exp, int)
+        if -reduced_exp > scale:
+            raise ValueConversionError(
+                column, sql_type, f"more than {scale} decimal places would be rounded"
+            )
+        number = number.quantize(Decimal(1).scaleb(-scale))
+    text = format(number, "f")
+    integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
+    if integer_digits > precision - scale:
+        raise ValueConversionError(column, sql_type, f"more than {precision - scale} integer digits")
+    return text
+
+
+def _to_datetime(value: Any, column: str, sql_type: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueConversionError(column, sql_type, "text is not an ISO 8601 timestamp") from None
+    raise ValueConversionError(column, sql_type, f"{type(value).__name__} is not a timestamp")
+
+
+def to_json_text(value: Any) -> str:
+    """JSON text for objects and arrays stored in STRING columns; decimals stay exact numbers."""
+    return _json_encoder.encode(value).decode("utf-8")
+
+
+def parameter_value(value: Any, sql_type: str, column: str = "?") -> str | None:
+    """The exact text of a value for a typed statement parameter, or None for NULL.
+
+    TIMESTAMP values are converted to UTC and sent with an explicit ``+00:00`` offset (text without
+    an offset is read as UTC, since the warehouse session time zone is not ours to assume); digits
+    past microseconds are cut, as Databricks timestamps hold microseconds. DATE takes the calendar
+    date as written. DECIMAL refuses values that would be rounded or overflow; integer types refuse
+    fractions and out-of-range values. Objects and arrays become JSON text.
+    """
+    if value is None:
+        return None
+    base = normalize_type(sql_type)
+    if base in ("STRING", "VARCHAR") or base.startswith(("VARCHAR(", "CHAR(")):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list, tuple)):
+            return to_json_text(value)
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return str(value)
+    if base in _INT_RANGES:
+        number = _to_decimal(value, column, base)
+        if number != number.to_integral_value():
+            raise ValueConversionError(column, base, "a fraction would be cut off")
+        integer = int(number)
+        low, high = _INT_RANGES[base]
+        if not low <= integer <= high:
+            raise ValueConversionError(column, base, "out of range")
+        return str(integer)
+    match = _DECIMAL_RE.match(base)
+    if match:
+        precision = int(match.group(1))
+        scale = int(match.group(2) or 0)
+        return _decimal_text(_to_decimal(value, column, base), precision, scale, column, base)
+    if base == "BOOLEAN":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower()
+        raise ValueConversionError(column, base, f"{type(value).__name__} is not a boolean")
+    if base in ("TIMESTAMP", "TIMESTAMP_LTZ"):
+        moment = _to_datetime(value, column, base)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if base == "TIMESTAMP_NTZ":
+        return _to_datetime(value, column, base).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if base == "DATE":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                return date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                raise ValueConversionError(column, base, "text is not an ISO 8601 date") from None
+        return _to_datetime(value, column, base).date().isoformat()
+    # Other existing column types (DOUBLE, ARRAY, ...): send text and let CAST convert it.
+    if isinstance(value, (dict, list, tuple)):
+        return to_json_text(value)
+    return str(value)
+
+
+def parameter_type(sql_type: str) -> str:
+    """The parameter ``type`` sent with a value of this column type."""
+    base = normalize_type(sql_type)
+    if base in _INT_RANGES or _DECIMAL_RE.match(base) or base in (
+        "BOOLEAN", "TIMESTAMP", "TIMESTAMP_NTZ", "DATE", "STRING",
+    ):
+        return {"INTEGER": "INT", "LONG": "BIGINT", "TIMESTAMP_LTZ": "TIMESTAMP"}.get(base, base)
+    return "STRING"
+
+
+def convert_row(record: Mapping[str, Any], columns: Sequence[Column]) -> list[str | None]:
+    """Parameter texts of one record, in column order; absent properties are NULL."""
+    return [parameter_value(record.get(c.name), c.sql_type, c.name) for c in columns]
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def dedupe_last(records: Sequence[Mapping[str, Any]], key_properties: Sequence[str]) -> list:
+    """Keep the LAST record per primary key, in the order of those last occurrences.
+
+    MERGE rejects several source rows matching one target row; the last record of a key in the
+    batch is the newest state of that row. Without keys, records are returned unchanged.
+    """
+    if not key_properties:
+        return list(records)
+    latest: dict[tuple, int] = {}
+    for index, record in enumerate(records):
+        key = tuple(_key_part(record.get(k)) for k in key_properties)
+        latest.pop(key, None)  # re-insert so order follows the last occurrence
+        latest[key] = index
+    return [records[i] for i in latest.values()]
+
+
+def _key_part(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return to_json_text(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+def load_token(stream_name: str, records: Sequence[Mapping[str, Any]]) -> str:
+    """Deterministic token of a batch: sha256 over the stream name and its records.
+
+    Audit columns (``_sdc_*`` set by this target, which vary between runs) are left out, and keys
+    are sorted, so re-sending the same records gives the same token.
+    """
+    digest = hashlib.sha256()
+    digest.update(_json_sorted_encoder.encode(stream_name))
+    for record in records:
+        clean = {k: v for k, v in record.items() if k not in AUDIT_COLUMN_TYPES}
+        digest.update(b"\n")
+        digest.update(_json_sorted_encoder.encode(clean))
+    return digest.hexdigest()
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named statement parameter; ``value`` None means SQL NULL."""
+
+    name: str
+    value: str | None
+    type: str = "STRING"
+
+    def as_json(self) -> dict[str, str]:
+        body = {"name": self.name, "type": self.type}
+        if self.value is not None:
+            body["value"] = self.value
+        return body
+
+
+@dataclass
+class Statement:
+    """SQL text plus its named parameters; ``kind`` names it in logs and errors."""
+
+    sql: str
+    parameters: list[Parameter] = field(default_factory=list)
+    kind: str = "statement"
+    rows: int = 0
+
+    def size_bytes(self) -> int:
+        """Bytes of the statement text plus the parameters as sent in the request body."""
+        return len(self.sql.encode("utf-8")) + sum(parameter_size(p) for p in self.parameters)
+
+
+def parameter_size(p: Parameter) -> int:
+    return len(msgspec.json.encode(p.as_json()))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits per statement: total bytes (text + parameters) and parameter count."""
+
+    max_bytes: int = DEFAULT_MAX_STATEMENT_BYTES
+    max_parameters: int = DEFAULT_MAX_PARAMETERS
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_bytes <= STATEMENT_LIMIT_BYTES:
+            raise SqlBuildError(f"max_bytes must be between 1 and {STATEMENT_LIMIT_BYTES}")
+        if self.max_parameters < 1:
+            raise SqlBuildError("max_parameters must be at least 1")
+
+
+def values_source(columns: Sequence[Column], tuples_sql: str) -> str:
+    """``SELECT CAST(c0 AS type) AS `name`, ... FROM VALUES (...), ... AS v(c0, ...)``.
+
+    Positional aliases keep hostile column names out of the VALUES alias list; the CASTs fix the
+    column types even when a chunk holds only NULLs in a column.
+    """
+    projections = ", ".join(
+        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
+    )
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return f"SELECT {projections} FROM VALUES {tuples_sql} AS v({aliases})"
+
+
+VALUES_PLACEHOLDER = "\x00VALUES\x00"
+
+
+def chunk_statements(
+    template: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str | None]],
+    budget: Budget,
+    kind: str,
+    extra_parameters: Sequence[Parameter] = (),
+) -> list[Statement]:
+    """Split rows into statements that each stay within ``budget``; a row is never split.
+
+    ``template`` holds ``VALUES_PLACEHOLDER`` where the VALUES source subquery goes. Identical
+    (type, value) pairs share one parameter inside a statement. A single row that cannot fit an
+    otherwise empty statement raises SqlBuildError.
+    """
+    if not rows:
+        return []
+    types = [parameter_type(c.sql_type) for c in columns]
+    before, after = template.split(VALUES_PLACEHOLDER)
+    head = before + values_source(columns, "")
+    head, tail = head.rsplit(" AS v(", 1)
+    tail = " AS v(" + tail + after
+    fixed_bytes = len((head + tail).encode()) + sum(parameter_size(p) for p in extra_parameters)
+    fixed_params = len(extra_parameters)
+
+    statements: list[Statement] = []
+    tuples: list[str] = []
+    params: list[Parameter] = []
+    by_value: dict[tuple[str, str], str] = {}
+    used_bytes = fixed_bytes
+
+    def flush() -> None:
+        nonlocal tuples, params, by_value, used_bytes
+        sql = head + ", ".join(tuples) + tail
+        statements.append(Statement(sql, [*extra_parameters, *params], kind, len(tuples)))
+        tuples, params, by_value, used_bytes = [], [], {}, fixed_bytes
+
+    def render(row: Sequence[str | None]) -> tuple[str, list[Parameter], int]:
+        tokens: list[str] = []
+        new: list[Parameter] = []
+        local: dict[tuple[str, str], str] = {}
+        for value, ptype in zip(row, types, strict=True):
+            if value is None:
+                tokens.append("NULL")
+                continue
+            key = (ptype, value)
+            name = by_value.get(key) or local.get(key)
+            if name is None:
+                name = f"p{len(params) + len(new)}"
+                local[key] = name
+                new.append(Parameter(name, value, ptype))
+            tokens.append(":" + name)
+        text = "(" + ", ".join(tokens) + ")"
+        cost = len(text.encode()) + (2 if tuples else 0) + sum(parameter_size(p) for p in new)
+        return text, new, cost
+
+    for row in rows:
+        text, new, cost = render(row)
+        fits = used_bytes + cost <= budget.max_bytes and (
+            fixed_params + len(params) + len(new) <= budget.max_parameters
+        )
+        if not fits and tuples:
+            flush()
+            text, new, cost = render(row)
+            fits = used_bytes + cost <= budget.max_bytes and (
+                fixed_params + len(new) <= budget.max_parameters
+            )
+        if not fits:
+            raise SqlBuildError(
+                f"one row needs {len(new)} parameters and {cost} bytes, over the statement budget "
+                f"({budget.max_parameters} parameters, {budget.max_bytes} bytes)"
+            )
+        tuples.append(text)
+        params.extend(new)
+        for p in new:
+            by_value[(p.type, p.value)] = p.name  # type: ignore[index]
+        used_bytes += cost
+    flush()
+    return statements
+
+
+def column_list(columns: Sequence[Column], prefix: str = "") -> str:
+    return ", ".join(prefix + quote_identifier(c.name) for c in columns)
+
+
+def merge_template(
+    table: str, columns: Sequence[Column], key_properties: Sequence[str], source: str = VALUES_PLACEHOLDER
+) -> str:
+    """MERGE of a source (VALUES subquery or staging table select) into the target on the keys.
+
+    Keys compare with ``<=>`` so a NULL key matches itself and a re-run does not duplicate it.
+    """
+    if not key_properties:
+        raise SqlBuildError("upsert needs key properties")
+    names = {c.name.lower(): c.name for c in columns}
+    missing = [k for k in key_properties if k.lower() not in names]
+    if missing:
+        raise SqlBuildError(f"key properties {missing} are not columns")
+    keys = [names[k.lower()] for k in key_properties]
+    on = " AND ".join(f"t.{quote_identifier(k)} <=> s.{quote_identifier(k)}" for k in keys)
+    key_set = {k.lower() for k in keys}
+    updates = ", ".join(
+        f"t.{quote_identifier(c.name)} = s.{quote_identifier(c.name)}"
+        for c in columns
+        if c.name.lower() not in key_set
+    )
+    matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+    return (
+        f"MERGE INTO {table} AS t USING ({source}) AS s ON {on}{matched} "
+        f"WHEN NOT MATCHED THEN INSERT ({column_list(columns)}) VALUES ({column_list(columns, 's.')})"
+    )
+
+
+def insert_template(table: str, columns: Sequence[Column], source: str = VALUES_PLACEHOLDER) -> str:
+    return f"INSERT INTO {table} ({column_list(columns)}) {source}"
+
+
+def insert_replace_token_template(
+    table: str, columns: Sequence[Column], source: str = VALUES_PLACEHOLDER
+) -> str:
+    """Append-only load that is safe to repeat: rows of this load token are replaced atomically.
+
+    Uses the parameter ``:load_token``; re-applying a batch whose audit row was never written
+    (crash after the data commit) replaces its own rows instead of duplicating them.
+    """
+    return (
+        f"INSERT INTO {table} REPLACE WHERE {quote_identifier(LOAD_TOKEN_COLUMN)} = :load_token "
+        f"SELECT {column_list(columns)} FROM ({source}) AS s"
+    )
+
+
+def insert_overwrite(table: str, columns: Sequence[Column], source_table: str) -> str:
+    """Replace the whole table with a staging table's rows in one Delta commit."""
+    return (
+        f"INSERT OVERWRITE {table} ({column_list(columns)}) "
+        f"SELECT {column_list(columns)} FROM {source_table}"
+    )
+
+
+def select_from_table(columns: Sequence[Column], table: str) -> str:
+    return f"SELECT {column_list(columns)} FROM {table}"
+
+
+def drop_table(table: str) -> str:
+    return f"DROP TABLE IF EXISTS {table}"
+
+
+# --- load audit --------------------------------------------------------------------------------
+
+AUDIT_COLUMNS: list[Column] = [
+    Column("stream", "STRING"),
+    Column("table_name", "STRING"),
+    Column("load_token", "STRING"),
+    Column("load_method", "STRING"),
+    Column("rows", "BIGINT"),
+    Column("min_replication_value", "STRING"),
+    Column("max_replication_value", "STRING"),
+    Column("statement_ids", "STRING"),
+    Column("status", "STRING"),
+    Column("started_at", "TIMESTAMP"),
+    Column("finished_at", "TIMESTAMP"),
+]
+
+
+def create_audit_table(catalog: str, schema: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified_name(catalog, schema, AUDIT_TABLE)} "
+        f"({column_definitions(AUDIT_COLUMNS)}) USING DELTA"
+    )
+
+
+def audit_committed_query(catalog: str, schema: str, stream: str, token: str) -> Statement:
+    """Count of committed audit rows for (stream, token): non-zero means skip the batch."""
+    return Statement(
+        f"SELECT COUNT(*) FROM {qualified_name(catalog, schema, AUDIT_TABLE)} "
+        "WHERE `stream` = :stream AND `load_token` = :load_token AND `status` = 'committed'",
+        [Parameter("stream", stream), Parameter("load_token", token)],
+        kind="audit check",
+    )
+
+
+def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statement:
+    """INSERT of one audit row; every value is a typed parameter."""
+    params = [
+        Parameter(f"a{i}", parameter_value(values.get(c.name), c.sql_type, c.name), parameter_type(c.sql_type))
+        for i, c in enumerate(AUDIT_COLUMNS)
+    ]
+    markers = ", ".join(f"CAST(:a{i} AS {c.sql_type})" for i, c in enumerate(AUDIT_COLUMNS))
+    return Statement(
+        f"INSERT INTO {qualified_name(catalog, schema, AUDIT_TABLE)} "
+        f"({column_list(AUDIT_COLUMNS)}) VALUES ({markers})",
+        params,
+        kind="audit insert",
+    )
+
+
+def staging_table_name(table: str, token: str, purpose: str = "stage") -> str:
+    """Name of a staging table beside ``table``: ``__tdbx_<purpose>_<table>_<token prefix>``."""
+    return f"__tdbx_{purpose}_{table}_{token[:16]}"[:255]
+
