@@ -67,3 +67,18 @@ def test_an_expansion_the_version_lacks_is_a_clear_error(tmp_path):
     proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "Cannot expand 'NoSuchDetail': Bill in endpoint version 24.200.001" in proc.stderr
+
+
+def test_an_extra_entity_with_a_linked_expansion_is_read_like_the_builtins(tap, emulator):
+    extra = [
+        {"name": "vendor_contacts", "entity": "Vendor", "key_properties": ["VendorID"], "expand": ["MainContact"]}
+    ]
+    sync = tap.sync(["vendor_contacts"], extra_entities=extra)
+    source = {r["VendorID"]: r for r in emulator.store.records("Vendor", "24.200.001", expand=("MainContact",))}
+    emitted = {r["VendorID"]: r for r in sync.records["vendor_contacts"]}
+    assert emitted.keys() == source.keys()
+    assert sync.schemas["vendor_contacts"]["properties"]["MainContact"]["type"] == ["object", "null"]
+    for key, record in source.items():
+        assert record["MainContact"], "the emulator fills linked entities"
+        assert not differences(emitted[key]["MainContact"], record["MainContact"]), key
+    assert sync.bookmark("vendor_contacts") is not None

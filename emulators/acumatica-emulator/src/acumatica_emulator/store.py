@@ -205,7 +205,7 @@ class RecordStore:
                 custom: Iterable[str] = ()) -> list[dict]:
         """Every current record in key order, unwrapped, with only the fields of ``version``.
 
-        ``expand`` names detail arrays to include; ``custom`` lists 'View.Field' (header) or
+        ``expand`` names detail arrays and linked entities to include; ``custom`` lists 'View.Field' (header) or
         'Details/View.Field' (lines) custom fields to keep (default: none, as the API).
         """
         fields = catalog.fields(version, entity)
@@ -218,14 +218,23 @@ class RecordStore:
             row.update({f: _decimal(rec.get(f)) for f in scalars})
             row["custom"] = _custom_subset(rec.get("custom", {}), wanted, "")
             for name in expand:
-                if name == SPECS[entity].detail and name in fields:
-                    sub = catalog.fields(version, catalog.element_type(fields[name]))
+                if name not in fields or catalog.is_scalar(fields[name]):
+                    continue
+                sub = catalog.fields(version, catalog.element_type(fields[name]))
+                sub_scalars = [f for f, t in sub.items() if catalog.is_scalar(t)]
+                if name == SPECS[entity].detail:
                     row[name] = [
                         {"id": line["id"],
-                         **{f: _decimal(line.get(f)) for f, t in sub.items() if catalog.is_scalar(t)},
+                         **{f: _decimal(line.get(f)) for f in sub_scalars},
                          "custom": _custom_subset(line.get("custom", {}), wanted, name + "/")}
                         for line in self.lines(entity, rec)
                     ]
+                elif catalog.is_detail(fields[name]):
+                    row[name] = []  # other detail arrays are empty in generated data, as served
+                else:
+                    linked = self.gen.linked(entity, rec, catalog.element_type(fields[name]),
+                                             set(expand), name)
+                    row[name] = {"id": linked.get("id"), **{f: _decimal(linked.get(f)) for f in sub_scalars}}
             out.append(row)
         return out
 
