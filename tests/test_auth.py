@@ -122,3 +122,19 @@ def test_unknown_version_or_stream_in_settings_fails_discovery_clearly(tmp_path)
         proc = subprocess.run([TAP, "--config", str(path), "--discover"], capture_output=True, text=True)
         assert proc.returncode != 0, name
         assert message in proc.stderr, (name, proc.stderr[-500:])
+
+
+@pytest.mark.parametrize("emulator_config", [{"session_idle_timeout_s": 0.5}], indirect=True)
+def test_a_cookie_session_that_timed_out_is_signed_in_again(tap, emulator):
+    import time
+
+    def stall(info):
+        if info.entity == "Bill" and info.number == 3:
+            time.sleep(0.8)  # the session idles past its timeout before the next request
+
+    emulator.on_request(stall)
+    sync = tap.sync(["bills"], auth_method="cookie", page_size=10)
+    assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
+    assert emulator.stats.logins == 2
+    assert emulator.stats.statuses.get(401, 0) == 1
+    assert emulator.api_users() == 0
