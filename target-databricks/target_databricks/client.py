@@ -1,0 +1,192 @@
+"""Thin client for the Databricks SQL Statement Execution API 2.0 and the Files API.
+
+Authentication (OAuth M2M or a personal access token) and HTTP transport come from databricks-sdk,
+which already retries HTTP 429 and 503 answers (it honours ``Retry-After``). This module adds what
+the SDK does not: polling a statement to a terminal state within a bounded wait, a typed error for
+FAILED statements, and re-running statements that FAILED for a transient warehouse reason. Every
+statement this target sends is safe to re-run after a FAILED answer, because a failed statement
+commits nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.config import Config
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.service.sql import (
+    ExecuteStatementRequestOnWaitTimeout,
+    StatementParameterListItem,
+    StatementResponse,
+    StatementState,
+)
+
+from target_databricks.sql import Statement
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATES = {StatementState.SUCCEEDED, StatementState.FAILED, StatementState.CANCELED, StatementState.CLOSED}
+# error_code values of a FAILED statement that are worth running again.
+RETRIABLE_ERROR_CODES = {
+    "TEMPORARILY_UNAVAILABLE",
+    "WORKSPACE_TEMPORARILY_UNAVAILABLE",
+    "SERVICE_UNDER_MAINTENANCE",
+    "RESOURCE_EXHAUSTED",
+    "REQUEST_LIMIT_EXCEEDED",
+}
+RETRIABLE_HTTP_STATUS = {429, 503}
+
+
+class StatementError(RuntimeError):
+    """A statement that ended FAILED, CANCELED or CLOSED, or did not finish in time."""
+
+    def __init__(
+        self, kind: str, state: str, error_code: str | None, message: str | None, statement_id: str | None
+    ) -> None:
+        super().__init__(
+            f"{kind} statement {statement_id or '?'} ended {state}: {error_code or 'no error_code'}: "
+            f"{message or 'no message'}"
+        )
+        self.kind = kind
+        self.state = state
+        self.error_code = error_code
+        self.statement_id = statement_id
+
+    @property
+    def retriable(self) -> bool:
+        return self.error_code in RETRIABLE_ERROR_CODES
+
+
+@dataclass
+class StatementResult:
+    """Outcome of a statement: its id and the first chunk of JSON_ARRAY rows (strings or None)."""
+
+    statement_id: str
+    rows: list[list[str | None]] = field(default_factory=list)
+
+
+class DatabricksClient:
+    """Runs statements on one SQL warehouse; uploads files to Unity Catalog volumes."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        warehouse_id: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token: str | None = None,
+        wait_timeout_s: int = 30,
+        max_statement_wait_s: float = 3600,
+        max_attempts: int = 6,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        workspace_client: WorkspaceClient | None = None,
+    ) -> None:
+        if workspace_client is None:
+            if token:
+                config = Config(host=host, token=token, auth_type="pat")
+            elif client_id and client_secret:
+                config = Config(
+                    host=host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m"
+                )
+            else:
+                raise ValueError("set either token, or client_id and client_secret")
+            workspace_client = WorkspaceClient(config=config)
+        self.workspace = workspace_client
+        self.warehouse_id = warehouse_id
+        # The API accepts 0 or 5-50 seconds for the synchronous part of a call.
+        self.wait_timeout_s = min(max(int(wait_timeout_s), 5), 50)
+        self.max_statement_wait_s = max_statement_wait_s
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+
+    def _sleep_before(self, attempt: int) -> None:
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        time.sleep(delay * random.uniform(0.5, 1.0))  # jitter spreads parallel sinks apart
+
+    def execute(self, statement: Statement, *, catalog: str | None = None, schema: str | None = None) -> StatementResult:
+        """Run a statement to a terminal state; re-run it after transient failures with backoff."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._execute_once(statement, catalog=catalog, schema=schema)
+            except StatementError as exc:
+                if not exc.retriable or attempt == self.max_attempts:
+                    raise
+                logger.warning("Retrying %s (attempt %d): %s", statement.kind, attempt, exc)
+            except DatabricksError as exc:
+                status = getattr(exc, "status_code", None) or _status_of(exc)
+                if status not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
+                    raise
+                logger.warning("Retrying %s after HTTP %s (attempt %d)", statement.kind, status, attempt)
+            self._sleep_before(attempt)
+        raise AssertionError("unreachable")
+
+    def _execute_once(self, statement: Statement, *, catalog: str | None, schema: str | None) -> StatementResult:
+        api = self.workspace.statement_execution
+        response = api.execute_statement(
+            statement=statement.sql,
+            warehouse_id=self.warehouse_id,
+            catalog=catalog,
+            schema=schema,
+            parameters=[
+                StatementParameterListItem(name=p.name, value=p.value, type=p.type) for p in statement.parameters
+            ]
+            or None,
+            wait_timeout=f"{self.wait_timeout_s}s",
+            on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+        )
+        deadline = time.monotonic() + self.max_statement_wait_s
+        poll_s = 0.5
+        while _state(response) not in TERMINAL_STATES:
+            if time.monotonic() > deadline:
+                if response.statement_id:
+                    api.cancel_execution(response.statement_id)
+                raise StatementError(
+                    statement.kind, "TIMEOUT", None,
+                    f"not finished after {self.max_statement_wait_s}s; cancel requested",
+                    response.statement_id,
+                )
+            time.sleep(poll_s)
+            poll_s = min(poll_s * 2, 10.0)
+            response = api.get_statement(response.statement_id)
+        state = _state(response)
+        if state != StatementState.SUCCEEDED:
+            error = response.status.error if response.status else None
+            raise StatementError(
+                statement.kind,
+                state.value if state else "UNKNOWN",
+                _enum_text(error.error_code) if error else None,
+                error.message if error else None,
+                response.statement_id,
+            )
+        rows = response.result.data_array if response.result and response.result.data_array else []
+        return StatementResult(response.statement_id or "", [list(r) for r in rows])
+
+    def upload(self, volume_path: str, data: bytes, *, overwrite: bool = True) -> None:
+        """Upload bytes to ``/Volumes/<catalog>/<schema>/<volume>/<path>`` with the Files API."""
+        self.workspace.files.upload(volume_path, io.BytesIO(data), overwrite=overwrite)
+
+
+def _state(response: StatementResponse) -> StatementState | None:
+    return response.status.state if response.status else None
+
+
+def _enum_text(value: Any) -> str | None:
+    return getattr(value, "value", value)
+
+
+def _status_of(exc: DatabricksError) -> int | None:
+    # Subclasses such as TooManyRequests / TemporarilyUnavailable carry the mapping in their type.
+    names = {"TooManyRequests": 429, "TemporarilyUnavailable": 503}
+    for cls in type(exc).__mro__:
+        if cls.__name__ in names:
+            return names[cls.__name__]
+    return None

@@ -1,0 +1,190 @@
+"""Sinks: one batch of a stream becomes a few statements, applied once and audited."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+from target_databricks import sql
+from target_databricks.sql import Budget, Column, Parameter, Statement
+
+if TYPE_CHECKING:
+    from target_databricks.client import DatabricksClient
+    from target_databricks.target import TargetDatabricks
+
+_sequence_lock = threading.Lock()
+_last_sequence = 0
+
+
+def next_sequence() -> int:
+    """Strictly increasing ``_sdc_sequence`` (microseconds since the epoch, bumped on ties)."""
+    global _last_sequence
+    with _sequence_lock:
+        _last_sequence = max(_last_sequence + 1, time.time_ns() // 1000)
+        return _last_sequence
+
+
+class DatabricksSink(BatchSink):
+    """Loads a stream into ``<catalog>.<schema>.<prefix><stream>`` with MERGE, INSERT or a swap."""
+
+    def __init__(self, target: TargetDatabricks, stream_name: str, schema: dict, key_properties: Any) -> None:
+        self.target = target
+        super().__init__(target, stream_name, schema, key_properties)
+        self.catalog: str = self.config["catalog"]
+        self.schema_name: str = self.config["schema"]
+        self.table: str = sql.table_name(stream_name, self.config.get("table_prefix") or "")
+        self.table_fqn = sql.qualified_name(self.catalog, self.schema_name, self.table)
+        self.budget = Budget(
+            max_bytes=int(self.config.get("max_statement_bytes") or sql.DEFAULT_MAX_STATEMENT_BYTES),
+            max_parameters=int(self.config.get("max_parameters_per_statement") or sql.DEFAULT_MAX_PARAMETERS),
+        )
+        method = self.config.get("load_method") or "upsert"
+        if method == "upsert" and not self.key_properties:
+            self.logger.warning("Stream %s has no key properties; loading append-only", stream_name)
+            method = "append-only"
+        self.load_method: str = method
+        self.columns: list[Column] = []
+        self.overwrite_stage: str | None = None
+
+    @property
+    def client(self) -> DatabricksClient:
+        return self.target.client
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        return True  # audit columns are always written
+
+    def _add_sdc_metadata_to_schema(self) -> None:
+        """Audit columns come from ``sql.AUDIT_COLUMN_TYPES``, not from the stream schema."""
+
+    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+        record["_sdc_extracted_at"] = message.get("time_extracted")
+        record["_sdc_received_at"] = datetime.now(tz=UTC)
+        record["_sdc_sequence"] = next_sequence()
+
+    def run(self, statement: Statement) -> str:
+        return self.client.execute(statement, catalog=self.catalog, schema=self.schema_name).statement_id
+
+    def setup(self) -> None:
+        """Create the schema, audit table and table; add columns the table lacks (never drop)."""
+        self.target.prepare_schema()
+        wanted = sql.columns_for_schema(self.schema)
+        self.run(Statement(sql.create_table(self.table_fqn, wanted), kind="create table"))
+        described = self.client.execute(Statement(sql.describe_table(self.table_fqn), kind="describe table"))
+        existing = sql.parse_describe(described.rows)
+        missing = sql.missing_columns(existing, wanted)
+        if missing:
+            self.logger.info("Adding columns %s to %s", [c.name for c in missing], self.table_fqn)
+            self.run(Statement(sql.add_columns(self.table_fqn, missing), kind="alter table"))
+        self.columns = sql.resolve_columns(existing, wanted)
+        if self.load_method == "overwrite":
+            stage = sql.staging_table_name(self.table, self.target.run_id, "overwrite")
+            self.overwrite_stage = sql.qualified_name(self.catalog, self.schema_name, stage)
+            self.target.register_overwrite(self)
+
+    def process_batch(self, context: dict) -> None:
+        records: list[dict] = context.get("records", [])
+        if not records:
+            return
+        token = sql.load_token(self.stream_name, records)
+        started = datetime.now(tz=UTC)
+        if self.load_method != "overwrite" and self._committed(token):
+            self.logger.info("Batch %s of %s already committed; skipped", token[:16], self.stream_name)
+            return
+        if self.load_method == "upsert":
+            records = sql.dedupe_last(records, self.key_properties)
+        batched_at = datetime.now(tz=UTC)
+        for record in records:
+            record["_sdc_batched_at"] = batched_at
+            record[sql.LOAD_TOKEN_COLUMN] = token
+        rows = [sql.convert_row(r, self.columns) for r in records]
+        statement_ids = self._apply(rows, token)
+        self.run(
+            sql.audit_insert(
+                self.catalog,
+                self.schema_name,
+                {
+                    "stream": self.stream_name,
+                    "table_name": self.table,
+                    "load_token": token,
+                    "load_method": self.load_method,
+                    "rows": len(rows),
+                    "statement_ids": sql.to_json_text(statement_ids),
+                    "status": "staged" if self.load_method == "overwrite" else "committed",
+                    "started_at": started,
+                    "finished_at": datetime.now(tz=UTC),
+                },
+            )
+        )
+
+    def _committed(self, token: str) -> bool:
+        result = self.client.execute(
+            sql.audit_committed_query(self.catalog, self.schema_name, self.stream_name, token)
+        )
+        return bool(result.rows) and int(result.rows[0][0] or 0) > 0
+
+    def _apply(self, rows: list[list[str | None]], token: str) -> list[str]:
+        """Apply rows so that the target table changes in ONE statement (one Delta commit)."""
+        cols = self.columns
+        if self.load_method == "overwrite":
+            assert self.overwrite_stage
+            statements = sql.chunk_statements(
+                sql.insert_template(self.overwrite_stage, cols), cols, rows, self.budget, "stage insert"
+            )
+            return [self.run(s) for s in statements]
+        token_param = [Parameter("load_token", token)]
+        if self.load_method == "upsert":
+            direct = sql.chunk_statements(
+                sql.merge_template(self.table_fqn, cols, self.key_properties), cols, rows, self.budget, "merge"
+            )
+        else:
+            direct = sql.chunk_statements(
+                sql.insert_replace_token_template(self.table_fqn, cols),
+                cols, rows, self.budget, "insert", token_param,
+            )
+        if len(direct) == 1:
+            return [self.run(direct[0])]
+        # Too big for one statement: stage the chunks, then change the target once.
+        stage = sql.qualified_name(self.catalog, self.schema_name, sql.staging_table_name(self.table, token))
+        ids = [self.run(Statement(sql.create_table(stage, cols, or_replace=True), kind="create stage"))]
+        for s in sql.chunk_statements(sql.insert_template(stage, cols), cols, rows, self.budget, "stage insert"):
+            ids.append(self.run(s))
+        source = sql.select_from_table(cols, stage)
+        if self.load_method == "upsert":
+            final = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge")
+        else:
+            final = Statement(
+                sql.insert_replace_token_template(self.table_fqn, cols, source), token_param, kind="insert"
+            )
+        ids.append(self.run(final))
+        ids.append(self.run(Statement(sql.drop_table(stage), kind="drop stage")))
+        return ids
+
+    def swap_overwrite(self) -> None:
+        """Replace the table with everything staged in this run, in one INSERT OVERWRITE."""
+        assert self.overwrite_stage
+        started = datetime.now(tz=UTC)
+        ids = [self.run(Statement(sql.insert_overwrite(self.table_fqn, self.columns, self.overwrite_stage),
+                                  kind="insert overwrite"))]
+        self.run(
+            sql.audit_insert(
+                self.catalog,
+                self.schema_name,
+                {
+                    "stream": self.stream_name, "table_name": self.table,
+                    "load_token": f"overwrite:{self.target.run_id}", "load_method": "overwrite",
+                    "statement_ids": sql.to_json_text(ids), "status": "committed",
+                    "started_at": started, "finished_at": datetime.now(tz=UTC),
+                },
+            )
+        )
+        self.run(Statement(sql.drop_table(self.overwrite_stage), kind="drop stage"))
+
+    def clean_up(self) -> None:
+        self.target.finish_overwrite(self)
+        super().clean_up()

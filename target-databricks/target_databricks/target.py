@@ -1,0 +1,105 @@
+"""target-databricks: Singer records into Delta tables through the Databricks SQL Statement Execution API."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from singer_sdk import Target
+from singer_sdk.contrib.msgspec import MsgSpecReader
+
+from target_databricks import sql
+from target_databricks.client import DatabricksClient
+from target_databricks.config import CONFIG_SCHEMA
+from target_databricks.sinks import DatabricksSink
+from target_databricks.sql import Statement
+
+if TYPE_CHECKING:
+    from target_databricks.sinks import DatabricksSink as _Sink
+
+
+class TargetDatabricks(Target):
+    """Singer target for Databricks: loads each stream into a Delta table under a Unity Catalog
+    schema with the SQL Statement Execution API (upsert with MERGE, append-only, or overwrite),
+    exact DECIMAL(38,9) numbers, audit columns and a load-audit table that makes batches
+    apply once."""
+
+    name = "target-databricks"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = DatabricksSink
+    message_reader_class = MsgSpecReader
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_id = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self._schema_ready = False
+        self._overwrite_pending: dict[str, _Sink] = {}
+        self._held_state: dict | None = None
+
+    @cached_property
+    def client(self) -> DatabricksClient:
+        cfg = self.config
+        return DatabricksClient(
+            host=cfg["host"],
+            warehouse_id=cfg["warehouse_id"],
+            client_id=cfg.get("client_id"),
+            client_secret=cfg.get("client_secret"),
+            token=cfg.get("token"),
+            wait_timeout_s=int(cfg.get("statement_wait_timeout") or 30),
+            max_statement_wait_s=float(cfg.get("max_statement_wait_s") or 3600),
+        )
+
+    def prepare_schema(self) -> None:
+        """Create the target schema and the load-audit table once per run."""
+        with self._lock:
+            if self._schema_ready:
+                return
+            catalog, schema = self.config["catalog"], self.config["schema"]
+            self.client.execute(Statement(sql.create_schema(catalog, schema), kind="create schema"))
+            self.client.execute(Statement(sql.create_audit_table(catalog, schema), kind="create audit table"))
+            self._schema_ready = True
+
+    def register_overwrite(self, sink: _Sink) -> None:
+        """Create (first sink of a table in this run) or widen the run's overwrite staging table."""
+        assert sink.overwrite_stage
+        with self._lock:
+            if sink.table_fqn not in self._overwrite_pending:
+                self.client.execute(
+                    Statement(sql.create_table(sink.overwrite_stage, sink.columns, or_replace=True),
+                              kind="create stage")
+                )
+            else:
+                described = self.client.execute(Statement(sql.describe_table(sink.overwrite_stage), kind="describe"))
+                missing = sql.missing_columns(sql.parse_describe(described.rows), sink.columns)
+                if missing:
+                    self.client.execute(Statement(sql.add_columns(sink.overwrite_stage, missing), kind="alter stage"))
+            self._overwrite_pending[sink.table_fqn] = sink
+
+    def finish_overwrite(self, sink: _Sink) -> None:
+        """At the end of the run, the newest sink of an overwritten table swaps the staged rows in."""
+        with self._lock:
+            if self._overwrite_pending.get(sink.table_fqn) is not sink:
+                return
+        sink.swap_overwrite()
+        with self._lock:
+            del self._overwrite_pending[sink.table_fqn]
+
+    def _write_state_message(self, state: dict) -> None:
+        """Emit STATE only when no overwrite is staged but not yet swapped in.
+
+        The SDK calls this after draining (committing) every sink, so STATE never runs ahead of
+        the data. With overwrite, staged rows are only in the table after the final swap, so the
+        state is held back until then.
+        """
+        if self._overwrite_pending:
+            self._held_state = state
+            return
+        self._held_state = None
+        super()._write_state_message(state)
+
+
+if __name__ == "__main__":
+    TargetDatabricks.cli()
