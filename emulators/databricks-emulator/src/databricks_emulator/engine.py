@@ -1,0 +1,637 @@
+"""The SQL warehouse: Databricks SQL transpiled to DuckDB, every table change persisted as a Delta table.
+
+Catalogs are DuckDB attached in-memory databases (``ATTACH ':memory:' AS <catalog>``), so
+``catalog.schema.table`` names pass through unchanged; DuckDB reserves ``main``, ``temp``, ``system``
+and ``memory``, so those catalogs are attached as ``<name>__uc`` and names are rewritten.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from deltalake import DeltaTable, write_deltalake
+from sqlglot import exp
+
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+
+RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
+_EXTRA_DIRS = {"volumes", "_emulator"}
+
+
+class SqlError(Exception):
+    """A statement that fails on the warehouse: ends FAILED with ``error_code`` and ``sql_state``."""
+
+    def __init__(self, message: str, error_code: str = "BAD_REQUEST", sql_state: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.error_code, self.sql_state = message, error_code, sql_state
+
+
+@dataclass
+class Result:
+    """What a statement returns: an Arrow table (possibly with no columns)."""
+
+    table: pa.Table
+    kind: str  # MERGE, INSERT, COPY, DDL, SELECT, UPDATE, DELETE, OTHER
+
+
+@dataclass
+class _Context:
+    catalog: str
+    schema: str
+    changed: set = field(default_factory=set)  # (catalog, schema, table) lower-cased
+    dropped: set = field(default_factory=set)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duck_catalog(catalog: str) -> str:
+    return f"{catalog}__uc" if catalog.lower() in RESERVED_CATALOGS else catalog
+
+
+_NAME_PART = r"(?:`(?:[^`]|``)*`|[^\s.`(),;]+)"
+_NAME = rf"{_NAME_PART}(?:\s*\.\s*{_NAME_PART})*"
+
+
+def split_name(text: str) -> list[str]:
+    return [p[1:-1].replace("``", "`") if p.startswith("`") else p
+            for p in re.findall(_NAME_PART, text)]
+
+
+def _strip_comments(sql: str) -> str:
+    sql = sql.strip()
+    while True:
+        if sql.startswith("--"):
+            sql = sql.split("\n", 1)[1].strip() if "\n" in sql else ""
+        elif sql.startswith("/*") and "*/" in sql:
+            sql = sql.split("*/", 1)[1].strip()
+        else:
+            break
+    return sql.rstrip().rstrip(";").rstrip()
+
+
+def _options(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    pairs = re.findall(r"'((?:[^'\\]|\\.)*)'\s*=?\s*'((?:[^'\\]|\\.)*)'|(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'", text)
+    out = {}
+    for k1, v1, k2, v2 in pairs:
+        out[(k1 or k2).lower()] = v1 if k1 else v2
+    return out
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    return default if value is None else value.strip().lower() == "true"
+
+
+class Warehouse:
+    """One DuckDB connection, serialised with a lock, mirrored to Delta tables under ``data_dir``."""
+
+    def __init__(self, data_dir: str, default_catalog: str, default_schema: str) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.default_catalog, self.default_schema = default_catalog, default_schema
+        self.lock = threading.RLock()
+        self.conn = duckdb.connect()
+        self.conn.execute("SET TimeZone='UTC'")
+        self._copy_log_path = self.data_dir / "_emulator" / "copy_into.json"
+        self.copy_log: dict[str, list[str]] = {}
+        self._load()
+
+    # ---- paths ---------------------------------------------------------------------------
+    def table_path(self, catalog: str, schema: str, table: str) -> Path:
+        return self.data_dir.joinpath(*(quote(p.lower(), safe="") for p in (catalog, schema, table)))
+
+    def volume_root(self, catalog: str, schema: str, volume: str) -> Path:
+        return self.data_dir.joinpath("volumes", *(quote(p.lower(), safe="") for p in (catalog, schema, volume)))
+
+    def volume_exists(self, catalog: str, schema: str, volume: str) -> bool:
+        return self.volume_root(catalog, schema, volume).is_dir()
+
+    def local_path(self, volume_path: str) -> Path:
+        """``/Volumes/c/s/v/rest`` -> the file under ``data_dir``; SqlError if the volume is unknown."""
+        parts = [p for p in volume_path.split("/") if p]
+        if len(parts) < 4 or parts[0] != "Volumes":
+            raise SqlError(f"[PATH_NOT_FOUND] Path does not exist: {volume_path}. Only /Volumes paths are "
+                           "supported by the emulator.", "BAD_REQUEST", "42K03")
+        root = self.volume_root(*parts[1:4])
+        if not root.is_dir():
+            raise SqlError(f"[UC_VOLUME_NOT_FOUND] Volume {'.'.join(parts[1:4])} does not exist.",
+                           "NOT_FOUND", "42704")
+        return root.joinpath(*parts[4:])
+
+    # ---- start-up ------------------------------------------------------------------------
+    def _attach(self, catalog: str) -> None:
+        name = duck_catalog(catalog)
+        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if name.lower() not in known:
+            self.conn.execute(f"ATTACH ':memory:' AS {_q(name)}")
+            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(name)}.{_q('default')}")
+            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(name)}.{_q('information_schema')}")
+
+    def _load(self) -> None:
+        with self.lock:
+            self._attach(self.default_catalog)
+            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(self.default_catalog))}."
+                              f"{_q(self.default_schema)}")
+            self._mkdir(self.default_catalog, self.default_schema)
+            if self._copy_log_path.exists():
+                self.copy_log = json.loads(self._copy_log_path.read_text())
+            for cat_dir in sorted(p for p in self.data_dir.iterdir() if p.is_dir() and p.name not in _EXTRA_DIRS):
+                catalog = unquote(cat_dir.name)
+                self._attach(catalog)
+                for sch_dir in sorted(p for p in cat_dir.iterdir() if p.is_dir()):
+                    schema = unquote(sch_dir.name)
+                    self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(catalog))}.{_q(schema)}")
+                    for tbl_dir in sorted(p for p in sch_dir.iterdir() if (p / "_delta_log").is_dir()):
+                        data = DeltaTable(str(tbl_dir)).to_pyarrow_table()
+                        self.conn.register("__restore", data)
+                        self.conn.execute(f"CREATE TABLE {self._duck_name(catalog, schema, unquote(tbl_dir.name))}"
+                                          " AS SELECT * FROM __restore")
+                        self.conn.unregister("__restore")
+
+    def _mkdir(self, catalog: str, schema: str | None = None) -> None:
+        parts = [catalog] + ([schema] if schema else [])
+        self.data_dir.joinpath(*(quote(p.lower(), safe="") for p in parts)).mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _duck_name(catalog: str, schema: str, table: str) -> str:
+        return f"{_q(duck_catalog(catalog))}.{_q(schema)}.{_q(table)}"
+
+    # ---- persistence ---------------------------------------------------------------------
+    def _persist(self, changed: set, dropped: set) -> None:
+        for catalog, schema, table in dropped:
+            shutil.rmtree(self.table_path(catalog, schema, table), ignore_errors=True)
+            self.copy_log.pop(self._copy_key(catalog, schema, table), None)
+        for catalog, schema, table in changed - dropped:
+            try:
+                data = self.conn.execute(f"SELECT * FROM {self._duck_name(catalog, schema, table)}").to_arrow_table()
+            except duckdb.CatalogException:
+                continue
+            write_deltalake(str(self.table_path(catalog, schema, table)), data, mode="overwrite",
+                            schema_mode="overwrite")
+        if dropped:
+            self._save_copy_log()
+
+    def _save_copy_log(self) -> None:
+        self._copy_log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._copy_log_path.write_text(json.dumps(self.copy_log))
+
+    @staticmethod
+    def _copy_key(catalog: str, schema: str, table: str) -> str:
+        return ".".join(p.lower() for p in (catalog, schema, table))
+
+    # ---- execution -----------------------------------------------------------------------
+    def interrupt(self) -> None:
+        self.conn.interrupt()
+
+    def query(self, sql: str, catalog: str | None = None, schema: str | None = None) -> list[tuple]:
+        """Run Databricks SQL and return plain Python rows (for tests)."""
+        return [tuple(r.values()) for r in self.execute(sql, {}, catalog, schema).table.to_pylist()]
+
+    def execute(self, statement: str, parameters: dict[str, exp.Expression], catalog: str | None,
+                schema: str | None) -> Result:
+        sql = _strip_comments(statement)
+        ctx = _Context(catalog or self.default_catalog, schema or self.default_schema)
+        with self.lock:
+            self._use(ctx)
+            try:
+                result = self._dispatch(sql, parameters, ctx)
+            except duckdb.Error as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise _translate_error(exc) from exc
+            self._persist(ctx.changed, ctx.dropped)
+            return result
+
+    def _use(self, ctx: _Context) -> None:
+        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if duck_catalog(ctx.catalog).lower() not in known:
+            raise SqlError(f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{ctx.catalog}' was not found.",
+                           "BAD_REQUEST", "42704")
+        try:
+            self.conn.execute(f"USE {_q(duck_catalog(ctx.catalog))}.{_q(ctx.schema)}")
+        except duckdb.Error as exc:
+            raise SqlError(f"[SCHEMA_NOT_FOUND] The schema `{ctx.catalog}`.`{ctx.schema}` cannot be found.",
+                           "BAD_REQUEST", "42704") from exc
+
+    def _qualify(self, parts: list[str], ctx: _Context, level: int = 3) -> list[str]:
+        defaults = [ctx.catalog, ctx.schema][: level - 1]
+        if len(parts) > level:
+            raise SqlError(f"[INVALID_IDENTIFIER] Too many name parts in {'.'.join(parts)}.", "BAD_REQUEST", "42602")
+        return defaults[: level - len(parts)] + parts
+
+    def _dispatch(self, sql: str, params: dict, ctx: _Context) -> Result:
+        upper = re.sub(r"\s+", " ", sql[:80]).upper()
+        m = re.match(rf"CREATE CATALOG (IF NOT EXISTS )?({_NAME})", sql, re.I | re.S)
+        if m:
+            return self._create_catalog(split_name(m.group(2))[0], bool(m.group(1)))
+        m = re.match(rf"DROP CATALOG (IF EXISTS )?({_NAME})", sql, re.I | re.S)
+        if m:
+            return self._drop_catalog(split_name(m.group(2))[0], bool(m.group(1)), ctx)
+        m = re.match(rf"CREATE (?:SCHEMA|DATABASE) (IF NOT EXISTS )?({_NAME})", sql, re.I | re.S)
+        if m:
+            catalog, schema = self._qualify(split_name(m.group(2)), ctx, 2)
+            self._use_catalog_exists(catalog)
+            exists = "IF NOT EXISTS " if m.group(1) else ""
+            self.conn.execute(f"CREATE SCHEMA {exists}{_q(duck_catalog(catalog))}.{_q(schema)}")
+            self._mkdir(catalog, schema)
+            return _empty("DDL")
+        m = re.match(rf"CREATE (?:EXTERNAL )?VOLUME (IF NOT EXISTS )?({_NAME})", sql, re.I | re.S)
+        if m:
+            return self._create_volume(self._qualify(split_name(m.group(2)), ctx), bool(m.group(1)))
+        m = re.match(rf"DROP VOLUME (IF EXISTS )?({_NAME})", sql, re.I | re.S)
+        if m:
+            root = self.volume_root(*self._qualify(split_name(m.group(2)), ctx))
+            if not root.is_dir() and not m.group(1):
+                raise SqlError("[UC_VOLUME_NOT_FOUND] Volume does not exist.", "NOT_FOUND", "42704")
+            shutil.rmtree(root, ignore_errors=True)
+            return _empty("DDL")
+        if upper.startswith("COPY INTO"):
+            return self._copy_into(sql, ctx)
+        if upper.startswith(("DESCRIBE", "DESC ")):
+            return self._describe(sql, ctx)
+        if upper.startswith("SHOW"):
+            return self._show(sql, ctx)
+        m = re.match(rf"ALTER TABLE ({_NAME}) ADD COLUMNS? \((.*)\)\s*$", sql, re.I | re.S)
+        if m:
+            return self._add_columns(self._qualify(split_name(m.group(1)), ctx), m.group(2), ctx)
+        if upper.startswith("USE "):
+            return _empty("OTHER")  # the statement API is sessionless; USE affects nothing after it
+        return self._run_transpiled(sql, params, ctx)
+
+    def _use_catalog_exists(self, catalog: str) -> None:
+        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if duck_catalog(catalog).lower() not in known:
+            raise SqlError(f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{catalog}' was not found.", "BAD_REQUEST", "42704")
+
+    def _create_catalog(self, catalog: str, if_not_exists: bool) -> Result:
+        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if duck_catalog(catalog).lower() in known:
+            if if_not_exists:
+                return _empty("DDL")
+            raise SqlError(f"[CATALOG_ALREADY_EXISTS] Cannot create catalog '{catalog}' because it already exists.",
+                           "BAD_REQUEST", "42000")
+        self._attach(catalog)
+        self._mkdir(catalog, "default")
+        return _empty("DDL")
+
+    def _drop_catalog(self, catalog: str, if_exists: bool, ctx: _Context) -> Result:
+        try:
+            self._use_catalog_exists(catalog)
+        except SqlError:
+            if if_exists:
+                return _empty("DDL")
+            raise
+        if catalog.lower() == ctx.catalog.lower():
+            raise SqlError("[FORBIDDEN_OPERATION] Cannot drop the current catalog.", "BAD_REQUEST", "42809")
+        self.conn.execute(f"DETACH {_q(duck_catalog(catalog))}")
+        shutil.rmtree(self.data_dir / quote(catalog.lower(), safe=""), ignore_errors=True)
+        shutil.rmtree(self.data_dir / "volumes" / quote(catalog.lower(), safe=""), ignore_errors=True)
+        return _empty("DDL")
+
+    def _create_volume(self, parts: list[str], if_not_exists: bool) -> Result:
+        catalog, schema, volume = parts
+        self._use_catalog_exists(catalog)
+        found = self.conn.execute(
+            "SELECT 1 FROM duckdb_schemas() WHERE database_name = ? AND lower(schema_name) = lower(?)",
+            [duck_catalog(catalog), schema]).fetchall()
+        if not found:
+            raise SqlError(f"[SCHEMA_NOT_FOUND] The schema `{catalog}`.`{schema}` cannot be found.",
+                           "BAD_REQUEST", "42704")
+        root = self.volume_root(catalog, schema, volume)
+        if root.is_dir() and not if_not_exists:
+            raise SqlError(f"[VOLUME_ALREADY_EXISTS] Volume {'.'.join(parts)} already exists.",
+                           "BAD_REQUEST", "42000")
+        root.mkdir(parents=True, exist_ok=True)
+        return _empty("DDL")
+
+    # ---- transpiled statements -----------------------------------------------------------
+    def _run_transpiled(self, sql: str, params: dict, ctx: _Context) -> Result:
+        try:
+            trees = sqlglot.parse(sql, read="databricks")
+        except sqlglot.errors.ParseError as exc:
+            raise SqlError(f"[PARSE_SYNTAX_ERROR] Syntax error: {exc}", "BAD_REQUEST", "42601") from exc
+        trees = [t for t in trees if t is not None]
+        if len(trees) != 1:
+            raise SqlError("[PARSE_SYNTAX_ERROR] Exactly one statement is allowed per request.",
+                           "BAD_REQUEST", "42601")
+        tree = trees[0]
+        if isinstance(tree, exp.Command):
+            raise SqlError(f"[UNSUPPORTED_FEATURE] The emulator does not support: {sql[:200]}",
+                           "BAD_REQUEST", "0A000")
+        kind = _kind(tree)
+        target = self._target(tree, ctx)
+        tree = self._rewrite(tree, params, target, ctx)
+        duck_sql = tree.sql(dialect="duckdb")
+        before = self._count(target) if kind == "MERGE" and target else None
+        cursor = self.conn.execute(duck_sql)
+        table = cursor.to_arrow_table() if cursor.description else pa.table({})
+        if target:
+            if isinstance(tree, exp.Drop):
+                ctx.dropped.add(target)
+            else:
+                ctx.changed.add(target)
+        return Result(_dml_result(kind, table, before, self._count(target) if before is not None else None), kind)
+
+    def _count(self, target) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {self._duck_name(*target)}").fetchone()[0]
+
+    def _target(self, tree: exp.Expression, ctx: _Context) -> tuple[str, str, str] | None:
+        if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
+            node = tree.this
+        elif isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
+            node = tree.this
+        elif isinstance(tree, exp.Drop) and str(tree.args.get("kind", "")).upper() == "TABLE":
+            node = tree.this
+        elif isinstance(tree, exp.Alter) and str(tree.args.get("kind", "")).upper() == "TABLE":
+            node = tree.this
+        else:
+            return None
+        if isinstance(node, exp.Schema):
+            node = node.this
+        if not isinstance(node, exp.Table):
+            return None
+        parts = [p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None]
+        catalog, schema, table = self._qualify(parts, ctx)
+        return catalog, schema, table
+
+    def _rewrite(self, tree: exp.Expression, params: dict, target, ctx: _Context) -> exp.Expression:
+        def transform(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Placeholder) and node.name:
+                if node.name not in params:
+                    raise SqlError(f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {node.name}.",
+                                   "BAD_REQUEST", "42P02")
+                return params[node.name].copy()
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) \
+                    and node.this.name.lower() == "read_files":
+                return self._read_files(node, target)
+            if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
+                cat = node.args["catalog"]
+                if cat.name.lower() in RESERVED_CATALOGS:
+                    node.set("catalog", exp.to_identifier(duck_catalog(cat.name), quoted=True))
+            if isinstance(node, exp.Update) and isinstance(node.parent, exp.When):
+                for eq in node.expressions:
+                    if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column):
+                        eq.set("this", exp.column(eq.this.this))
+            return node
+
+        return tree.transform(transform, copy=False)
+
+    def _read_files(self, node: exp.Table, target) -> exp.Expression:
+        func = node.this
+        args = func.expressions
+        if not args or not isinstance(args[0], exp.Literal):
+            raise SqlError("[INVALID_PARAMETER_VALUE] read_files needs a path literal.", "BAD_REQUEST", "22023")
+        options = {a.this.name.lower(): a.expression.name for a in args[1:] if isinstance(a, exp.Kwarg)}
+        path = self.local_path(args[0].name)
+        fmt = options.get("format", "").lower() or _format_of(path)
+        files = _list_files(path, options.get("pattern"))
+        if not files:
+            raise SqlError(f"[UNABLE_TO_INFER_SCHEMA] No files found at {args[0].name}.", "BAD_REQUEST", "42KD9")
+        source = self._reader(fmt, files, options, target)
+        alias = node.args.get("alias")
+        sub = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").subquery(
+            alias.this if alias is not None else "read_files")
+        return sub
+
+    def _reader(self, fmt: str, files: list[Path], options: dict, target) -> str:
+        """DuckDB table function text reading ``files``; column types follow the target table."""
+        file_list = "[" + ",".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+        if fmt == "parquet":
+            return f"read_parquet({file_list}, union_by_name=true)"
+        if fmt == "json":
+            base = f"read_json({file_list}, union_by_name=true"
+        elif fmt == "csv":
+            header = _bool(options.get("header"), False)
+            sep = options.get("sep", options.get("delimiter", ","))
+            base = (f"read_csv({file_list}, union_by_name=true, header={str(header).lower()}, "
+                    f"delim='{sep.replace(chr(39), chr(39) * 2)}'")
+            if header:
+                base += ", all_varchar=true"
+        else:
+            raise SqlError(f"[UNSUPPORTED_FEATURE] File format {fmt!r} is not supported by the emulator.",
+                           "BAD_REQUEST", "0A000")
+        if target is None:
+            return base + ")"
+        inferred = self.conn.execute(f"DESCRIBE SELECT * FROM {base})").fetchall()
+        target_types = {r[0].lower(): r[1] for r in self.conn.execute(
+            f"DESCRIBE {self._duck_name(*target)}").fetchall()}
+        columns = ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}': "
+                            f"'{target_types.get(name.lower(), typ)}'" for name, typ, *_ in inferred)
+        if fmt == "csv":
+            return base.replace(", all_varchar=true", "") + f", columns={{{columns}}})"
+        return base + f", columns={{{columns}}})"
+
+    # ---- COPY INTO -----------------------------------------------------------------------
+    _COPY = re.compile(
+        rf"COPY\s+INTO\s+(?P<name>{_NAME})\s*(?:BY\s+POSITION\s*)?(?:\((?P<cols>[^)]*)\)\s*)?"
+        r"FROM\s+'(?P<path>(?:[^']|'')*)'\s*"
+        r"FILEFORMAT\s*=\s*(?P<fmt>\w+)(?P<rest>.*)$", re.I | re.S)
+
+    def _copy_into(self, sql: str, ctx: _Context) -> Result:
+        m = self._COPY.match(sql)
+        if not m:
+            raise SqlError("[UNSUPPORTED_FEATURE] The emulator supports COPY INTO <table> FROM '<path>' "
+                           "FILEFORMAT = JSON|CSV|PARQUET [FILES = (...)] [PATTERN = '...'] [FORMAT_OPTIONS (...)] "
+                           "[COPY_OPTIONS (...)].", "BAD_REQUEST", "0A000")
+        target = tuple(self._qualify(split_name(m.group("name")), ctx))
+        self.conn.execute(f"SELECT 1 FROM {self._duck_name(*target)} LIMIT 0")
+        rest = m.group("rest")
+        fmt_opts = _options(_section(rest, "FORMAT_OPTIONS"))
+        copy_opts = _options(_section(rest, "COPY_OPTIONS"))
+        pattern = re.search(r"PATTERN\s*=\s*'([^']*)'", rest, re.I)
+        files_sec = _section(rest, "FILES\\s*=")
+        path = self.local_path(m.group("path").replace("''", "'"))
+        files = _list_files(path, pattern.group(1) if pattern else None)
+        if files_sec:
+            wanted = set(re.findall(r"'([^']*)'", files_sec))
+            files = [f for f in files if f.name in wanted or str(f.relative_to(path)) in wanted]
+        key = self._copy_key(*target)
+        loaded = set(self.copy_log.get(key, []))
+        force = _bool(copy_opts.get("force"))
+        new = [f for f in files if force or str(f) not in loaded]
+        fmt = m.group("fmt").lower()
+        inserted = 0
+        if new:
+            cols = m.group("cols")
+            by = f"({', '.join(_q(c) for c in split_name(cols))})" if cols else "BY NAME"
+            reader = self._reader(fmt, new, fmt_opts, target)
+            self.conn.execute("BEGIN")
+            inserted = self.conn.execute(
+                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}").fetchone()[0]
+            self.conn.execute("COMMIT")
+            self.copy_log[key] = sorted(loaded | {str(f) for f in new})
+            self._save_copy_log()
+            ctx.changed.add(target)
+        table = pa.table({"num_affected_rows": pa.array([inserted], pa.int64()),
+                          "num_inserted_rows": pa.array([inserted], pa.int64()),
+                          "num_skipped_corrupt_files": pa.array([0], pa.int64())})
+        return Result(table, "COPY")
+
+    # ---- ALTER TABLE ... ADD COLUMNS -----------------------------------------------------
+    def _add_columns(self, target: list[str], columns: str, ctx: _Context) -> Result:
+        try:
+            create = sqlglot.parse_one(f"CREATE TABLE __t ({columns})", read="databricks")
+        except sqlglot.errors.ParseError as exc:
+            raise SqlError(f"[PARSE_SYNTAX_ERROR] {exc}", "BAD_REQUEST", "42601") from exc
+        name = self._duck_name(*target)
+        self.conn.execute("BEGIN")
+        for coldef in create.this.expressions:
+            coldef.set("constraints", [])
+            self.conn.execute(f"ALTER TABLE {name} ADD COLUMN {coldef.sql(dialect='duckdb')}")
+        self.conn.execute("COMMIT")
+        ctx.changed.add(tuple(target))
+        return _empty("DDL")
+
+    # ---- DESCRIBE and SHOW ---------------------------------------------------------------
+    def _describe(self, sql: str, ctx: _Context) -> Result:
+        m = re.match(rf"DESC(?:RIBE)?\s+(?:TABLE\s+)?(?:EXTENDED\s+)?({_NAME})\s*$", sql, re.I | re.S)
+        if not m:
+            raise SqlError("[UNSUPPORTED_FEATURE] Only DESCRIBE [TABLE] name is supported.", "BAD_REQUEST", "0A000")
+        target = self._qualify(split_name(m.group(1)), ctx)
+        schema = self.conn.execute(f"SELECT * FROM {self._duck_name(*target)} LIMIT 0").to_arrow_table().schema
+        from .types import type_text
+        return Result(pa.table({"col_name": [f.name for f in schema],
+                                "data_type": [type_text(f.type).lower() for f in schema],
+                                "comment": pa.array([None] * len(schema), pa.string())}), "OTHER")
+
+    def _show(self, sql: str, ctx: _Context) -> Result:
+        m = re.match(rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+({_NAME}))?(?:\s+LIKE\s+'([^']*)')?\s*$", sql, re.I | re.S)
+        if m:
+            catalog, schema = self._qualify(split_name(m.group(1)), ctx, 2) if m.group(1) else (ctx.catalog, ctx.schema)
+            rows = self.conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY 1",
+                [duck_catalog(catalog), schema]).fetchall()
+            names = [r[0] for r in rows if not m.group(2) or fnmatch.fnmatch(r[0].lower(), m.group(2).lower()
+                                                                              .replace("%", "*"))]
+            return Result(pa.table({"database": [schema] * len(names), "tableName": names,
+                                    "isTemporary": [False] * len(names)}), "OTHER")
+        m = re.match(rf"SHOW\s+(?:SCHEMAS|DATABASES)(?:\s+(?:IN|FROM)\s+({_NAME}))?\s*$", sql, re.I | re.S)
+        if m:
+            catalog = split_name(m.group(1))[0] if m.group(1) else ctx.catalog
+            rows = self.conn.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? "
+                                     "AND schema_name <> 'main' ORDER BY 1", [duck_catalog(catalog)]).fetchall()
+            return Result(pa.table({"databaseName": [r[0] for r in rows]}), "OTHER")
+        if re.match(r"SHOW\s+CATALOGS\s*$", sql, re.I):
+            rows = self.conn.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal "
+                                     "AND database_name <> 'memory' ORDER BY 1").fetchall()
+            names = [r[0][:-4] if r[0].endswith("__uc") else r[0] for r in rows]
+            return Result(pa.table({"catalog": names}), "OTHER")
+        m = re.match(rf"SHOW\s+VOLUMES\s+(?:IN|FROM)\s+({_NAME})\s*$", sql, re.I | re.S)
+        if m:
+            catalog, schema = self._qualify(split_name(m.group(1)), ctx, 2)
+            root = self.data_dir / "volumes" / quote(catalog.lower(), safe="") / quote(schema.lower(), safe="")
+            names = sorted(unquote(p.name) for p in root.iterdir()) if root.is_dir() else []
+            return Result(pa.table({"database": [schema] * len(names), "volume_name": names}), "OTHER")
+        raise SqlError("[UNSUPPORTED_FEATURE] The emulator supports SHOW TABLES/SCHEMAS/CATALOGS/VOLUMES.",
+                       "BAD_REQUEST", "0A000")
+
+
+def _empty(kind: str) -> Result:
+    return Result(pa.table({}), kind)
+
+
+def _kind(tree: exp.Expression) -> str:
+    for cls, name in ((exp.Merge, "MERGE"), (exp.Insert, "INSERT"), (exp.Update, "UPDATE"),
+                      (exp.Delete, "DELETE"), (exp.Query, "SELECT")):
+        if isinstance(tree, cls):
+            return name
+    if isinstance(tree, (exp.Create, exp.Drop, exp.Alter)):
+        return "DDL"
+    return "OTHER"
+
+
+def _dml_result(kind: str, table: pa.Table, before: int | None, after: int | None) -> pa.Table:
+    if kind not in ("MERGE", "INSERT", "UPDATE", "DELETE") or table.num_columns != 1:
+        return table
+    affected = int(table.column(0)[0].as_py() or 0) if table.num_rows else 0
+    cols = {"num_affected_rows": [affected]}
+    if kind == "INSERT":
+        cols["num_inserted_rows"] = [affected]
+    elif kind == "UPDATE":
+        cols["num_updated_rows"] = [affected]
+    elif kind == "DELETE":
+        cols["num_deleted_rows"] = [affected]
+    else:
+        inserted = max(0, (after or 0) - (before or 0))
+        cols.update(num_updated_rows=[affected - inserted], num_deleted_rows=[0], num_inserted_rows=[inserted])
+    return pa.table({k: pa.array(v, pa.int64()) for k, v in cols.items()})
+
+
+def _section(text: str, keyword: str) -> str | None:
+    m = re.search(keyword + r"\s*\(", text, re.I)
+    if not m:
+        return None
+    depth, start = 1, m.end()
+    in_str = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch == "'":
+            in_str = not in_str
+        elif not in_str and ch == "(":
+            depth += 1
+        elif not in_str and ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+    return None
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    return {"jsonl": "json", "ndjson": "json"}.get(suffix, suffix)
+
+
+def _list_files(path: Path, pattern: str | None) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    files = sorted(p for p in path.rglob("*") if p.is_file()
+                   and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts))
+    if pattern:
+        files = [f for f in files if fnmatch.fnmatch(str(f.relative_to(path)), pattern)]
+    return files
+
+
+def _translate_error(exc: duckdb.Error) -> SqlError:
+    text = str(exc)
+    if isinstance(exc, duckdb.CatalogException):
+        m = re.search(r"Table with name (\S+) does not exist", text)
+        if m:
+            return SqlError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{m.group(1)}` cannot be found. "
+                            f"({text.splitlines()[0]})", "BAD_REQUEST", "42P01")
+        if "already exists" in text:
+            return SqlError(f"[TABLE_OR_VIEW_ALREADY_EXISTS] {text.splitlines()[0]}", "BAD_REQUEST", "42P07")
+        return SqlError(f"[UNRESOLVED_ROUTINE] {text.splitlines()[0]}" if "Function" in text
+                        else f"[SCHEMA_NOT_FOUND] {text.splitlines()[0]}", "BAD_REQUEST", "42704")
+    if isinstance(exc, duckdb.BinderException):
+        return SqlError(f"[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] {text.splitlines()[0]}", "BAD_REQUEST", "42703")
+    if isinstance(exc, duckdb.ParserException):
+        return SqlError(f"[PARSE_SYNTAX_ERROR] {text.splitlines()[0]}", "BAD_REQUEST", "42601")
+    if isinstance(exc, duckdb.ConstraintException):
+        return SqlError(f"[DELTA_NOT_NULL_CONSTRAINT_VIOLATED] {text.splitlines()[0]}", "BAD_REQUEST", "23502")
+    if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException)):
+        return SqlError(f"[CAST_INVALID_INPUT] {text.splitlines()[0]}", "BAD_REQUEST", "22018")
+    if isinstance(exc, duckdb.InterruptException):
+        return SqlError("The statement was cancelled.", "CANCELLED", None)
+    if "MERGE" in text and "multiple" in text.lower():
+        return SqlError(f"[DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE] {text.splitlines()[0]}",
+                        "BAD_REQUEST", "21506")
+    return SqlError(text.splitlines()[0] if text else type(exc).__name__, "BAD_REQUEST", None)
