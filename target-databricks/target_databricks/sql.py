@@ -93,13 +93,13 @@ _UNSAFE_TABLE_CHARS = re.compile(r"[^a-z0-9_]+")
 def table_name(stream_name: str, prefix: str = "") -> str:
     """The Unity Catalog table name for a stream: ``<prefix><stream>``, made safe.
 
-    Unicode is folded to ASCII (NFKD, accents dropped), letters lower-cased (Unity Catalog stores
+    Accents are dropped (NFKD), letters lower-cased (Unity Catalog stores
     names lower-case), and every run of characters other than ``a-z0-9_`` becomes one ``_``, so
     ``public-AP Bills`` becomes ``public_ap_bills``. Names are cut to 255 characters.
     """
     folded = unicodedata.normalize("NFKD", f"{prefix}{stream_name}")
-    ascii_name = folded.encode("ascii", "ignore").decode("ascii").lower()
-    safe = _UNSAFE_TABLE_CHARS.sub("_", ascii_name).strip("_")
+    unaccented = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    safe = _UNSAFE_TABLE_CHARS.sub("_", unaccented).strip("_")
     if not safe:
         raise SqlBuildError(f"stream {stream_name!r} gives an empty table name")
     return safe[:255]
