@@ -1,0 +1,84 @@
+"""STATE is written only after the batch it covers committed (SDK drain order), and never on failure.
+
+The target's ``client`` is replaced by a recorder that answers like the Statement Execution API
+would (DESCRIBE rows, audit counts) and can fail the data statement; no HTTP is involved.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from target_databricks.client import StatementError, StatementResult
+from target_databricks.target import TargetDatabricks
+
+CONFIG = {"host": "https://example.invalid", "warehouse_id": "w", "catalog": "main", "schema": "fin", "token": "x"}
+
+
+class RecordingClient:
+    def __init__(self, fail_kind: str | None = None, committed: bool = False) -> None:
+        self.fail_kind = fail_kind
+        self.committed = committed
+        self.kinds: list[str] = []
+
+    def execute(self, statement, *, catalog=None, schema=None):
+        self.kinds.append(statement.kind)
+        if statement.kind == self.fail_kind:
+            raise StatementError(statement.kind, "FAILED", "BAD_REQUEST", "boom", "s-1")
+        if statement.kind == "describe table":
+            return StatementResult("s", [["id", "bigint", None]])
+        if statement.kind == "audit check":
+            return StatementResult("s", [["1" if self.committed else "0"]])
+        return StatementResult(f"s{len(self.kinds)}")
+
+
+def _lines(*messages):
+    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+
+
+SCHEMA = {"type": "SCHEMA", "stream": "bills", "key_properties": ["id"],
+          "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "amt": {"type": "number"}}}}
+RECORD = {"type": "RECORD", "stream": "bills", "record": {"id": 1, "amt": 10.25}, "time_extracted": "2024-01-01T00:00:00Z"}
+STATE = {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": "2024-01-01"}}}}
+
+
+def _run(client, config=CONFIG):
+    target = TargetDatabricks(config=config, validate_config=True)
+    target.__dict__["client"] = client
+    target.listen(file_input=_lines(SCHEMA, RECORD, STATE))
+
+
+def test_state_emitted_after_merge_and_audit(capsys):
+    client = RecordingClient()
+    _run(client)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1]) == STATE["value"]
+    assert client.kinds.index("merge") < client.kinds.index("audit insert")
+
+
+def test_no_state_when_the_batch_fails(capsys):
+    client = RecordingClient(fail_kind="merge")
+    with pytest.raises(StatementError, match="merge statement s-1 ended FAILED: BAD_REQUEST: boom"):
+        _run(client)
+    assert "bookmarks" not in capsys.readouterr().out
+    assert "audit insert" not in client.kinds
+
+
+def test_committed_token_is_skipped(capsys):
+    client = RecordingClient(committed=True)
+    _run(client)
+    assert "merge" not in client.kinds and "audit insert" not in client.kinds
+    assert "bookmarks" in capsys.readouterr().out
+
+
+def test_overwrite_holds_state_until_swap(capsys):
+    client = RecordingClient(fail_kind="insert overwrite")
+    with pytest.raises(StatementError):
+        _run(client, {**CONFIG, "load_method": "overwrite"})
+    assert "bookmarks" not in capsys.readouterr().out
+    ok = RecordingClient()
+    _run(ok, {**CONFIG, "load_method": "overwrite"})
+    assert ok.kinds.index("insert overwrite") < len(ok.kinds)
+    assert "bookmarks" in capsys.readouterr().out
