@@ -195,12 +195,17 @@ class Warehouse:
         return ".".join(p.lower() for p in (catalog, schema, table))
 
     # ---- execution -----------------------------------------------------------------------
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
     def interrupt(self) -> None:
         self.conn.interrupt()
 
     def query(self, sql: str, catalog: str | None = None, schema: str | None = None) -> list[tuple]:
         """Run Databricks SQL and return plain Python rows (for tests)."""
-        return [tuple(r.values()) for r in self.execute(sql, {}, catalog, schema).table.to_pylist()]
+        table = self.execute(sql, {}, catalog, schema).table
+        return list(zip(*(col.to_pylist() for col in table.columns)))
 
     def execute(self, statement: str, parameters: dict[str, exp.Expression], catalog: str | None,
                 schema: str | None) -> Result:
