@@ -44,10 +44,13 @@ RECORD = {"type": "RECORD", "stream": "bills", "record": {"id": 1, "amt": 10.25}
 STATE = {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": "2024-01-01"}}}}
 
 
-def _run(client, config=CONFIG):
+RECORD2 = {"type": "RECORD", "stream": "bills", "record": {"id": 2, "amt": 0.000000001}}
+
+
+def _run(client, config=CONFIG, messages=(SCHEMA, RECORD, STATE)):
     target = TargetDatabricks(config=config, validate_config=True)
     target.__dict__["client"] = client
-    target.listen(file_input=_lines(SCHEMA, RECORD, STATE))
+    target.listen(file_input=_lines(*messages))
 
 
 def test_state_emitted_after_merge_and_audit(capsys):
@@ -73,10 +76,20 @@ def test_committed_token_is_skipped(capsys):
     assert "bookmarks" in capsys.readouterr().out
 
 
+def test_state_after_each_drained_batch(capsys):
+    client = RecordingClient()
+    _run(client, {**CONFIG, "batch_size_rows": 1}, (SCHEMA, RECORD, STATE, RECORD2))
+    assert client.kinds.count("merge") == 2
+    assert capsys.readouterr().out.count("bookmarks") >= 1
+
+
 def test_overwrite_holds_state_until_swap(capsys):
     client = RecordingClient(fail_kind="insert overwrite")
+    overwrite = {**CONFIG, "load_method": "overwrite", "batch_size_rows": 1}
     with pytest.raises(StatementError):
-        _run(client, {**CONFIG, "load_method": "overwrite"})
+        _run(client, overwrite, (SCHEMA, RECORD, STATE, RECORD2))
+    assert client.kinds.count("stage insert") == 2  # a batch was drained mid-run, yet no STATE
+    assert "bookmarks" not in capsys.readouterr().out
     assert "bookmarks" not in capsys.readouterr().out
     ok = RecordingClient()
     _run(ok, {**CONFIG, "load_method": "overwrite"})
