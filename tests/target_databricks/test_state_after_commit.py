@@ -47,9 +47,11 @@ STATE = {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_val
 RECORD2 = {"type": "RECORD", "stream": "bills", "record": {"id": 2, "amt": 0.000000001}}
 
 
-def _run(client, config=CONFIG, messages=(SCHEMA, RECORD, STATE)):
+def _run(client, config=CONFIG, messages=(SCHEMA, RECORD, STATE), drain_every_record=False):
     target = TargetDatabricks(config=config, validate_config=True)
     target.__dict__["client"] = client
+    if drain_every_record:  # the SDK's max-record-age drain_all (which writes STATE) after every record
+        target._MAX_RECORD_AGE_IN_MINUTES = -1.0
     target.listen(file_input=_lines(*messages))
 
 
@@ -78,16 +80,16 @@ def test_committed_token_is_skipped(capsys):
 
 def test_state_after_each_drained_batch(capsys):
     client = RecordingClient()
-    _run(client, {**CONFIG, "batch_size_rows": 1}, (SCHEMA, RECORD, STATE, RECORD2))
+    _run(client, CONFIG, (SCHEMA, RECORD, STATE, RECORD2), drain_every_record=True)
     assert client.kinds.count("merge") == 2
-    assert capsys.readouterr().out.count("bookmarks") >= 1
+    assert capsys.readouterr().out.count("bookmarks") == 2  # mid-run drain_all and end of pipe
 
 
 def test_overwrite_holds_state_until_swap(capsys):
     client = RecordingClient(fail_kind="insert overwrite")
     overwrite = {**CONFIG, "load_method": "overwrite", "batch_size_rows": 1}
     with pytest.raises(StatementError):
-        _run(client, overwrite, (SCHEMA, RECORD, STATE, RECORD2))
+        _run(client, overwrite, (SCHEMA, RECORD, STATE, RECORD2), drain_every_record=True)
     assert client.kinds.count("stage insert") == 2  # a batch was drained mid-run, yet no STATE
     assert "bookmarks" not in capsys.readouterr().out
     assert "bookmarks" not in capsys.readouterr().out
