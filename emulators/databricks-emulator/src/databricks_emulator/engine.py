@@ -24,7 +24,6 @@ import sqlglot
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
-warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
 _EXTRA_DIRS = {"volumes", "_emulator"}
@@ -178,7 +177,7 @@ class Warehouse:
             self.copy_log.pop(self._copy_key(catalog, schema, table), None)
         for catalog, schema, table in changed - dropped:
             try:
-                data = self.conn.execute(f"SELECT * FROM {self._duck_name(catalog, schema, table)}").to_arrow_table()
+                data = self.conn.sql(f"SELECT * FROM {self._duck_name(catalog, schema, table)}").to_arrow_table()
             except duckdb.CatalogException:
                 continue
             write_deltalake(str(self.table_path(catalog, schema, table)), data, mode="overwrite",
@@ -346,7 +345,9 @@ class Warehouse:
         duck_sql = tree.sql(dialect="duckdb")
         before = self._count(target) if kind == "MERGE" and target else None
         cursor = self.conn.execute(duck_sql)
-        table = cursor.to_arrow_table() if cursor.description else pa.table({})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DB-API arrow output copies once; fine for results
+            table = cursor.to_arrow_table() if cursor.description else pa.table({})
         if target:
             if isinstance(tree, exp.Drop):
                 ctx.dropped.add(target)
