@@ -16,7 +16,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 import duckdb
 import pyarrow as pa
@@ -51,6 +50,18 @@ class _Context:
     schema: str
     changed: set = field(default_factory=set)  # (catalog, schema, table) lower-cased
     dropped: set = field(default_factory=set)
+
+
+_SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def quote(name: str, safe: str = "") -> str:
+    """A name as one directory: lower-case, unsafe UTF-8 bytes as ``=XX`` (delta-rs decodes ``%XX``)."""
+    return "".join(c if c in _SAFE else "".join(f"={b:02X}" for b in c.encode()) for c in name)
+
+
+def unquote(text: str) -> str:
+    return re.sub(rb"=([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]), text.encode()).decode()
 
 
 def _q(name: str) -> str:
@@ -356,7 +367,7 @@ class Warehouse:
         return Result(_dml_result(kind, table, before, self._count(target) if before is not None else None), kind)
 
     def _count(self, target) -> int:
-        return self.conn.execute(f"SELECT count(*) FROM {self._duck_name(*target)}").fetchone()[0]
+        return self.conn.execute(f"SELECT count(*) FROM {self._duck_name(*target)}").fetchall()[0][0]
 
     def _target(self, tree: exp.Expression, ctx: _Context) -> tuple[str, str, str] | None:
         if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
@@ -480,7 +491,7 @@ class Warehouse:
             reader = self._reader(fmt, new, fmt_opts, target)
             self.conn.execute("BEGIN")
             inserted = self.conn.execute(
-                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}").fetchone()[0]
+                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}").fetchall()[0][0]
             self.conn.execute("COMMIT")
             self.copy_log[key] = sorted(loaded | {str(f) for f in new})
             self._save_copy_log()
