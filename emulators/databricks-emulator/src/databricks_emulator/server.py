@@ -118,6 +118,31 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_client_connections(self) -> None:
+        """End keep-alive connections, so their handler threads (and what they hold) finish."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class DatabricksEmulator:
     """A running emulated Databricks workspace with one SQL warehouse; ``start()``/``stop()`` or ``with``.
@@ -166,6 +191,7 @@ class DatabricksEmulator:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_client_connections()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
