@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+# sqlglot logs every Databricks table property it does not carry over to DuckDB (USING DELTA,
+# TBLPROPERTIES); those are expected here, not news.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 import sqlglot
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
@@ -522,7 +527,7 @@ class Warehouse:
         if not m:
             raise SqlError("[UNSUPPORTED_FEATURE] Only DESCRIBE [TABLE] name is supported.", "BAD_REQUEST", "0A000")
         target = self._qualify(split_name(m.group(1)), ctx)
-        schema = self.conn.execute(f"SELECT * FROM {self._duck_name(*target)} LIMIT 0").to_arrow_table().schema
+        schema = self.conn.sql(f"SELECT * FROM {self._duck_name(*target)} LIMIT 0").to_arrow_table().schema
         from .types import type_text
         return Result(pa.table({"col_name": [f.name for f in schema],
                                 "data_type": [type_text(f.type).lower() for f in schema],
