@@ -126,3 +126,74 @@ def test_meltano_run_lands_every_stream_and_reruns_upsert_changes(tmp_path, emul
     }
     subaccounts = len(emulator.store.records("Subaccount", VERSION))
     assert moved == {**dict.fromkeys(FLOWS, 0), "bills": 2, "vendors": 1, "subaccounts": subaccounts}, moved
+
+
+def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_path, emulator):
+    from databricks_emulator import DatabricksEmulator
+    from databricks_emulator import EmulatorConfig as DatabricksConfig
+    from deltalake import DeltaTable
+
+    with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
+        env = {
+            **os.environ,
+            "TAP_ACUMATICA_BASE_URL": emulator.base_url,
+            "TARGET_DATABRICKS_HOST": databricks.base_url,
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        }
+
+        def run() -> None:
+            proc = subprocess.run(
+                [MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-databricks"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+            )
+            assert proc.returncode == 0, proc.stderr[-6000:]
+
+        def check() -> None:
+            for stream, (entity, keys) in FLOWS.items():
+                source = {
+                    tuple(r[k] for k in keys): r
+                    for r in emulator.store.records(entity, VERSION, expand=("Details",))
+                }
+                path = databricks.table_path("workspace", "acumatica", stream)
+                rows = DeltaTable(path).to_pyarrow_table().to_pylist()
+                landed = {tuple(r[k] for k in keys): r for r in rows}
+                assert len(landed) == len(rows), f"{stream}: duplicate keys in the Delta table"
+                assert landed.keys() == source.keys(), f"{stream}: keys differ"
+                for key, record in source.items():
+                    for field, value in record.items():
+                        if field in ("id", "custom", "note") or field not in landed[key]:
+                            continue
+                        got = landed[key][field]
+                        if isinstance(value, list):
+                            got = json.loads(got)
+                        elif hasattr(got, "isoformat"):
+                            got = got.isoformat()
+                        assert_exact(got, value, f"{stream} {key} {field}")
+
+        run()
+        check()
+        emulator.store.modify("Bill", ("Bill", "000008"), {"Description": "changed before run 2"})
+        emulator.store.modify("JournalTransaction", ("GL", emulator.store.records("JournalTransaction", VERSION)[0]["BatchNbr"]),
+                              {"Description": "journal changed"})
+        run()
+        check()
+
+
+def assert_exact(landed, source, where: str) -> None:
+    """Databricks keeps types: decimals exact, timestamps as instants, lines as JSON."""
+    if isinstance(source, list):
+        assert len(landed) == len(source), where
+        for got, want in zip(landed, source, strict=True):
+            for name, value in want.items():
+                if name in got and not isinstance(value, dict | list):
+                    assert_exact(got[name], value, f"{where}.{name}")
+    elif source is None:
+        assert landed is None, where
+    elif isinstance(source, bool):
+        assert landed is source, where
+    elif isinstance(source, int | Decimal):
+        assert Decimal(str(landed)) == Decimal(str(source)), (where, landed, source)
+    elif isinstance(source, str) and len(source) >= 19 and source[10] == "T":
+        assert instant(str(landed)) == instant(source), (where, landed, source)
+    else:
+        assert landed == source, (where, landed, source)
