@@ -57,14 +57,23 @@ class DatabricksSink(BatchSink):
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
-        return True  # audit columns are always written
+        return True  # audit columns are always written, whatever ``add_record_metadata`` says
 
     def _add_sdc_metadata_to_schema(self) -> None:
-        """Audit columns come from ``sql.AUDIT_COLUMN_TYPES``, not from the stream schema."""
+        """Declare the audit columns in the stream schema (the SDK's metadata-column hook).
+
+        The SDK calls this from ``Sink.__init__`` before building the record validator, so the
+        ``_sdc_*`` fields set per record validate, parse (``date-time`` strings become datetimes)
+        and raise no "No schema for record field" warning. Their table types come from
+        ``sql.AUDIT_COLUMN_TYPES`` (TIMESTAMP, BIGINT, STRING), whatever a tap declared.
+        """
+        properties = self.schema.setdefault("properties", {})
+        for name, prop in sql.AUDIT_PROPERTIES.items():
+            properties[name] = dict(prop)
 
     def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
         record["_sdc_extracted_at"] = message.get("time_extracted")
-        record["_sdc_received_at"] = datetime.now(tz=UTC)
+        record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
         record["_sdc_sequence"] = next_sequence()
 
     def run(self, statement: Statement) -> str:

@@ -43,6 +43,16 @@ AUDIT_COLUMN_TYPES: dict[str, str] = {
     LOAD_TOKEN_COLUMN: "STRING",
 }
 
+# The same audit columns as JSON schema properties, added to each sink's schema through the SDK's
+# record-metadata mechanism (``Sink._add_sdc_metadata_to_schema``) so records validate and parse them.
+AUDIT_PROPERTIES: dict[str, dict[str, Any]] = {
+    "_sdc_extracted_at": {"type": ["null", "string"], "format": "date-time"},
+    "_sdc_received_at": {"type": ["null", "string"], "format": "date-time"},
+    "_sdc_batched_at": {"type": ["null", "string"], "format": "date-time"},
+    "_sdc_sequence": {"type": ["null", "integer"]},
+    LOAD_TOKEN_COLUMN: {"type": ["null", "string"]},
+}
+
 _INT_RANGES = {
     "TINYINT": (-(2**7), 2**7 - 1),
     "SMALLINT": (-(2**15), 2**15 - 1),
