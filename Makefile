@@ -10,10 +10,11 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins demo test test-fast bench lint clean
+.PHONY: help env plugins demo demo-databricks test test-fast bench lint clean
 
 help:
 	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
+	@echo "make demo-databricks - the same into Delta tables through the local Databricks emulator"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make bench  - throughput, request and memory figures of tap-acumatica"
 	@echo "make lint   - ruff over the packages, tests and scripts"
@@ -36,6 +37,9 @@ plugins: .meltano/.installed
 
 demo: plugins
 	$(BIN)/python scripts/demo.py
+
+demo-databricks: plugins
+	$(BIN)/python scripts/demo.py --target target-databricks
 
 test: plugins
 	$(BIN)/python -m pytest
