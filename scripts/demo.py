@@ -36,7 +36,9 @@ DELTA_ROOT = ROOT / "output" / "databricks"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", choices=["target-duckdb", "target-databricks"], default="target-duckdb")
     target = parser.parse_args().target
     ports = [PORT] + ([DATABRICKS_PORT] if target == "target-databricks" else [])
@@ -50,12 +52,16 @@ def main() -> int:
         if target == "target-databricks":
             shutil.rmtree(DELTA_ROOT, ignore_errors=True)
             emulators.append(
-                _start_emulator("databricks-emulator", "--port", str(DATABRICKS_PORT), "--data-dir", str(DELTA_ROOT))
+                _start_emulator(
+                    "databricks-emulator", "--port", str(DATABRICKS_PORT), "--data-dir", str(DELTA_ROOT)
+                )
             )
         elif WAREHOUSE.exists():
             WAREHOUSE.unlink()
         env = {**os.environ, "TAP_ACUMATICA_BASE_URL": f"{ROOT_URL}/AcumaticaERP"}
-        _meltano(["state", "clear", "--force", f"sandbox:tap-acumatica-to-{target}"], env, check=False, quiet=True)
+        _meltano(
+            ["state", "clear", "--force", f"sandbox:tap-acumatica-to-{target}"], env, check=False, quiet=True
+        )
         warehouse = _DeltaTables() if target == "target-databricks" else _DuckDBFile()
 
         _banner("First run: full load")

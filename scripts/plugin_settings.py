@@ -16,13 +16,20 @@ import yaml
 
 BIN = Path(sys.executable).parent
 
-KINDS = {"integer": "integer", "number": "integer", "boolean": "boolean", "object": "object", "array": "array"}
+KINDS = {
+    "integer": "integer",
+    "number": "integer",
+    "boolean": "boolean",
+    "object": "object",
+    "array": "array",
+}
 
 
 def settings(plugin: str) -> list[dict]:
     about = json.loads(
-        subprocess.run([str(BIN / plugin), "--about", "--format=json"], capture_output=True, text=True,
-                       check=True).stdout
+        subprocess.run(
+            [str(BIN / plugin), "--about", "--format=json"], capture_output=True, text=True, check=True
+        ).stdout
     )
     out = []
     for name, spec in about["settings"]["properties"].items():

@@ -144,7 +144,12 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
         def run() -> None:
             proc = subprocess.run(
                 [MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-databricks"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
             )
             assert proc.returncode == 0, proc.stderr[-6000:]
 
@@ -173,8 +178,11 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
         run()
         check()
         emulator.store.modify("Bill", ("Bill", "000008"), {"Description": "changed before run 2"})
-        emulator.store.modify("JournalTransaction", ("GL", emulator.store.records("JournalTransaction", VERSION)[0]["BatchNbr"]),
-                              {"Description": "journal changed"})
+        emulator.store.modify(
+            "JournalTransaction",
+            ("GL", emulator.store.records("JournalTransaction", VERSION)[0]["BatchNbr"]),
+            {"Description": "journal changed"},
+        )
         run()
         check()
 

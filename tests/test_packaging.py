@@ -16,14 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import settings_table  # noqa: E402
 
-
 PLUGINS = {"tap-acumatica": "extractors", "target-databricks": "loaders"}
 
 
 def about(plugin: str = "tap-acumatica") -> dict:
     executable = str(Path(TAP).parent / plugin)
     return json.loads(
-        subprocess.run([executable, "--about", "--format=json"], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [executable, "--about", "--format=json"], capture_output=True, text=True, check=True
+        ).stdout
     )
 
 
