@@ -70,11 +70,12 @@ def test_an_expansion_the_version_lacks_is_a_clear_error(tmp_path):
 
 
 def test_an_extra_entity_with_a_linked_expansion_is_read_like_the_builtins(tap, emulator):
-    extra = [
-        {"name": "vendor_contacts", "entity": "Vendor", "key_properties": ["VendorID"], "expand": ["MainContact"]}
-    ]
+    extra = [{
+        "name": "vendor_contacts", "entity": "Vendor", "key_properties": ["VendorID"], "expand": ["MainContact"],
+    }]
     sync = tap.sync(["vendor_contacts"], extra_entities=extra)
-    source = {r["VendorID"]: r for r in emulator.store.records("Vendor", "24.200.001", expand=("MainContact",))}
+    vendors = emulator.store.records("Vendor", "24.200.001", expand=("MainContact",))
+    source = {r["VendorID"]: r for r in vendors}
     emitted = {r["VendorID"]: r for r in sync.records["vendor_contacts"]}
     assert emitted.keys() == source.keys()
     assert sync.schemas["vendor_contacts"]["properties"]["MainContact"]["type"] == ["object", "null"]
