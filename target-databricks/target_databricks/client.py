@@ -89,17 +89,19 @@ class DatabricksClient:
         backoff_max_s: float = 60.0,
         workspace_client: WorkspaceClient | None = None,
     ) -> None:
+        self._config_kwargs: dict[str, Any] | None = None
         if workspace_client is None:
             if token:
-                config = Config(host=host, token=token, auth_type="pat")
+                self._config_kwargs = {"host": host, "token": token, "auth_type": "pat"}
             elif client_id and client_secret:
-                config = Config(
-                    host=host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m"
-                )
+                self._config_kwargs = {
+                    "host": host, "client_id": client_id, "client_secret": client_secret, "auth_type": "oauth-m2m",
+                }
             else:
                 raise ValueError("set either token, or client_id and client_secret")
-            workspace_client = WorkspaceClient(config=config)
+            workspace_client = WorkspaceClient(config=Config(**self._config_kwargs))
         self.workspace = workspace_client
+        self.reauthentications = 0
         self.warehouse_id = warehouse_id
         # The API accepts 0 or 5-50 seconds for the synchronous part of a call.
         self.wait_timeout_s = min(max(int(wait_timeout_s), 5), 50)
@@ -107,6 +109,22 @@ class DatabricksClient:
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+
+    def _call(self, fn):
+        """One API call; after a 401 (token revoked or expired early) authenticate afresh, once.
+
+        databricks-sdk refreshes OAuth tokens ahead of their expiry, but a token revoked on the
+        server side only shows as a 401. A rejected request did nothing, so repeating it is safe.
+        """
+        try:
+            return fn(self.workspace)
+        except DatabricksError as exc:
+            if _http_status(exc) != 401 or self._config_kwargs is None:
+                raise
+            logger.warning("HTTP 401 (%s); authenticating again", exc)
+            self.workspace = WorkspaceClient(config=Config(**self._config_kwargs))
+            self.reauthentications += 1
+            return fn(self.workspace)
 
     def _sleep_before(self, attempt: int) -> None:
         delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
@@ -122,7 +140,7 @@ class DatabricksClient:
                     raise
                 logger.warning("Retrying %s (attempt %d): %s", statement.kind, attempt, exc)
             except DatabricksError as exc:
-                status = getattr(exc, "status_code", None) or _status_of(exc)
+                status = _http_status(exc)
                 if status not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
                     raise
                 logger.warning("Retrying %s after HTTP %s (attempt %d)", statement.kind, status, attempt)
@@ -130,8 +148,7 @@ class DatabricksClient:
         raise AssertionError("unreachable")
 
     def _execute_once(self, statement: Statement, *, catalog: str | None, schema: str | None) -> StatementResult:
-        api = self.workspace.statement_execution
-        response = api.execute_statement(
+        response = self._call(lambda w: w.statement_execution.execute_statement(
             statement=statement.sql,
             warehouse_id=self.warehouse_id,
             catalog=catalog,
@@ -142,13 +159,14 @@ class DatabricksClient:
             or None,
             wait_timeout=f"{self.wait_timeout_s}s",
             on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-        )
+        ))
+        statement_id = response.statement_id
         deadline = time.monotonic() + self.max_statement_wait_s
         poll_s = 0.5
         while _state(response) not in TERMINAL_STATES:
             if time.monotonic() > deadline:
-                if response.statement_id:
-                    api.cancel_execution(response.statement_id)
+                if statement_id:
+                    self._call(lambda w: w.statement_execution.cancel_execution(statement_id))
                 raise StatementError(
                     statement.kind, "TIMEOUT", None,
                     f"not finished after {self.max_statement_wait_s}s; cancel requested",
@@ -156,7 +174,7 @@ class DatabricksClient:
                 )
             time.sleep(poll_s)
             poll_s = min(poll_s * 2, 10.0)
-            response = api.get_statement(response.statement_id)
+            response = self._poll(statement_id)
         state = _state(response)
         if state != StatementState.SUCCEEDED:
             error = response.status.error if response.status else None
@@ -170,9 +188,35 @@ class DatabricksClient:
         rows = response.result.data_array if response.result and response.result.data_array else []
         return StatementResult(response.statement_id or "", [list(r) for r in rows])
 
+    def _poll(self, statement_id: str | None) -> StatementResponse:
+        """GET the statement; 429/503 answers to a poll are waited out (the statement keeps running)."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._call(lambda w: w.statement_execution.get_statement(statement_id))
+            except DatabricksError as exc:
+                if _http_status(exc) not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
+                    raise
+            self._sleep_before(attempt)
+        raise AssertionError("unreachable")
+
     def upload(self, volume_path: str, data: bytes, *, overwrite: bool = True) -> None:
         """Upload bytes to ``/Volumes/<catalog>/<schema>/<volume>/<path>`` with the Files API."""
-        self.workspace.files.upload(volume_path, io.BytesIO(data), overwrite=overwrite)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self._call(lambda w: w.files.upload(volume_path, io.BytesIO(data), overwrite=overwrite))
+                return
+            except DatabricksError as exc:
+                if _http_status(exc) not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
+                    raise
+            self._sleep_before(attempt)
+
+    def delete_file(self, volume_path: str) -> None:
+        """Delete a volume file; a file already gone is fine."""
+        try:
+            self._call(lambda w: w.files.delete(volume_path))
+        except DatabricksError as exc:
+            if _http_status(exc) != 404:
+                raise
 
 
 def _state(response: StatementResponse) -> StatementState | None:
@@ -183,9 +227,13 @@ def _enum_text(value: Any) -> str | None:
     return getattr(value, "value", value)
 
 
+def _http_status(exc: DatabricksError) -> int | None:
+    return getattr(exc, "status_code", None) or _status_of(exc)
+
+
 def _status_of(exc: DatabricksError) -> int | None:
     # Subclasses such as TooManyRequests / TemporarilyUnavailable carry the mapping in their type.
-    names = {"TooManyRequests": 429, "TemporarilyUnavailable": 503}
+    names = {"TooManyRequests": 429, "TemporarilyUnavailable": 503, "Unauthenticated": 401, "NotFound": 404}
     for cls in type(exc).__mro__:
         if cls.__name__ in names:
             return names[cls.__name__]

@@ -42,4 +42,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("max_statement_bytes", th.IntegerType, default=sql.DEFAULT_MAX_STATEMENT_BYTES,
                 title="Bytes per statement",
                 description="Most bytes of SQL text plus parameters in one statement (API limit 16 MiB)."),
+    th.Property("max_retries", th.IntegerType, default=6, title="Attempts per statement",
+                description="Attempts for a statement that fails transiently (HTTP 429/503 after the SDK's "
+                "own retries, or FAILED with TEMPORARILY_UNAVAILABLE and similar codes)."),
+    th.Property("retry_backoff_s", th.NumberType, default=1.0, title="Retry backoff (s)",
+                description="First backoff between attempts; doubles each attempt (max 60 s), with jitter."),
 ).to_dict()

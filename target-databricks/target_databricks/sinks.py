@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.sinks import BatchSink
 
 from target_databricks import sql
+from target_databricks.client import StatementError
 from target_databricks.sql import Budget, Column, Parameter, Statement
 
 if TYPE_CHECKING:
@@ -89,7 +90,15 @@ class DatabricksSink(BatchSink):
         missing = sql.missing_columns(existing, wanted)
         if missing:
             self.logger.info("Adding columns %s to %s", [c.name for c in missing], self.table_fqn)
-            self.run(Statement(sql.add_columns(self.table_fqn, missing), kind="alter table"))
+            try:
+                self.run(Statement(sql.add_columns(self.table_fqn, missing), kind="alter table"))
+            except StatementError:
+                # A retried ALTER whose first answer was lost fails on the columns it added; anything
+                # else still missing is a real failure.
+                described = self.client.execute(Statement(sql.describe_table(self.table_fqn), kind="describe table"))
+                existing = sql.parse_describe(described.rows)
+                if sql.missing_columns(existing, wanted):
+                    raise
         self.columns = sql.resolve_columns(existing, wanted)
         if self.load_method == "overwrite":
             stage = sql.staging_table_name(self.table, self.target.run_id, "overwrite")
@@ -153,7 +162,7 @@ class DatabricksSink(BatchSink):
             )
         else:
             direct = sql.chunk_statements(
-                sql.insert_replace_token_template(self.table_fqn, cols),
+                sql.insert_new_token_template(self.table_fqn, cols),
                 cols, rows, self.budget, "insert", token_param,
             )
         if len(direct) == 1:
@@ -168,7 +177,7 @@ class DatabricksSink(BatchSink):
             final = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge")
         else:
             final = Statement(
-                sql.insert_replace_token_template(self.table_fqn, cols, source), token_param, kind="insert"
+                sql.insert_new_token_template(self.table_fqn, cols, source), token_param, kind="insert"
             )
         ids.append(self.run(final))
         ids.append(self.run(Statement(sql.drop_table(stage), kind="drop stage")))

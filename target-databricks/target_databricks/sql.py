@@ -623,17 +623,20 @@ def insert_template(table: str, columns: Sequence[Column], source: str = VALUES_
     return f"INSERT INTO {table} ({column_list(columns)}) {source}"
 
 
-def insert_replace_token_template(
+def insert_new_token_template(
     table: str, columns: Sequence[Column], source: str = VALUES_PLACEHOLDER
 ) -> str:
-    """Append-only load that is safe to repeat: rows of this load token are replaced atomically.
+    """Append-only load that is safe to repeat: inserts only if no row of this load token exists.
 
-    Uses the parameter ``:load_token``; re-applying a batch whose audit row was never written
-    (crash after the data commit) replaces its own rows instead of duplicating them.
+    Uses the parameter ``:load_token``. One statement is one Delta commit, so a batch's rows are all
+    there or none are; re-applying a batch whose audit row was never written (crash after the data
+    commit, or a retried request whose answer was lost) inserts nothing the second time.
     """
+    token = quote_identifier(LOAD_TOKEN_COLUMN)
     return (
-        f"INSERT INTO {table} REPLACE WHERE {quote_identifier(LOAD_TOKEN_COLUMN)} = :load_token "
-        f"SELECT {column_list(columns)} FROM ({source}) AS s"
+        f"INSERT INTO {table} ({column_list(columns)}) "
+        f"SELECT {column_list(columns, 's.')} FROM ({source}) AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.{token} = :load_token)"
     )
 
 
@@ -641,12 +644,14 @@ def insert_overwrite(table: str, columns: Sequence[Column], source_table: str) -
     """Replace the whole table with a staging table's rows in one Delta commit."""
     return (
         f"INSERT OVERWRITE {table} ({column_list(columns)}) "
-        f"SELECT {column_list(columns)} FROM {source_table}"
+        f"SELECT DISTINCT {column_list(columns)} FROM {source_table}"
     )
 
 
 def select_from_table(columns: Sequence[Column], table: str) -> str:
-    return f"SELECT {column_list(columns)} FROM {table}"
+    """Rows of a staging table. DISTINCT drops a chunk inserted twice (a retried request whose answer
+    was lost); distinct records never collide, as each carries its own ``_sdc_sequence``."""
+    return f"SELECT DISTINCT {column_list(columns)} FROM {table}"
 
 
 def drop_table(table: str) -> str:
@@ -688,15 +693,22 @@ def audit_committed_query(catalog: str, schema: str, stream: str, token: str) ->
 
 
 def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statement:
-    """INSERT of one audit row; every value is a typed parameter."""
+    """INSERT of one audit row; every value is a typed parameter.
+
+    Safe to repeat: nothing is inserted when a row with the same stream, load token and status
+    exists (a retried request whose answer was lost does not write a second row).
+    """
     params = [
         Parameter(f"a{i}", parameter_value(values.get(c.name), c.sql_type, c.name), parameter_type(c.sql_type))
         for i, c in enumerate(AUDIT_COLUMNS)
     ]
-    markers = ", ".join(f"CAST(:a{i} AS {c.sql_type})" for i, c in enumerate(AUDIT_COLUMNS))
+    index = {c.name: i for i, c in enumerate(AUDIT_COLUMNS)}
+    table = qualified_name(catalog, schema, AUDIT_TABLE)
+    markers = ", ".join(f"CAST(:a{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(AUDIT_COLUMNS))
+    same = " AND ".join(f"a.`{name}` <=> CAST(:a{index[name]} AS STRING)" for name in ("stream", "load_token", "status"))
     return Statement(
-        f"INSERT INTO {qualified_name(catalog, schema, AUDIT_TABLE)} "
-        f"({column_list(AUDIT_COLUMNS)}) VALUES ({markers})",
+        f"INSERT INTO {table} ({column_list(AUDIT_COLUMNS)}) SELECT {markers} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE {same})",
         params,
         kind="audit insert",
     )

@@ -50,6 +50,8 @@ class TargetDatabricks(Target):
             token=cfg.get("token"),
             wait_timeout_s=int(cfg.get("statement_wait_timeout") or 30),
             max_statement_wait_s=float(cfg.get("max_statement_wait_s") or 3600),
+            max_attempts=int(cfg.get("max_retries") or 6),
+            backoff_base_s=float(cfg["retry_backoff_s"]) if cfg.get("retry_backoff_s") is not None else 1.0,
         )
 
     def prepare_schema(self) -> None:

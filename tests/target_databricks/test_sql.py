@@ -354,14 +354,18 @@ def test_values_never_appear_in_sql_text():
     assert stmt.parameters[1].value == evil
 
 
-def test_append_only_replaces_its_own_token_atomically():
+def test_append_only_inserts_only_a_new_token():
     cols = [Column("id", "BIGINT"), Column("_sdc_load_token", "STRING")]
     extra = [sql.Parameter("load_token", "tok")]
-    [stmt] = sql.chunk_statements(sql.insert_replace_token_template(TABLE, cols), cols,
+    [stmt] = sql.chunk_statements(sql.insert_new_token_template(TABLE, cols), cols,
                                   _rows(cols, [{"id": 1, "_sdc_load_token": "tok"}]), Budget(), "insert", extra)
     assert stmt.sql.startswith(
-        "INSERT INTO `main`.`finance`.`ap_bills` REPLACE WHERE `_sdc_load_token` = :load_token "
-        "SELECT `id`, `_sdc_load_token` FROM (SELECT CAST(c0 AS BIGINT)"
+        "INSERT INTO `main`.`finance`.`ap_bills` (`id`, `_sdc_load_token`) "
+        "SELECT s.`id`, s.`_sdc_load_token` FROM (SELECT CAST(c0 AS BIGINT)"
+    )
+    assert stmt.sql.endswith(
+        "AS s WHERE NOT EXISTS (SELECT 1 FROM `main`.`finance`.`ap_bills` AS t "
+        "WHERE t.`_sdc_load_token` = :load_token)"
     )
     assert stmt.parameters[0] == sql.Parameter("load_token", "tok")
 
@@ -369,7 +373,7 @@ def test_append_only_replaces_its_own_token_atomically():
 def test_overwrite_and_staging_shapes():
     cols = [Column("id", "BIGINT")]
     assert sql.insert_overwrite(TABLE, cols, "`main`.`finance`.`stg`") == (
-        "INSERT OVERWRITE `main`.`finance`.`ap_bills` (`id`) SELECT `id` FROM `main`.`finance`.`stg`"
+        "INSERT OVERWRITE `main`.`finance`.`ap_bills` (`id`) SELECT DISTINCT `id` FROM `main`.`finance`.`stg`"
     )
     assert sql.staging_table_name("ap_bills", "abcdef0123456789ffff") == "__tdbx_stage_ap_bills_abcdef0123456789"
     assert sql.drop_table(TABLE) == "DROP TABLE IF EXISTS `main`.`finance`.`ap_bills`"
@@ -381,6 +385,7 @@ def test_audit_statements_parameterised():
     row = sql.audit_insert("main", "fin", {"stream": "bills", "rows": 3, "status": "committed",
                                            "started_at": datetime(2024, 1, 1, tzinfo=UTC)})
     assert row.sql.startswith("INSERT INTO `main`.`fin`.`_sdc_load_audit` (`stream`, ")
+    assert "WHERE NOT EXISTS (SELECT 1 FROM `main`.`fin`.`_sdc_load_audit` AS a WHERE a.`stream` <=>" in row.sql
     values = {p.name: (p.value, p.type) for p in row.parameters}
     assert values["a0"] == ("bills", "STRING") and values["a4"] == ("3", "BIGINT")
     assert values["a9"] == ("2024-01-01T00:00:00.000000+00:00", "TIMESTAMP")
@@ -458,7 +463,7 @@ def test_extra_parameters_count_against_budget():
     cols = [Column("a", "STRING")]
     rows = [[str(i)] for i in range(10)]
     extra = [sql.Parameter("load_token", "t")]
-    stmts = sql.chunk_statements(sql.insert_replace_token_template(TABLE, cols), cols, rows,
+    stmts = sql.chunk_statements(sql.insert_new_token_template(TABLE, cols), cols, rows,
                                  Budget(max_parameters=4), "insert", extra)
     assert [s.rows for s in stmts] == [3, 3, 3, 1]
     assert all(s.parameters[0].name == "load_token" and len(s.parameters) <= 4 for s in stmts)

@@ -1,0 +1,304 @@
+"""Loads and faults against the Databricks emulator, feeding Singer messages to the
+``target-databricks`` console script on stdin as a user's pipeline would.
+
+Faults that must hit one particular statement are timed with ``statement_delay_s``: every statement
+waits that long on the emulator before it runs, and a watcher thread in the test reacts to the
+emulator's counters (e.g. "the audit check finished") well inside that window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+import pytest
+from databricks_emulator import DatabricksEmulator
+from databricks_emulator import EmulatorConfig as DatabricksConfig
+from deltalake import DeltaTable
+
+from tests.taprun import BIN
+
+TARGET = str(BIN / "target-databricks")
+ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal("1.10") -> 1.10, exactly
+CATALOG, SCHEMA_NAME = "workspace", "loads"
+
+
+@pytest.fixture
+def dbx(tmp_path):
+    with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as emu:
+        emu.knobs.retry_after_s = 0
+        yield emu
+
+
+@dataclass
+class Run:
+    returncode: int
+    states: list[dict]
+    stderr: str
+
+
+def write_config(tmp_path, dbx, **extra) -> str:
+    path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
+    path.write_text(json.dumps({
+        "host": dbx.base_url, "warehouse_id": "sandbox-warehouse", "catalog": CATALOG, "schema": SCHEMA_NAME,
+        "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret", "retry_backoff_s": 0.05, **extra,
+    }))
+    return str(path)
+
+
+def run_target(config: str, messages: list[dict], *, watcher: Callable[[subprocess.Popen], None] | None = None,
+               timeout: float = 120) -> Run:
+    """Pipe ``messages`` into the target; ``watcher(proc)`` runs on a thread meanwhile."""
+    proc = subprocess.Popen([TARGET, "--config", config], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    thread = None
+    if watcher:
+        thread = threading.Thread(target=watcher, args=(proc,), daemon=True)
+        thread.start()
+    out, err = proc.communicate("".join(ENCODER.encode(m).decode() + "\n" for m in messages), timeout=timeout)
+    if thread:
+        thread.join(timeout=5)
+    states = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return Run(proc.returncode, states, err)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.002)
+
+
+def rows(dbx, table: str) -> list[dict]:
+    return DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, table)).to_pyarrow_table().to_pylist()
+
+
+def audit(dbx) -> list[dict]:
+    return rows(dbx, "_sdc_load_audit")
+
+
+def schema(stream: str, properties: dict, keys: list[str] | None) -> dict:
+    return {"type": "SCHEMA", "stream": stream, "key_properties": keys or [],
+            "schema": {"type": "object", "properties": properties}}
+
+
+def record(stream: str, rec: dict) -> dict:
+    return {"type": "RECORD", "stream": stream, "record": rec, "time_extracted": "2024-05-01T12:00:00Z"}
+
+
+def state(n: int) -> dict:
+    return {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": n}}}}
+
+
+BILL_PROPS = {"id": {"type": "integer"}, "amount": {"type": "number"}, "memo": {"type": ["null", "string"]},
+              "updated": {"type": "string", "format": "date-time"}}
+
+
+def bills(ids, memo="v1") -> list[dict]:
+    return [record("bills", {"id": i, "amount": Decimal(f"{i}.10"), "memo": f"{memo}-{i}",
+                             "updated": f"2024-05-0{1 + i % 9}T00:00:00Z"}) for i in ids]
+
+
+def by_id(table_rows: list[dict]) -> dict:
+    out = {r["id"]: r for r in table_rows}
+    assert len(out) == len(table_rows), "duplicate rows"
+    return out
+
+
+def consume_pending_fault(dbx) -> None:
+    """Run ``SELECT 1`` over the API: it takes a still pending injected failure, if any."""
+    request = urllib.request.Request(
+        f"{dbx.base_url}/api/2.0/sql/statements", method="POST",
+        data=json.dumps({"statement": "SELECT 1", "warehouse_id": "sandbox-warehouse", "wait_timeout": "10s"}).encode(),
+        headers={"Authorization": "Bearer dapi-sandbox-token", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        json.loads(response.read())
+
+
+def stat(dbx, name: str) -> int:
+    return getattr(dbx.stats, name)
+
+
+# --- loads ---------------------------------------------------------------------------------------
+
+
+def test_upsert_twice_no_duplicates_latest_values(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx)
+    first = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)])
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.states[-1] == state(1)["value"]
+    second = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([2, 3]), *bills([3, 4], "v2"), state(2)])
+    assert second.returncode == 0, second.stderr[-3000:]
+    landed = by_id(rows(dbx, "bills"))
+    assert {k: v["memo"] for k, v in landed.items()} == {1: "v1-1", 2: "v1-2", 3: "v2-3", 4: "v2-4"}
+    assert landed[4]["amount"] == Decimal("4.10")
+    assert all(r["_sdc_load_token"] and r["_sdc_sequence"] and r["_sdc_batched_at"] for r in landed.values())
+    assert landed[1]["_sdc_extracted_at"].isoformat().startswith("2024-05-01T12:00:00")
+    assert [a["status"] for a in audit(dbx)] == ["committed", "committed"]
+
+
+def test_schema_drift_adds_a_column_without_losing_rows(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx)
+    assert run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2])]).returncode == 0
+    wider = {**BILL_PROPS, "currency": {"type": ["null", "string"]}}
+    result = run_target(cfg, [
+        schema("bills", BILL_PROPS, ["id"]), *bills([3]),
+        schema("bills", wider, ["id"]), record("bills", {"id": 4, "amount": 4, "currency": "EUR",
+                                                         "updated": "2024-05-04T00:00:00Z"}),
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    landed = by_id(rows(dbx, "bills"))
+    assert sorted(landed) == [1, 2, 3, 4]
+    assert landed[4]["currency"] == "EUR" and landed[1]["currency"] is None and landed[1]["memo"] == "v1-1"
+
+
+HOSTILE_PROPS = {
+    "id": {"type": "string"}, "select": {"type": ["null", "string"]}, "from": {"type": ["null", "string"]},
+    "it's `quoted`; col": {"type": ["null", "string"]}, "naïve ünïcode €": {"type": ["null", "string"]},
+    "big": {"type": ["null", "number"]}, "tiny": {"type": ["null", "number"]},
+    "obj": {"type": ["null", "object"]},
+}
+HOSTILE_VALUES = [
+    {"id": "a'b", "select": "'); DROP TABLE x; --", "from": "`back`tick`", "it's `quoted`; col": "semi;colon",
+     "naïve ünïcode €": "日本語 ✓ \u0000-free \\ backslash \"dq\"", "big": Decimal("12345678901234567890123456789.123456789"),
+     "tiny": Decimal("-0.000000001"), "obj": {"k": "v'`;", "n": Decimal("1.10")}},
+    {"id": "`;`", "select": None, "from": None, "it's `quoted`; col": None, "naïve ünïcode €": None,
+     "big": None, "tiny": None, "obj": None},
+    {"id": "SELECT * FROM t", "select": "", "from": "   ", "it's `quoted`; col": "\n\t", "naïve ünïcode €": "€",
+     "big": Decimal("-99999999999999999999999999999.999999999"), "tiny": Decimal("0"), "obj": {}},
+]
+
+
+def test_hostile_names_and_values_land_intact(tmp_path, dbx):
+    stream = "Weird`s; Stream-select"
+    cfg = write_config(tmp_path, dbx)
+    result = run_target(cfg, [schema(stream, HOSTILE_PROPS, ["id"]), *[record(stream, v) for v in HOSTILE_VALUES]])
+    assert result.returncode == 0, result.stderr[-3000:]
+    landed = {r["id"]: r for r in rows(dbx, "weird_s_stream_select")}
+    assert len(landed) == 3
+    for value in HOSTILE_VALUES:
+        row = landed[value["id"]]
+        for name, expected in value.items():
+            got = row[name]
+            if name in ("big", "tiny"):
+                assert got == (None if expected is None else Decimal(expected)), name
+            elif name == "obj":
+                assert (None if got is None else json.loads(got, parse_float=Decimal)) == expected
+            else:
+                assert got == expected, name
+
+
+# --- faults --------------------------------------------------------------------------------------
+
+
+def _after_setup_then(dbx, action: Callable[[], None], setup_statements: int = 4):
+    """Watcher: once the setup statements (schema, audit table, table, describe) are done, act."""
+
+    def watch(proc):
+        wait_for(lambda: stat(dbx, "statements_succeeded") >= setup_statements)
+        action()
+
+    return watch
+
+
+def test_failed_data_statement_fails_the_run_without_state(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx)
+    dbx.knobs.statement_delay_s = 0.3
+
+    def watch(proc):
+        wait_for(lambda: stat(dbx, "statements_succeeded") >= 5)  # ... and the audit check
+        dbx.fail_next_statements(1, "BAD_REQUEST")
+
+    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)], watcher=watch)
+    assert result.returncode != 0
+    assert result.states == []
+    assert "merge statement" in result.stderr and "ended FAILED: BAD_REQUEST" in result.stderr
+    assert "Injected failure: BAD_REQUEST." in result.stderr
+    assert rows(dbx, "bills") == [] and audit(dbx) == []
+
+
+def test_transient_failures_and_429_storms_are_retried(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx)
+    dbx.fail_next_statements(2, "TEMPORARILY_UNAVAILABLE")
+
+    def storm():
+        dbx.http_fail_next(6, 429)
+        dbx.fail_next_statements(1, "TEMPORARILY_UNAVAILABLE")
+        dbx.http_fail_next(2, 503)
+
+    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)],
+                        watcher=_after_setup_then(dbx, storm, setup_statements=2))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states[-1] == state(1)["value"]
+    assert sorted(by_id(rows(dbx, "bills"))) == [1, 2, 3]
+    assert stat(dbx, "rate_limited") >= 6 and stat(dbx, "statements_failed") == 3
+
+
+def test_revoked_token_is_refreshed(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx)
+    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)],
+                        watcher=_after_setup_then(dbx, dbx.revoke_tokens))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(by_id(rows(dbx, "bills"))) == [1, 2]
+    assert stat(dbx, "tokens_issued") >= 2
+
+
+def test_short_lived_tokens_refresh_before_expiry(tmp_path, dbx):
+    dbx.knobs.token_lifetime_s = 2
+    dbx.knobs.statement_delay_s = 0.4
+    cfg = write_config(tmp_path, dbx)
+    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert stat(dbx, "tokens_issued") >= 2 and stat(dbx, "unauthorized") == 0
+
+
+@pytest.mark.parametrize("method", ["upsert", "append-only"])
+def test_dropped_connection_after_accept_does_not_double_insert(tmp_path, dbx, method):
+    cfg = write_config(tmp_path, dbx, load_method=method)
+    messages = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)]
+    # Every statement of the batch (audit check, data statement, audit row) runs, then its answer is lost.
+    result = run_target(cfg, messages, watcher=_after_setup_then(dbx, lambda: dbx.drop_after_accept_next(3)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(r["id"] for r in rows(dbx, "bills")) == [1, 2, 3]
+    assert len(audit(dbx)) == 1
+
+
+@pytest.mark.parametrize("method", ["upsert", "append-only"])
+def test_killed_between_data_statement_and_state_rerun_is_exact(tmp_path, dbx, method):
+    cfg = write_config(tmp_path, dbx, load_method=method)
+    messages = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), *bills([2], "v2"), state(1)]
+    data_kind = "statements_merge" if method == "upsert" else "statements_insert"
+    dbx.knobs.statement_delay_s = 0.5
+
+    def watch(proc):
+        wait_for(lambda: stat(dbx, data_kind) >= 1)
+        dbx.fail_next_statements(1, "CANCELLED")  # the audit row, if already sent, never commits
+        proc.send_signal(signal.SIGKILL)
+
+    killed = run_target(cfg, messages, watcher=watch)
+    assert killed.returncode == -signal.SIGKILL and killed.states == []
+    time.sleep(0.8)  # an audit insert sent before the kill has now taken the injected failure ...
+    consume_pending_fault(dbx)  # ... else this does, so the rerun starts clean
+    assert audit(dbx) == []
+    dbx.knobs.statement_delay_s = 0
+    rerun = run_target(cfg, messages)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.states[-1] == state(1)["value"]
+    landed = rows(dbx, "bills")
+    expected = {1: "v1-1", 2: "v2-2", 3: "v1-3"} if method == "upsert" else None
+    if expected:
+        assert {k: v["memo"] for k, v in by_id(landed).items()} == expected
+    else:
+        assert sorted((r["id"], r["memo"]) for r in landed) == [(1, "v1-1"), (2, "v1-2"), (2, "v2-2"), (3, "v1-3")]
+    assert [a["status"] for a in audit(dbx)] == ["committed"]
