@@ -42,6 +42,16 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("max_statement_bytes", th.IntegerType, default=sql.DEFAULT_MAX_STATEMENT_BYTES,
                 title="Bytes per statement",
                 description="Most bytes of SQL text plus parameters in one statement (API limit 16 MiB)."),
+    th.Property("bulk_threshold_rows", th.IntegerType, default=5000, title="Bulk path threshold (rows)",
+                description="Batches with at least this many rows (upsert and append-only) are staged as "
+                "newline-delimited JSON files in the staging volume and loaded with one MERGE / INSERT from "
+                "read_files. 0 turns the bulk path off."),
+    th.Property("staging_volume", th.StringType, default="_sdc_staging", title="Staging volume",
+                description="Unity Catalog volume in the target schema for bulk files; created with "
+                "CREATE VOLUME IF NOT EXISTS. Files are deleted after their batch commits."),
+    th.Property("bulk_file_max_bytes", th.IntegerType, default=32 * 1024 * 1024, title="Bulk file size (bytes)",
+                description="Most bytes per staged file. Kept under 50 MiB, above which databricks-sdk "
+                "switches to multipart uploads."),
     th.Property("max_retries", th.IntegerType, default=6, title="Attempts per statement",
                 description="Attempts for a statement that fails transiently (HTTP 429/503 after the SDK's "
                 "own retries, or FAILED with TEMPORARILY_UNAVAILABLE and similar codes)."),

@@ -714,6 +714,64 @@ def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statem
     )
 
 
+# --- bulk path (files in a Unity Catalog volume) ----------------------------------------------
+
+
+def string_literal(text: str) -> str:
+    """A single-quoted SQL string literal: backslashes and quotes escaped (Databricks reads ``\\``)."""
+    if "\x00" in text:
+        raise SqlBuildError("string literals must not contain NUL characters")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def create_volume(catalog: str, schema: str, volume: str) -> str:
+    return f"CREATE VOLUME IF NOT EXISTS {qualified_name(catalog, schema, volume)}"
+
+
+def volume_dir(catalog: str, schema: str, volume: str, *parts: str) -> str:
+    """``/Volumes/<catalog>/<schema>/<volume>/<parts...>`` (no trailing slash)."""
+    for part in (catalog, schema, volume, *parts):
+        if not part or "/" in part or part in (".", ".."):
+            raise SqlBuildError(f"bad volume path part {part!r}")
+    return "/".join(("/Volumes", catalog, schema, volume, *parts))
+
+
+def bulk_source(columns: Sequence[Column], path: str) -> str:
+    """``SELECT CAST(c0 AS type) AS `name`, ... FROM read_files('<path>', format => 'json')``.
+
+    Staged files hold every value as a JSON string under a positional key (``c0``, ``c1``...), so
+    hostile column names never reach the file and the CASTs give exact DECIMALs and UTC TIMESTAMPs
+    whatever the reader would infer.
+    """
+    projections = ", ".join(
+        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
+    )
+    return f"SELECT {projections} FROM read_files({string_literal(path)}, format => 'json')"
+
+
+_file_encoder = msgspec.json.Encoder()
+
+
+def ndjson_lines(rows: Iterable[Sequence[str | None]]) -> Iterable[bytes]:
+    """One JSON object per converted row: ``{"c0": "text" | null, ...}`` plus a newline."""
+    for row in rows:
+        yield _file_encoder.encode({f"c{i}": v for i, v in enumerate(row)}) + b"\n"
+
+
+def split_files(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
+    """Group lines into file bodies of at most ``max_bytes`` (a single longer line is its own file)."""
+    buffer: list[bytes] = []
+    size = 0
+    for line in lines:
+        if buffer and size + len(line) > max_bytes:
+            yield b"".join(buffer)
+            buffer, size = [], 0
+        buffer.append(line)
+        size += len(line)
+    if buffer:
+        yield b"".join(buffer)
+
+
 def staging_table_name(table: str, token: str, purpose: str = "stage") -> str:
     """Name of a staging table beside ``table``: ``__tdbx_<purpose>_<table>_<token prefix>``."""
     return f"__tdbx_{purpose}_{table}_{token[:16]}"[:255]

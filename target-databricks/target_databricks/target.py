@@ -36,8 +36,16 @@ class TargetDatabricks(Target):
         self.run_id = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._schema_ready = False
+        self._volume_ready = False
         self._overwrite_pending: dict[str, _Sink] = {}
         self._held_state: dict | None = None
+        self.replication_keys: dict[str, str | None] = {}
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Remember the stream's replication key (``bookmark_properties``) for the audit rows."""
+        bookmarks = message_dict.get("bookmark_properties") or []
+        self.replication_keys[message_dict.get("stream")] = bookmarks[0] if bookmarks else None
+        super()._process_schema_message(message_dict)
 
     @cached_property
     def client(self) -> DatabricksClient:
@@ -63,6 +71,16 @@ class TargetDatabricks(Target):
             self.client.execute(Statement(sql.create_schema(catalog, schema), kind="create schema"))
             self.client.execute(Statement(sql.create_audit_table(catalog, schema), kind="create audit table"))
             self._schema_ready = True
+
+    def prepare_volume(self) -> str:
+        """Create the staging volume once per run; returns its name."""
+        volume = self.config.get("staging_volume") or "_sdc_staging"
+        with self._lock:
+            if not self._volume_ready:
+                catalog, schema = self.config["catalog"], self.config["schema"]
+                self.client.execute(Statement(sql.create_volume(catalog, schema, volume), kind="create volume"))
+                self._volume_ready = True
+        return volume
 
     def register_overwrite(self, sink: _Sink) -> None:
         """Create (first sink of a table in this run) or widen the run's overwrite staging table."""

@@ -17,7 +17,9 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -302,3 +304,71 @@ def test_killed_between_data_statement_and_state_rerun_is_exact(tmp_path, dbx, m
     else:
         assert sorted((r["id"], r["memo"]) for r in landed) == [(1, "v1-1"), (2, "v1-2"), (2, "v2-2"), (3, "v1-3")]
     assert [a["status"] for a in audit(dbx)] == ["committed"]
+
+
+# --- bulk path -----------------------------------------------------------------------------------
+
+
+def bulk_messages(n: int, memo: str = "v1") -> list[dict]:
+    props = {**HOSTILE_PROPS, "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+             "lines": {"type": ["null", "array"]}}
+    out = [{**schema("bills", props, ["id"]), "bookmark_properties": ["at"]}]
+    for i in range(n):
+        out.append(record("bills", {
+            "id": i % (n - 5),  # the last 5 ids repeat: the later record must win
+            "select": f"{memo}-{i}", "from": "it's `x`; y", "naïve ünïcode €": "€ ✓",
+            "big": Decimal(f"{i}123456789012345678.123456789"[-38:]) if i % 7 else None,
+            "tiny": Decimal("0.000000001") * i, "obj": {"n": Decimal("1.10"), "q": "'"},
+            "at": f"2024-06-{1 + i % 28:02d}T10:11:12.123456+02:00", "lines": [{"a": Decimal("2.50")}],
+        }))
+    return [*out, state(1)]
+
+
+@pytest.mark.parametrize("method", ["upsert", "append-only"])
+def test_bulk_path_stages_files_and_loads_in_one_statement(tmp_path, dbx, method):
+    n = 300
+    cfg = write_config(tmp_path, dbx, load_method=method, bulk_threshold_rows=100, bulk_file_max_bytes=40_000)
+    messages = bulk_messages(n)
+    result = run_target(cfg, messages)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states[-1] == state(1)["value"]
+    landed = rows(dbx, "bills")
+    source = [m["record"] for m in messages if m["type"] == "RECORD"]
+    if method == "upsert":
+        latest = {r["id"]: r for r in source}
+        got = by_id(landed)
+        assert got.keys() == latest.keys()
+        assert dbx.stats.statements_merge == 1 and dbx.stats.statements_insert == 1  # data + audit row
+    else:
+        latest = None
+        assert len(landed) == n
+        assert dbx.stats.statements_insert == 2 and dbx.stats.statements_merge == 0
+    assert dbx.stats.uploads >= 2  # several files under bulk_file_max_bytes
+    for row in landed:
+        expected = latest[row["id"]] if latest else next(r for r in source if r["select"] == row["select"])
+        assert row["select"] == expected["select"] and row["from"] == expected["from"]
+        assert row["naïve ünïcode €"] == "€ ✓"
+        assert row["big"] == expected["big"] and row["tiny"] == expected["tiny"]
+        assert json.loads(row["obj"], parse_float=Decimal) == {"n": Decimal("1.10"), "q": "'"}
+        assert row["at"].isoformat() == (
+            datetime.fromisoformat(expected["at"]).astimezone(UTC).isoformat())
+    # staged files are gone after the commit; the audit row has the replication bounds
+    volume = Path(dbx.volume_path(f"/Volumes/{CATALOG}/{SCHEMA_NAME}/_sdc_staging"))
+    assert not [p for p in volume.rglob("*") if p.is_file()]
+    [entry] = audit(dbx)
+    assert entry["rows"] == (n - 5 if method == "upsert" else n)
+    assert entry["min_replication_value"].startswith("2024-06-01T08:11:12.123456")
+    assert entry["max_replication_value"].startswith("2024-06-28T08:11:12.123456")
+    # the same input again changes nothing
+    again = run_target(cfg, messages)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(rows(dbx, "bills")) == len(landed)
+
+
+def test_bulk_retry_after_dropped_answer_does_not_double_insert(tmp_path, dbx):
+    cfg = write_config(tmp_path, dbx, load_method="append-only", bulk_threshold_rows=50)
+    messages = bulk_messages(120)
+    # create volume, audit check, bulk insert, audit row: each runs, then its answer is lost
+    result = run_target(cfg, messages, watcher=_after_setup_then(dbx, lambda: dbx.drop_after_accept_next(4)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(rows(dbx, "bills")) == 120 and len(audit(dbx)) == 1
