@@ -25,6 +25,15 @@ class Knobs:
     retry_after_s: int = 1
     #: Rows per result chunk; larger results are split and fetched with ``result/chunks/{n}``.
     chunk_rows: int = 10_000
+    #: Table changes are written as Delta commits at most this long after the statement that made them,
+    #: coalescing the statements in between into one commit per table (a new-rows-only change is an
+    #: append, anything else rewrites the table). 0: one Delta commit per statement, before it
+    #: answers. ``emulator.table_path()``, stop and the ``/_emulator/flush`` route write pending commits.
+    delta_commit_delay_s: float = 0.25
+    #: Finished statements move to CLOSED this long after they end (results are dropped), and GET of
+    #: a statement answers 404 this long after it was closed (Databricks: results 1 h, 404 after 12 h).
+    statement_retention_s: float = 3600.0
+    closed_retention_s: float = 12 * 3600.0
 
 
 KNOB_NAMES = tuple(f.name for f in dataclasses.fields(Knobs))

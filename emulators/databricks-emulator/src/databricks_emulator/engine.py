@@ -8,13 +8,16 @@ and ``memory``, so those catalogs are attached as ``<name>__uc`` and names are r
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import logging
 import os
 import re
 import shutil
 import threading
+import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,8 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 import sqlglot
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
+
+from .values import extract_values
 
 
 RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
@@ -55,6 +60,7 @@ class _Context:
     schema: str
     changed: set = field(default_factory=set)  # (catalog, schema, table) lower-cased
     dropped: set = field(default_factory=set)
+    appended: dict = field(default_factory=dict)  # target -> [Arrow tables of rows only added]
 
 
 _SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -115,13 +121,21 @@ def _bool(value: str | None, default: bool = False) -> bool:
 class Warehouse:
     """One DuckDB connection, serialised with a lock, mirrored to Delta tables under ``data_dir``."""
 
-    def __init__(self, data_dir: str, default_catalog: str, default_schema: str) -> None:
+    def __init__(self, data_dir: str, default_catalog: str, default_schema: str, knobs=None) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.default_catalog, self.default_schema = default_catalog, default_schema
         self.lock = threading.RLock()
         self.conn = duckdb.connect()
         self.conn.execute("SET TimeZone='UTC'")
+        self._plans: OrderedDict = OrderedDict()
+        self._views: dict[str, str] = {}  # VALUES views: name -> select list they were created with
+        self.knobs = knobs  # reads ``delta_commit_delay_s``
+        self._pending: dict = {}  # target -> [Arrow tables to append] | None (rewrite whole table)
+        self._pending_since: float | None = None
+        self._flusher: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._closed = False
         self._copy_log_path = self.data_dir / "_emulator" / "copy_into.json"
         self.copy_log: dict[str, list[str]] = {}
         self._load()
@@ -187,19 +201,68 @@ class Warehouse:
         return f"{_q(duck_catalog(catalog))}.{_q(schema)}.{_q(table)}"
 
     # ---- persistence ---------------------------------------------------------------------
-    def _persist(self, changed: set, dropped: set) -> None:
-        for catalog, schema, table in dropped:
-            shutil.rmtree(self.table_path(catalog, schema, table), ignore_errors=True)
-            self.copy_log.pop(self._copy_key(catalog, schema, table), None)
-        for catalog, schema, table in changed - dropped:
-            try:
-                data = self.conn.sql(f"SELECT * FROM {self._duck_name(catalog, schema, table)}").to_arrow_table()
-            except duckdb.CatalogException:
+    def _persist(self, changed: set, dropped: set, appended: dict | None = None) -> None:
+        """Record a statement's table changes; written as Delta commits now or by the flusher."""
+        for target in dropped:
+            self._pending.pop(target, None)
+            shutil.rmtree(self.table_path(*target), ignore_errors=True)
+            self.copy_log.pop(self._copy_key(*target), None)
+        for target in changed - dropped:
+            self._pending[target] = None  # rewrite from DuckDB
+        for target, tables in (appended or {}).items():
+            if target in changed or target in dropped:
                 continue
-            write_deltalake(str(self.table_path(catalog, schema, table)), data, mode="overwrite",
-                            schema_mode="overwrite")
+            if target not in self._pending:
+                self._pending[target] = list(tables)
+            elif self._pending[target] is not None:
+                self._pending[target].extend(tables)
         if dropped:
             self._save_copy_log()
+        if not self._pending:
+            return
+        delay = float(getattr(self.knobs, "delta_commit_delay_s", 0) or 0)
+        if delay <= 0:
+            self.flush()
+            return
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="delta-flusher", daemon=True)
+            self._flusher.start()
+        self._wake.set()
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            while not self._closed and self._pending_since is not None:
+                delay = float(getattr(self.knobs, "delta_commit_delay_s", 0) or 0)
+                left = self._pending_since + delay - time.monotonic()
+                if left > 0:
+                    time.sleep(min(left, 0.05))
+                    continue
+                with self.lock:
+                    if not self._closed:
+                        self.flush()
+
+    def flush(self) -> None:
+        """Write every pending table change as one Delta commit per table (append or overwrite)."""
+        with self.lock:
+            pending, self._pending, self._pending_since = self._pending, {}, None
+            for target, tables in pending.items():
+                path = str(self.table_path(*target))
+                if tables is not None:
+                    try:
+                        data = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+                        write_deltalake(path, data, mode="append")
+                        continue
+                    except Exception:  # noqa: BLE001 - schema drift or a missing table: rewrite it whole
+                        pass
+                try:
+                    data = self.conn.sql(f"SELECT * FROM {self._duck_name(*target)}").to_arrow_table()
+                except duckdb.CatalogException:
+                    continue
+                write_deltalake(path, data, mode="overwrite", schema_mode="overwrite")
 
     def _save_copy_log(self) -> None:
         self._copy_log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +275,10 @@ class Warehouse:
     # ---- execution -----------------------------------------------------------------------
     def close(self) -> None:
         with self.lock:
+            if not self._closed:
+                self.flush()
+            self._closed = True
+            self._wake.set()
             self.conn.close()
 
     def interrupt(self) -> None:
@@ -236,7 +303,7 @@ class Warehouse:
                 except duckdb.Error:
                     pass
                 raise _translate_error(exc) from exc
-            self._persist(ctx.changed, ctx.dropped)
+            self._persist(ctx.changed, ctx.dropped, ctx.appended)
             return result
 
     def _use(self, ctx: _Context) -> None:
@@ -343,6 +410,49 @@ class Warehouse:
 
     # ---- transpiled statements -----------------------------------------------------------
     def _run_transpiled(self, sql: str, params: dict, ctx: _Context) -> Result:
+        sql, blocks, consumed = extract_values(sql, params)
+        try:
+            for block in blocks:
+                self.conn.register(block.raw_name, block.table)
+                columns = ", ".join(
+                    f"CAST({name} AS {duck_type(t)}) AS {name}" if t else name
+                    for name, t in zip(block.table.column_names, block.types))
+                if self._views.get(block.view_name) != columns:  # the view outlives one statement
+                    self.conn.execute(f"CREATE OR REPLACE TEMP VIEW {block.view_name} AS "
+                                      f"SELECT {columns} FROM {block.raw_name}")
+                    self._views[block.view_name] = columns
+            rest = {n: p for n, p in params.items() if n not in consumed}
+            plan = self._plan(sql, rest, ctx)
+            try:
+                return self._run_plan(plan, rest, ctx)
+            except duckdb.Error as exc:
+                if not plan.markers or "parameter" not in str(exc).lower():
+                    raise
+                # A statement DuckDB cannot prepare with parameters: inline them as typed literals.
+                self._rollback()
+                return self._run_plan(self._plan(sql, rest, ctx, inline=True), rest, ctx)
+        finally:
+            for block in blocks:
+                try:
+                    self.conn.unregister(block.raw_name)
+                except duckdb.Error:
+                    pass
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+    def _plan(self, sql: str, params: dict, ctx: _Context, inline: bool = False) -> _Plan:
+        """The DuckDB form of a statement; cached per statement text and parameter types."""
+        key = None
+        if not inline and len(sql) <= _PLAN_CACHE_MAX_TEXT:
+            key = (sql, tuple(sorted((n, p.type_key) for n, p in params.items())))
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                return plan
         try:
             trees = sqlglot.parse(sql, read="databricks")
         except sqlglot.errors.ParseError as exc:
@@ -356,52 +466,93 @@ class Warehouse:
             raise SqlError(f"[UNSUPPORTED_FEATURE] The emulator does not support: {sql[:200]}",
                            "BAD_REQUEST", "0A000")
         kind = _kind(tree)
-        target = self._target(tree, ctx)
-        tree = self._rewrite(tree, params, target, ctx)
-        duck_sql = tree.sql(dialect="duckdb")
-        before = self._count(target) if kind == "MERGE" and target else None
-        cursor = self.conn.execute(duck_sql)
+        parts = _target_parts(tree)
+        target = tuple(self._qualify(parts, ctx)) if parts else None
+        state = {"markers": [], "cacheable": True}
+        steps: list[str] = []
+        replace = False
+        if isinstance(tree, exp.Insert) and (tree.args.get("overwrite") or tree.args.get("where") is not None):
+            # INSERT OVERWRITE / INSERT INTO ... REPLACE WHERE: delete, then insert, in one transaction.
+            where = tree.args.get("where")
+            table_node = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            delete = exp.Delete(this=table_node.copy(),
+                                where=exp.Where(this=where.copy()) if where is not None else None)
+            tree.set("overwrite", False)
+            tree.set("where", None)
+            steps.append(self._rewrite(delete, params, target, state, inline).sql(dialect="duckdb"))
+            replace = True
+        tree = self._rewrite(tree, params, target, state, inline)
+        main = tree.sql(dialect="duckdb")
+        capture = None
+        if kind == "INSERT" and not replace and target:
+            capture, main = "INSERT", main + " RETURNING *"
+        elif kind == "MERGE" and target:
+            capture, main = "MERGE", main + " RETURNING merge_action, *"
+        steps.append(main)
+        plan = _Plan(kind, parts, isinstance(tree, exp.Drop), steps, tuple(dict.fromkeys(state["markers"])),
+                     capture)
+        if key is not None and state["cacheable"]:
+            self._plans[key] = plan
+            if len(self._plans) > _PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return plan
+
+    def _run_plan(self, plan: _Plan, params: dict, ctx: _Context) -> Result:
+        target = tuple(self._qualify(plan.target_parts, ctx)) if plan.target_parts else None
+        for name in plan.markers:
+            if name not in params:
+                raise SqlError(f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}.",
+                               "BAD_REQUEST", "42P02")
+        multi = len(plan.steps) > 1
+        if multi:
+            self.conn.execute("BEGIN")
+        cursor = None
+        for step in plan.steps:
+            used = {n: params[n].value for n in plan.markers if f"${n}" in step}
+            cursor = self.conn.execute(step, used) if used else self.conn.execute(step)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DB-API arrow output copies once; fine for results
             table = cursor.to_arrow_table() if cursor.description else pa.table({})
+        if multi:
+            self.conn.execute("COMMIT")
+        kind = plan.kind
+        if plan.capture == "INSERT":
+            if table.num_rows:
+                ctx.appended.setdefault(target, []).append(table)
+            n = table.num_rows
+            return Result(pa.table({"num_affected_rows": pa.array([n], pa.int64()),
+                                    "num_inserted_rows": pa.array([n], pa.int64())}), kind)
+        if plan.capture == "MERGE":
+            actions = table.column(0).to_pylist() if table.num_rows else []
+            counts = {a: actions.count(a) for a in ("INSERT", "UPDATE", "DELETE")}
+            if counts["UPDATE"] or counts["DELETE"]:
+                ctx.changed.add(target)
+            elif counts["INSERT"]:
+                ctx.appended.setdefault(target, []).append(table.remove_column(0))
+            return Result(pa.table({k: pa.array([v], pa.int64()) for k, v in (
+                ("num_affected_rows", len(actions)), ("num_updated_rows", counts["UPDATE"]),
+                ("num_deleted_rows", counts["DELETE"]), ("num_inserted_rows", counts["INSERT"]))}), kind)
         if target:
-            if isinstance(tree, exp.Drop):
+            if plan.drop:
                 ctx.dropped.add(target)
             else:
                 ctx.changed.add(target)
-        return Result(_dml_result(kind, table, before, self._count(target) if before is not None else None), kind)
+        return Result(_dml_result(kind, table, None, None), kind)
 
-    def _count(self, target) -> int:
-        return self.conn.execute(f"SELECT count(*) FROM {self._duck_name(*target)}").fetchall()[0][0]
-
-    def _target(self, tree: exp.Expression, ctx: _Context) -> tuple[str, str, str] | None:
-        if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
-            node = tree.this
-        elif isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
-            node = tree.this
-        elif isinstance(tree, exp.Drop) and str(tree.args.get("kind", "")).upper() == "TABLE":
-            node = tree.this
-        elif isinstance(tree, exp.Alter) and str(tree.args.get("kind", "")).upper() == "TABLE":
-            node = tree.this
-        else:
-            return None
-        if isinstance(node, exp.Schema):
-            node = node.this
-        if not isinstance(node, exp.Table):
-            return None
-        parts = [p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None]
-        catalog, schema, table = self._qualify(parts, ctx)
-        return catalog, schema, table
-
-    def _rewrite(self, tree: exp.Expression, params: dict, target, ctx: _Context) -> exp.Expression:
+    def _rewrite(self, tree: exp.Expression, params: dict, target, state: dict, inline: bool) -> exp.Expression:
         def transform(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder) and node.name:
-                if node.name not in params:
+                param = params.get(node.name)
+                if param is None:
                     raise SqlError(f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {node.name}.",
                                    "BAD_REQUEST", "42P02")
-                return params[node.name].copy()
+                if inline:
+                    return param.literal()
+                state["markers"].append(node.name)
+                return exp.Cast(this=exp.Placeholder(this=node.name), to=data_type(param.type_key))
             if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) \
                     and node.this.name.lower() == "read_files":
+                state["cacheable"] = False
                 return self._read_files(node, target)
             if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
                 cat = node.args["catalog"]
@@ -563,6 +714,67 @@ class Warehouse:
             return Result(pa.table({"database": [schema] * len(names), "volume_name": names}), "OTHER")
         raise SqlError("[UNSUPPORTED_FEATURE] The emulator supports SHOW TABLES/SCHEMAS/CATALOGS/VOLUMES.",
                        "BAD_REQUEST", "0A000")
+
+
+_PLAN_CACHE_SIZE = 512
+_PLAN_CACHE_MAX_TEXT = 256 * 1024
+
+
+@dataclass
+class _Plan:
+    """A transpiled statement: DuckDB SQL steps (run in one transaction) with ``$name`` markers."""
+
+    kind: str
+    target_parts: list[str] | None  # as written; qualified with the request's catalog/schema at run time
+    drop: bool
+    steps: list[str]
+    markers: tuple[str, ...]
+    capture: str | None  # INSERT/MERGE: the last step RETURNs the rows it wrote
+
+
+@dataclass(frozen=True)
+class Param:
+    """A bound statement parameter: its text (None for NULL) and its normalised Databricks type."""
+
+    value: str | None
+    type_key: str
+
+    def literal(self) -> exp.Expression:
+        if self.value is None:
+            return exp.cast(exp.null(), data_type(self.type_key))
+        if self.type_key == "STRING":
+            return exp.Literal.string(self.value)
+        return exp.cast(exp.Literal.string(self.value), data_type(self.type_key))
+
+
+@functools.lru_cache(maxsize=1024)
+def normalize_type(type_text: str) -> str:
+    return re.sub(r"\s*([(),])\s*", r"\1", type_text.strip()).upper()
+
+
+@functools.lru_cache(maxsize=256)
+def data_type(type_key: str) -> exp.DataType:
+    """The sqlglot type of a parameter type (raises on an unknown type)."""
+    return exp.DataType.build("STRING" if type_key == "VOID" else type_key, dialect="databricks")
+
+
+@functools.lru_cache(maxsize=256)
+def duck_type(type_key: str) -> str:
+    return data_type(type_key).sql(dialect="duckdb")
+
+
+def _target_parts(tree: exp.Expression) -> list[str] | None:
+    if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
+        node = tree.this
+    elif isinstance(tree, (exp.Create, exp.Drop, exp.Alter)) and str(tree.args.get("kind", "")).upper() == "TABLE":
+        node = tree.this
+    else:
+        return None
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if not isinstance(node, exp.Table):
+        return None
+    return [p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None]
 
 
 def _empty(kind: str) -> Result:

@@ -160,7 +160,8 @@ class DatabricksEmulator:
         self.data_dir = Path(self.config.data_dir)
         self.knobs = self.config.initial_knobs()
         self.stats = Stats()
-        self.warehouse = Warehouse(str(self.data_dir), self.config.default_catalog, self.config.default_schema)
+        self.warehouse = Warehouse(str(self.data_dir), self.config.default_catalog, self.config.default_schema,
+                                   self.knobs)
         self.app = DatabricksApp(self.config, self.knobs, self.warehouse, self.stats)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -218,7 +219,11 @@ class DatabricksEmulator:
 
     # ---- data access for tests -----------------------------------------------------------
     def table_path(self, catalog: str, schema: str, table: str) -> str:
-        """Directory of the Delta table ``catalog.schema.table`` (open with ``deltalake.DeltaTable``)."""
+        """Directory of the Delta table ``catalog.schema.table`` (open with ``deltalake.DeltaTable``).
+
+        Pending Delta commits (``delta_commit_delay_s``) are written first, so the table is current.
+        """
+        self.warehouse.flush()
         return str(self.warehouse.table_path(catalog, schema, table))
 
     def volume_path(self, volume_path: str) -> str:

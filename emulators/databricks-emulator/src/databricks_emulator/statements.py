@@ -8,10 +8,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from sqlglot import exp
 
 from .config import Knobs
-from .engine import Result, SqlError, Warehouse
+from .engine import Param, Result, SqlError, Warehouse, data_type, normalize_type
 from .types import column_info, render
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
@@ -41,21 +40,18 @@ class Statement:
     running_sql: bool = False
 
 
-def bind_parameters(parameters: list | None) -> dict[str, exp.Expression]:
-    """``[{name, value, type}]`` -> typed SQL literals that replace the ``:name`` markers."""
-    bound: dict[str, exp.Expression] = {}
+def bind_parameters(parameters: list | None) -> dict[str, Param]:
+    """``[{name, value, type}]`` -> typed values for the ``:name`` markers (bound, never spliced in)."""
+    bound: dict[str, Param] = {}
     for param in parameters or []:
         if not isinstance(param, dict) or not param.get("name"):
             raise ValueError("Each parameter needs a name.")
-        type_text = (param.get("type") or "STRING").strip()
-        if type_text.split("(", 1)[0].upper() not in PARAMETER_TYPES:
-            raise ValueError(f"Unsupported parameter type {type_text!r}.")
+        type_key = normalize_type(param.get("type") or "STRING")
+        if type_key.split("(", 1)[0] not in PARAMETER_TYPES:
+            raise ValueError(f"Unsupported parameter type {param.get('type')!r}.")
+        data_type(type_key)  # rejects malformed types such as DECIMAL(x)
         value = param.get("value")
-        literal = exp.null() if value is None else exp.Literal.string(str(value))
-        if type_text.upper() == "STRING" and value is not None:
-            bound[param["name"]] = literal
-        else:
-            bound[param["name"]] = exp.cast(literal, exp.DataType.build(type_text, dialect="databricks"))
+        bound[param["name"]] = Param(None if value is None else str(value), type_key)
     return bound
 
 
