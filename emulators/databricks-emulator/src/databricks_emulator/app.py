@@ -388,6 +388,9 @@ class DatabricksApp:
                 return Response(204, content_type="")
             if parts == ["revoke_tokens"] and req.method == "POST":
                 return json_response(200, {"revoked": self.auth.revoke_tokens()})
+            if parts == ["flush"] and req.method == "POST":
+                self.warehouse.flush()
+                return Response(204, content_type="")
             if parts == ["query"] and req.method == "POST":
                 rows = self.warehouse.query(str(body.get("statement", "")))
                 return json_response(200, {"rows": [[None if v is None else str(v) for v in r] for r in rows]})

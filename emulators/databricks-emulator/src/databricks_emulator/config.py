@@ -30,10 +30,12 @@ class Knobs:
     #: append, anything else rewrites the table). 0: one Delta commit per statement, before it
     #: answers. ``emulator.table_path()``, stop and the ``/_emulator/flush`` route write pending commits.
     delta_commit_delay_s: float = 0.25
-    #: Finished statements move to CLOSED this long after they end (results are dropped), and GET of
-    #: a statement answers 404 this long after it was closed (Databricks: results 1 h, 404 after 12 h).
+    #: A SUCCEEDED statement moves to CLOSED (its result is dropped) this long after it finished
+    #: (Databricks keeps results 1 h).
     statement_retention_s: float = 3600.0
-    closed_retention_s: float = 12 * 3600.0
+    #: Any finished statement is forgotten this long after it finished: GET answers 404 NOT_FOUND
+    #: (Databricks: at least 12 h in a terminal state).
+    statement_expiry_s: float = 12 * 3600.0
 
 
 KNOB_NAMES = tuple(f.name for f in dataclasses.fields(Knobs))

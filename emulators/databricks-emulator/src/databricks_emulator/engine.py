@@ -34,6 +34,7 @@ from sqlglot import exp
 from .values import extract_values
 
 
+_JSON_STRING_DETECTED = {"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "UUID"}
 RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
 _EXTRA_DIRS = {"volumes", "_emulator"}
 
@@ -600,13 +601,23 @@ class Warehouse:
         else:
             raise SqlError(f"[UNSUPPORTED_FEATURE] File format {fmt!r} is not supported by the emulator.",
                            "BAD_REQUEST", "0A000")
-        if target is None:
+        if target is None and fmt != "json":
             return base + ")"
         inferred = self.conn.execute(f"DESCRIBE SELECT * FROM {base})").fetchall()
         target_types = {r[0].lower(): r[1] for r in self.conn.execute(
-            f"DESCRIBE {self._duck_name(*target)}").fetchall()}
+            f"DESCRIBE {self._duck_name(*target)}").fetchall()} if target is not None else {}
+
+        def source_type(name: str, typ: str) -> str:
+            if name.lower() in target_types:
+                return target_types[name.lower()]
+            # JSON has no date types: DuckDB detects them in strings, Databricks keeps STRING (so a
+            # CAST of the text to TIMESTAMP or STRING sees the text exactly as written).
+            if fmt == "json" and typ.upper() in _JSON_STRING_DETECTED:
+                return "VARCHAR"
+            return typ
+
         columns = ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}': "
-                            f"'{target_types.get(name.lower(), typ)}'" for name, typ, *_ in inferred)
+                            f"'{source_type(name, typ)}'" for name, typ, *_ in inferred)
         if fmt == "csv":
             return base.replace(", all_varchar=true", "") + f", columns={{{columns}}})"
         return base + f", columns={{{columns}}})"

@@ -38,6 +38,7 @@ class Statement:
     done: threading.Event = field(default_factory=threading.Event)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     running_sql: bool = False
+    finished_at: float | None = None  # time.monotonic() when it reached a terminal state
 
 
 def bind_parameters(parameters: list | None) -> dict[str, Param]:
@@ -51,6 +52,8 @@ def bind_parameters(parameters: list | None) -> dict[str, Param]:
             raise ValueError(f"Unsupported parameter type {param.get('type')!r}.")
         data_type(type_key)  # rejects malformed types such as DECIMAL(x)
         value = param.get("value")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
         bound[param["name"]] = Param(None if value is None else str(value), type_key)
     return bound
 
@@ -63,20 +66,47 @@ class StatementExecutor:
         self._lock = threading.Lock()
         self._statements: dict[str, Statement] = {}
         self._fail_next: list[str] = []
+        self._last_purge = 0.0
 
     def fail_next(self, n: int, error_code: str) -> None:
         with self._lock:
             self._fail_next.extend([error_code] * n)
 
     def get(self, statement_id: str) -> Statement | None:
+        """The statement, CLOSED once ``statement_retention_s`` passed; None once ``statement_expiry_s`` passed."""
         with self._lock:
-            return self._statements.get(statement_id)
+            st = self._statements.get(statement_id)
+            if st is None or st.finished_at is None:
+                return st
+            age = time.monotonic() - st.finished_at
+            if age >= float(self.knobs.statement_expiry_s):
+                del self._statements[statement_id]
+                return None
+            if st.state == "SUCCEEDED" and age >= float(self.knobs.statement_retention_s):
+                st.state, st.result = "CLOSED", None
+            return st
+
+    def _purge(self) -> None:
+        """Forget expired statements (called now and then on submit, so memory stays bounded)."""
+        now = time.monotonic()
+        if now - self._last_purge < 1.0:
+            return
+        self._last_purge = now
+        expiry, retention = float(self.knobs.statement_expiry_s), float(self.knobs.statement_retention_s)
+        for sid, st in list(self._statements.items()):
+            if st.finished_at is None:
+                continue
+            if now - st.finished_at >= expiry:
+                del self._statements[sid]
+            elif st.state == "SUCCEEDED" and now - st.finished_at >= retention:
+                st.state, st.result = "CLOSED", None
 
     def submit(self, text: str, catalog: str | None, schema: str | None, parameters: dict,
                row_limit: int | None) -> Statement:
         st = Statement(uuid.uuid4().hex[:8] + "-" + str(uuid.uuid4())[9:], text, catalog, schema, parameters,
                        row_limit, chunk_rows=max(1, int(self.knobs.chunk_rows)))
         with self._lock:
+            self._purge()
             self._statements[st.statement_id] = st
         threading.Thread(target=self._run, args=(st,), name=f"statement-{st.statement_id[:8]}",
                          daemon=True).start()
@@ -89,6 +119,7 @@ class StatementExecutor:
 
     def _finish(self, st: Statement, state: str) -> None:
         st.state = state
+        st.finished_at = time.monotonic()
         self.stats.count(f"statements_{state.lower()}")
         st.done.set()
 
