@@ -18,8 +18,10 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -411,7 +413,10 @@ class Warehouse:
 
     # ---- transpiled statements -----------------------------------------------------------
     def _run_transpiled(self, sql: str, params: dict, ctx: _Context) -> Result:
-        sql, blocks, consumed = extract_values(sql, params)
+        if isinstance(params, BoundParameters):
+            sql, blocks, consumed = extract_values(sql, params)
+        else:
+            blocks, consumed = [], set()
         try:
             for block in blocks:
                 self.conn.register(block.raw_name, block.table)
@@ -422,7 +427,7 @@ class Warehouse:
                     self.conn.execute(f"CREATE OR REPLACE TEMP VIEW {block.view_name} AS "
                                       f"SELECT {columns} FROM {block.raw_name}")
                     self._views[block.view_name] = columns
-            rest = {n: p for n, p in params.items() if n not in consumed}
+            rest = params.without(consumed) if consumed else params
             plan = self._plan(sql, rest, ctx)
             try:
                 return self._run_plan(plan, rest, ctx)
@@ -743,8 +748,7 @@ class _Plan:
     capture: str | None  # INSERT/MERGE: the last step RETURNs the rows it wrote
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """A bound statement parameter: its text (None for NULL) and its normalised Databricks type."""
 
     value: str | None
@@ -756,6 +760,31 @@ class Param:
         if self.type_key == "STRING":
             return exp.Literal.string(self.value)
         return exp.cast(exp.Literal.string(self.value), data_type(self.type_key))
+
+
+class BoundParameters(Mapping):
+    """name -> ``Param`` over two plain dicts, ``values`` (name -> text or None) and ``types``
+    (name -> normalised type), which the VALUES fast path reads directly."""
+
+    def __init__(self, values: dict | None = None, types: dict | None = None) -> None:
+        self.values: dict[str, str | None] = values if values is not None else {}
+        self.types: dict[str, str] = types if types is not None else {}
+
+    def __getitem__(self, name: str) -> Param:
+        return Param(self.values[name], self.types[name])
+
+    def __iter__(self):
+        return iter(self.types)
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def __contains__(self, name) -> bool:
+        return name in self.types
+
+    def without(self, names: set[str]) -> BoundParameters:
+        keep = self.types.keys() - names
+        return BoundParameters({n: self.values[n] for n in keep}, {n: self.types[n] for n in keep})
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from .config import Knobs
-from .engine import Param, Result, SqlError, Warehouse, data_type, normalize_type
+from .engine import BoundParameters, Param, Result, SqlError, Warehouse, data_type, normalize_type
 from .types import column_info, render
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
@@ -41,21 +42,34 @@ class Statement:
     finished_at: float | None = None  # time.monotonic() when it reached a terminal state
 
 
-def bind_parameters(parameters: list | None) -> dict[str, Param]:
+@functools.lru_cache(maxsize=1024)
+def _type_key(type_text: str) -> str:
+    type_key = normalize_type(type_text or "STRING")
+    if type_key.split("(", 1)[0] not in PARAMETER_TYPES:
+        raise ValueError(f"Unsupported parameter type {type_text!r}.")
+    data_type(type_key)  # rejects malformed types such as DECIMAL(x)
+    return type_key
+
+
+def bind_parameters(parameters: list | None) -> BoundParameters:
     """``[{name, value, type}]`` -> typed values for the ``:name`` markers (bound, never spliced in)."""
-    bound: dict[str, Param] = {}
-    for param in parameters or []:
-        if not isinstance(param, dict) or not param.get("name"):
+    values: dict[str, str | None] = {}
+    types: dict[str, str] = {}
+    known: dict = {}
+    for param in parameters or ():
+        name = param.get("name") if isinstance(param, dict) else None
+        if not name or not isinstance(name, str):
             raise ValueError("Each parameter needs a name.")
-        type_key = normalize_type(param.get("type") or "STRING")
-        if type_key.split("(", 1)[0] not in PARAMETER_TYPES:
-            raise ValueError(f"Unsupported parameter type {param.get('type')!r}.")
-        data_type(type_key)  # rejects malformed types such as DECIMAL(x)
+        raw_type = param.get("type")
+        type_key = known.get(raw_type)
+        if type_key is None:
+            type_key = known[raw_type] = _type_key(raw_type or "STRING")
         value = param.get("value")
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        bound[param["name"]] = Param(None if value is None else str(value), type_key)
-    return bound
+        if value is not None and value.__class__ is not str:
+            value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        values[name] = value
+        types[name] = type_key
+    return BoundParameters(values, types)
 
 
 class StatementExecutor:

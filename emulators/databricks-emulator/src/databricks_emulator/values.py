@@ -26,6 +26,7 @@ _ITEM = r"(?::[A-Za-z_]\w*|NULL)"
 _TUPLE = rf"\(\s*{_ITEM}(?:\s*,\s*{_ITEM})*\s*\)"
 _TUPLES = re.compile(rf"\s*{_TUPLE}(?:\s*,\s*{_TUPLE})*", re.I)
 _TUPLE_BODY = re.compile(r"\(([^()]*)\)")
+_ITEMS = re.compile(r":([A-Za-z_]\w*)|NULL", re.I)
 _PREV_WORD = re.compile(r"(\w+)\s*$")
 
 RAW_PREFIX = "__emu_raw_"
@@ -49,26 +50,33 @@ class ValuesBlock:
         return f"{VIEW_PREFIX}{self.index}"
 
 
-def extract_values(sql: str, params: dict) -> tuple[str, list[ValuesBlock], set[str]]:
-    """``sql`` with parameter-only VALUES blocks replaced, the blocks, and the parameter names they used."""
+def extract_values(sql: str, params) -> tuple[str, list[ValuesBlock], set[str]]:
+    """``sql`` with parameter-only VALUES blocks replaced, the blocks, and the parameter names they used.
+
+    ``params`` maps names to parameters and has ``values`` (name -> text or None) and ``types``
+    (name -> type) dicts (see ``statements.BoundParameters``).
+    """
     if not params or "VALUES" not in sql.upper():
         return sql, [], set()
     is_insert = sql.lstrip()[:6].upper() == "INSERT"
     out: list[str] = []
     blocks: list[ValuesBlock] = []
     used: set[str] = set()
-    last = 0
-    for m in _SCAN.finditer(sql):
-        if m.group(1) is None or m.start() < last:
+    last = pos = 0
+    while True:
+        m = _SCAN.search(sql, pos)
+        if m is None:
+            break
+        pos = m.end()
+        if m.group(1) is None:
             continue
-        before = sql[last:m.start()]
-        prev_text = sql[:m.start()].rstrip()
-        prev_char = prev_text[-1:] if prev_text else ""
-        word = _PREV_WORD.search(prev_text[-40:])
-        prev_word = word.group(1).upper() if word and prev_text.endswith(word.group(1)) else ""
+        prev_text = sql[max(last, m.start() - 200):m.start()].rstrip()
+        prev_char = prev_text[-1:]
+        word = _PREV_WORD.search(prev_text)
+        prev_word = word.group(1).upper() if word else ""
         if prev_word in ("FROM", "JOIN"):
             as_table = True
-        elif prev_char == "(" or (is_insert and prev_word not in ("THEN",)):
+        elif prev_char == "(" or (is_insert and prev_word != "THEN"):
             as_table = False
         else:
             continue
@@ -77,50 +85,46 @@ def extract_values(sql: str, params: dict) -> tuple[str, list[ValuesBlock], set[
             continue
         if sql[tm.end():tm.end() + 200].lstrip()[:1] in (",", "("):
             continue  # more tuples follow that are not plain parameters
-        block = _build(sql[m.end():tm.end()], params, len(blocks))
-        if block is None:
+        built = _build(sql[m.end():tm.end()], params, len(blocks))
+        if built is None:
             continue
-        table, types, names = block
-        vb = ValuesBlock(len(blocks), table, types)
+        vb, names = built
         blocks.append(vb)
         used |= names
-        out.append(before)
+        out.append(sql[last:m.start()])
         out.append(f" {vb.view_name} " if as_table else f" SELECT * FROM {vb.view_name} ")
-        last = tm.end()
+        last = pos = tm.end()
     if not blocks:
         return sql, [], set()
     out.append(sql[last:])
     return "".join(out), blocks, used
 
 
-def _build(text: str, params: dict, index: int):
-    rows = [[item.strip() for item in body.split(",")] for body in _TUPLE_BODY.findall(text)]
-    if not rows:
+def _build(text: str, params, index: int) -> tuple[ValuesBlock, set[str]] | None:
+    tuples = _TUPLE_BODY.findall(text)
+    if not tuples:
         return None
-    width = len(rows[0])
-    if any(len(r) != width for r in rows):
+    commas = tuples[0].count(",")
+    width = commas + 1
+    if any(t.count(",") != commas for t in tuples):
         return None
-    names: set[str] = set()
-    arrays, types = [], []
-    for column in zip(*rows):
-        ctype = None
-        values = []
-        append = values.append
-        for item in column:
-            if item[0] == ":":
-                name = item[1:]
-                p = params.get(name)
-                if p is None:
-                    return None  # unbound: the general path reports it
-                if ctype is None:
-                    ctype = p.type_key
-                elif p.type_key != ctype:
-                    return None
-                names.add(name)
-                append(p.value)
-            else:
-                append(None)
-        arrays.append(pa.array(values, pa.string()))
-        types.append(ctype)
+    items = _ITEMS.findall(text)  # a name, or "" for NULL
+    if len(items) != width * len(tuples):
+        return None
+    values, types = params.values, params.types
+    names = set(items)
+    names.discard("")
+    if not names <= values.keys():
+        return None  # unbound: the general path reports it
+    arrays, column_types = [], []
+    for j in range(width):
+        column = items[j::width]
+        column_names = set(column)
+        column_names.discard("")
+        kinds = set(map(types.__getitem__, column_names))
+        if len(kinds) > 1:
+            return None
+        column_types.append(kinds.pop() if kinds else None)
+        arrays.append(pa.array(list(map(values.get, column)), pa.string()))
     table = pa.Table.from_arrays(arrays, names=[f"col{i + 1}" for i in range(width)])
-    return table, types, names
+    return ValuesBlock(index, table, column_types), names
