@@ -132,6 +132,7 @@ class Warehouse:
         self.conn = duckdb.connect()
         self.conn.execute("SET TimeZone='UTC'")
         self._plans: OrderedDict = OrderedDict()
+        self._in_use: tuple[str, str] | None = None  # (catalog, schema) of the last USE
         self._views: dict[str, str] = {}  # VALUES views: name -> select list they were created with
         self.knobs = knobs  # reads ``delta_commit_delay_s``
         self._pending: dict = {}  # target -> [Arrow tables to append] | None (rewrite whole table)
@@ -301,15 +302,23 @@ class Warehouse:
             try:
                 result = self._dispatch(sql, parameters, ctx)
             except duckdb.Error as exc:
+                self._in_use = None
                 try:
                     self.conn.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
                 raise _translate_error(exc) from exc
+            except BaseException:
+                self._in_use = None
+                raise
+            if result.kind not in ("SELECT", "INSERT", "MERGE", "UPDATE", "DELETE", "COPY"):
+                self._in_use = None  # DDL may have dropped the catalog or schema in use
             self._persist(ctx.changed, ctx.dropped, ctx.appended)
             return result
 
     def _use(self, ctx: _Context) -> None:
+        if self._in_use == (ctx.catalog, ctx.schema):
+            return
         known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
         if duck_catalog(ctx.catalog).lower() not in known:
             raise SqlError(f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{ctx.catalog}' was not found.",
@@ -319,6 +328,7 @@ class Warehouse:
         except duckdb.Error as exc:
             raise SqlError(f"[SCHEMA_NOT_FOUND] The schema `{ctx.catalog}`.`{ctx.schema}` cannot be found.",
                            "BAD_REQUEST", "42704") from exc
+        self._in_use = (ctx.catalog, ctx.schema)
 
     def _qualify(self, parts: list[str], ctx: _Context, level: int = 3) -> list[str]:
         defaults = [ctx.catalog, ctx.schema][: level - 1]
