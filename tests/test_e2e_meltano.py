@@ -37,15 +37,11 @@ FLOWS = {
 }
 
 
-def meltano_run(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "TAP_ACUMATICA_BASE_URL": base_url,
-        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-    }
+def meltano_run(tmp_path: Path, target: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    """`meltano --environment=sandbox run tap-acumatica <target>` with its own system database."""
+    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
     proc = subprocess.run(
-        [MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-duckdb"],
+        [MELTANO, "--environment=sandbox", "run", "tap-acumatica", target],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -55,6 +51,15 @@ def meltano_run(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess:
     )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return proc
+
+
+def duckdb_run(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess:
+    return meltano_run(
+        tmp_path,
+        "target-duckdb",
+        TAP_ACUMATICA_BASE_URL=base_url,
+        TARGET_DUCKDB_FILEPATH=str(tmp_path / "warehouse.duckdb"),
+    )
 
 
 def warehouse(tmp_path: Path, table: str) -> list[dict]:
@@ -106,7 +111,7 @@ def assert_same(landed, source, where: str) -> None:
 
 
 def test_meltano_run_lands_every_stream_and_reruns_upsert_changes(tmp_path, emulator):
-    meltano_run(tmp_path, emulator.base_url)
+    duckdb_run(tmp_path, emulator.base_url)
     assert_tables_equal_source(tmp_path, emulator)
 
     emulator.store.modify("Bill", ("Bill", "000003"), {"Description": "changed between runs"})
@@ -114,7 +119,7 @@ def test_meltano_run_lands_every_stream_and_reruns_upsert_changes(tmp_path, emul
     added = emulator.store.insert("Bill", {"Description": "added between runs"})
 
     second_started = datetime.now(UTC).replace(tzinfo=None)
-    meltano_run(tmp_path, emulator.base_url)
+    duckdb_run(tmp_path, emulator.base_url)
     assert_tables_equal_source(tmp_path, emulator)
     bills = {r["referencenbr"]: r for r in warehouse(tmp_path, "bills")}
     assert bills["000003"]["description"] == "changed between runs"
@@ -134,24 +139,13 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
     from deltalake import DeltaTable
 
     with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
-        env = {
-            **os.environ,
-            "TAP_ACUMATICA_BASE_URL": emulator.base_url,
-            "TARGET_DATABRICKS_HOST": databricks.base_url,
-            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        }
-
         def run() -> None:
-            proc = subprocess.run(
-                [MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-databricks"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
+            meltano_run(
+                tmp_path,
+                "target-databricks",
+                TAP_ACUMATICA_BASE_URL=emulator.base_url,
+                TARGET_DATABRICKS_HOST=databricks.base_url,
             )
-            assert proc.returncode == 0, proc.stderr[-6000:]
 
         def check() -> None:
             for stream, (entity, keys) in FLOWS.items():
