@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import time
 
 import pytest
@@ -184,3 +185,24 @@ def test_restart_with_same_data_dir_keeps_tables(tmp_path):
         assert [(i, str(a)) for i, a in emu.query("SELECT * FROM c1.s1.t ORDER BY id")] == \
             [(1, "1.50"), (2, "None")]
         assert emu.query("SHOW VOLUMES IN c1.s1") == [("s1", "v")]
+
+
+def test_drop_table_removes_its_delta_directory_and_stays_dropped_after_restart(tmp_path):
+    """Databricks deletes a dropped managed table's data (UNDROP aside); the emulator deletes it at once."""
+    config = dict(data_dir=str(tmp_path / "drop"))
+    with DatabricksEmulator(EmulatorConfig(**config)) as emu:
+        emu.knobs.delta_commit_delay_s = 0.2  # a pending commit must not bring the table back either
+        emu.query("CREATE SCHEMA workspace.s1")
+        emu.query("CREATE TABLE workspace.s1.keep (id BIGINT)")
+        emu.query("CREATE OR REPLACE TABLE workspace.s1.`__stage x` (id BIGINT)")
+        emu.query("INSERT INTO workspace.s1.`__stage x` VALUES (1), (2)")
+        path = Path(emu.table_path("workspace", "s1", "__stage x"))
+        assert (path / "_delta_log").is_dir()
+        emu.query("INSERT INTO workspace.s1.`__stage x` VALUES (3)")
+        emu.query("DROP TABLE IF EXISTS `workspace`.`s1`.`__stage x`")
+        emu.warehouse.flush()
+        assert not path.exists()
+        assert [r[1] for r in emu.query("SHOW TABLES IN workspace.s1")] == ["keep"]
+    with DatabricksEmulator(EmulatorConfig(**config)) as emu:
+        assert [r[1] for r in emu.query("SHOW TABLES IN workspace.s1")] == ["keep"]
+        assert not path.exists()

@@ -818,6 +818,10 @@ def _target_parts(tree: exp.Expression) -> list[str] | None:
         node = tree.this
     elif isinstance(tree, (exp.Create, exp.Drop, exp.Alter)) and str(tree.args.get("kind", "")).upper() == "TABLE":
         node = tree.this
+        if node is None and isinstance(tree, exp.Drop):
+            # sqlglot keeps DROP TABLE's name in ``tables``; without it the drop would leave the
+            # table's Delta directory on disk (and bring the table back at the next start).
+            node = next(iter(tree.args.get("tables") or ()), None)
     else:
         return None
     if isinstance(node, exp.Schema):
