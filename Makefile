@@ -51,7 +51,7 @@ bench: env
 	$(BIN)/python bench/tap_throughput.py
 
 lint: env
-	$(UV) run --no-sync --with ruff==0.14.5 ruff check packages tap-acumatica tests scripts bench
+	$(UV) run --no-sync --with ruff==0.14.5 ruff check packages emulators tap-acumatica tap-sage-intacct tap-looker target-databricks target-acumatica tests scripts bench
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .meltano output

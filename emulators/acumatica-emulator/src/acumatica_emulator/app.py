@@ -9,20 +9,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
+import emulator_kit as kit
 import msgspec
 from acumatica_client import catalog
+from emulator_kit import Request, Stats
 
-from .auth import AuthError, Authenticator
+from .auth import Authenticator, AuthError
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .generator import KEY_FIELDS, SPECS
 from .limits import LICENSE_LIMIT_MESSAGE, Declined, FaultInjector, LicenseLimits
-from .odata import (FilterCompiler, QueryError, filter_fields, parse_filter, parse_number, parse_orderby,
-                    timestamp_accept, timestamp_range)
+from .odata import (
+    FilterCompiler,
+    QueryError,
+    filter_fields,
+    parse_filter,
+    parse_number,
+    parse_orderby,
+    timestamp_accept,
+    timestamp_range,
+)
 from .render import ENCODER, PagePlan, ad_hoc_schema
 from .store import TIMESTAMP_FIELDS, RecordNotFound, RecordStore
 from .swagger import swagger_document
@@ -31,21 +40,8 @@ DENIED = {"message": "Authorization has been denied for this request."}
 
 
 @dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names
-    body: bytes
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = "application/json; charset=utf-8"
-    reset: bool = False  # close the connection without answering
+class Response(kit.Response):
+    content_type: str | None = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -58,45 +54,6 @@ class RequestInfo:
     version: str
     params: dict[str, str]
     number: int
-
-
-class Stats:
-    """Counters of what the emulator served; ``reset()`` clears them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests: Counter = Counter()  # (method, route kind)
-            self.statuses: Counter = Counter()
-            self.counters: Counter = Counter()
-            self.records_served = 0
-
-    def count(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self.counters[name] += n
-
-    def request(self, method: str, kind: str, status: int) -> None:
-        with self._lock:
-            self.requests[(method, kind)] += 1
-            self.statuses[status] += 1
-
-    def __getattr__(self, name: str) -> int:
-        # stats.tokens_issued, stats.refreshes, stats.logins, stats.logouts ...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self.__dict__["counters"][name]
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return {
-                "requests": {f"{m} {k}": n for (m, k), n in sorted(self.requests.items())},
-                "statuses": {str(s): n for s, n in sorted(self.statuses.items())},
-                "records_served": self.records_served,
-                **dict(self.counters),
-            }
 
 
 def error_body(message: str, exception_type: str = "PX.Api.ContractBased.OperationException") -> dict:
@@ -128,6 +85,10 @@ class AcumaticaApp:
         return lambda: self._hooks.remove(callback) if callback in self._hooks else None
 
     # ---- dispatch ------------------------------------------------------------------------
+    def internal_error(self, exc: Exception) -> Response:
+        """What IIS answers when the application throws: a 500 with the exception."""
+        return json_response(500, error_body(repr(exc), "System.Exception"))
+
     def handle(self, req: Request) -> Response:
         if req.path.startswith("/_emulator/"):
             return self._control(req)
@@ -333,8 +294,7 @@ class AcumaticaApp:
             accept = timestamp_accept(tree, {n for n in TIMESTAMP_FIELDS if n in light}, self.store.to_ms)
         rows = self.store.query(entity, predicate, order, skip, top, low, high,
                                 match_all=not q.get("$filter"), lazy=lazy, accept_ms=accept)
-        with self.stats._lock:
-            self.stats.records_served += len(rows)
+        self.stats.count("records_served", len(rows))
         return Response(200, plan.render(rows))
 
     def _one(self, req: Request, entity: str, version: str, rest: list[str]) -> Response:

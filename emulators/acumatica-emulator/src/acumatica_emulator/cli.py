@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
+
+from emulator_kit.cli import common_arguments, serve_until_signal
 
 from .config import DEFAULT_VERSIONS, EmulatorConfig
 from .server import AcumaticaEmulator
@@ -20,17 +20,14 @@ def _size(text: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acumatica-emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8811)
+    common_arguments(parser, port=8811)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--size", type=_size, action="append", default=[], metavar="ENTITY=N")
     parser.add_argument("--versions", default=",".join(DEFAULT_VERSIONS))
-    parser.add_argument("--token-lifetime", type=float, default=3600.0)
     parser.add_argument("--requests-per-minute", type=int, default=None)
     parser.add_argument("--max-api-users", type=int, default=None)
     parser.add_argument("--instance-path", default="/AcumaticaERP")
     parser.add_argument("--timezone-offset", default="-05:00")
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     config = EmulatorConfig(
         host=args.host, port=args.port, seed=args.seed, sizes=dict(args.size),
@@ -39,19 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         max_api_users=args.max_api_users, instance_path=args.instance_path,
         timezone_offset=args.timezone_offset, verbose=args.verbose,
     )
-    emulator = AcumaticaEmulator(config).start()
-    stop = threading.Event()
-
-    def _stop(signum, frame) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    print(f"Acumatica emulator listening on {emulator.base_url}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    emulator.stop()
-    return 0
+    return serve_until_signal(AcumaticaEmulator(config), "Acumatica emulator")
 
 
 if __name__ == "__main__":

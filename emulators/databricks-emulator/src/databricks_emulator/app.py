@@ -13,11 +13,11 @@ import re
 import shutil
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import unquote
+
+from emulator_kit import Request, Response, Stats
 
 from .auth import AuthError, Authenticator
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
@@ -25,61 +25,6 @@ from .engine import SqlError, Warehouse
 from .statements import TERMINAL, StatementExecutor, bind_parameters
 
 WAIT_TIMEOUT = re.compile(r"^(\d+)s$")
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names
-    body: bytes = b""
-    body_file: Path | None = None  # large uploads are streamed to disk by the transport
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = "application/json"
-    reset: bool = False  # close the connection without answering
-    file: Path | None = None  # stream this file as the body
-
-
-class Stats:
-    """Counters of what the emulator served; ``reset()`` clears them.
-
-    Attribute access reads a counter: ``stats.tokens_issued``, ``stats.statements_merge``,
-    ``stats.statements_succeeded``, ``stats.polls``, ``stats.uploads``, ``stats.bytes_uploaded``,
-    ``stats.unauthorized`` (401s), ``stats.rate_limited`` (429s) ...
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.counters: Counter = Counter()
-            self.statuses: Counter = Counter()
-
-    def count(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self.counters[name] += n
-
-    def status(self, code: int) -> None:
-        with self._lock:
-            self.statuses[code] += 1
-
-    def __getattr__(self, name: str) -> int:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self.__dict__["counters"][name]
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return {"statuses": {str(s): n for s, n in sorted(self.statuses.items())}, **dict(self.counters)}
 
 
 def json_response(status: int, body: object, headers: list | None = None) -> Response:
@@ -121,6 +66,9 @@ class DatabricksApp:
         self.host = ""  # set by the server once the port is known
 
     # ---- dispatch ------------------------------------------------------------------------
+    def internal_error(self, exc: Exception) -> Response:
+        return api_error(500, "INTERNAL_ERROR", repr(exc))
+
     def handle(self, req: Request) -> Response:
         response = self._route(req)
         self.stats.status(response.status)

@@ -1,0 +1,1 @@
+"""Singer tap for Sage Intacct finance data (XML gateway), built with the Meltano Singer SDK."""
