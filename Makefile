@@ -42,10 +42,10 @@ demo-databricks: plugins
 	$(BIN)/python scripts/demo.py --target target-databricks
 
 test: plugins
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: env
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not e2e"
 
 bench: env
 	$(BIN)/python bench/tap_throughput.py
