@@ -1,0 +1,153 @@
+"""``mlc-secrets``: keep credentials encrypted at rest; decrypt them only into one run's environment.
+
+    mlc-secrets keygen                  # print a new key; keep it in MLC_SECRETS_KEY (or --keyring)
+    mlc-secrets set TAP_ACUMATICA_CLIENT_SECRET TAP_ACUMATICA_PASSWORD   # prompts, or one line each on stdin
+    mlc-secrets import .env             # encrypt an existing dotenv file, then delete the plain file
+    mlc-secrets list                    # names only, never values
+    mlc-secrets run -- meltano run tap-acumatica target-databricks
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from .vault import (DEFAULT_FILE, FILE_ENV, KEY_ENV, KEY_FILE_ENV, Vault, VaultError, check_name, load_key, new_key,
+                    store_key_in_keyring)
+
+
+def _vault(args) -> Vault:
+    return Vault(args.file, load_key(args.key_file))
+
+
+def _read_values(names: list[str]) -> dict[str, str]:
+    values = {}
+    for name in names:
+        check_name(name)
+        if sys.stdin.isatty():
+            value = getpass.getpass(f"{name}: ")
+        else:
+            value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise VaultError(f"no value given for {name}")
+        values[name] = value
+    return values
+
+
+def parse_dotenv(text: str, source: str) -> dict[str, str]:
+    values = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if not sep:
+            raise VaultError(f"{source} line {number}: expected NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[check_name(name.strip())] = value
+    return values
+
+
+def _cmd_keygen(args) -> int:
+    key = new_key()
+    if args.keyring:
+        store_key_in_keyring(key)
+        print("A new key is stored in the OS keyring.", file=sys.stderr)
+    else:
+        print(key)
+    return 0
+
+
+def _cmd_set(args) -> int:
+    vault = _vault(args)
+    secrets = vault.read()
+    secrets.update(_read_values(args.names))
+    vault.write(secrets)
+    print(f"Stored {', '.join(args.names)} in {vault.path}.", file=sys.stderr)
+    return 0
+
+
+def _cmd_import(args) -> int:
+    vault = _vault(args)
+    secrets = vault.read()
+    imported = parse_dotenv(Path(args.dotenv).read_text(), args.dotenv)
+    secrets.update(imported)
+    vault.write(secrets)
+    print(f"Imported {len(imported)} names into {vault.path}; now delete {args.dotenv}.", file=sys.stderr)
+    return 0
+
+
+def _cmd_unset(args) -> int:
+    vault = _vault(args)
+    secrets = vault.read()
+    missing = [n for n in args.names if n not in secrets]
+    if missing:
+        raise VaultError(f"not in {vault.path}: {', '.join(missing)}")
+    vault.write({k: v for k, v in secrets.items() if k not in args.names})
+    return 0
+
+
+def _cmd_list(args) -> int:
+    for name in sorted(_vault(args).read()):
+        print(name)
+    return 0
+
+
+def _cmd_run(args) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise VaultError("nothing to run: mlc-secrets run -- <command> [args...]")
+    vault = _vault(args)
+    if not vault.exists():
+        raise VaultError(f"no secrets file at {vault.path}; add secrets with `mlc-secrets set NAME`")
+    # The command gets the secrets, not the key that unlocks all of them.
+    env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, KEY_FILE_ENV)} | vault.read()
+    try:
+        os.execvpe(command[0], command, env)
+    except FileNotFoundError:
+        raise VaultError(f"command not found: {command[0]}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlc-secrets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--file", default=os.environ.get(FILE_ENV, DEFAULT_FILE),
+                        help=f"the encrypted file (default ${FILE_ENV} or {DEFAULT_FILE})")
+    parser.add_argument("--key-file", default=None, help="read the key from this file (mode 600)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("keygen", help="print a new key (or store it in the OS keyring)")
+    p.add_argument("--keyring", action="store_true")
+    p.set_defaults(func=_cmd_keygen)
+    p = sub.add_parser("set", help="add or replace secrets; values from a prompt or stdin, never argv")
+    p.add_argument("names", nargs="+")
+    p.set_defaults(func=_cmd_set)
+    p = sub.add_parser("import", help="encrypt the NAME=value lines of a dotenv file")
+    p.add_argument("dotenv")
+    p.set_defaults(func=_cmd_import)
+    p = sub.add_parser("unset", help="remove secrets")
+    p.add_argument("names", nargs="+")
+    p.set_defaults(func=_cmd_unset)
+    p = sub.add_parser("list", help="print the names held (never the values)")
+    p.set_defaults(func=_cmd_list)
+    p = sub.add_parser("run", help="run a command with the secrets added to its environment")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VaultError as exc:
+        print(f"mlc-secrets: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
