@@ -1,7 +1,7 @@
 """``mlc-secrets``: keep credentials encrypted at rest; decrypt them only into one run's environment.
 
     mlc-secrets keygen                  # print a new key; keep it in MLC_SECRETS_KEY (or --keyring)
-    mlc-secrets set TAP_ACUMATICA_CLIENT_SECRET TAP_ACUMATICA_PASSWORD   # prompts, or one line each on stdin
+    mlc-secrets set TAP_ACUMATICA_PASSWORD   # prompts, or one line per name on stdin
     mlc-secrets import .env             # encrypt an existing dotenv file, then delete the plain file
     mlc-secrets list                    # names only, never values
     mlc-secrets run -- meltano run tap-acumatica target-databricks
@@ -15,8 +15,18 @@ import os
 import sys
 from pathlib import Path
 
-from .vault import (DEFAULT_FILE, FILE_ENV, KEY_ENV, KEY_FILE_ENV, Vault, VaultError, check_name, load_key, new_key,
-                    store_key_in_keyring)
+from .vault import (
+    DEFAULT_FILE,
+    FILE_ENV,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    Vault,
+    VaultError,
+    check_name,
+    load_key,
+    new_key,
+    store_key_in_keyring,
+)
 
 
 def _vault(args) -> Vault:
@@ -27,10 +37,8 @@ def _read_values(names: list[str]) -> dict[str, str]:
     values = {}
     for name in names:
         check_name(name)
-        if sys.stdin.isatty():
-            value = getpass.getpass(f"{name}: ")
-        else:
-            value = sys.stdin.readline().rstrip("\r\n")
+        tty = sys.stdin.isatty()
+        value = getpass.getpass(f"{name}: ") if tty else sys.stdin.readline().rstrip("\r\n")
         if not value:
             raise VaultError(f"no value given for {name}")
         values[name] = value
@@ -63,21 +71,21 @@ def _cmd_keygen(args) -> int:
     return 0
 
 
-def _cmd_set(args) -> int:
+def _store(args, values: dict[str, str]) -> Vault:
     vault = _vault(args)
-    secrets = vault.read()
-    secrets.update(_read_values(args.names))
-    vault.write(secrets)
+    vault.write(vault.read() | values)
+    return vault
+
+
+def _cmd_set(args) -> int:
+    vault = _store(args, _read_values(args.names))
     print(f"Stored {', '.join(args.names)} in {vault.path}.", file=sys.stderr)
     return 0
 
 
 def _cmd_import(args) -> int:
-    vault = _vault(args)
-    secrets = vault.read()
     imported = parse_dotenv(Path(args.dotenv).read_text(), args.dotenv)
-    secrets.update(imported)
-    vault.write(secrets)
+    vault = _store(args, imported)
     print(f"Imported {len(imported)} names into {vault.path}; now delete {args.dotenv}.", file=sys.stderr)
     return 0
 

@@ -57,7 +57,7 @@ def store_key_in_keyring(key: str) -> None:
 
 
 def load_key(key_file: str | os.PathLike | None = None) -> bytes:
-    """The key from ``MLC_SECRETS_KEY``, a key file (``--key-file``/``MLC_SECRETS_KEY_FILE``) or the keyring."""
+    """The key from ``MLC_SECRETS_KEY``, a key file (``--key-file``, ``MLC_SECRETS_KEY_FILE``) or keyring."""
     source, key = None, None
     if os.environ.get(KEY_ENV):
         source, key = KEY_ENV, os.environ[KEY_ENV]
@@ -71,8 +71,8 @@ def load_key(key_file: str | os.PathLike | None = None) -> bytes:
             if stored:
                 source, key = "the OS keyring", stored
     if key is None:
-        raise VaultError(f"no key: set {KEY_ENV}, pass --key-file (or {KEY_FILE_ENV}), or store one in the OS "
-                         "keyring with `mlc-secrets keygen --keyring`")
+        raise VaultError(f"no key: set {KEY_ENV}, pass --key-file (or {KEY_FILE_ENV}), or store one in "
+                         "the OS keyring with `mlc-secrets keygen --keyring`")
     key_bytes = key.strip().encode()
     try:
         Fernet(key_bytes)
