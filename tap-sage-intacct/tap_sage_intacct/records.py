@@ -1,0 +1,165 @@
+"""From Intacct's text values to typed Singer records, and the JSON schema that says so.
+
+Every value arrives as text. Amounts become exact ``Decimal`` (never binary floats), dates
+``YYYY-MM-DD`` and timestamps UTC ISO 8601: Intacct writes timestamps in the user's time
+zone, so they are read in that zone and converted. Text is passed on exactly as received.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+DELETED_AT = "_sdc_deleted_at"
+
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "text": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "decimal": {"type": ["number", "null"]},
+    "boolean": {"type": ["boolean", "null"]},
+    "date": {"type": ["string", "null"], "format": "date"},
+    "timestamp": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+class BadValue(ValueError):
+    """A value that does not read as its field's type; names record and field."""
+
+
+def json_type(field_type: str) -> dict[str, Any]:
+    return dict(_JSON_TYPES[field_type])
+
+
+def parse_local(text: str) -> datetime:
+    """``MM/DD/YYYY HH:MM:SS`` (or ``MM/DD/YYYY``, or ISO) as a naive local datetime."""
+    text = text.strip()
+    if len(text) >= 10 and text[2] == "/" and text[5] == "/":
+        day = datetime(int(text[6:10]), int(text[0:2]), int(text[3:5]))
+        if len(text) >= 19:
+            return day.replace(hour=int(text[11:13]), minute=int(text[14:16]), second=int(text[17:19]))
+        if len(text) >= 16:
+            return day.replace(hour=int(text[11:13]), minute=int(text[14:16]))
+        return day
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is None else parsed.replace(tzinfo=None)
+
+
+def parse_date(text: str) -> str:
+    """``MM/DD/YYYY`` (or ISO) as ``YYYY-MM-DD``."""
+    text = text.strip()
+    if len(text) >= 10 and text[2] == "/" and text[5] == "/":
+        return date(int(text[6:10]), int(text[0:2]), int(text[3:5])).isoformat()
+    return date.fromisoformat(text[:10]).isoformat()
+
+
+def fixed_offset(text: str) -> tzinfo:
+    """A ``gmtoffset`` such as ``+09:30`` or ``-08:00`` as a time zone."""
+    text = text.strip()
+    sign = -1 if text.startswith("-") else 1
+    hours, _, minutes = text.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours or 0), minutes=int(minutes or 0)))
+
+
+class Clock:
+    """Converts between the user's local timestamps and UTC.
+
+    In a daylight-saving fold (the repeated hour in autumn) the local text does not say
+    which instant is meant; the earlier one is taken, so a bookmark can only be early
+    (rows re-read), never late (rows lost).
+    """
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.to_utc = lru_cache(maxsize=8192)(self._to_utc)
+
+    def _to_utc(self, text: str) -> str:
+        local = parse_local(text).replace(tzinfo=self.zone, fold=0)
+        return local.astimezone(UTC).isoformat()
+
+    def to_local(self, value: str | datetime) -> datetime:
+        """An instant (ISO text or aware datetime) as a naive datetime in the user's zone."""
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+        return instant.astimezone(self.zone).replace(tzinfo=None)
+
+
+def _converter(field_type: str, clock: Clock) -> Callable[[str], Any]:
+    if field_type == "integer":
+        return int
+    if field_type == "decimal":
+        return Decimal
+    if field_type == "boolean":
+        return _boolean
+    if field_type == "date":
+        return parse_date
+    if field_type == "timestamp":
+        return clock.to_utc
+    return str
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "t", "1", "yes"):
+        return True
+    if lowered in ("false", "f", "0", "no"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+class Shape:
+    """A stream's fields, their JSON schema, and the conversion of one row to a record."""
+
+    def __init__(
+        self,
+        field_types: Iterable[tuple[str, str]],
+        *,
+        arrays: Mapping[str, Shape] | None = None,
+        deletes: bool = False,
+    ) -> None:
+        self.field_types = dict(field_types)
+        self.arrays = dict(arrays or {})
+        self.deletes = deletes
+
+    def json_schema(self) -> dict:
+        properties = {name: json_type(t) for name, t in self.field_types.items()}
+        for name, lines in self.arrays.items():
+            properties[name] = {"type": ["array", "null"], "items": lines.json_schema()}
+        if self.deletes:
+            properties[DELETED_AT] = json_type("timestamp")
+        return {"type": "object", "properties": properties}
+
+    def converter(
+        self, selected: Iterable[str], what: str, clock: Clock
+    ) -> Callable[[Mapping[str, str | None]], dict]:
+        """A function turning one row (text values) into a record with every selected field.
+        Empty text is null for every type but text; timestamps are read in ``clock``'s zone."""
+        plan = [
+            (name, _converter(self.field_types[name], clock), self.field_types[name] == "text")
+            for name in selected
+            if name in self.field_types
+        ]
+
+        def convert(row: Mapping[str, str | None]) -> dict:
+            record: dict[str, Any] = {}
+            for name, to_value, is_text in plan:
+                text = row.get(name)
+                if text is None or (text == "" and not is_text):
+                    record[name] = None
+                    continue
+                try:
+                    record[name] = to_value(text)
+                except (ValueError, InvalidOperation):
+                    msg = (
+                        f"{what} record {row.get('RECORDNO', '?')}: field {name} value {text!r} "
+                        f"is not a valid {self.field_types[name]}"
+                    )
+                    raise BadValue(msg) from None
+            return record
+
+        return convert
