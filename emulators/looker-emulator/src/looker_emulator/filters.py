@@ -184,7 +184,7 @@ def parse_yesno(expression: str) -> Predicate:
     if text not in ("yes", "no"):
         raise FilterError(f"{expression!r} is not a yesno filter (Yes or No)")
     wanted = text == "yes"
-    return lambda v: bool(v) == wanted
+    return lambda v: (v is True or str(v).lower() == "yes") == wanted
 
 
 # ---- dates -----------------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""Looker API 4.0 client: API3 login with a cached token, re-login on 401, backoff on 429/5xx, and
+query runs that never come back silently truncated.
+
+Looker has no refresh token: an expired or revoked token answers 401 and the client logs in again with
+its client id and secret. 429 (``Retry-After`` when sent) and 5xx answers are retried with exponential
+backoff and full jitter. Secrets never appear in messages: errors name the method, path and status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+API_PATH = "/api/4.0"
+RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
+#: Row counts Looker is known to cap answers at without saying so (its default API limit and the
+#: UI / inline limit). An answer of exactly this size is treated as possibly cut.
+KNOWN_ROW_CAPS = (500, 5000)
+
+
+class LookerError(Exception):
+    """A Looker answer the tap cannot use; the message names the request and what came back."""
+
+
+class LookerAuthError(LookerError):
+    """Login failed: wrong client id/secret, or a token refused right after login."""
+
+
+class TruncatedResultError(LookerError):
+    """A query answer is missing rows (a row cap on the instance, or more rows than ``max_rows``)."""
+
+
+def describe(response: requests.Response) -> str:
+    """``METHOD /path -> status: message`` from Looker's ``{message, documentation_url}`` body."""
+    request = response.request
+    path = requests.utils.urlparse(request.url).path if request is not None else "?"
+    method = request.method if request is not None else "?"
+    try:
+        body = response.json()
+        message = body.get("message") if isinstance(body, dict) else None
+        errors = body.get("errors") if isinstance(body, dict) else None
+    except ValueError:
+        message, errors = response.text[:300].strip() or None, None
+    text = f"{method} {path} -> HTTP {response.status_code}"
+    if message:
+        text += f": {message}"
+    for item in errors or []:
+        if isinstance(item, dict):
+            text += f"; {item.get('field')}: {item.get('message')}"
+    return text
+
+
+def decode_rows(content: bytes, what: str) -> list[dict]:
+    """Looker ``json`` rows with exact decimals (never through binary floats)."""
+    try:
+        rows = json.loads(content, parse_float=Decimal)
+    except ValueError as exc:
+        raise LookerError(f"{what} did not answer JSON: {content[:200]!r}") from exc
+    if isinstance(rows, dict) and "looker_error" in rows:
+        raise LookerError(f"{what} failed: {rows['looker_error']}")
+    if not isinstance(rows, list):
+        raise LookerError(f"{what} answered {type(rows).__name__}, expected an array of rows")
+    for row in rows[:1]:
+        if isinstance(row, dict) and "looker_error" in row:
+            raise LookerError(f"{what} failed: {row['looker_error']}")
+    return rows
+
+
+class LookerClient:
+    """One logged-in API session for the whole run."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 300,
+        max_retries: int = 8,
+        max_backoff: float = 60,
+        logger: logging.Logger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        root = base_url.rstrip("/")
+        if root.endswith(API_PATH):
+            root = root[: -len(API_PATH)]
+        self.api_url = root + API_PATH
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_backoff = max_backoff
+        self.logger = logger or logging.getLogger("tap-looker")
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "tap-looker"
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self.logins = 0
+
+    # ---- authentication ------------------------------------------------------------------
+    def login(self) -> None:
+        """``POST /login`` with the API3 key as a form body; Looker answers 404 to bad credentials."""
+        response = self._send(
+            "POST", "/login", data={"client_id": self._client_id, "client_secret": self._client_secret}
+        )
+        if response.status_code == 404:
+            raise LookerAuthError(
+                f"{describe(response)}. Looker answers 404 to an unknown API3 key: check the "
+                "client_id and client_secret settings."
+            )
+        if response.status_code != 200:
+            raise LookerAuthError(describe(response))
+        body = response.json()
+        self._token = body["access_token"]
+        lifetime = float(body.get("expires_in") or 3600)
+        # Renew a little early so a long query does not start on a token about to lapse.
+        self._token_expires = time.monotonic() + max(0.0, lifetime - min(60.0, lifetime / 10))
+        self.logins += 1
+        self.logger.info("Logged in to Looker at %s (token valid %d s).", self.api_url, int(lifetime))
+
+    def logout(self) -> None:
+        if self._token is None:
+            return
+        with contextlib.suppress(requests.RequestException):  # the token lapses by itself within the hour
+            self.session.delete(
+                self.api_url + "/logout", headers=self._auth_header(), timeout=min(self.timeout, 30)
+            )
+        self._token = None
+
+    def _auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"token {self._token}"}
+
+    # ---- requests ------------------------------------------------------------------------
+    def _send(self, method: str, path: str, **kw) -> requests.Response:
+        """One request with retries on 429, 5xx and dropped connections (not on 401)."""
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, self.api_url + path, timeout=self.timeout, **kw)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.max_retries:
+                    raise LookerError(
+                        f"{method} {API_PATH}{path} failed after {attempt + 1} tries: {type(exc).__name__}"
+                    ) from None
+                self._backoff(attempt, None, f"{method} {API_PATH}{path}: {type(exc).__name__}")
+                attempt += 1
+                continue
+            if response.status_code not in RETRIABLE_STATUSES or attempt >= self.max_retries:
+                return response
+            self._backoff(attempt, response.headers.get("Retry-After"), describe(response))
+            attempt += 1
+
+    def _backoff(self, attempt: int, retry_after: str | None, what: str) -> None:
+        delay = random.uniform(0, min(self.max_backoff, 0.5 * 2**attempt))  # full jitter
+        if retry_after:
+            with contextlib.suppress(ValueError):  # an HTTP-date Retry-After: keep the computed delay
+                delay = max(delay, min(self.max_backoff, float(retry_after)))
+        self.logger.warning("%s; retry %d/%d in %.2f s.", what, attempt + 1, self.max_retries, delay)
+        self.sleep(delay)
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
+        """An authenticated request; logs in first when needed and once more on 401."""
+        if self._token is None or time.monotonic() >= self._token_expires:
+            self.login()
+        response = self._send(method, path, headers=self._auth_header(), **kw)
+        if response.status_code == 401:
+            self.logger.info("Looker answered 401 to %s %s: logging in again.", method, path)
+            self.login()
+            response = self._send(method, path, headers=self._auth_header(), **kw)
+            if response.status_code == 401:
+                raise LookerAuthError(f"{describe(response)} right after a fresh login")
+        if response.status_code not in ok:
+            raise LookerError(describe(response))
+        return response
+
+    # ---- API 4.0 operations --------------------------------------------------------------
+    def lookml_model_explore(self, model: str, explore: str) -> dict:
+        return self.request("GET", f"/lookml_models/{model}/explores/{explore}").json()
+
+    def run_inline_query(self, query: dict[str, Any]) -> list[dict]:
+        response = self.request("POST", "/queries/run/json", json=query)
+        return decode_rows(response.content, f"run_inline_query {query['model']}::{query['view']}")
+
+    def create_query(self, query: dict[str, Any]) -> str:
+        return str(self.request("POST", "/queries", json=query).json()["id"])
+
+    def create_query_task(self, query_id: str) -> str:
+        body = {"query_id": query_id, "result_format": "json", "source": "tap-looker"}
+        return str(self.request("POST", "/query_tasks", json=body).json()["id"])
+
+    def query_task_results(
+        self, task_id: str, *, timeout: float, poll_interval: float, what: str
+    ) -> list[dict]:
+        """Poll ``GET /query_tasks/{id}/results`` (202 or 204 while running) until the rows come,
+        for at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        interval, polls = poll_interval, 0
+        while True:
+            response = self.request("GET", f"/query_tasks/{task_id}/results", ok=(200, 202, 204, 404))
+            polls += 1
+            if response.status_code == 200 and response.content.strip():
+                return decode_rows(response.content, f"query task {task_id} ({what})")
+            if response.status_code == 404:
+                raise LookerError(
+                    f"{describe(response)}: query task {task_id} ({what}) is unknown or its results expired"
+                )
+            if time.monotonic() >= deadline:
+                raise LookerError(
+                    f"query task {task_id} ({what}) still running after {timeout:.0f} s and {polls} polls; "
+                    "raise query_timeout_seconds or narrow the query"
+                )
+            if polls % 10 == 0:
+                self.logger.info("Query task %s (%s) still running after %d polls.", task_id, what, polls)
+            self.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            interval = min(interval * 1.5, 10.0)

@@ -1,0 +1,134 @@
+"""From an explore's field metadata to a stream's columns: warehouse-safe names, JSON Schema types and
+the conversion of Looker ``json`` values.
+
+Column names: a field of the explore's base view keeps its field name (``overhead_allocation.account``
+-> ``account``); a field of a joined view becomes ``<view>__<field>`` (``vendors.vendor_name`` ->
+``vendors__vendor_name``). Names are lower-cased, anything but ``a-z0-9_`` becomes ``_``, a leading
+digit gets a ``_`` prefix, and names over 63 characters are cut with a hash suffix. A query's
+``column_names`` setting overrides any of them. Two fields landing on one name is an error.
+
+Types: Looker numbers stay exact decimals (``count`` and ``count_distinct`` measures are integers);
+``date_date``/``date_week`` are JSON Schema dates; ``date_time``/``date_raw``/``date_second`` are
+date-times (Looker's ``2026-01-31 10:00:00`` becomes ``2026-01-31T10:00:00``); ``yesno`` is boolean;
+everything else (months ``2026-01``, quarters, tiers) is a string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+MAX_NAME = 63
+INTEGER_TYPES = ("count", "count_distinct")
+DATE_TYPES = ("date_date", "date_week")
+DATETIME_TYPES = ("date_time", "date_raw", "date_second")
+
+
+def safe_name(field_name: str, base_view: str) -> str:
+    view, _, name = field_name.partition(".")
+    raw = name if view == base_view and name else field_name.replace(".", "__")
+    text = re.sub(r"[^a-z0-9_]", "_", raw.lower())
+    if not text or text[0].isdigit():
+        text = "_" + text
+    if len(text) > MAX_NAME:
+        digest = hashlib.sha1(field_name.encode()).hexdigest()[:8]
+        text = f"{text[: MAX_NAME - 9]}_{digest}"
+    return text
+
+
+def _number(value):
+    if value is None or isinstance(value, (int, Decimal)):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def _integer(value):
+    if value is None or isinstance(value, int):
+        return value
+    return int(Decimal(str(value)))
+
+
+def _yesno(value):
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("yes", "true", "1")
+
+
+def _datetime(value):
+    if value is None:
+        return None
+    return str(value).replace(" ", "T", 1)
+
+
+def _string(value):
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stream column: where it comes from and how its values are typed."""
+
+    name: str
+    field: str
+    looker_type: str
+    category: str
+    label: str
+    schema: dict
+    convert: Callable[[object], object]
+
+
+def column_for(meta: dict, name: str) -> Column:
+    looker_type = str(meta.get("type") or "string")
+    category = str(meta.get("category") or "dimension")
+    if looker_type in INTEGER_TYPES:
+        schema, convert = {"type": ["integer", "null"]}, _integer
+    elif meta.get("is_numeric") or looker_type == "number":
+        schema, convert = {"type": ["number", "null"]}, _number
+    elif looker_type == "yesno":
+        schema, convert = {"type": ["boolean", "null"]}, _yesno
+    elif looker_type in DATE_TYPES:
+        schema, convert = {"type": ["string", "null"], "format": "date"}, _string
+    elif looker_type in DATETIME_TYPES:
+        schema, convert = {"type": ["string", "null"], "format": "date-time"}, _datetime
+    else:
+        schema, convert = {"type": ["string", "null"]}, _string
+    label = str(meta.get("label") or meta.get("name"))
+    schema = {**schema, "description": f"Looker field {meta['name']} ({looker_type}): {label}"}
+    return Column(name, meta["name"], looker_type, category, label, schema, convert)
+
+
+def columns_for(
+    explore: dict, fields: list[str], overrides: dict[str, str] | None, where: str
+) -> list[Column]:
+    """Columns for ``fields`` of ``explore`` (its ``lookml_model_explore`` answer), in query order."""
+    by_name = {}
+    for group in ("dimensions", "measures"):
+        for meta in (explore.get("fields") or {}).get(group) or []:
+            by_name[meta["name"]] = meta
+    base_view = explore.get("view_name") or explore.get("name") or ""
+    unknown = [f for f in fields if f not in by_name]
+    if unknown:
+        raise ValueError(
+            f"{where}: explore {explore.get('model_name')}::{explore.get('name')} has no field "
+            f"{', '.join(unknown)} (it has {len(by_name)} fields, e.g. {', '.join(list(by_name)[:5])})"
+        )
+    overrides = overrides or {}
+    stray = set(overrides) - set(fields)
+    if stray:
+        raise ValueError(f"{where}: column_names names fields not in the query: {', '.join(sorted(stray))}")
+    columns, seen = [], {}
+    for field in fields:
+        name = overrides.get(field) or safe_name(field, base_view)
+        if name in seen:
+            raise ValueError(
+                f"{where}: fields {seen[name]} and {field} both become column {name!r}; "
+                "set column_names for one of them"
+            )
+        seen[name] = field
+        columns.append(column_for(by_name[field], name))
+    return columns

@@ -1,0 +1,225 @@
+"""One stream per configured Looker query.
+
+A query runs inline first (``POST /queries/run/json`` with ``limit = inline_row_limit``). An answer
+that reaches that limit, or has exactly as many rows as a cap Looker is known to apply silently, may
+be cut, so the query is run again as an async query task (``POST /queries``, ``POST /query_tasks``,
+polling ``/results`` within ``query_timeout_seconds``) asking for ``max_rows + 1`` rows (``-1``:
+unlimited). A task answer with more than ``max_rows`` rows, or one that did not grow past the capped
+inline answer and differs between the query sorted ascending and descending (a cut answer is a
+different window of rows), fails the stream with a ``TruncatedResultError``: rows are never dropped silently.
+
+Incremental queries filter their ``replication_field`` (a date dimension) with ``after <bookmark>``;
+the bookmark is the largest value emitted and is written only when the stream has finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_looker.client import KNOWN_ROW_CAPS, LookerClient, TruncatedResultError
+from tap_looker.schema import DATE_TYPES, DATETIME_TYPES, Column
+
+if TYPE_CHECKING:
+    from tap_looker.tap import TapLooker
+
+REPLICATION_TYPES = (*DATE_TYPES, *DATETIME_TYPES, "date_month", "date_year")
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One entry of the ``queries`` setting."""
+
+    name: str
+    model: str
+    explore: str
+    fields: tuple[str, ...]
+    filters: dict[str, str] = field(default_factory=dict)
+    sorts: tuple[str, ...] = ()
+    key_properties: tuple[str, ...] = ()
+    replication_field: str | None = None
+    column_names: dict[str, str] = field(default_factory=dict)
+    query_timezone: str | None = None
+
+    @classmethod
+    def from_config(cls, entry: dict, index: int) -> QuerySpec:
+        where = f"queries[{index}]" + (f" ({entry.get('name')})" if isinstance(entry, dict) else "")
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object with name, model, explore and fields")
+        missing = [k for k in ("name", "model", "explore", "fields") if not entry.get(k)]
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(missing)}")
+        fields = entry["fields"]
+        if not isinstance(fields, list) or not all(isinstance(f, str) and "." in f for f in fields):
+            raise ValueError(f"{where}.fields must be a list of Looker field names like 'view.field'")
+        filters = entry.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise ValueError(f"{where}.filters must be an object of field name to Looker filter expression")
+        replication_field = entry.get("replication_field") or None
+        fields = list(fields)
+        if replication_field and replication_field not in fields:
+            fields.append(replication_field)
+        return cls(
+            name=str(entry["name"]),
+            model=str(entry["model"]),
+            explore=str(entry["explore"]),
+            fields=tuple(dict.fromkeys(fields)),
+            filters={str(k): str(v) for k, v in filters.items()},
+            sorts=tuple(entry.get("sorts") or ()),
+            key_properties=tuple(entry.get("key_properties") or ()),
+            replication_field=replication_field,
+            column_names=dict(entry.get("column_names") or {}),
+            query_timezone=entry.get("query_timezone"),
+        )
+
+
+def looker_date(value: str) -> str:
+    """A bookmark (``2026-01-31``, ``2026-01-31T10:00:00``, ``2026-01``) as a Looker date literal."""
+    return str(value)[:10].replace("-", "/")
+
+
+class QueryStream(Stream):
+    """The rows of one Looker query, typed from the explore's field metadata."""
+
+    # Values are converted column by column from the explore's metadata, so they already match
+    # the schema; the SDK's per-record conformance pass would only cost time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    is_sorted = False
+
+    def __init__(self, tap: TapLooker, spec: QuerySpec, columns: list[Column]) -> None:
+        self.spec = spec
+        self.columns = columns
+        self._tap_ref = tap
+        schema = {"type": "object", "properties": {c.name: c.schema for c in columns}}
+        super().__init__(tap, schema=schema, name=spec.name)
+        by_field = {c.field: c.name for c in columns}
+        by_name = {c.name for c in columns}
+        keys = []
+        for key in spec.key_properties:
+            if key in by_field:
+                keys.append(by_field[key])
+            elif key in by_name:
+                keys.append(key)
+            else:
+                raise ValueError(
+                    f"queries ({spec.name}).key_properties: {key!r} is neither a field of the query nor "
+                    f"one of its columns ({', '.join(sorted(by_name))})"
+                )
+        self.primary_keys = keys
+        if spec.replication_field:
+            column = next(c for c in columns if c.field == spec.replication_field)
+            if column.looker_type not in REPLICATION_TYPES:
+                raise ValueError(
+                    f"queries ({spec.name}).replication_field: {spec.replication_field} is a "
+                    f"{column.looker_type} field; it must be a date dimension "
+                    f"({', '.join(REPLICATION_TYPES)})"
+                )
+            self.replication_key = column.name
+
+    @property
+    def client(self) -> LookerClient:
+        return self._tap_ref.client
+
+    def _setting(self, name: str, default: Any) -> Any:
+        value = self.config.get(name)
+        return default if value is None else value
+
+    def looker_query(
+        self, limit: str, sorts: tuple[str, ...] | None = None, filters: dict | None = None
+    ) -> dict:
+        query: dict[str, Any] = {
+            "model": self.spec.model,
+            "view": self.spec.explore,
+            "fields": list(self.spec.fields),
+            "filters": filters if filters is not None else dict(self.spec.filters),
+            "sorts": list(self.spec.sorts if sorts is None else sorts),
+            "limit": limit,
+        }
+        if self.spec.query_timezone:
+            query["query_timezone"] = self.spec.query_timezone
+        return query
+
+    def _filters(self, context: dict | None) -> dict[str, str]:
+        filters = dict(self.spec.filters)
+        if self.spec.replication_field:
+            start = self.get_starting_replication_key_value(context)
+            if start:
+                bound = f"after {looker_date(start)}"
+                own = filters.get(self.spec.replication_field)
+                if own:
+                    raise ValueError(
+                        f"queries ({self.spec.name}).filters filters {self.spec.replication_field}, its "
+                        "replication_field; the tap filters it from the bookmark or start_date"
+                    )
+                filters[self.spec.replication_field] = bound
+                self.logger.info("Query %s: %s %s.", self.name, self.spec.replication_field, bound)
+        return filters
+
+    def get_records(self, context: dict | None) -> Iterable[dict]:
+        filters = self._filters(context)
+        rows = self.fetch(filters)
+        converters = [(c.field, c.name, c.convert) for c in self.columns]
+        for row in rows:
+            yield {name: convert(row.get(looker_field)) for looker_field, name, convert in converters}
+        self.logger.info("Query %s: %d rows emitted.", self.name, len(rows))
+
+    # ---- running the query without losing rows -------------------------------------------
+    def fetch(self, filters: dict[str, str]) -> list[dict]:
+        inline_limit = int(self._setting("inline_row_limit", 5000))
+        what = f"{self.name} ({self.spec.model}::{self.spec.explore})"
+        if inline_limit > 0:
+            rows = self.client.run_inline_query(self.looker_query(str(inline_limit), filters=filters))
+            capped = len(rows) >= inline_limit or len(rows) in KNOWN_ROW_CAPS
+            if not capped:
+                return rows
+            self.logger.info(
+                "Query %s: the inline answer has %d rows, as many as a row cap; running it as a query task.",
+                what,
+                len(rows),
+            )
+            inline_count = len(rows)
+        else:
+            inline_count = 0
+        rows = self._task(filters, self.spec.sorts or None, what)
+        if inline_count > 0 and len(rows) <= inline_count and not self._same_both_ways(filters, what):
+            raise TruncatedResultError(
+                f"Query {what}: the query task answered {len(rows)} rows, no more than the capped inline "
+                "answer, and the same query sorted the other way answers different rows: the Looker "
+                "instance caps this result. Narrow the query with filters (e.g. by period) or lift the cap."
+            )
+        return rows
+
+    def _task(self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str) -> list[dict]:
+        max_rows = int(self._setting("max_rows", 0) or 0)
+        limit = str(max_rows + 1) if max_rows > 0 else "-1"
+        query_id = self.client.create_query(self.looker_query(limit, sorts=sorts, filters=filters))
+        task_id = self.client.create_query_task(query_id)
+        self.logger.info("Query %s: query %s running as query task %s.", what, query_id, task_id)
+        rows = self.client.query_task_results(
+            task_id,
+            timeout=float(self._setting("query_timeout_seconds", 1800)),
+            poll_interval=float(self._setting("poll_interval_seconds", 1.0)),
+            what=what,
+        )
+        if max_rows > 0 and len(rows) > max_rows:
+            raise TruncatedResultError(
+                f"Query {what} answers more than max_rows={max_rows} rows; raise max_rows (0: unlimited) "
+                "or narrow the query with filters."
+            )
+        return rows
+
+    def _same_both_ways(self, filters: dict[str, str], what: str) -> bool:
+        """Whether the query sorted ascending and descending on all its dimensions answers the same
+        rows: a complete answer does, a capped one is a different window at each end."""
+        dims = [c.field for c in self.columns if c.category == "dimension"] or list(self.spec.fields)
+        up = self._task(filters, tuple(dims), what + ", ascending")
+        down = self._task(filters, tuple(f"{f} desc" for f in dims), what + ", descending")
+        return sorted(map(_row_key, up)) == sorted(map(_row_key, down))
+
+
+def _row_key(row: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in row.items()))

@@ -1,0 +1,188 @@
+"""tap-looker: the rows of Looker queries (API 4.0), one stream per configured query."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+from tap_looker.client import LookerClient
+from tap_looker.schema import columns_for
+from tap_looker.streams import QuerySpec, QueryStream
+
+QUERY = th.ObjectType(
+    th.Property("name", th.StringType, required=True, description="Stream name."),
+    th.Property("model", th.StringType, required=True, description="LookML model."),
+    th.Property(
+        "explore", th.StringType, required=True, description="Explore of that model (the query's view)."
+    ),
+    th.Property(
+        "fields",
+        th.ArrayType(th.StringType),
+        required=True,
+        description="Looker field names, e.g. overhead_allocation.account.",
+    ),
+    th.Property(
+        "filters",
+        th.ObjectType(additional_properties=th.StringType),
+        description='Field name to Looker filter expression, e.g. {"gl_lines.account": "-22000"}.',
+    ),
+    th.Property(
+        "sorts", th.ArrayType(th.StringType), description="Looker sorts, e.g. 'gl_lines.period desc'."
+    ),
+    th.Property(
+        "key_properties",
+        th.ArrayType(th.StringType),
+        description="Primary key: Looker field names or column names.",
+    ),
+    th.Property(
+        "replication_field",
+        th.StringType,
+        description="A date dimension read incrementally: filtered 'after <bookmark>' (inclusive).",
+    ),
+    th.Property(
+        "column_names",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Looker field name to column name, overriding the default naming.",
+    ),
+    th.Property("query_timezone", th.StringType, description="Looker query_timezone."),
+)
+
+
+class TapLooker(Tap):
+    """Singer tap for Looker: each configured query (model, explore, fields, filters, sorts) is a stream,
+    typed from the explore's field metadata, run inline or as an async query task and never silently
+    truncated."""
+
+    name = "tap-looker"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "base_url",
+            th.StringType,
+            required=True,
+            title="Looker URL",
+            description="URL of the Looker instance's API host, e.g. https://example.cloud.looker.com "
+            "(without /api/4.0; a trailing /api/4.0 is accepted).",
+        ),
+        th.Property(
+            "client_id", th.StringType, required=True, title="Client ID", description="API3 client ID."
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Client secret",
+            description="API3 client secret.",
+        ),
+        th.Property(
+            "queries",
+            th.ArrayType(QUERY),
+            required=True,
+            title="Queries",
+            description="The queries to run, one stream each: name, model, explore, fields, and optional "
+            "filters, sorts, key_properties, replication_field (a date dimension), column_names.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateType,
+            title="Start date",
+            description="First date read by queries with a replication_field, on their first run.",
+        ),
+        th.Property(
+            "inline_row_limit",
+            th.IntegerType,
+            default=5000,
+            title="Inline row limit",
+            description="Rows asked of an inline run; an answer that reaches it is run again as an "
+            "async query task. Keep it at or below the instance's inline cap (5000). 0: always query tasks.",
+        ),
+        th.Property(
+            "max_rows",
+            th.IntegerType,
+            default=0,
+            title="Max rows",
+            description="Most rows a query may return; more fails the stream. 0: unlimited.",
+        ),
+        th.Property(
+            "query_timeout_seconds",
+            th.NumberType,
+            default=1800,
+            title="Query timeout",
+            description="Longest wait for an async query task, in seconds.",
+        ),
+        th.Property(
+            "poll_interval_seconds",
+            th.NumberType,
+            default=1.0,
+            title="Poll interval",
+            description="First wait between query task polls, in seconds (grows to 10).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=300,
+            title="Request timeout",
+            description="Seconds to wait for one response.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            title="Max retries",
+            description="Retries of a request on 429, 5xx and dropped connections.",
+        ),
+        th.Property(
+            "max_backoff_seconds",
+            th.NumberType,
+            default=60,
+            title="Max backoff",
+            description="Longest wait between retries, in seconds (Retry-After is honoured up to it).",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def client(self) -> LookerClient:
+        return LookerClient(
+            self.config["base_url"],
+            self.config["client_id"],
+            self.config["client_secret"],
+            timeout=float(self.config.get("request_timeout", 300)),
+            max_retries=int(self.config.get("max_retries", 8)),
+            max_backoff=float(self.config.get("max_backoff_seconds", 60)),
+            logger=self.logger,
+        )
+
+    def query_specs(self) -> list[QuerySpec]:
+        specs = [QuerySpec.from_config(entry, i) for i, entry in enumerate(self.config.get("queries") or [])]
+        names = [s.name for s in specs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"queries: stream names must be unique, {', '.join(duplicates)} repeat")
+        return specs
+
+    def discover_streams(self) -> list[QueryStream]:
+        streams, explores = [], {}
+        for spec in self.query_specs():
+            key = (spec.model, spec.explore)
+            if key not in explores:
+                explores[key] = self.client.lookml_model_explore(*key)
+            columns = columns_for(
+                explores[key], list(spec.fields), spec.column_names, f"queries ({spec.name})"
+            )
+            streams.append(QueryStream(self, spec, columns))
+        return streams
+
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        finally:
+            self.client.logout()
+
+
+if __name__ == "__main__":
+    TapLooker.cli()
