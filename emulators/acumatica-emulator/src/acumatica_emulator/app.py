@@ -6,6 +6,7 @@ API for tests and benchmarks lives at ``/_emulator`` on the server root.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -18,6 +19,7 @@ import msgspec
 from acumatica_client import catalog
 from emulator_kit import Request, Stats
 
+from . import writes
 from .auth import Authenticator, AuthError
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .generator import KEY_FIELDS, SPECS
@@ -78,6 +80,8 @@ class AcumaticaApp:
         self._plans: dict[tuple, PagePlan] = {}
         self._number = 0
         self._lock = threading.Lock()
+        self.refs = writes.ReferenceCheck(store)
+        self.actions = writes.Actions(store)
 
     # ---- hooks ---------------------------------------------------------------------------
     def on_request(self, callback: Callable[[RequestInfo], None]) -> Callable[[], None]:
@@ -242,10 +246,14 @@ class AcumaticaApp:
             return Response(200, ad_hoc_schema(entity, version))
         if req.method == "GET" and not rest:
             return self._list(req, entity, version)
+        if req.method == "GET" and len(rest) == 3 and rest[1] == "status":
+            return self._action_status(entity, version, rest[0], rest[2])
         if req.method in ("GET", "DELETE") and rest:
             return self._one(req, entity, version, rest)
         if req.method == "PUT" and not rest:
             return self._put(req, entity, version)
+        if req.method == "POST" and len(rest) == 1:
+            return self._action(req, entity, version, rest[0])
         return json_response(405, error_body(f"The method {req.method} is not allowed here."))
 
     def _plan(self, entity: str, version: str, q: dict[str, str]) -> PagePlan:
@@ -310,28 +318,107 @@ class AcumaticaApp:
         return Response(200, ENCODER.encode(plan.record(rec, 1)))
 
     def _put(self, req: Request, entity: str, version: str) -> Response:
-        # Create or update by key fields (If-None-Match: * = create only, If-Match: * = update only).
+        # Create or update by id or key fields (If-None-Match: * = create only, If-Match: * = update
+        # only); 422 with per-field errors when the record does not validate.
         try:
             body = msgspec.json.decode(req.body or b"{}")
         except msgspec.DecodeError:
             return json_response(400, error_body("The request body is not valid JSON."))
-        values = {k: v for k, v in body.items() if k not in ("id", "rowNumber", "note", "_links")}
-        keys = tuple((values.get(k) or {}).get("value") for k in KEY_FIELDS[entity])
+        if not isinstance(body, dict):
+            return json_response(400, error_body("The request body must be a JSON object."))
+        values = {k: v for k, v in body.items() if k not in ("id", "rowNumber", "note", "_links", "error")}
+        keys = tuple(writes.unwrap(values.get(k)) for k in KEY_FIELDS[entity])
         existing = None
-        try:
-            existing = self.store.find(entity, body["id"] if body.get("id") else keys)
-        except RecordNotFound:
-            pass
+        if body.get("id") or all(k is not None for k in keys):
+            with contextlib.suppress(RecordNotFound):
+                existing = self.store.find(entity, body["id"] if body.get("id") else keys)
         if existing is not None and req.headers.get("if-none-match") == "*":
             return json_response(412, error_body("The record already exists."))
         if existing is None and req.headers.get("if-match") == "*":
             return json_response(412, error_body("The record does not exist."))
-        if existing is None:
-            rec = self.store.insert(entity, values)
-        else:
-            rec = self.store.modify(entity, existing["id"], values)
+        if existing is None and body.get("id"):
+            return self._not_found(f"No entity satisfies the condition ({entity} '{body['id']}').")
+        problems = self._validate(entity, values, existing)
+        if problems:
+            return json_response(422, writes.invalid_body(entity, body, SPECS[entity].detail, problems))
+        for k in KEY_FIELDS[entity]:  # empty keys are numbered by the instance (BatchNbr ...)
+            if k in values and writes.unwrap(values[k]) is None:
+                del values[k]
+        try:
+            if existing is None:
+                rec = self.store.insert(entity, values)
+            else:
+                rec = self.store.modify(entity, existing["id"], values)
+        except RecordNotFound as exc:
+            return json_response(422, error_body(f"{exc.args[0]} cannot be found in the system."))
+        if entity == "JournalTransaction":
+            status = writes.journal_status(self.store, rec)
+            if rec.get("Status") != status:
+                self.store.modify(entity, rec["id"], {"Status": status})
+        self.stats.count(f"{entity}_{'created' if existing is None else 'updated'}")
         plan = self._plan(entity, version, req.query)
         return Response(200, ENCODER.encode(plan.record(self.store.find(entity, rec["id"]), 1)))
+
+    def _validate(self, entity: str, values: dict, existing: dict | None) -> list[writes.Problem]:
+        if entity == "JournalTransaction":
+            if existing is None:
+                self._journal_defaults(values)
+            return writes.check_journal(self.refs, values, existing)
+        if entity == "Vendor":
+            return writes.check_vendor(values, existing)
+        return []
+
+    def _journal_defaults(self, values: dict) -> None:
+        """What the form fills in on a new batch: today's date, its period, the actual ledger."""
+        date = writes.unwrap(values.get("TransactionDate"))
+        if not date:
+            date = self.store.clock.format_day(self.store.clock.now_ms())
+            values["TransactionDate"] = {"value": date}
+        if not writes.unwrap(values.get("PostPeriod")):
+            values["PostPeriod"] = {"value": str(date)[5:7] + str(date)[0:4]}
+        for name, default in (("LedgerID", "ACTUAL"), ("BranchID", "HEADOFFICE"), ("CurrencyID", "USD"),
+                              ("Hold", False)):
+            if writes.unwrap(values.get(name)) is None:
+                values[name] = {"value": default}
+
+    # ---- actions (POST <Entity>/<Action>, 202 + Location, polled until 204) ------------------
+    def _action(self, req: Request, entity: str, version: str, action: str) -> Response:
+        if (entity, action) != ("JournalTransaction", "ReleaseJournalTransaction"):
+            return self._not_found(f"Action '{action}' is not found in entity {entity}.")
+        try:
+            body = msgspec.json.decode(req.body or b"{}")
+        except msgspec.DecodeError:
+            return json_response(400, error_body("The request body is not valid JSON."))
+        target = (body.get("entity") if isinstance(body, dict) else None) or {}
+        keys = tuple(writes.unwrap(target.get(k)) for k in KEY_FIELDS[entity])
+        try:
+            rec = self.store.find(entity, target["id"] if target.get("id") else keys)
+        except RecordNotFound:
+            return self._not_found(f"No entity satisfies the condition ({entity} {target}).")
+        problem = self.actions.release_problem(rec)
+        if problem and self.knobs.action_errors_on == "post":
+            echo = {"id": rec["id"], "Module": {"value": rec.get("Module")},
+                    "BatchNbr": {"value": rec.get("BatchNbr")}, "error": problem}
+            return json_response(422, echo)
+        self.stats.count(f"{action}_started")
+        if not self.knobs.action_async and problem is None:
+            self.actions.release(rec["id"])
+            return Response(204)
+        op_id = self.actions.start(entity, rec, max(0, int(self.knobs.action_polls)), problem)
+        return Response(202, b"", [("Location", self._status_url(version, entity, action, op_id))])
+
+    def _status_url(self, version: str, entity: str, action: str, op_id: str) -> str:
+        return f"{self.instance}/entity/Default/{version}/{entity}/{action}/status/{op_id}"
+
+    def _action_status(self, entity: str, version: str, action: str, op_id: str) -> Response:
+        op = self.actions.poll(op_id)
+        if op is None or op.entity != entity:
+            return self._not_found(f"The operation '{op_id}' is not found.")
+        if not op.done:
+            return Response(202, b"", [("Location", self._status_url(version, entity, action, op_id))])
+        if op.error is not None:
+            return json_response(500, error_body(op.error, "PX.Data.PXException"))
+        return Response(204)
 
     # ---- control API (not part of Acumatica) ----------------------------------------------
     def _control(self, req: Request) -> Response:

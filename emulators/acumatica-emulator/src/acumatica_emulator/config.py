@@ -16,6 +16,7 @@ DEFAULT_SIZES: dict[str, int] = {
     "Account": 30,
     "Subaccount": 10,
     "JournalTransaction": 40,
+    "Ledger": 3,
     "SalesInvoice": 30,
     "Invoice": 30,
     "Customer": 25,
@@ -68,6 +69,13 @@ class Knobs:
     #: UNCONFIRMED: render empty values as ``{}`` (as many real responses do) instead of
     #: ``{"value": null}``.
     null_as_empty_object: bool = False
+    #: UNCONFIRMED: actions answer 202 + Location (polled until 204) when True, 204 at once when False.
+    action_async: bool = True
+    #: Status requests of a started action that answer 202 before it completes.
+    action_polls: int = 1
+    #: UNCONFIRMED: where an action's validation error shows: "post" answers the POST with 422;
+    #: "poll" accepts it with 202 and the status URL answers 500 with the message.
+    action_errors_on: str = "post"
 
 
 KNOB_NAMES = tuple(f.name for f in dataclasses.fields(Knobs))

@@ -70,6 +70,32 @@ ITEMS = ["Paper A4", "Toner cartridge", "Desk chair", "Monitor 27in", "Cable kit
          "Safety gloves", "Laptop stand", "Shipping boxes", "Cleaning service", "Consulting hours"]
 EXPENSE_ACCOUNTS = ["60000", "61000", "62000", "63000", "64000", "65000"]
 
+#: The chart of accounts of the first Account records, in AccountCD order: every account the other
+#: entities' rules post to (lines, cash, AP, AR) is one of them. Further records get 8-digit CDs.
+CHART_OF_ACCOUNTS: tuple[tuple[str, str], ...] = (
+    ("10000", "Petty cash"), ("10200", "Operating bank account"), ("11000", "Accounts receivable"),
+    ("12000", "Inventory"), ("13000", "Prepaid expenses"), ("15000", "Fixed assets"),
+    ("16000", "Accumulated depreciation"), ("20000", "Accounts payable"), ("21000", "Accrued liabilities"),
+    ("22000", "Sales tax payable"), ("23000", "Payroll liabilities"), ("25000", "Long-term debt"),
+    ("30000", "Retained earnings"), ("31000", "Common stock"), ("40000", "Sales revenue"),
+    ("41000", "Service revenue"), ("42000", "Other income"), ("50000", "Cost of goods sold"),
+    ("51000", "Freight in"), ("60000", "Salaries and wages"), ("61000", "Rent"), ("62000", "Utilities"),
+    ("63000", "Office supplies"), ("64000", "IT and software"), ("65000", "Travel"),
+    ("66000", "Depreciation expense"), ("67000", "Insurance"), ("68000", "Professional fees"),
+    ("69000", "Overhead allocated"), ("69500", "Overhead pool"),
+)
+
+#: Branches of the tenant (BranchID, name); every ledger's Branches list holds all of them.
+BRANCHES: tuple[tuple[str, str], ...] = (
+    ("EASTDIV", "East Division"), ("HEADOFFICE", "Head Office"), ("WESTDIV", "West Division"),
+)
+
+#: Ledgers of the tenant (LedgerID, Type, Description), in LedgerID order.
+LEDGERS: tuple[tuple[str, str, str], ...] = (
+    ("ACTUAL", "Actual", "Actual ledger"), ("BUDGET", "Budget", "Budget ledger"),
+    ("STAT", "Statistical", "Statistical ledger"),
+)
+
 
 def _guid(tag: int, a: int, b: int) -> str:
     """A GUID that embeds an entity tag and the record index, so an id maps back to its record."""
@@ -127,6 +153,8 @@ SPECS: dict[str, EntitySpec] = {
         EntitySpec("Invoice", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Customer", ("CustomerID",), custom={"BAccount": {"UsrSegment": "CustomStringField"}}),
         EntitySpec("StockItem", ("InventoryID",), custom={"Item": {"UsrRepairItemType": "CustomStringField"}}),
+        # Last, so the GUID tags of the entities above stay as they were.
+        EntitySpec("Ledger", ("LedgerID",), "Branches"),
     ]
 }
 
@@ -258,9 +286,9 @@ class Generator:
         return f"ITEM{self.pad('StockItem', n)}"
 
     def account_cd(self, i: int) -> str:
-        size = max(1, self.sizes["Account"])
-        step = max(1, 90_000 // size // 100 * 100) if size <= 900 else 1
-        return str(10_000 + i * step).zfill(5 if size <= 900 else 8)
+        if i < len(CHART_OF_ACCOUNTS):
+            return CHART_OF_ACCOUNTS[i][0]
+        return f"9{i:07d}"  # sorts after the chart, increasing with i
 
     # ---- records -------------------------------------------------------------------------
     def header(self, entity: str, i: int) -> dict:
@@ -425,10 +453,11 @@ class Generator:
 
     def _Account(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         cd = self.account_cd(i)
+        name = CHART_OF_ACCOUNTS[i][1] if i < len(CHART_OF_ACCOUNTS) else None
         kind = {"1": "Asset", "2": "Liability", "3": "Liability", "4": "Income"}.get(cd[0], "Expense")
         rec.update(
             AccountCD=cd, AccountID=1000 + i, Type=kind, AccountClass=kind.upper()[:6],
-            Description=f"{kind} account {cd}", ChartOfAccountsOrder=int(cd[0]),
+            Description=name or f"{kind} account {cd}", ChartOfAccountsOrder=int(cd[0]),
             CashAccount=cd == "10200", PostOption="Summary", UseDefaultSubaccount=False,
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
             CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 90 * 86_400_000),
@@ -467,6 +496,16 @@ class Generator:
             Description=rec["Description"], TransactionDescription=rec["Description"],
             ReferenceNbr=rec["BatchNbr"], Qty=money(0), IsNonPM=True,
         )
+
+    def _Ledger(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
+        ledger_id, kind, description = LEDGERS[i] if i < len(LEDGERS) else (f"X{i:05d}", "Actual", "Ledger")
+        rec["_lines"] = list(BRANCHES)
+        rec.update(LedgerID=ledger_id, Type=kind, Description=description, Currency="USD",
+                   ConsolidationSource=False, LastModifiedDateTime=self.clock.format_ms(ts_ms))
+
+    def _line_Ledger(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
+        branch_id, name = part
+        line.update(BranchID=branch_id, BranchName=name, CompanyName="Company", Active=True)
 
     def _sales_doc(self, rec: dict, i: int, h: int, ts_ms: int, entity: str) -> int:
         total = self._amount_lines(rec, h)

@@ -36,6 +36,8 @@ class Overlay:
     hidden: set[int] = field(default_factory=set)
     records: dict[str, dict] = field(default_factory=dict)
     next_number: int = 0
+    #: Detail lines added by ``insert``/``modify`` so far (numbers their GUIDs).
+    lines_added: int = 0
 
 
 class RecordStore:
@@ -159,11 +161,7 @@ class RecordStore:
             rec.setdefault("custom", {})
             detail = SPECS[entity].detail
             if detail:
-                rec[detail] = [
-                    {**_plain(line, detail_type(entity, self.versions), self.versions),
-                     "id": _new_guid(entity + "/line", n * 1000 + j), "custom": {}}
-                    for j, line in enumerate(values.get(detail) or [])
-                ]
+                rec[detail] = self._merge_lines(entity, [], values.get(detail) or [])
             self._stamp(rec, created=True)
             overlay.records[rec["id"]] = rec
             return _export(rec)
@@ -177,6 +175,9 @@ class RecordStore:
             changes = _plain(values, entity, self.versions)
             custom = changes.pop("custom", None)
             rec.update(changes)
+            detail = SPECS[entity].detail
+            if detail and values.get(detail) is not None:
+                rec[detail] = self._merge_lines(entity, rec[detail], values[detail])
             if custom:
                 for view, fields in custom.items():
                     rec.setdefault("custom", {}).setdefault(view, {}).update(fields)
@@ -185,6 +186,34 @@ class RecordStore:
             self._stamp(rec)
             overlay.records[rec["id"]] = rec
             return _export(rec)
+
+    def _merge_lines(self, entity: str, current: list[dict], changes: list[dict]) -> list[dict]:
+        """Detail lines after a PUT's lines: a line with an ``id`` changes (or with ``delete: true``
+        removes) that line, a line without one is added; new lines get the next ``LineNbr``."""
+        line_type = detail_type(entity, self.versions)
+        has_number = "LineNbr" in union_fields(line_type, self.versions)
+        lines = [dict(line) for line in current]
+        by_id = {str(line["id"]).lower(): line for line in lines}
+        overlay = self._overlay[entity]
+        for change in changes:
+            line_id = change.get("id")
+            if line_id:
+                line = by_id.get(str(line_id).lower())
+                if line is None:
+                    raise RecordNotFound(f"{entity} line {line_id}")
+                if change.get("delete"):
+                    lines.remove(line)
+                else:
+                    line.update(_plain(_values(change), line_type, self.versions))
+                continue
+            overlay.lines_added += 1
+            # A new line starts from the form's defaults (zero amounts, default subaccount, branch).
+            line = {**self.gen.constant(entity, line=True), **_plain(_values(change), line_type, self.versions),
+                    "id": _new_guid(entity + "/line", overlay.lines_added), "custom": {}}
+            if has_number and not line.get("LineNbr"):
+                line["LineNbr"] = max((x.get("LineNbr") or 0 for x in lines), default=0) + 1
+            lines.append(line)
+        return lines
 
     def delete(self, entity: str, key: str | tuple[str, ...]) -> None:
         """Remove a record; like Acumatica, nothing records the deletion for a later query."""
@@ -380,6 +409,10 @@ def _plain(values: dict, entity: str, versions: tuple[str, ...]) -> dict:
         if name == "custom" or ftype is None or catalog.is_scalar(ftype):
             out[name] = value
     return out
+
+
+def _values(line: dict) -> dict:
+    return {k: v for k, v in line.items() if k not in ("id", "rowNumber", "delete", "note", "_links")}
 
 
 def _decimal(value):

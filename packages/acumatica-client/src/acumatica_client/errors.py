@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
@@ -30,6 +31,53 @@ class AcumaticaError(Exception):
 
 class AcumaticaAuthError(AcumaticaError):
     """Signing in to Acumatica failed; the message names the settings to check."""
+
+
+class AcumaticaRequestError(AcumaticaError):
+    """The instance refused a request (a 4xx other than 401/429, or retries ran out)."""
+
+    def __init__(self, response: requests.Response, context: str = "") -> None:
+        super().__init__(f"{context}{describe_error(response)}")
+        self.response = response
+        self.status = response.status_code
+
+
+class AcumaticaTransientError(AcumaticaError):
+    """A request met a 5xx or a dropped connection and was not retried, because it may have been
+    applied (a create): the caller looks before it tries again."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A failing field of a 422 answer; ``line`` indexes the detail array it sits in (else None)."""
+
+    field: str
+    value: object
+    error: str
+    detail: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.detail}[{self.line}]." if self.detail is not None else ""
+        return f"{where}{self.field}: {self.error}"
+
+
+def field_errors(body: object) -> list[FieldError]:
+    """Every field carrying an ``error`` next to its ``value``, header and detail lines."""
+    out: list[FieldError] = []
+    if not isinstance(body, dict):
+        return out
+    for name, field in body.items():
+        if isinstance(field, dict) and isinstance(field.get("error"), str):
+            out.append(FieldError(name, field.get("value"), field["error"]))
+        elif isinstance(field, list):
+            for n, line in enumerate(field):
+                if not isinstance(line, dict):
+                    continue
+                for sub, cell in line.items():
+                    if isinstance(cell, dict) and isinstance(cell.get("error"), str):
+                        out.append(FieldError(sub, cell.get("value"), cell["error"], name, n))
+    return out
 
 
 def describe_error(response: requests.Response) -> str:
@@ -66,10 +114,8 @@ def _messages(body: dict) -> list[str]:
     inner = body.get("innerException")
     if isinstance(inner, dict):
         parts.extend(p for p in _messages(inner) if p not in parts)
-    # 422: the failing fields carry {"value": ..., "error": "..."}.
-    for name, field in body.items():
-        if isinstance(field, dict) and isinstance(field.get("error"), str):
-            parts.append(f"{name}: {field['error']}")
+    # 422: the failing fields carry {"value": ..., "error": "..."}, detail lines included.
+    parts.extend(str(e) for e in field_errors(body))
     return parts
 
 
