@@ -1,0 +1,312 @@
+"""Journals from rows: grouping, lines, balance, natural keys and request bodies. No I/O.
+
+A stream's rows are grouped by the configured ``group_by`` columns; each group is one
+JournalTransaction whose Details are the group's rows in arrival order. The journal's natural key
+(``<key_prefix>:<group values>``) starts its Description, so it can be found again before anything
+is posted: a rerun or a replay posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from target_acumatica.mapping import (
+    ConfigError,
+    FieldSpec,
+    RowError,
+    money,
+    period,
+    period_end,
+    post_period_text,
+    text,
+    transaction_date,
+)
+
+LINE_FIELDS = {  # mapping setting -> JournalTransactionDetail field
+    "account": "Account",
+    "subaccount": "Subaccount",
+    "branch": "BranchID",
+    "line_description": "TransactionDescription",
+    "project": "Project",
+    "project_task": "ProjectTask",
+    "cost_code": "CostCode",
+}
+HEADER_SETTINGS = ("description", "transaction_date", "post_period", "ledger", "header_branch")
+_hash_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+
+
+@dataclass
+class JournalMapping:
+    """One stream's ``journals`` entry, parsed and checked."""
+
+    stream: str
+    group_by: list[str]
+    key_prefix: str
+    specs: dict[str, FieldSpec]
+    rounding: str = "reject"
+
+    @classmethod
+    def parse(cls, stream: str, raw: dict, rounding: str = "reject") -> JournalMapping:
+        where = f"journals.{stream}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"Setting {where} must be an object.")
+        known = {"group_by", "key_prefix", "debit", "credit", "amount", *LINE_FIELDS, *HEADER_SETTINGS}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"Setting {where} has unknown keys {unknown}; known keys are {sorted(known)}.")
+        group_by = raw.get("group_by")
+        if not group_by or not isinstance(group_by, list) or not all(isinstance(c, str) for c in group_by):
+            raise ConfigError(f"Setting {where}.group_by must be a non-empty list of column names.")
+        specs = {}
+        for name in (*LINE_FIELDS, *HEADER_SETTINGS, "debit", "credit", "amount"):
+            spec = FieldSpec.parse(raw.get(name), f"{where}.{name}")
+            if spec is not None:
+                specs[name] = spec
+        if "account" not in specs:
+            raise ConfigError(f"Setting {where}.account is required (the column holding the Account).")
+        if ("amount" in specs) == ("debit" in specs or "credit" in specs):
+            raise ConfigError(
+                f"Setting {where} needs either amount (signed) or debit and/or credit, not both."
+            )
+        return cls(stream, list(group_by), raw.get("key_prefix") or stream, specs, rounding)
+
+    def group_of(self, row: dict, number: int) -> tuple[str, ...]:
+        values = []
+        for column in self.group_by:
+            value = text(row.get(column))
+            if value is None:
+                raise RowError(f"row {number} of stream {self.stream}: group column '{column}' is empty")
+            values.append(value)
+        return tuple(values)
+
+    def key_of(self, group: tuple[str, ...]) -> str:
+        return ":".join((self.key_prefix, *group))
+
+
+@dataclass
+class Line:
+    """One Details line and the source row it came from."""
+
+    row: int
+    fields: dict[str, str]
+    debit: Decimal
+    credit: Decimal
+
+    def body(self) -> dict:
+        out = {name: {"value": value} for name, value in self.fields.items()}
+        out["DebitAmount"] = {"value": self.debit}
+        out["CreditAmount"] = {"value": self.credit}
+        return out
+
+    def signature(self) -> tuple:
+        """What must match a posted line for it to count as this line."""
+        return (
+            self.fields.get("Account"),
+            _sub(self.fields.get("Subaccount")),
+            self.fields.get("BranchID"),
+            self.debit,
+            self.credit,
+        )
+
+
+@dataclass
+class Journal:
+    """One group of rows: the JournalTransaction to post, or the errors that stop it."""
+
+    stream: str
+    key: str
+    group: dict[str, str]
+    records: list[dict] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    header: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def debit(self) -> Decimal:
+        return sum((line.debit for line in self.lines), Decimal("0.00"))
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((line.credit for line in self.lines), Decimal("0.00"))
+
+    @property
+    def description(self) -> str:
+        extra = self.header.get("Description")
+        return f"{self.key} {extra}" if extra else self.key
+
+    def where(self, number: int) -> str:
+        group = ", ".join(f"{k}={v}" for k, v in self.group.items())
+        return f"row {number} of stream {self.stream} ({group})"
+
+    def source_hash(self) -> str:
+        """SHA-256 of the source rows (keys sorted, exact numbers), in arrival order."""
+        digest = hashlib.sha256()
+        for record in self.records:
+            digest.update(_hash_encoder.encode(record))
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+    def header_body(self, *, hold: bool) -> dict:
+        body = {
+            "Module": {"value": "GL"},
+            "Description": {"value": self.description},
+            "Hold": {"value": hold},
+        }
+        for name, value in self.header.items():
+            if name != "Description":
+                body[name] = {"value": value}
+        return body
+
+    def signatures(self) -> list[tuple]:
+        return [line.signature() for line in self.lines]
+
+
+def plan(mapping: JournalMapping, key: tuple[str, ...], records: list[dict], numbers: list[int]) -> Journal:
+    """Build a journal's header and lines from its rows; problems land in ``errors``."""
+    journal = Journal(
+        mapping.stream, mapping.key_of(key), dict(zip(mapping.group_by, key, strict=True)), records, numbers
+    )
+    specs = mapping.specs
+    for record, number in zip(records, numbers, strict=True):
+        try:
+            journal.lines.append(_line(mapping, record, number, journal))
+        except RowError as exc:
+            journal.errors.append(f"{journal.where(number)}: {exc}")
+    first, number = records[0], numbers[0]
+    try:
+        journal.header = _header(specs, first, journal.where(number))
+    except RowError as exc:
+        journal.errors.append(str(exc))
+    for name in ("post_period", "transaction_date", "ledger", "header_branch", "description"):
+        spec = specs.get(name)
+        if spec is None or spec.column is None:
+            continue
+        values = {text(r.get(spec.column)) for r in records}
+        if len(values) > 1:
+            journal.errors.append(
+                f"journal {journal.key}: {spec.describe()} ({name}) differs between its rows "
+                f"({sorted(v or '' for v in values)}); add it to group_by"
+            )
+    if not journal.errors and journal.debit != journal.credit:
+        journal.errors.append(
+            f"journal {journal.key} does not balance: debits {journal.debit} != credits "
+            f"{journal.credit} (difference {journal.debit - journal.credit}) over rows "
+            f"{numbers[0]}-{numbers[-1]} of stream {mapping.stream}"
+        )
+    return journal
+
+
+def _line(mapping: JournalMapping, record: dict, number: int, journal: Journal) -> Line:
+    specs = mapping.specs
+    fields: dict[str, str] = {}
+    for setting, name in LINE_FIELDS.items():
+        spec = specs.get(setting)
+        if spec is None:
+            continue
+        value = text(spec.get(record))
+        if value is not None:
+            fields[name] = value
+        elif setting == "account":
+            raise RowError(f"Account ({specs['account'].describe()}) is empty")
+    if "amount" in specs:
+        raw = specs["amount"].get(record)
+        if raw is None:
+            raise RowError(f"amount ({specs['amount'].describe()}) is empty")
+        amount = money(raw, f"amount ({specs['amount'].describe()})", mapping.rounding)
+        debit, credit = (amount, Decimal("0.00")) if amount >= 0 else (Decimal("0.00"), -amount)
+    else:
+        debit = _side(specs.get("debit"), record, "debit", mapping.rounding)
+        credit = _side(specs.get("credit"), record, "credit", mapping.rounding)
+        if debit < 0 or credit < 0:  # a negative side belongs on the other side
+            net = debit - credit
+            debit, credit = (net, Decimal("0.00")) if net >= 0 else (Decimal("0.00"), -net)
+    return Line(number, fields, debit, credit)
+
+
+def _side(spec: FieldSpec | None, record: dict, what: str, rounding: str) -> Decimal:
+    if spec is None:
+        return Decimal("0.00")
+    raw = spec.get(record)
+    return Decimal("0.00") if raw is None else money(raw, f"{what} ({spec.describe()})", rounding)
+
+
+def _header(specs: dict[str, FieldSpec], record: dict, where: str) -> dict[str, str]:
+    header: dict[str, str] = {}
+    year_month = None
+    if "post_period" in specs:
+        year_month = period(
+            specs["post_period"].get(record), f"{where}: post_period ({specs['post_period'].describe()})"
+        )
+        header["PostPeriod"] = post_period_text(*year_month)
+    if "transaction_date" in specs:
+        header["TransactionDate"] = transaction_date(
+            specs["transaction_date"].get(record),
+            f"{where}: transaction_date ({specs['transaction_date'].describe()})",
+        )
+    elif year_month is not None:
+        header["TransactionDate"] = period_end(*year_month)
+    for setting, name in (
+        ("ledger", "LedgerID"),
+        ("header_branch", "BranchID"),
+        ("description", "Description"),
+    ):
+        if setting in specs:
+            value = text(specs[setting].get(record))
+            if value is not None:
+                header[name] = value
+    return header
+
+
+def _sub(value: str | None) -> str | None:
+    return value.replace("-", "") if value else value
+
+
+def unwrap(value: Any) -> Any:
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def posted_signatures(record: dict) -> list[tuple]:
+    """Signatures of a JournalTransaction's lines as the instance returned them."""
+    out = []
+    for line in record.get("Details") or []:
+        out.append(
+            (
+                text(unwrap(line.get("Account"))),
+                _sub(text(unwrap(line.get("Subaccount")))),
+                text(unwrap(line.get("BranchID"))),
+                Decimal(str(unwrap(line.get("DebitAmount")) or 0)).quantize(Decimal("0.01")),
+                Decimal(str(unwrap(line.get("CreditAmount")) or 0)).quantize(Decimal("0.01")),
+            )
+        )
+    return out
+
+
+def is_key_of(record: dict, key: str) -> bool:
+    description = text(unwrap(record.get("Description"))) or ""
+    return description == key or description.startswith(key + " ")
+
+
+def group_rows(mapping: JournalMapping, rows: list[tuple[int, dict]]) -> tuple[dict[tuple, list], list[str]]:
+    """Rows by group key, in first-seen order; rows without a group value are errors."""
+    groups: dict[tuple, list] = {}
+    errors = []
+    for number, record in rows:
+        try:
+            groups.setdefault(mapping.group_of(record, number), []).append((number, record))
+        except RowError as exc:
+            errors.append(str(exc))
+    return groups, errors
+
+
+def check_columns(mapping: JournalMapping, properties: dict[str, Any]) -> list[str]:
+    """Mapped columns the stream's SCHEMA does not declare (a typo in the mapping)."""
+    missing = [c for c in mapping.group_by if c not in properties]
+    for name, spec in mapping.specs.items():
+        missing += [f"{c} ({name})" for c in spec.columns() if c not in properties]
+    return missing
