@@ -118,7 +118,7 @@ class TapLooker(Tap):
         th.Property(
             "poll_interval_seconds",
             th.NumberType,
-            default=1.0,
+            default=1,
             title="Poll interval",
             description="First wait between query task polls, in seconds (grows to 10).",
         ),

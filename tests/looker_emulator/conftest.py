@@ -48,17 +48,33 @@ class Api:
         return json.loads(response.text, parse_float=Decimal)
 
 
-@pytest.fixture
-def emulator_config(request) -> EmulatorConfig:
-    """Small deterministic data; parametrize indirectly with a dict to override fields."""
-    overrides = getattr(request, "param", {}) or {}
-    return EmulatorConfig(port=0, **overrides)
+_RUNNING: dict[str, LookerEmulator] = {}
+
+
+@pytest.fixture(scope="session")
+def _emulators():
+    yield _RUNNING
+    for emu in _RUNNING.values():
+        emu.stop()
+    _RUNNING.clear()
 
 
 @pytest.fixture
-def emulator(emulator_config: EmulatorConfig):
-    with LookerEmulator(emulator_config) as emu:
-        yield emu
+def emulator_config(request) -> dict:
+    """Overrides of the default config; parametrize indirectly with a dict."""
+    return getattr(request, "param", {}) or {}
+
+
+@pytest.fixture
+def emulator(emulator_config: dict, _emulators: dict) -> LookerEmulator:
+    """A running emulator in its start state; one per distinct config, shared by the session (its data
+    depends only on the config, and ``reset()`` clears tokens, queries, tasks, knobs and stats)."""
+    key = json.dumps(emulator_config, sort_keys=True, default=str)
+    emu = _emulators.get(key)
+    if emu is None:
+        emu = _emulators[key] = LookerEmulator(EmulatorConfig(port=0, **emulator_config)).start()
+    emu.reset()
+    return emu
 
 
 @pytest.fixture

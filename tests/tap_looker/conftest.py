@@ -7,10 +7,10 @@ import io
 import json
 from decimal import Decimal
 
-import pytest
-from looker_emulator import SANDBOX, EmulatorConfig, LookerEmulator
+from looker_emulator import SANDBOX, LookerEmulator
 from tap_looker.tap import TapLooker
 
+from tests.looker_emulator.conftest import _emulators, emulator, emulator_config  # noqa: F401
 from tests.taprun import Sync
 
 ALLOCATION_FIELDS = [
@@ -42,10 +42,10 @@ ALLOCATION_QUERY = {
 }
 
 
-def tap_config(emulator: LookerEmulator, queries: list[dict] | None = None, **overrides) -> dict:
+def tap_config(emu: LookerEmulator, queries: list[dict] | None = None, **overrides) -> dict:
     return {
         **SANDBOX,
-        "base_url": emulator.base_url,
+        "base_url": emu.base_url,
         "queries": queries or [ALLOCATION_QUERY],
         "poll_interval_seconds": 0.01,
         "max_backoff_seconds": 0.01,
@@ -74,24 +74,12 @@ def run_tap(config: dict, state: dict | None = None, tap: TapLooker | None = Non
     return result
 
 
-def expected(emulator: LookerEmulator, query: dict, filters: dict | None = None) -> list[dict]:
+def expected(emu: LookerEmulator, query: dict, filters: dict | None = None) -> list[dict]:
     """The emulator's full answer, with the tap's column names (the base view's prefix dropped)."""
-    rows = emulator.run(query["model"], query["explore"], query["fields"], filters, query.get("sorts"))
+    rows = emu.run(query["model"], query["explore"], query["fields"], filters, query.get("sorts"))
     prefix = query["explore"] + "."
     return [{k.removeprefix(prefix).replace(".", "__"): v for k, v in row.items()} for row in rows]
 
 
 def by_key(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
-
-
-@pytest.fixture
-def emulator_config(request) -> EmulatorConfig:
-    overrides = getattr(request, "param", {}) or {}
-    return EmulatorConfig(port=0, **overrides)
-
-
-@pytest.fixture
-def emulator(emulator_config: EmulatorConfig):
-    with LookerEmulator(emulator_config) as emu:
-        yield emu

@@ -287,6 +287,16 @@ class LookerApp:
         self.stats.count("logouts")
         return Response(204, content_type=None)
 
+    def reset(self) -> None:
+        with self._lock:
+            self.tokens.clear()
+            self.queries.clear()
+            self._query_ids.clear()
+            self.tasks.clear()
+            self._calls.clear()
+        with self.faults._lock:
+            self.faults.fail.clear()
+
     def expire_tokens(self) -> int:
         with self._lock:
             n = len(self.tokens)
@@ -604,6 +614,9 @@ class LookerApp:
                 return json_response(200, dataclasses.asdict(self.knobs))
             if parts == ["fail_next"] and req.method == "POST":
                 self.fail_next(int(body.get("n", 1)), int(body.get("status", 429)), body.get("operation"))
+                return Response(204, content_type=None)
+            if parts == ["reset"] and req.method == "POST":
+                self.reset()
                 return Response(204, content_type=None)
             if parts == ["expire_tokens"] and req.method == "POST":
                 return json_response(200, {"expired": self.expire_tokens()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from emulator_kit import HttpEmulator, Stats
 
 from .app import LookerApp
-from .config import EmulatorConfig
+from .config import KNOB_NAMES, EmulatorConfig
 from .data import FinanceData
 from .lookml import MODEL, QueryError, build_explores, encode_rows, execute
 
@@ -48,6 +48,14 @@ class LookerEmulator(HttpEmulator):
             raise QueryError(f"Unknown explore {model}::{explore}.", "view")
         rows = execute(self.explores[explore], list(fields), filters, sorts, None, self.app.today())
         return json.loads(encode_rows(rows), parse_float=Decimal)
+
+    def reset(self) -> None:
+        """Back to the state at start: knobs from the config, no tokens, queries, tasks, faults or stats."""
+        start = self.config.initial_knobs()
+        for name in KNOB_NAMES:
+            setattr(self.knobs, name, getattr(start, name))
+        self.app.reset()
+        self.stats.reset()
 
     # ---- faults --------------------------------------------------------------------------
     def fail_next(self, n: int = 1, status: int = 429, operation: str | None = None) -> None:
