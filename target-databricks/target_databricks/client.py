@@ -212,8 +212,15 @@ class DatabricksClient:
 
     def delete_file(self, volume_path: str) -> None:
         """Delete a volume file; a file already gone is fine."""
+        self._delete(lambda w: w.files.delete(volume_path))
+
+    def delete_directory(self, volume_path: str) -> None:
+        """Delete an empty volume directory; a directory already gone is fine."""
+        self._delete(lambda w: w.files.delete_directory(volume_path))
+
+    def _delete(self, fn) -> None:
         try:
-            self._call(lambda w: w.files.delete(volume_path))
+            self._call(fn)
         except DatabricksError as exc:
             if _http_status(exc) != 404:
                 raise

@@ -7,6 +7,7 @@ from singer_sdk import typing as th
 from target_databricks import sql
 
 LOAD_METHODS = ["upsert", "append-only", "overwrite"]
+DEFAULT_FAILED_BATCH_DIR = "output/failed_batches"
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("host", th.StringType, required=True, title="Workspace URL",
@@ -43,15 +44,23 @@ CONFIG_SCHEMA = th.PropertiesList(
                 title="Bytes per statement",
                 description="Most bytes of SQL text plus parameters in one statement (API limit 16 MiB)."),
     th.Property("bulk_threshold_rows", th.IntegerType, default=5000, title="Bulk path threshold (rows)",
-                description="Batches with at least this many rows (upsert and append-only) are staged as "
-                "newline-delimited JSON files in the staging volume and loaded with one MERGE / INSERT from "
-                "read_files. 0 turns the bulk path off."),
+                description="Batches with at least this many rows are staged as gzip-compressed "
+                "newline-delimited JSON files in the staging volume and loaded with one statement from "
+                "read_files. Smaller batches load with one MERGE / INSERT of parameters when they fit one "
+                "statement, and through the volume otherwise. 0 turns the bulk path off (every batch goes "
+                "through statements, with a staging table when it needs several)."),
     th.Property("staging_volume", th.StringType, default="_sdc_staging", title="Staging volume",
                 description="Unity Catalog volume in the target schema for bulk files; created with "
-                "CREATE VOLUME IF NOT EXISTS. Files are deleted after their batch commits."),
+                "CREATE VOLUME IF NOT EXISTS. A batch's files are deleted once it is loaded or has failed."),
     th.Property("bulk_file_max_bytes", th.IntegerType, default=32 * 1024 * 1024, title="Bulk file size (bytes)",
-                description="Most bytes per staged file. Kept under 50 MiB, above which databricks-sdk "
-                "switches to multipart uploads."),
+                description="Most bytes per staged (compressed) file; at most 48 MiB, as databricks-sdk "
+                "switches to multipart uploads at 50 MiB."),
+    th.Property("failed_batch_dir", th.StringType, default=DEFAULT_FAILED_BATCH_DIR,
+                title="Failed batch directory",
+                description="Local directory where a batch that fails (after retries) is written as a Singer "
+                "file of its SCHEMA and RECORD messages as received (for overwrite: the run's messages of "
+                "that table). Replay it with: target-databricks --config <config.json> < <file>. Relative "
+                "paths are relative to the working directory (the project directory under Meltano)."),
     th.Property("max_retries", th.IntegerType, default=6, title="Attempts per statement",
                 description="Attempts for a statement that fails transiently (HTTP 429/503 after the SDK's "
                 "own retries, or FAILED with TEMPORARILY_UNAVAILABLE and similar codes)."),

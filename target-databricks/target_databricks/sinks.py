@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
+import shlex
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from databricks.sdk.errors import DatabricksError
 from singer_sdk.sinks import BatchSink
 
 from target_databricks import sql
+from target_databricks.batch import InputSpool, StagedBatch
 from target_databricks.client import StatementError
+from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
 
 if TYPE_CHECKING:
@@ -55,6 +60,7 @@ class DatabricksSink(BatchSink):
         )
         self.columns: list[Column] = []
         self.overwrite_stage: str | None = None
+        self.failed_batch_dir = Path(self.config.get("failed_batch_dir") or DEFAULT_FAILED_BATCH_DIR)
 
     @property
     def client(self) -> DatabricksClient:
@@ -109,133 +115,154 @@ class DatabricksSink(BatchSink):
             self.overwrite_stage = sql.qualified_name(self.catalog, self.schema_name, stage)
             self.target.register_overwrite(self)
 
+    # --- records ---------------------------------------------------------------------------
+
+    def start_batch(self, context: dict) -> None:
+        """Each batch spools to local temporary files: its converted rows, and its input messages."""
+        context["batch"] = StagedBatch(
+            self.stream_name,
+            self.columns,
+            self.key_properties if self.load_method == "upsert" else None,
+            self.replication_key_name,
+        )
+        context["input"] = InputSpool() if self.keeps_failed_batches else None
+
+    def process_record(self, record: dict, context: dict) -> None:
+        spool: InputSpool | None = context["input"]
+        if spool is not None:
+            spool.add(*self.target.current_input)
+        context["batch"].add(record)
+
+    @property
+    def keeps_failed_batches(self) -> bool:
+        """Overwrite batches are not kept: replaying one would replace the table with that batch alone."""
+        return self.load_method != "overwrite"
+
+    # --- batches ---------------------------------------------------------------------------
+
     def process_batch(self, context: dict) -> None:
-        records: list[dict] = context.get("records", [])
-        if not records:
+        batch: StagedBatch | None = context.get("batch")
+        spool: InputSpool | None = context.get("input")
+        if batch is None:
             return
-        token = sql.load_token(self.stream_name, records)
+        try:
+            self._load(batch)
+        except Exception as exc:
+            self.target.mark_failed()
+            if spool is not None:
+                self._keep_failed_batch(spool, batch, exc)
+            else:
+                self.logger.error(
+                    "Batch of %d record(s) of stream %s failed; the overwrite of %s is abandoned. An overwrite "
+                    "replaces the whole table, so replay it by running the whole input again.",
+                    batch.received, self.stream_name, self.table_fqn,
+                )
+            raise
+        finally:
+            batch.close()
+            if spool is not None:
+                spool.close()
+
+    def _keep_failed_batch(self, spool: InputSpool, batch: StagedBatch, error: Exception) -> None:
+        stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{self.table}-{stamp}-{batch.token[:12]}.singer"
+        try:
+            path = spool.keep(self.failed_batch_dir, name)
+        except OSError as exc:
+            self.logger.error("Batch of stream %s failed (%s) and could not be kept in %s: %s",
+                              self.stream_name, error, self.failed_batch_dir, exc)
+            return
+        self.logger.error(
+            "Batch of %d record(s) of stream %s failed: %s. Its SCHEMA and RECORD messages are kept in %s. "
+            "Replay it (committed batches are skipped, nothing is applied twice) with: "
+            "target-databricks --config <config.json> < %s",
+            spool.records, self.stream_name, error, path, shlex.quote(str(path)),
+        )
+
+    def _load(self, batch: StagedBatch) -> None:
+        if batch.error is not None:
+            raise batch.error
+        if not batch.received:
+            return
+        token = batch.token
         started = datetime.now(tz=UTC)
         if self.load_method != "overwrite" and self._committed(token):
             self.logger.info("Batch %s of %s already committed; skipped", token[:16], self.stream_name)
             return
-        if self.load_method == "upsert":
-            records = sql.dedupe_last(records, self.key_properties)
-        batched_at = datetime.now(tz=UTC)
-        for record in records:
-            record["_sdc_batched_at"] = batched_at
-            record[sql.LOAD_TOKEN_COLUMN] = token
-        bounds = self._replication_bounds(records)
-        rows = [sql.convert_row(r, self.columns) for r in records]
-        del records
-        if self.load_method != "overwrite" and self.bulk_threshold_rows and len(rows) >= self.bulk_threshold_rows:
-            statement_ids, cleanup = self._apply_bulk(rows, token)
-        else:
-            statement_ids, cleanup = self._apply(rows, token), None
-        self.run(
-            sql.audit_insert(
-                self.catalog,
-                self.schema_name,
-                {
-                    "stream": self.stream_name,
-                    "table_name": self.table,
-                    "load_token": token,
-                    "load_method": self.load_method,
-                    "rows": len(rows),
-                    "min_replication_value": bounds[0],
-                    "max_replication_value": bounds[1],
-                    "statement_ids": sql.to_json_text(statement_ids),
-                    "status": "staged" if self.load_method == "overwrite" else "committed",
-                    "started_at": started,
-                    "finished_at": datetime.now(tz=UTC),
-                },
-            )
-        )
-        if cleanup:
-            cleanup()
-
-    def _replication_bounds(self, records: list[dict]) -> tuple[str | None, str | None]:
-        """Min and max replication key value of the batch (as text), for the audit row."""
-        key = self.replication_key_name
-        values = [r.get(key) for r in records] if key else []
-        values = [v for v in values if v is not None]
-        if not values:
-            return None, None
+        constants = batch.constants(datetime.now(tz=UTC), token)
+        cleanups: list[Callable[[], None]] = []
         try:
-            low, high = min(values), max(values)
-        except TypeError:
-            texts = [str(v) for v in values]
-            low, high = min(texts), max(texts)
-        return _bound_text(low), _bound_text(high)
+            statement_ids = self._apply(batch, token, constants, cleanups)
+            low, high = batch.bounds.texts()
+            self.run(
+                sql.audit_insert(
+                    self.catalog,
+                    self.schema_name,
+                    {
+                        "stream": self.stream_name,
+                        "table_name": self.table,
+                        "load_token": token,
+                        "load_method": self.load_method,
+                        "rows": batch.rows,
+                        "min_replication_value": low,
+                        "max_replication_value": high,
+                        "statement_ids": sql.to_json_text(statement_ids),
+                        "status": "staged" if self.load_method == "overwrite" else "committed",
+                        "started_at": started,
+                        "finished_at": datetime.now(tz=UTC),
+                    },
+                )
+            )
+        finally:
+            for cleanup in cleanups:
+                cleanup()
 
-    @property
-    def replication_key_name(self) -> str | None:
-        """The stream's replication key, when the tap declared one in the SCHEMA message."""
-        return self.target.replication_keys.get(self.stream_name)
+    def _apply(
+        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+    ) -> list[str]:
+        """Change the target (or the overwrite stage) with ONE statement; return the statement ids.
 
-    def _apply_bulk(self, rows: list[list[str | None]], token: str):
-        """Stage the batch as NDJSON files in the volume; change the table with ONE statement.
-
-        Returns the statement ids and a callable that deletes the staged files (run after the audit
-        row is written). Re-running a batch re-uploads the same files (same token, same split) and
-        the statement is as idempotent as the inline one: MERGE on the keys, or INSERT guarded by
-        the load token.
+        A batch whose rows fit one statement of parameters goes inline. Anything larger goes through
+        the volume (unless the bulk path is off): staging files cost uploads, but only one statement.
+        Every record carries its own ``_sdc_sequence``, so a batch of more rows than the parameter
+        budget can never fit one statement and is not even tried.
         """
-        volume = self.target.prepare_volume()
-        folder = sql.volume_dir(self.catalog, self.schema_name, volume, self.table, token[:32])
-        paths: list[str] = []
-        for index, body in enumerate(sql.split_files(sql.ndjson_lines(rows), self.bulk_file_max_bytes)):
-            path = f"{folder}/part-{index:05d}.json"
-            self.client.upload(path, body)
-            paths.append(path)
-        self.logger.info("Staged %d rows of %s in %d file(s) under %s", len(rows), self.stream_name,
-                         len(paths), folder)
-        source = sql.bulk_source(self.columns, folder)
-        if self.load_method == "upsert":
-            statement = Statement(sql.merge_template(self.table_fqn, self.columns, self.key_properties, source),
-                                  kind="bulk merge")
-        else:
-            statement = Statement(sql.insert_new_token_template(self.table_fqn, self.columns, source),
-                                  [Parameter("load_token", token)], kind="bulk insert")
-        ids = [self.run(statement)]
+        bulk = self.bulk_threshold_rows > 0
+        if not bulk or (batch.rows < self.bulk_threshold_rows and batch.rows <= self.budget.max_parameters):
+            rows = batch.row_values(constants)
+            direct = self._direct_statements(rows, token)
+            if len(direct) == 1:
+                return [self.run(direct[0])]
+            if not bulk:
+                return self._apply_chunked(direct, rows, token, cleanups)
+        return self._apply_bulk(batch, token, constants, cleanups)
 
-        def cleanup() -> None:
-            for path in paths:
-                try:
-                    self.client.delete_file(path)
-                except Exception as exc:  # noqa: BLE001 - a leftover file does not undo a committed batch
-                    self.logger.warning("Could not delete staged file %s: %s", path, exc)
-
-        return ids, cleanup
-
-    def _committed(self, token: str) -> bool:
-        result = self.client.execute(
-            sql.audit_committed_query(self.catalog, self.schema_name, self.stream_name, token)
-        )
-        return bool(result.rows) and int(result.rows[0][0] or 0) > 0
-
-    def _apply(self, rows: list[list[str | None]], token: str) -> list[str]:
-        """Apply rows so that the target table changes in ONE statement (one Delta commit)."""
+    def _direct_statements(self, rows: list[list[str | None]], token: str) -> list[Statement]:
         cols = self.columns
         if self.load_method == "overwrite":
             assert self.overwrite_stage
-            statements = sql.chunk_statements(
+            return sql.chunk_statements(
                 sql.insert_template(self.overwrite_stage, cols), cols, rows, self.budget, "stage insert"
             )
-            return [self.run(s) for s in statements]
-        token_param = [Parameter("load_token", token)]
         if self.load_method == "upsert":
-            direct = sql.chunk_statements(
+            return sql.chunk_statements(
                 sql.merge_template(self.table_fqn, cols, self.key_properties), cols, rows, self.budget, "merge"
             )
-        else:
-            direct = sql.chunk_statements(
-                sql.insert_new_token_template(self.table_fqn, cols),
-                cols, rows, self.budget, "insert", token_param,
-            )
-        if len(direct) == 1:
-            return [self.run(direct[0])]
-        # Too big for one statement: stage the chunks, then change the target once.
+        return sql.chunk_statements(
+            sql.insert_new_token_template(self.table_fqn, cols),
+            cols, rows, self.budget, "insert", [Parameter("load_token", token)],
+        )
+
+    def _apply_chunked(
+        self, direct: list[Statement], rows: list[list[str | None]], token: str, cleanups: list[Callable[[], None]]
+    ) -> list[str]:
+        """Bulk path off and too big for one statement: chunks go to a staging table, then the target
+        changes once. (Overwrite chunks go to the run's overwrite stage, which is one already.)"""
+        if self.load_method == "overwrite":
+            return [self.run(s) for s in direct]
+        cols = self.columns
         stage = sql.qualified_name(self.catalog, self.schema_name, sql.staging_table_name(self.table, token))
+        cleanups.append(lambda: self._drop_quietly(stage))
         ids = [self.run(Statement(sql.create_table(stage, cols, or_replace=True), kind="create stage"))]
         for s in sql.chunk_statements(sql.insert_template(stage, cols), cols, rows, self.budget, "stage insert"):
             ids.append(self.run(s))
@@ -244,40 +271,109 @@ class DatabricksSink(BatchSink):
             final = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge")
         else:
             final = Statement(
-                sql.insert_new_token_template(self.table_fqn, cols, source), token_param, kind="insert"
+                sql.insert_new_token_template(self.table_fqn, cols, source),
+                [Parameter("load_token", token)], kind="insert",
             )
         ids.append(self.run(final))
-        ids.append(self.run(Statement(sql.drop_table(stage), kind="drop stage")))
         return ids
 
+    def _apply_bulk(
+        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+    ) -> list[str]:
+        """Stage the batch as gzip NDJSON files in the volume; change the table with ONE statement.
+
+        Files are written as the spooled rows are read, one compressed file in memory at a time. The
+        folder is named after the load token and the run, so files a killed run left behind are never
+        read by another run. Re-applying a batch is as safe as inline: MERGE on the keys, INSERT guarded
+        by the load token, or (overwrite) rows in the stage that the swap reads with SELECT DISTINCT.
+        The files and the folder are deleted afterwards, also when the batch failed.
+        """
+        volume = self.target.prepare_volume()
+        folder = sql.volume_dir(
+            self.catalog, self.schema_name, volume, f"{self.table}-{token[:32]}-{self.target.run_id[:8]}"
+        )
+        paths: list[str] = []
+        cleanups.append(lambda: self._delete_staged_files(folder, paths))
+        for index, body in enumerate(sql.gzip_parts(batch.lines(constants), self.bulk_file_max_bytes)):
+            path = f"{folder}/part-{index:05d}.json.gz"
+            self.client.upload(path, body)
+            paths.append(path)
+        self.logger.info("Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name,
+                         len(paths), folder)
+        cols = self.columns
+        source = sql.bulk_source(cols, folder)
+        if self.load_method == "overwrite":
+            assert self.overwrite_stage
+            statement = Statement(sql.insert_template(self.overwrite_stage, cols, source), kind="bulk stage insert")
+        elif self.load_method == "upsert":
+            statement = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source),
+                                  kind="bulk merge")
+        else:
+            statement = Statement(sql.insert_new_token_template(self.table_fqn, cols, source),
+                                  [Parameter("load_token", token)], kind="bulk insert")
+        return [self.run(statement)]
+
+    def _delete_staged_files(self, folder: str, paths: list[str]) -> None:
+        """Delete a batch's staged files and their folder; a file left behind is only logged (it is
+        never read again: its folder name holds the run)."""
+        try:
+            for path in paths:
+                self.client.delete_file(path)
+            self.client.delete_directory(folder)
+        except (DatabricksError, OSError) as exc:
+            self.logger.warning("Could not delete staged files under %s: %s", folder, exc)
+
+    def _drop_quietly(self, table: str) -> None:
+        """Drop a staging table; a failure is logged, not raised (it must not hide the batch's outcome)."""
+        try:
+            self.run(Statement(sql.drop_table(table), kind="drop stage"))
+        except (StatementError, DatabricksError, OSError) as exc:
+            self.logger.warning("Could not drop staging table %s: %s", table, exc)
+
+    def _committed(self, token: str) -> bool:
+        result = self.client.execute(
+            sql.audit_committed_query(self.catalog, self.schema_name, self.stream_name, token)
+        )
+        return bool(result.rows) and int(result.rows[0][0] or 0) > 0
+
+    @property
+    def replication_key_name(self) -> str | None:
+        """The stream's replication key, when the tap declared one in the SCHEMA message."""
+        return self.target.replication_keys.get(self.stream_name)
+
     def swap_overwrite(self) -> None:
-        """Replace the table with everything staged in this run, in one INSERT OVERWRITE."""
+        """Replace the table with everything staged in this run, in one INSERT OVERWRITE.
+
+        The stage is dropped afterwards, also when the swap failed (the run failed with it, so its
+        STATE was never emitted and the next run stages everything again)."""
         assert self.overwrite_stage
         started = datetime.now(tz=UTC)
-        ids = [self.run(Statement(sql.insert_overwrite(self.table_fqn, self.columns, self.overwrite_stage),
-                                  kind="insert overwrite"))]
-        self.run(
-            sql.audit_insert(
-                self.catalog,
-                self.schema_name,
-                {
-                    "stream": self.stream_name, "table_name": self.table,
-                    "load_token": f"overwrite:{self.target.run_id}", "load_method": "overwrite",
-                    "statement_ids": sql.to_json_text(ids), "status": "committed",
-                    "started_at": started, "finished_at": datetime.now(tz=UTC),
-                },
+        try:
+            ids = [self.run(Statement(sql.insert_overwrite(self.table_fqn, self.columns, self.overwrite_stage),
+                                      kind="insert overwrite"))]
+            self.run(
+                sql.audit_insert(
+                    self.catalog,
+                    self.schema_name,
+                    {
+                        "stream": self.stream_name, "table_name": self.table,
+                        "load_token": f"overwrite:{self.target.run_id}", "load_method": "overwrite",
+                        "statement_ids": sql.to_json_text(ids), "status": "committed",
+                        "started_at": started, "finished_at": datetime.now(tz=UTC),
+                    },
+                )
             )
-        )
-        self.run(Statement(sql.drop_table(self.overwrite_stage), kind="drop stage"))
+        except Exception:
+            self.target.mark_failed()
+            raise
+        finally:
+            self.drop_overwrite_stage()
+
+    def drop_overwrite_stage(self) -> None:
+        """Drop this run's overwrite stage of the table (after the swap, or once the run has failed)."""
+        if self.overwrite_stage:
+            self._drop_quietly(self.overwrite_stage)
 
     def clean_up(self) -> None:
         self.target.finish_overwrite(self)
         super().clean_up()
-
-
-def _bound_text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)

@@ -11,6 +11,7 @@ from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 
 from target_databricks import sql
+from target_databricks.batch import encode_message
 from target_databricks.client import DatabricksClient
 from target_databricks.config import CONFIG_SCHEMA
 from target_databricks.sinks import DatabricksSink
@@ -39,13 +40,29 @@ class TargetDatabricks(Target):
         self._volume_ready = False
         self._overwrite_pending: dict[str, _Sink] = {}
         self._held_state: dict | None = None
+        self._failed = False
         self.replication_keys: dict[str, str | None] = {}
+        # Input messages as received, for the failed-batch files (not needed when overwriting).
+        self._keep_input = (self.config.get("load_method") or "upsert") != "overwrite"
+        self._schema_lines: dict[str, bytes] = {}
+        self.current_input: tuple[bytes, bytes] = (b"", b"")
 
     def _process_schema_message(self, message_dict: dict) -> None:
-        """Remember the stream's replication key (``bookmark_properties``) for the audit rows."""
+        """Remember the stream's replication key (``bookmark_properties``) for the audit rows, and the
+        SCHEMA message as received, to head failed-batch files."""
+        stream = message_dict.get("stream")
         bookmarks = message_dict.get("bookmark_properties") or []
-        self.replication_keys[message_dict.get("stream")] = bookmarks[0] if bookmarks else None
+        self.replication_keys[stream] = bookmarks[0] if bookmarks else None
+        if self._keep_input:
+            self._schema_lines[stream] = encode_message(message_dict)
         super()._process_schema_message(message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it)."""
+        if self._keep_input:
+            self.current_input = (self._schema_lines.get(message_dict.get("stream"), b""),
+                                  encode_message(message_dict))
+        super()._process_record_message(message_dict)
 
     @cached_property
     def client(self) -> DatabricksClient:
@@ -101,20 +118,31 @@ class TargetDatabricks(Target):
     def finish_overwrite(self, sink: _Sink) -> None:
         """At the end of the run, the newest sink of an overwritten table swaps the staged rows in."""
         with self._lock:
-            if self._overwrite_pending.get(sink.table_fqn) is not sink:
+            if self._failed or self._overwrite_pending.get(sink.table_fqn) is not sink:
                 return
         sink.swap_overwrite()
         with self._lock:
             del self._overwrite_pending[sink.table_fqn]
 
+    def mark_failed(self) -> None:
+        """A batch or swap failed, so the run fails: no STATE is emitted from here on, no overwrite is
+        swapped in, and the run's overwrite stages are dropped (the next run stages afresh)."""
+        with self._lock:
+            first = not self._failed
+            self._failed = True
+            pending = list(self._overwrite_pending.values())
+        if first:
+            for sink in pending:
+                sink.drop_overwrite_stage()
+
     def _write_state_message(self, state: dict) -> None:
-        """Emit STATE only when no overwrite is staged but not yet swapped in.
+        """Emit STATE only when no overwrite is staged but not yet swapped in, and nothing failed.
 
         The SDK calls this after draining (committing) every sink, so STATE never runs ahead of
         the data. With overwrite, staged rows are only in the table after the final swap, so the
         state is held back until then.
         """
-        if self._overwrite_pending:
+        if self._overwrite_pending or self._failed:
             self._held_state = state
             return
         self._held_state = None

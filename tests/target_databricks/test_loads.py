@@ -9,128 +9,32 @@ emulator's counters (e.g. "the audit check finished") well inside that window.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import threading
 import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
 import pytest
-from databricks_emulator import DatabricksEmulator
-from databricks_emulator import EmulatorConfig as DatabricksConfig
-from deltalake import DeltaTable
 
-from tests.taprun import BIN
-
-TARGET = str(BIN / "target-databricks")
-ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal("1.10") -> 1.10, exactly
-CATALOG, SCHEMA_NAME = "workspace", "loads"
-
-
-@pytest.fixture
-def dbx(tmp_path):
-    with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as emu:
-        emu.knobs.retry_after_s = 0
-        yield emu
-
-
-@dataclass
-class Run:
-    returncode: int
-    states: list[dict]
-    stderr: str
-
-
-def write_config(tmp_path, dbx, **extra) -> str:
-    path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
-    path.write_text(json.dumps({
-        "host": dbx.base_url, "warehouse_id": "sandbox-warehouse", "catalog": CATALOG, "schema": SCHEMA_NAME,
-        "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret", "retry_backoff_s": 0.05, **extra,
-    }))
-    return str(path)
-
-
-def run_target(config: str, messages: list[dict], *, watcher: Callable[[subprocess.Popen], None] | None = None,
-               timeout: float = 120) -> Run:
-    """Pipe ``messages`` into the target; ``watcher(proc)`` runs on a thread meanwhile."""
-    proc = subprocess.Popen([TARGET, "--config", config], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    thread = None
-    if watcher:
-        thread = threading.Thread(target=watcher, args=(proc,), daemon=True)
-        thread.start()
-    out, err = proc.communicate("".join(ENCODER.encode(m).decode() + "\n" for m in messages), timeout=timeout)
-    if thread:
-        thread.join(timeout=5)
-    states = [json.loads(line) for line in out.splitlines() if line.strip()]
-    return Run(proc.returncode, states, err)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.002)
-
-
-def rows(dbx, table: str) -> list[dict]:
-    return DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, table)).to_pyarrow_table().to_pylist()
-
-
-def audit(dbx) -> list[dict]:
-    return rows(dbx, "_sdc_load_audit")
-
-
-def schema(stream: str, properties: dict, keys: list[str] | None) -> dict:
-    return {"type": "SCHEMA", "stream": stream, "key_properties": keys or [],
-            "schema": {"type": "object", "properties": properties}}
-
-
-def record(stream: str, rec: dict) -> dict:
-    return {"type": "RECORD", "stream": stream, "record": rec, "time_extracted": "2024-05-01T12:00:00Z"}
-
-
-def state(n: int) -> dict:
-    return {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": n}}}}
-
-
-BILL_PROPS = {"id": {"type": "integer"}, "amount": {"type": "number"}, "memo": {"type": ["null", "string"]},
-              "updated": {"type": "string", "format": "date-time"}}
-
-
-def bills(ids, memo="v1") -> list[dict]:
-    return [record("bills", {"id": i, "amount": Decimal(f"{i}.10"), "memo": f"{memo}-{i}",
-                             "updated": f"2024-05-0{1 + i % 9}T00:00:00Z"}) for i in ids]
-
-
-def by_id(table_rows: list[dict]) -> dict:
-    out = {r["id"]: r for r in table_rows}
-    assert len(out) == len(table_rows), "duplicate rows"
-    return out
-
-
-def consume_pending_fault(dbx) -> None:
-    """Run ``SELECT 1`` over the API: it takes a still pending injected failure, if any."""
-    request = urllib.request.Request(
-        f"{dbx.base_url}/api/2.0/sql/statements", method="POST",
-        data=json.dumps({"statement": "SELECT 1", "warehouse_id": "sandbox-warehouse", "wait_timeout": "10s"}).encode(),
-        headers={"Authorization": "Bearer dapi-sandbox-token", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        json.loads(response.read())
-
-
-def stat(dbx, name: str) -> int:
-    return getattr(dbx.stats, name)
-
+from tests.target_databricks.loadrun import (
+    BILL_PROPS,
+    CATALOG,
+    SCHEMA_NAME,
+    audit,
+    bills,
+    by_id,
+    consume_pending_fault,
+    record,
+    rows,
+    run_target,
+    schema,
+    stat,
+    state,
+    wait_for,
+    write_config,
+)
 
 # --- loads ---------------------------------------------------------------------------------------
 
@@ -327,7 +231,7 @@ def bulk_messages(n: int, memo: str = "v1") -> list[dict]:
 @pytest.mark.parametrize("method", ["upsert", "append-only"])
 def test_bulk_path_stages_files_and_loads_in_one_statement(tmp_path, dbx, method):
     n = 300
-    cfg = write_config(tmp_path, dbx, load_method=method, bulk_threshold_rows=100, bulk_file_max_bytes=40_000)
+    cfg = write_config(tmp_path, dbx, load_method=method, bulk_threshold_rows=100, bulk_file_max_bytes=4_000)
     messages = bulk_messages(n)
     result = run_target(cfg, messages)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -352,9 +256,9 @@ def test_bulk_path_stages_files_and_loads_in_one_statement(tmp_path, dbx, method
         assert json.loads(row["obj"], parse_float=Decimal) == {"n": Decimal("1.10"), "q": "'"}
         assert row["at"].isoformat() == (
             datetime.fromisoformat(expected["at"]).astimezone(UTC).isoformat())
-    # staged files are gone after the commit; the audit row has the replication bounds
+    # staged files and their folder are gone after the commit; the audit row has the replication bounds
     volume = Path(dbx.volume_path(f"/Volumes/{CATALOG}/{SCHEMA_NAME}/_sdc_staging"))
-    assert not [p for p in volume.rglob("*") if p.is_file()]
+    assert list(volume.rglob("*")) == []
     [entry] = audit(dbx)
     assert entry["rows"] == (n - 5 if method == "upsert" else n)
     assert entry["min_replication_value"].startswith("2024-06-01T08:11:12.123456")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 import uuid
@@ -80,11 +81,28 @@ class StatementExecutor:
         self._lock = threading.Lock()
         self._statements: dict[str, Statement] = {}
         self._fail_next: list[str] = []
+        self._fail_matching: list[list] = []  # [compiled pattern, statements left, error_code]
         self._last_purge = 0.0
 
     def fail_next(self, n: int, error_code: str) -> None:
         with self._lock:
             self._fail_next.extend([error_code] * n)
+
+    def fail_matching(self, pattern: str, n: int, error_code: str) -> None:
+        """The next ``n`` statements whose text matches ``pattern`` (``re.search``) end FAILED with
+        ``error_code`` without running; other statements run as usual."""
+        with self._lock:
+            self._fail_matching.append([re.compile(pattern, re.S), n, error_code])
+
+    def _take_injected(self, text: str) -> str | None:
+        with self._lock:
+            if self._fail_next:
+                return self._fail_next.pop(0)
+            for rule in self._fail_matching:
+                if rule[1] > 0 and rule[0].search(text):
+                    rule[1] -= 1
+                    return rule[2]
+            return None
 
     def get(self, statement_id: str) -> Statement | None:
         """The statement, CLOSED once ``statement_retention_s`` passed; None once ``statement_expiry_s`` passed."""
@@ -144,8 +162,7 @@ class StatementExecutor:
             return self._finish(st, "CANCELED")
         if st.cancel_requested.is_set():
             return self._finish(st, "CANCELED")
-        with self._lock:
-            injected = self._fail_next.pop(0) if self._fail_next else None
+        injected = self._take_injected(st.text)
         if injected:
             st.error_code, st.message = injected, f"Injected failure: {injected}."
             return self._finish(st, "FAILED")

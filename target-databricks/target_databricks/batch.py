@@ -1,0 +1,189 @@
+"""A batch on its way to the warehouse, kept on local disk rather than in memory.
+
+``StagedBatch`` converts each record as it arrives into its row of parameter texts (the same
+conversion and checks as for statement parameters) and appends it to a temporary file, while the
+load token, the replication bounds and the latest row per key are updated. At drain time the rows
+are read back once, either into statements (small batches) or into compressed files for the volume,
+so memory does not grow with the batch size.
+
+``InputSpool`` keeps the SCHEMA and RECORD messages of a batch exactly as they were received, so
+that a batch that fails can be written out as a Singer file and piped into the target again.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from target_databricks import sql
+from target_databricks.sql import Column
+
+_message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
+
+#: Columns whose value is the same for every row of a batch; they are added when the batch is drained.
+BATCH_CONSTANT_COLUMNS = ("_sdc_batched_at", sql.LOAD_TOKEN_COLUMN)
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """A Singer message as one JSON line."""
+    return _message_encoder.encode(message) + b"\n"
+
+
+class Bounds:
+    """Smallest and largest value seen; values that do not compare with each other compare as text."""
+
+    def __init__(self) -> None:
+        self.low: Any = None
+        self.high: Any = None
+        self._as_text = False
+
+    def add(self, value: Any) -> None:
+        if value is None:
+            return
+        if self._as_text:
+            value = str(value)
+        if self.low is None:
+            self.low = self.high = value
+            return
+        try:
+            if value < self.low:
+                self.low = value
+            if value > self.high:
+                self.high = value
+        except TypeError:
+            self._as_text = True
+            self.low, self.high = min(str(self.low), str(value)), max(str(self.high), str(value))
+
+    def texts(self) -> tuple[str | None, str | None]:
+        return _bound_text(self.low), _bound_text(self.high)
+
+
+def _bound_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class StagedBatch:
+    """The converted rows of one batch in a temporary file, with what the load needs to know about them."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        columns: Sequence[Column],
+        key_properties: Sequence[str] | None,
+        replication_key: str | None,
+    ) -> None:
+        self.columns = list(columns)
+        self.key_properties = list(key_properties or [])
+        self.replication_key = replication_key
+        names = [c.name for c in self.columns]
+        self.constant_positions = {n: names.index(n) for n in BATCH_CONSTANT_COLUMNS if n in names}
+        self._omit = tuple(self.constant_positions.values())
+        self._token = sql.LoadToken(stream_name)
+        self._latest: dict[tuple, int] = {}  # key -> index of its last row (upsert only)
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-batch-")  # noqa: SIM115 - closed in close()
+        self.received = 0
+        self.bounds = Bounds()
+        self.error: sql.SqlBuildError | None = None
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Convert and spool one record. A value that cannot be stored exactly fails the batch when it is
+        drained (so the whole batch is kept for replay), not the record alone."""
+        self._token.add(record)
+        if self.replication_key:
+            self.bounds.add(record.get(self.replication_key))
+        if self.key_properties:
+            self._latest[tuple(sql.key_part(record.get(k)) for k in self.key_properties)] = self.received
+        self.received += 1
+        if self.error is not None:
+            self._file.write(b"{}\n")  # keeps row indexes aligned; the batch will not load
+            return
+        try:
+            row = sql.convert_row(record, self.columns)
+        except sql.SqlBuildError as exc:
+            self.error = exc
+            self._file.write(b"{}\n")
+            return
+        self._file.write(sql.row_line(row, self._omit))
+
+    @property
+    def token(self) -> str:
+        return self._token.hexdigest()
+
+    @property
+    def rows(self) -> int:
+        """Rows to load: every record, or the last record per key when de-duplicating."""
+        return len(self._latest) if self.key_properties else self.received
+
+    def constants(self, batched_at: datetime, token: str) -> dict[int, str | None]:
+        """Values of the batch-constant columns by column position."""
+        values = {"_sdc_batched_at": sql.parameter_value(batched_at, "TIMESTAMP"),
+                  sql.LOAD_TOKEN_COLUMN: token}
+        return {pos: values[name] for name, pos in self.constant_positions.items()}
+
+    def lines(self, constants: Mapping[int, str | None]) -> Iterator[bytes]:
+        """The rows to load as complete JSON lines (keys ``c0``...), in the order received.
+
+        With key properties only the last record of each key is kept: MERGE rejects several source
+        rows matching one target row, and the last record of a key is the newest state of that row.
+        """
+        suffix = sql.constants_suffix(constants)
+        keep = set(self._latest.values()) if self.key_properties else None
+        self._file.flush()
+        self._file.seek(0)
+        for index, line in enumerate(self._file):
+            if keep is None or index in keep:
+                yield sql.complete_line(line, suffix)
+        self._file.seek(0, os.SEEK_END)
+
+    def row_values(self, constants: Mapping[int, str | None]) -> list[list[str | None]]:
+        """The rows to load as lists of parameter texts (for the statement path; small batches only)."""
+        width = len(self.columns)
+        return [sql.parse_row_line(line, width) for line in self.lines(constants)]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class InputSpool:
+    """SCHEMA and RECORD messages as received, in a temporary file; written out when their load fails."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-input-")  # noqa: SIM115 - closed in close()
+        self._last_schema: bytes | None = None
+        self.records = 0
+
+    def add(self, schema_line: bytes, record_line: bytes) -> None:
+        if schema_line is not self._last_schema:
+            self._file.write(schema_line)
+            self._last_schema = schema_line
+        self._file.write(record_line)
+        self.records += 1
+
+    def keep(self, directory: Path, name: str) -> Path:
+        """Write the messages to ``directory/name`` (created if missing); returns the file's path."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / name
+        partial = directory / f".{name}.partial"
+        self._file.flush()
+        self._file.seek(0)
+        with partial.open("wb") as out:
+            while chunk := self._file.read(1024 * 1024):
+                out.write(chunk)
+        partial.replace(path)
+        self._file.seek(0, os.SEEK_END)
+        return path.resolve()
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,123 @@
+"""Run target-databricks as a user would (its console script, Singer messages on stdin) against the
+Databricks emulator, and read what landed in the emulator's Delta tables."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+from deltalake import DeltaTable
+
+from tests.taprun import BIN
+
+TARGET = str(BIN / "target-databricks")
+ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal("1.10") -> 1.10, exactly
+CATALOG, SCHEMA_NAME = "workspace", "loads"
+
+
+@dataclass
+class Run:
+    returncode: int
+    states: list[dict]
+    stderr: str
+
+
+def write_config(tmp_path, dbx, **extra) -> str:
+    path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
+    path.write_text(json.dumps({
+        "host": dbx.base_url, "warehouse_id": "sandbox-warehouse", "catalog": CATALOG, "schema": SCHEMA_NAME,
+        "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret", "retry_backoff_s": 0.05, **extra,
+    }))
+    return str(path)
+
+
+def run_target(config: str, messages: list[dict], *, timeout: float = 120,
+               watcher: Callable[[subprocess.Popen], None] | None = None) -> Run:
+    """Pipe ``messages`` into the target; ``watcher(proc)`` runs on a thread meanwhile."""
+    proc = subprocess.Popen([TARGET, "--config", config], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    thread = None
+    if watcher:
+        thread = threading.Thread(target=watcher, args=(proc,), daemon=True)
+        thread.start()
+    out, err = proc.communicate("".join(ENCODER.encode(m).decode() + "\n" for m in messages), timeout=timeout)
+    if thread:
+        thread.join(timeout=5)
+    states = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return Run(proc.returncode, states, err)
+
+
+def replay(config: str, path, timeout: float = 120) -> Run:
+    """``target-databricks --config <config> < <path>``: pipe a Singer file into the target."""
+    with open(path, "rb") as stdin:
+        proc = subprocess.run([TARGET, "--config", config], stdin=stdin, capture_output=True, text=True,
+                              timeout=timeout)
+    states = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return Run(proc.returncode, states, proc.stderr)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.002)
+
+
+def rows(dbx, table: str) -> list[dict]:
+    return DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, table)).to_pyarrow_table().to_pylist()
+
+
+def audit(dbx) -> list[dict]:
+    return rows(dbx, "_sdc_load_audit")
+
+
+def schema(stream: str, properties: dict, keys: list[str] | None) -> dict:
+    return {"type": "SCHEMA", "stream": stream, "key_properties": keys or [],
+            "schema": {"type": "object", "properties": properties}}
+
+
+def record(stream: str, rec: dict) -> dict:
+    return {"type": "RECORD", "stream": stream, "record": rec, "time_extracted": "2024-05-01T12:00:00Z"}
+
+
+def state(n: int) -> dict:
+    return {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": n}}}}
+
+
+BILL_PROPS = {"id": {"type": "integer"}, "amount": {"type": "number"}, "memo": {"type": ["null", "string"]},
+              "updated": {"type": "string", "format": "date-time"}}
+
+
+def bills(ids, memo="v1") -> list[dict]:
+    return [record("bills", {"id": i, "amount": Decimal(f"{i}.10"), "memo": f"{memo}-{i}",
+                             "updated": f"2024-05-0{1 + i % 9}T00:00:00Z"}) for i in ids]
+
+
+def by_id(table_rows: list[dict]) -> dict:
+    out = {r["id"]: r for r in table_rows}
+    assert len(out) == len(table_rows), "duplicate rows"
+    return out
+
+
+def consume_pending_fault(dbx) -> None:
+    """Run ``SELECT 1`` over the API: it takes a still pending injected failure, if any."""
+    request = urllib.request.Request(
+        f"{dbx.base_url}/api/2.0/sql/statements", method="POST",
+        data=json.dumps({"statement": "SELECT 1", "warehouse_id": "sandbox-warehouse",
+                         "wait_timeout": "10s"}).encode(),
+        headers={"Authorization": "Bearer dapi-sandbox-token", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        json.loads(response.read())
+
+
+def stat(dbx, name: str) -> int:
+    return getattr(dbx.stats, name)
