@@ -120,3 +120,27 @@ def test_query_requires_select_and_caps_pagesize(client, sess):
 def test_query_default_pagesize_is_100(client, sess):
     data = ok_data(client.result(query("GLDETAIL", ["RECORDNO"]), sess))
     assert data.get("count") == "100" and data.get("offset") == "0"
+
+
+def test_or_conditions_on_keys_with_and_without_gaps(client, sess, emu):
+    everything = emu.store.records("GLDETAIL")
+    t = everything[2001]["WHENMODIFIED"]
+    keyset = (
+        f"<or><greaterthan><field>WHENMODIFIED</field><value>{t}</value></greaterthan>"
+        f"<and><equalto><field>WHENMODIFIED</field><value>{t}</value></equalto>"
+        f"<greaterthan><field>RECORDNO</field><value>2001</value></greaterthan></and></or>"
+    )
+    data = ok_data(client.result(query("GLDETAIL", ["RECORDNO"], keyset, pagesize=5, offset=10), sess))
+    expected = [
+        r["RECORDNO"]
+        for r in everything
+        if _ts(r["WHENMODIFIED"]) > _ts(t) or (r["WHENMODIFIED"] == t and int(r["RECORDNO"]) > 2001)
+    ]
+    assert data.get("totalcount") == str(len(expected))
+    assert [r["RECORDNO"] for r in rows(data)] == expected[10:15]
+    gap = (
+        "<or><lessthan><field>RECORDNO</field><value>5</value></lessthan>"
+        "<greaterthan><field>RECORDNO</field><value>4990</value></greaterthan></or>"
+    )
+    data = ok_data(client.result(query("GLDETAIL", ["RECORDNO"], gap, pagesize=2000), sess))
+    assert [int(r["RECORDNO"]) for r in rows(data)] == [1, 2, 3, 4, *range(4991, 5001)]

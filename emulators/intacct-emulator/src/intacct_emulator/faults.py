@@ -69,7 +69,7 @@ class Faults:
             self.knobs.truncate_next -= 1
         return body[: max(1, int(len(body) * self.knobs.truncate_fraction))]
 
-    def corrupt(self, obj: ObjectDef, rec: dict) -> dict:
+    def corrupt(self, obj: ObjectDef, rec: dict, fields: list[str]) -> dict:
         """Every Nth served record gets control characters / an invalid byte inside a text value."""
         every_cc, every_bad = self.knobs.control_chars_every, self.knobs.invalid_bytes_every
         if not every_cc and not every_bad:
@@ -84,7 +84,7 @@ class Faults:
             marks += INVALID_BYTE_MARK
         if not marks:
             return rec
-        target = next((f.name for f in obj.fields if f.datatype == TEXT and rec.get(f.name)), None)
+        target = next((f for f in fields if obj.by_name[f].datatype == TEXT and rec.get(f)), None)
         if target is None:
             return rec
         value = rec[target]

@@ -338,20 +338,43 @@ def index_range(
     """Bounds [lo, hi) of base indices that can match, and whether every index in them does.
 
     Base record ``i`` has key ``i + 1`` and a timestamp non-decreasing in ``i``, so conditions on
-    either, AND-ed at the top of the tree, map to an index interval.
+    either map to an index interval; AND intersects intervals, OR joins them (exactly when they
+    touch, as the two phases of a keyset condition do).
     """
-    lo, hi = 0, size
-    if node is None:
-        return lo, hi, True
-    conjuncts = node[1] if node[0] == "and" else [node]
-    exact = True
-    for c in conjuncts:
-        bounds = _bounds(c, obj, clock, first_at_or_after)
-        if bounds is None:
-            exact = False
-            continue
-        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    lo, hi, exact = _interval(node, obj, clock, first_at_or_after)
+    lo, hi = max(0, lo), min(size, hi)
     return lo, max(lo, hi), exact
+
+
+_ALL = (0, 1 << 62, False)
+
+
+def _interval(node, obj: ObjectDef, clock: UserClock, first_at_or_after) -> tuple[int, int, bool]:
+    if node is None:
+        return 0, 1 << 62, True
+    kind = node[0]
+    if kind == "cmp":
+        bounds = _bounds(node, obj, clock, first_at_or_after)
+        return _ALL if bounds is None else (bounds[0], bounds[1], True)
+    if kind == "and":
+        parts = [_interval(n, obj, clock, first_at_or_after) for n in node[1]]
+        lo = max(p[0] for p in parts)
+        hi = min(p[1] for p in parts)
+        return lo, max(lo, hi), all(p[2] for p in parts)
+    if kind == "or":
+        parts = sorted(
+            p for p in (_interval(n, obj, clock, first_at_or_after) for n in node[1]) if p[0] < p[1]
+        )
+        if not parts:
+            return 0, 0, True
+        exact = all(p[2] for p in parts)
+        reach = parts[0][1]
+        for p in parts[1:]:
+            if p[0] > reach:
+                exact = False  # a gap: the hull holds indices no branch matches
+            reach = max(reach, p[1])
+        return parts[0][0], reach, exact
+    return _ALL
 
 
 def _bounds(c, obj: ObjectDef, clock: UserClock, first_at_or_after) -> tuple[int, int] | None:

@@ -141,7 +141,7 @@ class Functions:
             full = self.store.full(obj.name, rec)
             if words and obj.name == "AUDITHISTORY":
                 full = {**full, "ACCESSMODE": ACCESSMODE_WORDS.get(full["ACCESSMODE"], full["ACCESSMODE"])}
-            full = self.app.faults.corrupt(obj, full)
+            full = self.app.faults.corrupt(obj, full, fields)
             out.append(x.record(tag, full, fields))
         self.app.stats.count("records_served", len(rows))
         sep = "\n" if caller.whitespace else ""
