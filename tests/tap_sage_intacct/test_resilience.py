@@ -7,6 +7,7 @@ import time
 
 import pytest
 from tap_sage_intacct.client import Credentials, IntacctClient
+from tap_sage_intacct.tap import TapSageIntacct
 from tap_sage_intacct.xmlgw import IntacctAuthError, IntacctError, query
 
 from tests.tap_sage_intacct.conftest import after_this_second, mismatches, run
@@ -15,9 +16,8 @@ from tests.tap_sage_intacct.conftest import after_this_second, mismatches, run
 
 
 def test_one_session_for_the_whole_run_opened_only_when_reading(intacct, config):
-    from tap_sage_intacct.tap import TapSageIntacct
-
-    TapSageIntacct(config=config, parse_env_config=False).streams  # noqa: B018  building streams signs in? no
+    streams = TapSageIntacct(config=config, parse_env_config=False).streams
+    assert len(streams) == 15
     assert intacct.stats.sessions_issued == 0 and intacct.stats.requests == 0
     run(config)
     assert intacct.stats.sessions_issued == 1
