@@ -88,11 +88,7 @@ class Field:
             "lookml_link": None,
             "sql_case": None,
             "time_interval": {"name": self.type[5:], "count": 1} if self.type in DATE_TYPES else None,
-            "user_attribute_filter_types": [
-                "advanced_filter_string",
-                "advanced_filter_number",
-                "advanced_filter_datetime",
-            ][:1],
+            "user_attribute_filter_types": [_filter_type(self)],
             "map_layer": None,
             "has_allowed_values": False,
             "strict_value_format": False,
@@ -104,6 +100,12 @@ class Field:
             "source_file_path": f"finance/views/{self.view}.view.lkml",
             "week_start_day": "monday",
         }
+
+
+def _filter_type(f: Field) -> str:
+    if f.type in DATE_TYPES:
+        return "advanced_filter_datetime"
+    return "advanced_filter_number" if f.is_numeric else "advanced_filter_string"
 
 
 def dim(name, type_, label, sql, get, **kw) -> Field:
