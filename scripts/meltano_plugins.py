@@ -1,0 +1,82 @@
+"""Keep meltano.yml's plugin entries equal to each package's Hub-style `meltano-plugin.yml`.
+
+    python scripts/meltano_plugins.py           # write meltano.yml
+    python scripts/meltano_plugins.py --check   # exit 1 when meltano.yml is out of date
+
+Each connector package carries its own definition (`<package>/meltano-plugin.yml`: what Meltano Hub
+publishes, plus a `sandbox:` block with the local emulator's config). This copies the definition into
+`plugins.extractors` / `plugins.loaders` and the sandbox block into the `sandbox` environment, keeping
+the rest of meltano.yml (comments, other plugins, jobs, schedules) as written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("tap-looker",)
+
+
+def plugin_type(name: str) -> str:
+    return "extractors" if name.startswith("tap-") else "loaders"
+
+
+def definitions() -> list[dict]:
+    yaml = YAML(typ="safe")
+    found = []
+    for package in PACKAGES:
+        path = ROOT / package / "meltano-plugin.yml"
+        if path.exists():
+            found.append(yaml.load(path.read_text()))
+    return found
+
+
+def _upsert(entries: list, entry: dict) -> None:
+    for i, existing in enumerate(entries):
+        if existing["name"] == entry["name"]:
+            entries[i] = entry
+            return
+    entries.append(entry)
+
+
+def merged(text: str) -> str:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    project = yaml.load(text)
+    sandbox = next(env for env in project["environments"] if env["name"] == "sandbox")
+    env_plugins = sandbox.setdefault("config", {}).setdefault("plugins", {})
+    for definition in definitions():
+        kind = plugin_type(definition["name"])
+        sandbox_block = definition.pop("sandbox", None)
+        _upsert(project["plugins"].setdefault(kind, []), definition)
+        if sandbox_block:
+            _upsert(env_plugins.setdefault(kind, []), {"name": definition["name"], **sandbox_block})
+    out = io.StringIO()
+    yaml.dump(project, out)
+    return out.getvalue()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    path = ROOT / "meltano.yml"
+    current = path.read_text()
+    wanted = merged(current)
+    if args.check:
+        if wanted != current:
+            print("meltano.yml is out of date: run python scripts/meltano_plugins.py", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
