@@ -81,6 +81,26 @@ class Clock:
         local = parse_local(text).replace(tzinfo=self.zone, fold=0)
         return local.astimezone(UTC).isoformat()
 
+    def ambiguous(self, text: str) -> bool:
+        """Whether a local timestamp falls in a daylight-saving fold (it names two instants)."""
+        return self._ambiguous(parse_local(text))
+
+    def _ambiguous(self, local: datetime) -> bool:
+        return (
+            local.replace(tzinfo=self.zone, fold=0).utcoffset()
+            != local.replace(tzinfo=self.zone, fold=1).utcoffset()
+        )
+
+    def fold_bounds(self, text: str) -> tuple[datetime, datetime]:
+        """The local [start, end) of the fold ``text`` lies in (e.g. 01:00 to 02:00)."""
+        minute = parse_local(text).replace(second=0)
+        start = end = minute
+        while self._ambiguous(start - timedelta(minutes=1)):
+            start -= timedelta(minutes=1)
+        while self._ambiguous(end):
+            end += timedelta(minutes=1)
+        return start, end
+
     def to_local(self, value: str | datetime) -> datetime:
         """An instant (ISO text or aware datetime) as a naive datetime in the user's zone."""
         instant = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value

@@ -23,6 +23,7 @@ loses nothing (at most one timestamp group is read again).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
@@ -131,9 +132,22 @@ class IntacctStream(Stream):
         """Pages as (rows to emit, the latest timestamp all of whose rows are now emitted)."""
         fields = fields or self._fields
         order = [ts_field, key_field]
+        clock = self._tap_ref.clock
         while True:
             bound = compare(lower[0], ts_field, lower[1]) if lower else None
             rows, more = self._query(obj, fields, all_of(window, bound), order)
+            fold = next((i for i, row in enumerate(rows) if clock.ambiguous(row[ts_field])), None)
+            if fold is not None:
+                # The autumn daylight-saving fold: its local times name two instants each, so
+                # they cannot bound a keyset. The whole fold is read as one window by key.
+                head = rows[:fold]
+                self._check_order(head, ts_field, key_field)
+                if head:
+                    yield head, head[-1][ts_field]
+                start, end = clock.fold_bounds(rows[fold][ts_field])
+                yield from self._fold(obj, fields, window, ts_field, key_field, start, end)
+                lower = ("greaterthanorequalto", xmlgw.datetime_literal(end))
+                continue
             self._check_order(rows, ts_field, key_field)
             if not more:
                 yield rows, (rows[-1][ts_field] if rows else None)
@@ -161,6 +175,27 @@ class IntacctStream(Stream):
                     break
                 key = rows[-1][key_field]
             lower = ("greaterthan", _literal(last))
+
+    def _fold(
+        self, obj, fields, window, ts_field, key_field, start, end
+    ) -> Iterator[tuple[list, str | None]]:
+        """Every row of a daylight-saving fold ``[start, end)`` (local), paged by key. The rows
+        are complete up to ``end`` afterwards; the bookmark names the fold's last local second,
+        which reads as its earlier instant, so a resumed run reads the fold again, never skips it."""
+        bounds = all_of(
+            window,
+            compare("greaterthanorequalto", ts_field, xmlgw.datetime_literal(start)),
+            compare("lessthan", ts_field, xmlgw.datetime_literal(end)),
+        )
+        after: str | None = None
+        while True:
+            condition = all_of(bounds, compare("greaterthan", key_field, after) if after else None)
+            rows, more = self._query(obj, fields, condition, [key_field])
+            if not more:
+                yield rows, xmlgw.datetime_literal(end - timedelta(seconds=1))
+                return
+            yield rows, None
+            after = rows[-1][key_field]
 
     def _full_table(self, convert) -> Iterator[dict]:
         key = self.spec.key

@@ -18,7 +18,7 @@ from tests.tap_sage_intacct.conftest import after_this_second, mismatches
 from tests.tap_sage_intacct.test_cli import files
 
 TARGET = str(Path(sys.executable).parent / "target-databricks")
-STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL", "gl_details": "GLDETAIL"}
+STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL"}
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_intacct_streams_land_in_delta_row_for_row_and_a_rerun_upserts(tmp_path,
 
     check()
     intacct.store.modify("VENDOR", 4, {"NAME": "Changed for the rerun"})
-    intacct.store.insert("GLDETAIL", {"AMOUNT": "70.10", "DESCRIPTION": "inserted for the rerun"})
+    intacct.store.insert("APBILL", {"TOTALENTERED": "0.00", "DESCRIPTION": "inserted for the rerun"})
     after_this_second()
     pipe(tmp_path, config, databricks, state=states[-1])
     check()

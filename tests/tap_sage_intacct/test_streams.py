@@ -8,7 +8,8 @@ from collections import defaultdict
 import pytest
 from tap_sage_intacct.objects import BUILTIN
 
-from tests.tap_sage_intacct.conftest import after_this_second, custom_fields, mismatches, run
+from tests.compare import instant
+from tests.tap_sage_intacct.conftest import after_this_second, custom_fields, mismatches, run, typed
 
 STREAMS = {spec.name: spec.object for spec in BUILTIN}
 
@@ -140,3 +141,21 @@ def test_multi_entity_reads_only_that_entity(intacct, config):
 def test_an_entity_the_company_lacks_fails_naming_it(config):
     with pytest.raises(Exception, match="E999"):
         run({**config, "entity": "E999"}, ["vendors"])
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"sizes": {"GLDETAIL": 20000}, "same_timestamp_group": 1}], indirect=True
+)
+def test_the_autumn_daylight_saving_fold_loses_and_repeats_nothing(intacct, config):
+    start = "2024-11-03T07:30:00+00:00"
+    sync = run({**config, "start_date": start, "page_size": 2000}, ["gl_details"])
+    fold = [r for r in sync.records["gl_details"] if r["WHENMODIFIED"].startswith("2024-11-03T08:")]
+    assert fold, "the data has rows in the repeated hour 01:00-02:00 of 11/03/2024"
+    source = [
+        r for r in intacct.store.records("GLDETAIL") if typed_instant(r["WHENMODIFIED"]) >= instant(start)
+    ]
+    assert not mismatches(sync.schemas["gl_details"], sync.records["gl_details"], source)
+
+
+def typed_instant(text: str):
+    return typed({"format": "date-time"}, text)
