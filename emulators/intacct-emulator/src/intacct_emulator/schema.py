@@ -60,13 +60,11 @@ class ObjectDef:
     key: str = "RECORDNO"
     timestamp: str = "WHENMODIFIED"
     by_name: dict[str, Field] = field(init=False)
+    field_names: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_name = {f.name: f for f in self.fields}
-
-    @property
-    def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
+        self.field_names = [f.name for f in self.fields]
 
 
 def _f(spec: str) -> list[Field]:

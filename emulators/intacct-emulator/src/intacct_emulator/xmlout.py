@@ -28,7 +28,14 @@ def elements(pairs) -> str:
 
 
 def record(tag: str, rec: dict, fields: list[str]) -> str:
-    return f"<{tag}>" + "".join(f"<{f}>{esc(rec.get(f, ''))}</{f}>" for f in fields) + f"</{tag}>"
+    out = [f"<{tag}>"]
+    for f in fields:
+        v = rec.get(f, "")
+        if "&" in v or "<" in v or ">" in v:
+            v = v.translate(_ESC)
+        out.append(f"<{f}>{v}</{f}>")
+    out.append(f"</{tag}>")
+    return "".join(out)
 
 
 def errormessage(errors: list[GatewayError]) -> str:
