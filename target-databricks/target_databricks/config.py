@@ -58,9 +58,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("failed_batch_dir", th.StringType, default=DEFAULT_FAILED_BATCH_DIR,
                 title="Failed batch directory",
                 description="Local directory where a batch that fails (after retries) is written as a Singer "
-                "file of its SCHEMA and RECORD messages as received (for overwrite: the run's messages of "
-                "that table). Replay it with: target-databricks --config <config.json> < <file>. Relative "
-                "paths are relative to the working directory (the project directory under Meltano)."),
+                "file of its SCHEMA and RECORD messages as received; replay it with: target-databricks --config "
+                "<config.json> < <file>. Not for overwrite, which is replayed by running the whole input again. "
+                "Relative paths are relative to the working directory (the project directory under Meltano)."),
     th.Property("max_retries", th.IntegerType, default=6, title="Attempts per statement",
                 description="Attempts for a statement that fails transiently (HTTP 429/503 after the SDK's "
                 "own retries, or FAILED with TEMPORARILY_UNAVAILABLE and similar codes)."),

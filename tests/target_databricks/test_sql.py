@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import random
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -479,3 +481,29 @@ def test_budget_validation():
 def test_no_rows_no_statements():
     assert sql.chunk_statements(sql.insert_template(TABLE, [Column("a", "STRING")]), [Column("a", "STRING")], [],
                                 Budget(), "insert") == []
+
+
+# --- staged files ---------------------------------------------------------------------------------
+
+
+def test_row_lines_complete_with_batch_constants_and_parse_back():
+    line = sql.row_line(["1", None, "x\"y", "tok?"], omit=[3])
+    assert line == b'{"c0":"1","c1":null,"c2":"x\\"y"}\n'
+    done = sql.complete_line(line, sql.constants_suffix({3: "tok"}))
+    assert json.loads(done) == {"c0": "1", "c1": None, "c2": 'x"y', "c3": "tok"}
+    assert sql.parse_row_line(done, 5) == ["1", None, 'x"y', "tok", None]
+    assert sql.complete_line(b"{}\n", sql.constants_suffix({0: "a"})) == b'{"c0":"a"}\n'
+
+
+def test_gzip_parts_hold_whole_lines_within_the_size_limit():
+    lines = [sql.row_line([f"{i:06d}", str(i * 7919 % 10007) * (i % 50)]) for i in range(3000)]
+    parts = list(sql.gzip_parts(lines, 8_000))
+    assert len(parts) > 3
+    assert all(len(p) <= 8_000 for p in parts)
+    assert b"".join(gzip.decompress(p) for p in parts) == b"".join(lines)  # order kept, lines whole
+    huge = sql.row_line(["z" * 50_000])
+    noise = sql.row_line([random.Random(7).randbytes(20_000).hex()])  # compresses to over the limit
+    assert [gzip.decompress(p) for p in sql.gzip_parts([b"a\n", noise, b"b\n"], 8_000)] == [b"a\n", noise, b"b\n"]
+    assert [gzip.decompress(p) for p in sql.gzip_parts([huge], 8_000)] == [huge]
+    assert list(sql.gzip_parts([], 8_000)) == []
+
