@@ -144,3 +144,20 @@ def test_or_conditions_on_keys_with_and_without_gaps(client, sess, emu):
     )
     data = ok_data(client.result(query("GLDETAIL", ["RECORDNO"], gap, pagesize=2000), sess))
     assert [int(r["RECORDNO"]) for r in rows(data)] == [1, 2, 3, 4, *range(4991, 5001)]
+
+
+def test_read_more_by_object_and_between(client, sess, emu):
+    data = ok_data(client.result(read_by_query("CUSTOMER", fields="RECORDNO", pagesize=10), sess))
+    more = ok_data(client.result("<readMore><object>CUSTOMER</object></readMore>", sess))
+    assert [r["RECORDNO"] for r in rows(data) + rows(more)] == [str(n) for n in range(1, 21)]
+    between = ok_data(
+        client.result(
+            query(
+                "CUSTOMER",
+                ["RECORDNO"],
+                "<between><field>RECORDNO</field><value>5</value><value>8</value></between>",
+            ),
+            sess,
+        )
+    )
+    assert [r["RECORDNO"] for r in rows(between)] == ["5", "6", "7", "8"]
