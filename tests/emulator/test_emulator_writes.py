@@ -23,7 +23,7 @@ def _journal(*lines, **header) -> dict:
 
 BALANCED = (
     {"Account": "61000", "Subaccount": "000000", "BranchID": "EASTDIV", "DebitAmount": 100.25},
-    {"Account": "69500", "Subaccount": "000-000", "BranchID": "HEADOFFICE", "CreditAmount": 100.25},
+    {"Account": "67000", "Subaccount": "000-000", "BranchID": "HEADOFFICE", "CreditAmount": 100.25},
 )
 
 
@@ -188,7 +188,7 @@ def test_release_answers_202_with_a_location_polled_until_204(fresh, put):
 
 
 def test_release_of_an_unbalanced_batch_fails_on_post_or_on_the_status_url(fresh, put):
-    unbalanced = _journal(BALANCED[0], {"Account": "69500", "CreditAmount": 100.24})
+    unbalanced = _journal(BALANCED[0], {"Account": "67000", "CreditAmount": 100.24})
     made = put("JournalTransaction", unbalanced).json()
     assert made["Status"]["value"] == "On Hold"
     refused = _release(fresh, put.session, made["id"])

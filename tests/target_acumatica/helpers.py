@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -13,29 +16,44 @@ from tests.taprun import SANDBOX
 
 TARGET = str(Path(sys.executable).parent / "target-acumatica")
 STREAM = "overhead_allocation"
-EXPENSE = ["60000", "61000", "62000", "63000", "64000", "65000"]
+EXPENSE = ["82000", "85000", "88000", "60000", "61000", "64000"]
 BRANCHES = ["EASTDIV", "HEADOFFICE", "WESTDIV"]
 
 SCHEMA = {
-    "type": "SCHEMA", "stream": STREAM, "key_properties": ["allocation_id", "line"],
-    "schema": {"type": "object", "properties": {
-        "allocation_id": {"type": "string"}, "line": {"type": "integer"}, "period": {"type": "string"},
-        "account": {"type": "string"}, "subaccount": {"type": ["string", "null"]},
-        "branch": {"type": "string"}, "cost_center": {"type": ["string", "null"]},
-        "description": {"type": ["string", "null"]}, "allocated_amount": {"type": "number"},
-    }},
+    "type": "SCHEMA",
+    "stream": STREAM,
+    "key_properties": ["allocation_id", "line"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "allocation_id": {"type": "string"},
+            "line": {"type": "integer"},
+            "period": {"type": "string"},
+            "account": {"type": "string"},
+            "subaccount": {"type": ["string", "null"]},
+            "branch": {"type": "string"},
+            "cost_center": {"type": ["string", "null"]},
+            "description": {"type": ["string", "null"]},
+            "allocated_amount": {"type": "number"},
+        },
+    },
 }
 
 MAPPING = {
-    "group_by": ["period", "allocation_id"], "key_prefix": "OH", "account": "account",
-    "subaccount": "subaccount", "branch": "branch", "amount": "allocated_amount",
-    "line_description": "description", "post_period": "period",
+    "group_by": ["period", "allocation_id"],
+    "key_prefix": "OH",
+    "account": "account",
+    "subaccount": "subaccount",
+    "branch": "branch",
+    "amount": "allocated_amount",
+    "line_description": "description",
+    "post_period": "period",
     "description": {"template": "Overhead allocation {allocation_id} {period}"},
 }
 
 
 def allocation_rows(allocations: int = 3, lines: int = 4, period: str = "2024-03") -> list[dict]:
-    """Per allocation, ``lines`` debits to cost centers and one balancing credit to the pool 69500."""
+    """Per allocation, ``lines`` debits to cost centers and one balancing credit to the pool 67000."""
     rows = []
     for a in range(1, allocations + 1):
         total = Decimal("0.00")
@@ -43,13 +61,32 @@ def allocation_rows(allocations: int = 3, lines: int = 4, period: str = "2024-03
             cents = (a * 7919 + j * 104729) % 500_000 + 101
             amount = Decimal(cents).scaleb(-2)
             total += amount
-            rows.append({"allocation_id": f"A-{a:04d}", "line": j + 1, "period": period,
-                         "account": EXPENSE[(a + j) % len(EXPENSE)], "subaccount": "000-000",
-                         "branch": BRANCHES[(a + j) % len(BRANCHES)], "cost_center": f"CC-{j + 1}00",
-                         "description": f"Allocation {a} to CC-{j + 1}00", "allocated_amount": amount})
-        rows.append({"allocation_id": f"A-{a:04d}", "line": lines + 1, "period": period, "account": "69500",
-                     "subaccount": "000000", "branch": "HEADOFFICE", "cost_center": None,
-                     "description": f"Allocation {a} from the overhead pool", "allocated_amount": -total})
+            rows.append(
+                {
+                    "allocation_id": f"A-{a:04d}",
+                    "line": j + 1,
+                    "period": period,
+                    "account": EXPENSE[(a + j) % len(EXPENSE)],
+                    "subaccount": "000-000",
+                    "branch": BRANCHES[(a + j) % len(BRANCHES)],
+                    "cost_center": f"CC-{j + 1}00",
+                    "description": f"Allocation {a} to CC-{j + 1}00",
+                    "allocated_amount": amount,
+                }
+            )
+        rows.append(
+            {
+                "allocation_id": f"A-{a:04d}",
+                "line": lines + 1,
+                "period": period,
+                "account": "67000",
+                "subaccount": "000000",
+                "branch": "HEADOFFICE",
+                "cost_center": None,
+                "description": f"Allocation {a} from the overhead pool",
+                "allocated_amount": -total,
+            }
+        )
     return rows
 
 
@@ -69,8 +106,13 @@ def _number(value):
 
 def target_config(emulator, audit_dir: Path, **overrides) -> dict:
     config = {key: SANDBOX[key] for key in ("tenant", "client_id", "client_secret", "username", "password")}
-    config.update(base_url=emulator.base_url, audit_dir=str(audit_dir), max_backoff_seconds=0.2,
-                  poll_interval_s=0.01, journals={STREAM: MAPPING})
+    config.update(
+        base_url=emulator.base_url,
+        audit_dir=str(audit_dir),
+        max_backoff_seconds=0.2,
+        poll_interval_s=0.01,
+        journals={STREAM: MAPPING},
+    )
     config.update(overrides)
     return config
 
@@ -83,11 +125,40 @@ class Run:
     states: list[dict] = field(default_factory=list)
 
 
-def run_target(config: dict, text: str, tmp_path: Path, *args: str) -> Run:
+def run_target(config: dict, text: str, tmp_path: Path) -> Run:
+    """Run the target in this process (console-script start-up is slow on a busy machine); stderr holds
+    its log and, when it fails, the error it raised, as the console script would print them."""
+    from target_acumatica.target import TargetAcumatica
+
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                TargetAcumatica(config=config).listen(file_input=io.StringIO(text))
+            except Exception as exc:  # the console script exits 1 on any error
+                err.write(f"{type(exc).__name__}: {exc}\n")
+                code = 1
+    finally:
+        root.removeHandler(handler)
+    states = [
+        json.loads(line)["value"] if '"type"' in line else json.loads(line)
+        for line in out.getvalue().splitlines()
+        if line.strip()
+    ]
+    return Run(code, out.getvalue(), err.getvalue(), states)
+
+
+def run_cli(config: dict, text: str, tmp_path: Path, *args: str) -> Run:
+    """Run the console script as Meltano does."""
     path = tmp_path / "target-config.json"
     path.write_text(json.dumps(config))
-    done = subprocess.run([TARGET, "--config", str(path), *args], input=text, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [TARGET, "--config", str(path), *args], input=text, capture_output=True, text=True, timeout=120
+    )
     states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return Run(done.returncode, done.stdout, done.stderr, states)
 

@@ -13,7 +13,7 @@ DEFAULT_SIZES: dict[str, int] = {
     "Vendor": 25,
     "PurchaseOrder": 40,
     "Check": 40,
-    "Account": 30,
+    "Account": 38,
     "Subaccount": 10,
     "JournalTransaction": 40,
     "Ledger": 3,

@@ -70,19 +70,23 @@ ITEMS = ["Paper A4", "Toner cartridge", "Desk chair", "Monitor 27in", "Cable kit
          "Safety gloves", "Laptop stand", "Shipping boxes", "Cleaning service", "Consulting hours"]
 EXPENSE_ACCOUNTS = ["60000", "61000", "62000", "63000", "64000", "65000"]
 
-#: The chart of accounts of the first Account records, in AccountCD order: every account the other
-#: entities' rules post to (lines, cash, AP, AR) is one of them. Further records get 8-digit CDs.
+#: The chart of accounts of the first Account records, in AccountCD order: 10000 + 3000*i (the
+#: first 30 of the original layout) plus every account the other entities' rules post to (lines,
+#: cash, AP, AR), so documents and journals name existing accounts. Further records get 8-digit CDs.
 CHART_OF_ACCOUNTS: tuple[tuple[str, str], ...] = (
     ("10000", "Petty cash"), ("10200", "Operating bank account"), ("11000", "Accounts receivable"),
-    ("12000", "Inventory"), ("13000", "Prepaid expenses"), ("15000", "Fixed assets"),
-    ("16000", "Accumulated depreciation"), ("20000", "Accounts payable"), ("21000", "Accrued liabilities"),
-    ("22000", "Sales tax payable"), ("23000", "Payroll liabilities"), ("25000", "Long-term debt"),
-    ("30000", "Retained earnings"), ("31000", "Common stock"), ("40000", "Sales revenue"),
-    ("41000", "Service revenue"), ("42000", "Other income"), ("50000", "Cost of goods sold"),
-    ("51000", "Freight in"), ("60000", "Salaries and wages"), ("61000", "Rent"), ("62000", "Utilities"),
-    ("63000", "Office supplies"), ("64000", "IT and software"), ("65000", "Travel"),
-    ("66000", "Depreciation expense"), ("67000", "Insurance"), ("68000", "Professional fees"),
-    ("69000", "Overhead allocated"), ("69500", "Overhead pool"),
+    ("13000", "Prepaid expenses"), ("16000", "Inventory"), ("19000", "Fixed assets"),
+    ("20000", "Accounts payable"), ("22000", "Accounts payable - trade"), ("25000", "Accrued liabilities"),
+    ("28000", "Sales tax payable"), ("31000", "Payroll liabilities"), ("34000", "Long-term debt"),
+    ("37000", "Retained earnings"), ("40000", "Sales revenue"), ("43000", "Service revenue"),
+    ("46000", "Other income"), ("49000", "Sales discounts"), ("50000", "Cost of goods sold"),
+    ("52000", "Materials"), ("55000", "Subcontractors"), ("58000", "Travel"),
+    ("60000", "Salaries and wages"), ("61000", "Software subscriptions"), ("62000", "Utilities"),
+    ("63000", "Office supplies"), ("64000", "Professional fees"), ("65000", "Freight"),
+    ("67000", "Rent and facilities"), ("70000", "IT services"), ("73000", "HR and administration"),
+    ("76000", "Insurance"), ("79000", "Depreciation"), ("82000", "Allocated facilities"),
+    ("85000", "Allocated IT services"), ("88000", "Allocated HR and administration"),
+    ("91000", "Interest expense"), ("94000", "Bank charges"), ("97000", "Income tax expense"),
 )
 
 #: Branches of the tenant (BranchID, name); every ledger's Branches list holds all of them.
