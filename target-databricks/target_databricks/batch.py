@@ -128,8 +128,10 @@ class StagedBatch:
 
     def constants(self, batched_at: datetime, token: str) -> dict[int, str | None]:
         """Values of the batch-constant columns by column position."""
-        values = {"_sdc_batched_at": sql.parameter_value(batched_at, "TIMESTAMP"),
-                  sql.LOAD_TOKEN_COLUMN: token}
+        values = {
+            "_sdc_batched_at": sql.parameter_value(batched_at, "TIMESTAMP"),
+            sql.LOAD_TOKEN_COLUMN: token,
+        }
         return {pos: values[name] for name, pos in self.constant_positions.items()}
 
     def lines(self, constants: Mapping[int, str | None]) -> Iterator[bytes]:

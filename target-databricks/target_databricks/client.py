@@ -31,7 +31,12 @@ from target_databricks.sql import Statement
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATES = {StatementState.SUCCEEDED, StatementState.FAILED, StatementState.CANCELED, StatementState.CLOSED}
+TERMINAL_STATES = {
+    StatementState.SUCCEEDED,
+    StatementState.FAILED,
+    StatementState.CANCELED,
+    StatementState.CLOSED,
+}
 # error_code values of a FAILED statement that are worth running again.
 RETRIABLE_ERROR_CODES = {
     "TEMPORARILY_UNAVAILABLE",
@@ -95,7 +100,10 @@ class DatabricksClient:
                 self._config_kwargs = {"host": host, "token": token, "auth_type": "pat"}
             elif client_id and client_secret:
                 self._config_kwargs = {
-                    "host": host, "client_id": client_id, "client_secret": client_secret, "auth_type": "oauth-m2m",
+                    "host": host,
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "auth_type": "oauth-m2m",
                 }
             else:
                 raise ValueError("set either token, or client_id and client_secret")
@@ -130,7 +138,9 @@ class DatabricksClient:
         delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
         time.sleep(delay * random.uniform(0.5, 1.0))  # jitter spreads parallel sinks apart
 
-    def execute(self, statement: Statement, *, catalog: str | None = None, schema: str | None = None) -> StatementResult:
+    def execute(
+        self, statement: Statement, *, catalog: str | None = None, schema: str | None = None
+    ) -> StatementResult:
         """Run a statement to a terminal state; re-run it after transient failures with backoff."""
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -147,19 +157,24 @@ class DatabricksClient:
             self._sleep_before(attempt)
         raise AssertionError("unreachable")
 
-    def _execute_once(self, statement: Statement, *, catalog: str | None, schema: str | None) -> StatementResult:
-        response = self._call(lambda w: w.statement_execution.execute_statement(
-            statement=statement.sql,
-            warehouse_id=self.warehouse_id,
-            catalog=catalog,
-            schema=schema,
-            parameters=[
-                StatementParameterListItem(name=p.name, value=p.value, type=p.type) for p in statement.parameters
-            ]
-            or None,
-            wait_timeout=f"{self.wait_timeout_s}s",
-            on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-        ))
+    def _execute_once(
+        self, statement: Statement, *, catalog: str | None, schema: str | None
+    ) -> StatementResult:
+        response = self._call(
+            lambda w: w.statement_execution.execute_statement(
+                statement=statement.sql,
+                warehouse_id=self.warehouse_id,
+                catalog=catalog,
+                schema=schema,
+                parameters=[
+                    StatementParameterListItem(name=p.name, value=p.value, type=p.type)
+                    for p in statement.parameters
+                ]
+                or None,
+                wait_timeout=f"{self.wait_timeout_s}s",
+                on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+            )
+        )
         statement_id = response.statement_id
         deadline = time.monotonic() + self.max_statement_wait_s
         poll_s = 0.5
@@ -168,7 +183,9 @@ class DatabricksClient:
                 if statement_id:
                     self._call(lambda w: w.statement_execution.cancel_execution(statement_id))
                 raise StatementError(
-                    statement.kind, "TIMEOUT", None,
+                    statement.kind,
+                    "TIMEOUT",
+                    None,
                     f"not finished after {self.max_statement_wait_s}s; cancel requested",
                     response.statement_id,
                 )

@@ -105,7 +105,9 @@ class DatabricksSink(BatchSink):
             except StatementError:
                 # A retried ALTER whose first answer was lost fails on the columns it added; anything
                 # else still missing is a real failure.
-                described = self.client.execute(Statement(sql.describe_table(self.table_fqn), kind="describe table"))
+                described = self.client.execute(
+                    Statement(sql.describe_table(self.table_fqn), kind="describe table")
+                )
                 existing = sql.parse_describe(described.rows)
                 if sql.missing_columns(existing, wanted):
                     raise
@@ -153,9 +155,11 @@ class DatabricksSink(BatchSink):
                 self._keep_failed_batch(spool, batch, exc)
             else:
                 self.logger.error(
-                    "Batch of %d record(s) of stream %s failed; the overwrite of %s is abandoned. An overwrite "
-                    "replaces the whole table, so replay it by running the whole input again.",
-                    batch.received, self.stream_name, self.table_fqn,
+                    "Batch of %d record(s) of stream %s failed; the overwrite of %s is abandoned. "
+                    "An overwrite replaces the whole table, so replay it by running the whole input again.",
+                    batch.received,
+                    self.stream_name,
+                    self.table_fqn,
                 )
             raise
         finally:
@@ -169,14 +173,23 @@ class DatabricksSink(BatchSink):
         try:
             path = spool.keep(self.failed_batch_dir, name)
         except OSError as exc:
-            self.logger.error("Batch of stream %s failed (%s) and could not be kept in %s: %s",
-                              self.stream_name, error, self.failed_batch_dir, exc)
+            self.logger.error(
+                "Batch of stream %s failed (%s) and could not be kept in %s: %s",
+                self.stream_name,
+                error,
+                self.failed_batch_dir,
+                exc,
+            )
             return
         self.logger.error(
             "Batch of %d record(s) of stream %s failed: %s. Its SCHEMA and RECORD messages are kept in %s. "
             "Replay it (committed batches are skipped, nothing is applied twice) with: "
             "target-databricks --config <config.json> < %s",
-            spool.records, self.stream_name, error, path, shlex.quote(str(path)),
+            spool.records,
+            self.stream_name,
+            error,
+            path,
+            shlex.quote(str(path)),
         )
 
     def _load(self, batch: StagedBatch) -> None:
@@ -246,15 +259,27 @@ class DatabricksSink(BatchSink):
             )
         if self.load_method == "upsert":
             return sql.chunk_statements(
-                sql.merge_template(self.table_fqn, cols, self.key_properties), cols, rows, self.budget, "merge"
+                sql.merge_template(self.table_fqn, cols, self.key_properties),
+                cols,
+                rows,
+                self.budget,
+                "merge",
             )
         return sql.chunk_statements(
             sql.insert_new_token_template(self.table_fqn, cols),
-            cols, rows, self.budget, "insert", [Parameter("load_token", token)],
+            cols,
+            rows,
+            self.budget,
+            "insert",
+            [Parameter("load_token", token)],
         )
 
     def _apply_chunked(
-        self, direct: list[Statement], rows: list[list[str | None]], token: str, cleanups: list[Callable[[], None]]
+        self,
+        direct: list[Statement],
+        rows: list[list[str | None]],
+        token: str,
+        cleanups: list[Callable[[], None]],
     ) -> list[str]:
         """Bulk path off and too big for one statement: chunks go to a staging table, then the target
         changes once. (Overwrite chunks go to the run's overwrite stage, which is one already.)"""
@@ -264,15 +289,20 @@ class DatabricksSink(BatchSink):
         stage = sql.qualified_name(self.catalog, self.schema_name, sql.staging_table_name(self.table, token))
         cleanups.append(lambda: self._drop_quietly(stage))
         ids = [self.run(Statement(sql.create_table(stage, cols, or_replace=True), kind="create stage"))]
-        for s in sql.chunk_statements(sql.insert_template(stage, cols), cols, rows, self.budget, "stage insert"):
+        for s in sql.chunk_statements(
+            sql.insert_template(stage, cols), cols, rows, self.budget, "stage insert"
+        ):
             ids.append(self.run(s))
         source = sql.select_from_table(cols, stage)
         if self.load_method == "upsert":
-            final = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge")
+            final = Statement(
+                sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge"
+            )
         else:
             final = Statement(
                 sql.insert_new_token_template(self.table_fqn, cols, source),
-                [Parameter("load_token", token)], kind="insert",
+                [Parameter("load_token", token)],
+                kind="insert",
             )
         ids.append(self.run(final))
         return ids
@@ -298,19 +328,26 @@ class DatabricksSink(BatchSink):
             path = f"{folder}/part-{index:05d}.json.gz"
             self.client.upload(path, body)
             paths.append(path)
-        self.logger.info("Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name,
-                         len(paths), folder)
+        self.logger.info(
+            "Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name, len(paths), folder
+        )
         cols = self.columns
         source = sql.bulk_source(cols, folder)
         if self.load_method == "overwrite":
             assert self.overwrite_stage
-            statement = Statement(sql.insert_template(self.overwrite_stage, cols, source), kind="bulk stage insert")
+            statement = Statement(
+                sql.insert_template(self.overwrite_stage, cols, source), kind="bulk stage insert"
+            )
         elif self.load_method == "upsert":
-            statement = Statement(sql.merge_template(self.table_fqn, cols, self.key_properties, source),
-                                  kind="bulk merge")
+            statement = Statement(
+                sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="bulk merge"
+            )
         else:
-            statement = Statement(sql.insert_new_token_template(self.table_fqn, cols, source),
-                                  [Parameter("load_token", token)], kind="bulk insert")
+            statement = Statement(
+                sql.insert_new_token_template(self.table_fqn, cols, source),
+                [Parameter("load_token", token)],
+                kind="bulk insert",
+            )
         return [self.run(statement)]
 
     def _delete_staged_files(self, folder: str, paths: list[str]) -> None:
@@ -349,17 +386,27 @@ class DatabricksSink(BatchSink):
         assert self.overwrite_stage
         started = datetime.now(tz=UTC)
         try:
-            ids = [self.run(Statement(sql.insert_overwrite(self.table_fqn, self.columns, self.overwrite_stage),
-                                      kind="insert overwrite"))]
+            ids = [
+                self.run(
+                    Statement(
+                        sql.insert_overwrite(self.table_fqn, self.columns, self.overwrite_stage),
+                        kind="insert overwrite",
+                    )
+                )
+            ]
             self.run(
                 sql.audit_insert(
                     self.catalog,
                     self.schema_name,
                     {
-                        "stream": self.stream_name, "table_name": self.table,
-                        "load_token": f"overwrite:{self.target.run_id}", "load_method": "overwrite",
-                        "statement_ids": sql.to_json_text(ids), "status": "committed",
-                        "started_at": started, "finished_at": datetime.now(tz=UTC),
+                        "stream": self.stream_name,
+                        "table_name": self.table,
+                        "load_token": f"overwrite:{self.target.run_id}",
+                        "load_method": "overwrite",
+                        "statement_ids": sql.to_json_text(ids),
+                        "status": "committed",
+                        "started_at": started,
+                        "finished_at": datetime.now(tz=UTC),
                     },
                 )
             )

@@ -290,9 +290,7 @@ def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_
         reduced_exp = reduced.as_tuple().exponent
         assert isinstance(reduced_exp, int)
         if -reduced_exp > scale:
-            raise ValueConversionError(
-                column, sql_type, f"more than {scale} decimal places would be rounded"
-            )
+            raise ValueConversionError(column, sql_type, f"more than {scale} decimal places would be rounded")
         number = number.quantize(Decimal(1).scaleb(-scale))
     text = format(number, "f")
     integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
@@ -388,8 +386,17 @@ def parameter_value(value: Any, sql_type: str, column: str = "?") -> str | None:
 def parameter_type(sql_type: str) -> str:
     """The parameter ``type`` sent with a value of this column type."""
     base = normalize_type(sql_type)
-    if base in _INT_RANGES or _DECIMAL_RE.match(base) or base in (
-        "BOOLEAN", "TIMESTAMP", "TIMESTAMP_NTZ", "DATE", "STRING",
+    if (
+        base in _INT_RANGES
+        or _DECIMAL_RE.match(base)
+        or base
+        in (
+            "BOOLEAN",
+            "TIMESTAMP",
+            "TIMESTAMP_NTZ",
+            "DATE",
+            "STRING",
+        )
     ):
         return {"INTEGER": "INT", "LONG": "BIGINT", "TIMESTAMP_LTZ": "TIMESTAMP"}.get(base, base)
     return "STRING"
@@ -638,9 +645,7 @@ def insert_template(table: str, columns: Sequence[Column], source: str = VALUES_
     return f"INSERT INTO {table} ({column_list(columns)}) {source}"
 
 
-def insert_new_token_template(
-    table: str, columns: Sequence[Column], source: str = VALUES_PLACEHOLDER
-) -> str:
+def insert_new_token_template(table: str, columns: Sequence[Column], source: str = VALUES_PLACEHOLDER) -> str:
     """Append-only load that is safe to repeat: inserts only if no row of this load token exists.
 
     Uses the parameter ``:load_token``. One statement is one Delta commit, so a batch's rows are all
@@ -714,13 +719,19 @@ def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statem
     exists (a retried request whose answer was lost does not write a second row).
     """
     params = [
-        Parameter(f"a{i}", parameter_value(values.get(c.name), c.sql_type, c.name), parameter_type(c.sql_type))
+        Parameter(
+            f"a{i}", parameter_value(values.get(c.name), c.sql_type, c.name), parameter_type(c.sql_type)
+        )
         for i, c in enumerate(AUDIT_COLUMNS)
     ]
     index = {c.name: i for i, c in enumerate(AUDIT_COLUMNS)}
     table = qualified_name(catalog, schema, AUDIT_TABLE)
-    markers = ", ".join(f"CAST(:a{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(AUDIT_COLUMNS))
-    same = " AND ".join(f"a.`{name}` <=> CAST(:a{index[name]} AS STRING)" for name in ("stream", "load_token", "status"))
+    markers = ", ".join(
+        f"CAST(:a{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(AUDIT_COLUMNS)
+    )
+    same = " AND ".join(
+        f"a.`{name}` <=> CAST(:a{index[name]} AS STRING)" for name in ("stream", "load_token", "status")
+    )
     return Statement(
         f"INSERT INTO {table} ({column_list(AUDIT_COLUMNS)}) SELECT {markers} "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE {same})",
@@ -804,12 +815,13 @@ def parse_row_line(line: bytes, width: int) -> list[str | None]:
 
 
 def gzip_parts(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
-    """Gzip file bodies holding whole lines, each at most ``max_bytes`` (a single larger line is its own file).
+    """Gzip file bodies holding whole lines, each at most ``max_bytes`` (a longer line is a file of its own).
 
     Compressed output is produced as lines are fed, so only the current file's compressed bytes are held.
     The raw bytes fed since the last sync flush bound what the file can still grow by; when that bound
     would pass ``max_bytes`` the compressor is sync-flushed, and if the file is still too full, it ends.
     """
+
     def fresh():
         return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
 
@@ -833,4 +845,3 @@ def gzip_parts(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
 def staging_table_name(table: str, token: str, purpose: str = "stage") -> str:
     """Name of a staging table beside ``table``: ``__tdbx_<purpose>_<table>_<token prefix>``."""
     return f"__tdbx_{purpose}_{table}_{token[:16]}"[:255]
-

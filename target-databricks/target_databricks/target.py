@@ -60,8 +60,10 @@ class TargetDatabricks(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it)."""
         if self._keep_input:
-            self.current_input = (self._schema_lines.get(message_dict.get("stream"), b""),
-                                  encode_message(message_dict))
+            self.current_input = (
+                self._schema_lines.get(message_dict.get("stream"), b""),
+                encode_message(message_dict),
+            )
         super()._process_record_message(message_dict)
 
     @cached_property
@@ -95,7 +97,9 @@ class TargetDatabricks(Target):
         with self._lock:
             if not self._volume_ready:
                 catalog, schema = self.config["catalog"], self.config["schema"]
-                self.client.execute(Statement(sql.create_volume(catalog, schema, volume), kind="create volume"))
+                self.client.execute(
+                    Statement(sql.create_volume(catalog, schema, volume), kind="create volume")
+                )
                 self._volume_ready = True
         return volume
 
@@ -105,14 +109,20 @@ class TargetDatabricks(Target):
         with self._lock:
             if sink.table_fqn not in self._overwrite_pending:
                 self.client.execute(
-                    Statement(sql.create_table(sink.overwrite_stage, sink.columns, or_replace=True),
-                              kind="create stage")
+                    Statement(
+                        sql.create_table(sink.overwrite_stage, sink.columns, or_replace=True),
+                        kind="create stage",
+                    )
                 )
             else:
-                described = self.client.execute(Statement(sql.describe_table(sink.overwrite_stage), kind="describe"))
+                described = self.client.execute(
+                    Statement(sql.describe_table(sink.overwrite_stage), kind="describe")
+                )
                 missing = sql.missing_columns(sql.parse_describe(described.rows), sink.columns)
                 if missing:
-                    self.client.execute(Statement(sql.add_columns(sink.overwrite_stage, missing), kind="alter stage"))
+                    self.client.execute(
+                        Statement(sql.add_columns(sink.overwrite_stage, missing), kind="alter stage")
+                    )
             self._overwrite_pending[sink.table_fqn] = sink
 
     def finish_overwrite(self, sink: _Sink) -> None:

@@ -31,18 +31,38 @@ class Run:
 
 def write_config(tmp_path, dbx, **extra) -> str:
     path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
-    path.write_text(json.dumps({
-        "host": dbx.base_url, "warehouse_id": "sandbox-warehouse", "catalog": CATALOG, "schema": SCHEMA_NAME,
-        "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret", "retry_backoff_s": 0.05, **extra,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "host": dbx.base_url,
+                "warehouse_id": "sandbox-warehouse",
+                "catalog": CATALOG,
+                "schema": SCHEMA_NAME,
+                "client_id": "sandbox-sp",
+                "client_secret": "sandbox-sp-secret",
+                "retry_backoff_s": 0.05,
+                **extra,
+            }
+        )
+    )
     return str(path)
 
 
-def run_target(config: str, messages: list[dict], *, timeout: float = 120,
-               watcher: Callable[[subprocess.Popen], None] | None = None) -> Run:
+def run_target(
+    config: str,
+    messages: list[dict],
+    *,
+    timeout: float = 120,
+    watcher: Callable[[subprocess.Popen], None] | None = None,
+) -> Run:
     """Pipe ``messages`` into the target; ``watcher(proc)`` runs on a thread meanwhile."""
-    proc = subprocess.Popen([TARGET, "--config", config], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [TARGET, "--config", config],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     thread = None
     if watcher:
         thread = threading.Thread(target=watcher, args=(proc,), daemon=True)
@@ -57,8 +77,9 @@ def run_target(config: str, messages: list[dict], *, timeout: float = 120,
 def replay(config: str, path, timeout: float = 120) -> Run:
     """``target-databricks --config <config> < <path>``: pipe a Singer file into the target."""
     with open(path, "rb") as stdin:
-        proc = subprocess.run([TARGET, "--config", config], stdin=stdin, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [TARGET, "--config", config], stdin=stdin, capture_output=True, text=True, timeout=timeout
+        )
     states = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return Run(proc.returncode, states, proc.stderr)
 
@@ -80,8 +101,12 @@ def audit(dbx) -> list[dict]:
 
 
 def schema(stream: str, properties: dict, keys: list[str] | None) -> dict:
-    return {"type": "SCHEMA", "stream": stream, "key_properties": keys or [],
-            "schema": {"type": "object", "properties": properties}}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "key_properties": keys or [],
+        "schema": {"type": "object", "properties": properties},
+    }
 
 
 def record(stream: str, rec: dict) -> dict:
@@ -92,13 +117,27 @@ def state(n: int) -> dict:
     return {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": n}}}}
 
 
-BILL_PROPS = {"id": {"type": "integer"}, "amount": {"type": "number"}, "memo": {"type": ["null", "string"]},
-              "updated": {"type": "string", "format": "date-time"}}
+BILL_PROPS = {
+    "id": {"type": "integer"},
+    "amount": {"type": "number"},
+    "memo": {"type": ["null", "string"]},
+    "updated": {"type": "string", "format": "date-time"},
+}
 
 
 def bills(ids, memo="v1") -> list[dict]:
-    return [record("bills", {"id": i, "amount": Decimal(f"{i}.10"), "memo": f"{memo}-{i}",
-                             "updated": f"2024-05-0{1 + i % 9}T00:00:00Z"}) for i in ids]
+    return [
+        record(
+            "bills",
+            {
+                "id": i,
+                "amount": Decimal(f"{i}.10"),
+                "memo": f"{memo}-{i}",
+                "updated": f"2024-05-0{1 + i % 9}T00:00:00Z",
+            },
+        )
+        for i in ids
+    ]
 
 
 def by_id(table_rows: list[dict]) -> dict:
@@ -110,9 +149,11 @@ def by_id(table_rows: list[dict]) -> dict:
 def consume_pending_fault(dbx) -> None:
     """Run ``SELECT 1`` over the API: it takes a still pending injected failure, if any."""
     request = urllib.request.Request(
-        f"{dbx.base_url}/api/2.0/sql/statements", method="POST",
-        data=json.dumps({"statement": "SELECT 1", "warehouse_id": "sandbox-warehouse",
-                         "wait_timeout": "10s"}).encode(),
+        f"{dbx.base_url}/api/2.0/sql/statements",
+        method="POST",
+        data=json.dumps(
+            {"statement": "SELECT 1", "warehouse_id": "sandbox-warehouse", "wait_timeout": "10s"}
+        ).encode(),
         headers={"Authorization": "Bearer dapi-sandbox-token", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -9,7 +9,13 @@ import logging
 from target_databricks.client import StatementResult
 from target_databricks.target import TargetDatabricks
 
-CONFIG = {"host": "https://example.invalid", "warehouse_id": "w", "catalog": "main", "schema": "fin", "token": "x"}
+CONFIG = {
+    "host": "https://example.invalid",
+    "warehouse_id": "w",
+    "catalog": "main",
+    "schema": "fin",
+    "token": "x",
+}
 
 
 class Recorder:
@@ -31,22 +37,36 @@ def _run(messages, config=CONFIG) -> tuple[TargetDatabricks, Recorder]:
     return target, recorder
 
 
-SCHEMA = {"type": "SCHEMA", "stream": "bills", "key_properties": ["id"],
-          "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "amt": {"type": "number"}}}}
+SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "bills",
+    "key_properties": ["id"],
+    "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "amt": {"type": "number"}}},
+}
 RECORDS = [
-    {"type": "RECORD", "stream": "bills", "record": {"id": 1, "amt": 1.5}, "time_extracted": "2024-03-01T10:00:00Z"},
+    {
+        "type": "RECORD",
+        "stream": "bills",
+        "record": {"id": 1, "amt": 1.5},
+        "time_extracted": "2024-03-01T10:00:00Z",
+    },
     {"type": "RECORD", "stream": "bills", "record": {"id": 2, "amt": 2}},
 ]
 
 
 def test_no_missing_schema_warnings_and_typed_audit_columns(caplog):
     caplog.set_level(logging.WARNING)
-    target, recorder = _run([SCHEMA, *RECORDS])
+    _, recorder = _run([SCHEMA, *RECORDS])
     warnings = [r.getMessage() for r in caplog.records if "No schema for record field" in r.getMessage()]
     assert warnings == []
     create = next(s for s in recorder.statements if s.kind == "create table")
-    for text in ("`_sdc_extracted_at` TIMESTAMP", "`_sdc_received_at` TIMESTAMP", "`_sdc_batched_at` TIMESTAMP",
-                 "`_sdc_sequence` BIGINT", "`_sdc_load_token` STRING"):
+    for text in (
+        "`_sdc_extracted_at` TIMESTAMP",
+        "`_sdc_received_at` TIMESTAMP",
+        "`_sdc_batched_at` TIMESTAMP",
+        "`_sdc_sequence` BIGINT",
+        "`_sdc_load_token` STRING",
+    ):
         assert text in create.sql
     merge = next(s for s in recorder.statements if s.kind == "merge")
     values = {p.value for p in merge.parameters}

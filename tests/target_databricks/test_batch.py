@@ -12,8 +12,11 @@ from target_databricks.sql import Column
 
 def test_staged_batch_dedupes_on_keys_and_matches_the_whole_batch_token():
     cols = sql.columns_for_schema({"properties": {"id": {"type": "integer"}, "v": {"type": "number"}}})
-    records = [{"id": 1, "v": Decimal("1.5"), "_sdc_sequence": 1}, {"id": 2, "v": 2, "_sdc_sequence": 2},
-               {"id": 1, "v": Decimal("9"), "_sdc_sequence": 3}]
+    records = [
+        {"id": 1, "v": Decimal("1.5"), "_sdc_sequence": 1},
+        {"id": 2, "v": 2, "_sdc_sequence": 2},
+        {"id": 1, "v": Decimal("9"), "_sdc_sequence": 3},
+    ]
     batch = StagedBatch("bills", cols, ["id"], "v")
     for r in records:
         batch.add(r)

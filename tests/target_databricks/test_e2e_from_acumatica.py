@@ -29,17 +29,31 @@ def pipe(tmp_path, acumatica, databricks, state: dict | None = None) -> list[dic
     (tmp_path / "tap.json").write_text(json.dumps(tap_config))
     discovery_config = json.dumps({k: v for k, v in tap_config.items() if k != "base_url"}, sort_keys=True)
     (tmp_path / "catalog.json").write_text(json.dumps(_catalog(discovery_config, ["bills", "vendors"])))
-    (tmp_path / "target.json").write_text(json.dumps({
-        "host": databricks.base_url, "warehouse_id": "sandbox-warehouse", "catalog": "workspace",
-        "schema": "acumatica", "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret",
-    }))
+    (tmp_path / "target.json").write_text(
+        json.dumps(
+            {
+                "host": databricks.base_url,
+                "warehouse_id": "sandbox-warehouse",
+                "catalog": "workspace",
+                "schema": "acumatica",
+                "client_id": "sandbox-sp",
+                "client_secret": "sandbox-sp-secret",
+            }
+        )
+    )
     args = [TAP, "--config", str(tmp_path / "tap.json"), "--catalog", str(tmp_path / "catalog.json")]
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp_path / "state.json")]
     tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    target = subprocess.run([TARGET, "--config", str(tmp_path / "target.json")], stdin=tap.stdout,
-                            capture_output=True, text=True, timeout=300, check=False)
+    target = subprocess.run(
+        [TARGET, "--config", str(tmp_path / "target.json")],
+        stdin=tap.stdout,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert tap.wait(timeout=60) == 0
     assert target.returncode == 0, target.stderr[-4000:]
     return [json.loads(line) for line in target.stdout.splitlines() if line.strip()]
@@ -75,10 +89,15 @@ def test_bills_and_vendors_land_exactly_and_a_rerun_upserts(tmp_path, emulator, 
 
     check()
     emulator.store.modify("Bill", ("Bill", "000004"), {"Description": "changed for the rerun"})
-    emulator.store.insert("Bill", {
-        "Vendor": "V000003", "Amount": "70.10", "Description": "inserted for the rerun",
-        "Details": [{"Account": "60000", "Amount": "70.10", "Description": "Courier"}],
-    })
+    emulator.store.insert(
+        "Bill",
+        {
+            "Vendor": "V000003",
+            "Amount": "70.10",
+            "Description": "inserted for the rerun",
+            "Details": [{"Account": "60000", "Amount": "70.10", "Description": "Courier"}],
+        },
+    )
     pipe(tmp_path, emulator, databricks, state=states[-1])
     landed = check()
     assert landed["000004"]["Description"] == "changed for the rerun"

@@ -34,21 +34,31 @@ def landed(dbx) -> list[tuple]:
 
 
 def source(messages) -> list[tuple]:
-    return sorted((m["record"]["id"], m["record"]["memo"], m["record"]["amount"])
-                  for m in messages if m["type"] == "RECORD")
+    return sorted(
+        (m["record"]["id"], m["record"]["memo"], m["record"]["amount"])
+        for m in messages
+        if m["type"] == "RECORD"
+    )
 
 
-@pytest.mark.parametrize("failing", [
-    DATA_STATEMENT,  # nothing committed: the replay loads the rows
-    AUDIT_INSERT,  # the rows committed, then the run failed: the replay adds nothing
-])
+@pytest.mark.parametrize(
+    "failing",
+    [
+        DATA_STATEMENT,  # nothing committed: the replay loads the rows
+        AUDIT_INSERT,  # the rows committed, then the run failed: the replay adds nothing
+    ],
+)
 def test_failed_batch_is_kept_and_replays_once(tmp_path, dbx, failing):
     failed_dir = tmp_path / "failed"
     # append-only: a batch applied twice would show as duplicate rows
-    cfg = write_config(tmp_path, dbx, load_method="append-only", failed_batch_dir=str(failed_dir),
-                       max_retries=2)
-    messages = [{**schema("bills", BILL_PROPS, ["id"]), "bookmark_properties": ["updated"]},
-                *bills([1, 2, 3]), state(1)]
+    cfg = write_config(
+        tmp_path, dbx, load_method="append-only", failed_batch_dir=str(failed_dir), max_retries=2
+    )
+    messages = [
+        {**schema("bills", BILL_PROPS, ["id"]), "bookmark_properties": ["updated"]},
+        *bills([1, 2, 3]),
+        state(1),
+    ]
     # Two attempts (max_retries), both TEMPORARILY_UNAVAILABLE: the statement fails for good.
     dbx.app.executor.fail_matching(failing, 2, "TEMPORARILY_UNAVAILABLE")
 
@@ -83,8 +93,13 @@ def test_bad_value_fails_its_batch_which_is_kept_whole(tmp_path, dbx):
     """A value that cannot be stored exactly fails the batch at drain time, with the whole batch kept."""
     failed_dir = tmp_path / "failed"
     cfg = write_config(tmp_path, dbx, failed_batch_dir=str(failed_dir))
-    good, bad = bills([1, 2]), record("bills", {"id": 3, "amount": Decimal("0.0000000001"), "memo": "x",
-                                                 "updated": "2024-05-01T00:00:00Z"})
+    good, bad = (
+        bills([1, 2]),
+        record(
+            "bills",
+            {"id": 3, "amount": Decimal("0.0000000001"), "memo": "x", "updated": "2024-05-01T00:00:00Z"},
+        ),
+    )
     result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), good[0], bad, good[1], state(1)])
     assert result.returncode != 0 and result.states == []
     assert "more than 9 decimal places would be rounded" in result.stderr

@@ -44,7 +44,9 @@ def test_upsert_twice_no_duplicates_latest_values(tmp_path, dbx):
     first = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)])
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.states[-1] == state(1)["value"]
-    second = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([2, 3]), *bills([3, 4], "v2"), state(2)])
+    second = run_target(
+        cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([2, 3]), *bills([3, 4], "v2"), state(2)]
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     landed = by_id(rows(dbx, "bills"))
     assert {k: v["memo"] for k, v in landed.items()} == {1: "v1-1", 2: "v1-2", 3: "v2-3", 4: "v2-4"}
@@ -58,11 +60,15 @@ def test_schema_drift_adds_a_column_without_losing_rows(tmp_path, dbx):
     cfg = write_config(tmp_path, dbx)
     assert run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2])]).returncode == 0
     wider = {**BILL_PROPS, "currency": {"type": ["null", "string"]}}
-    result = run_target(cfg, [
-        schema("bills", BILL_PROPS, ["id"]), *bills([3]),
-        schema("bills", wider, ["id"]), record("bills", {"id": 4, "amount": 4, "currency": "EUR",
-                                                         "updated": "2024-05-04T00:00:00Z"}),
-    ])
+    result = run_target(
+        cfg,
+        [
+            schema("bills", BILL_PROPS, ["id"]),
+            *bills([3]),
+            schema("bills", wider, ["id"]),
+            record("bills", {"id": 4, "amount": 4, "currency": "EUR", "updated": "2024-05-04T00:00:00Z"}),
+        ],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     landed = by_id(rows(dbx, "bills"))
     assert sorted(landed) == [1, 2, 3, 4]
@@ -70,26 +76,55 @@ def test_schema_drift_adds_a_column_without_losing_rows(tmp_path, dbx):
 
 
 HOSTILE_PROPS = {
-    "id": {"type": "string"}, "select": {"type": ["null", "string"]}, "from": {"type": ["null", "string"]},
-    "it's `quoted`; col": {"type": ["null", "string"]}, "naïve ünïcode €": {"type": ["null", "string"]},
-    "big": {"type": ["null", "number"]}, "tiny": {"type": ["null", "number"]},
+    "id": {"type": "string"},
+    "select": {"type": ["null", "string"]},
+    "from": {"type": ["null", "string"]},
+    "it's `quoted`; col": {"type": ["null", "string"]},
+    "naïve ünïcode €": {"type": ["null", "string"]},
+    "big": {"type": ["null", "number"]},
+    "tiny": {"type": ["null", "number"]},
     "obj": {"type": ["null", "object"]},
 }
 HOSTILE_VALUES = [
-    {"id": "a'b", "select": "'); DROP TABLE x; --", "from": "`back`tick`", "it's `quoted`; col": "semi;colon",
-     "naïve ünïcode €": "日本語 ✓ \u0000-free \\ backslash \"dq\"", "big": Decimal("12345678901234567890123456789.123456789"),
-     "tiny": Decimal("-0.000000001"), "obj": {"k": "v'`;", "n": Decimal("1.10")}},
-    {"id": "`;`", "select": None, "from": None, "it's `quoted`; col": None, "naïve ünïcode €": None,
-     "big": None, "tiny": None, "obj": None},
-    {"id": "SELECT * FROM t", "select": "", "from": "   ", "it's `quoted`; col": "\n\t", "naïve ünïcode €": "€",
-     "big": Decimal("-99999999999999999999999999999.999999999"), "tiny": Decimal("0"), "obj": {}},
+    {
+        "id": "a'b",
+        "select": "'); DROP TABLE x; --",
+        "from": "`back`tick`",
+        "it's `quoted`; col": "semi;colon",
+        "naïve ünïcode €": '日本語 ✓ \u0000-free \\ backslash "dq"',
+        "big": Decimal("12345678901234567890123456789.123456789"),
+        "tiny": Decimal("-0.000000001"),
+        "obj": {"k": "v'`;", "n": Decimal("1.10")},
+    },
+    {
+        "id": "`;`",
+        "select": None,
+        "from": None,
+        "it's `quoted`; col": None,
+        "naïve ünïcode €": None,
+        "big": None,
+        "tiny": None,
+        "obj": None,
+    },
+    {
+        "id": "SELECT * FROM t",
+        "select": "",
+        "from": "   ",
+        "it's `quoted`; col": "\n\t",
+        "naïve ünïcode €": "€",
+        "big": Decimal("-99999999999999999999999999999.999999999"),
+        "tiny": Decimal("0"),
+        "obj": {},
+    },
 ]
 
 
 def test_hostile_names_and_values_land_intact(tmp_path, dbx):
     stream = "Weird`s; Stream-select"
     cfg = write_config(tmp_path, dbx)
-    result = run_target(cfg, [schema(stream, HOSTILE_PROPS, ["id"]), *[record(stream, v) for v in HOSTILE_VALUES]])
+    result = run_target(
+        cfg, [schema(stream, HOSTILE_PROPS, ["id"]), *[record(stream, v) for v in HOSTILE_VALUES]]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     landed = {r["id"]: r for r in rows(dbx, "weird_s_stream_select")}
     assert len(landed) == 3
@@ -143,8 +178,11 @@ def test_transient_failures_and_429_storms_are_retried(tmp_path, dbx):
         dbx.fail_next_statements(1, "TEMPORARILY_UNAVAILABLE")
         dbx.http_fail_next(2, 503)
 
-    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)],
-                        watcher=_after_setup_then(dbx, storm, setup_statements=2))
+    result = run_target(
+        cfg,
+        [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)],
+        watcher=_after_setup_then(dbx, storm, setup_statements=2),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.states[-1] == state(1)["value"]
     assert sorted(by_id(rows(dbx, "bills"))) == [1, 2, 3]
@@ -153,8 +191,11 @@ def test_transient_failures_and_429_storms_are_retried(tmp_path, dbx):
 
 def test_revoked_token_is_refreshed(tmp_path, dbx):
     cfg = write_config(tmp_path, dbx)
-    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)],
-                        watcher=_after_setup_then(dbx, dbx.revoke_tokens))
+    result = run_target(
+        cfg,
+        [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)],
+        watcher=_after_setup_then(dbx, dbx.revoke_tokens),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(by_id(rows(dbx, "bills"))) == [1, 2]
     assert stat(dbx, "tokens_issued") >= 2
@@ -206,7 +247,12 @@ def test_killed_between_data_statement_and_state_rerun_is_exact(tmp_path, dbx, m
     if expected:
         assert {k: v["memo"] for k, v in by_id(landed).items()} == expected
     else:
-        assert sorted((r["id"], r["memo"]) for r in landed) == [(1, "v1-1"), (2, "v1-2"), (2, "v2-2"), (3, "v1-3")]
+        assert sorted((r["id"], r["memo"]) for r in landed) == [
+            (1, "v1-1"),
+            (2, "v1-2"),
+            (2, "v2-2"),
+            (3, "v1-3"),
+        ]
     assert [a["status"] for a in audit(dbx)] == ["committed"]
 
 
@@ -214,17 +260,30 @@ def test_killed_between_data_statement_and_state_rerun_is_exact(tmp_path, dbx, m
 
 
 def bulk_messages(n: int, memo: str = "v1") -> list[dict]:
-    props = {**HOSTILE_PROPS, "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
-             "lines": {"type": ["null", "array"]}}
+    props = {
+        **HOSTILE_PROPS,
+        "id": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "lines": {"type": ["null", "array"]},
+    }
     out = [{**schema("bills", props, ["id"]), "bookmark_properties": ["at"]}]
     for i in range(n):
-        out.append(record("bills", {
-            "id": i % (n - 5),  # the last 5 ids repeat: the later record must win
-            "select": f"{memo}-{i}", "from": "it's `x`; y", "naïve ünïcode €": "€ ✓",
-            "big": Decimal(f"{i}123456789012345678.123456789"[-38:]) if i % 7 else None,
-            "tiny": Decimal("0.000000001") * i, "obj": {"n": Decimal("1.10"), "q": "'"},
-            "at": f"2024-06-{1 + i % 28:02d}T10:11:12.123456+02:00", "lines": [{"a": Decimal("2.50")}],
-        }))
+        out.append(
+            record(
+                "bills",
+                {
+                    "id": i % (n - 5),  # the last 5 ids repeat: the later record must win
+                    "select": f"{memo}-{i}",
+                    "from": "it's `x`; y",
+                    "naïve ünïcode €": "€ ✓",
+                    "big": Decimal(f"{i}123456789012345678.123456789"[-38:]) if i % 7 else None,
+                    "tiny": Decimal("0.000000001") * i,
+                    "obj": {"n": Decimal("1.10"), "q": "'"},
+                    "at": f"2024-06-{1 + i % 28:02d}T10:11:12.123456+02:00",
+                    "lines": [{"a": Decimal("2.50")}],
+                },
+            )
+        )
     return [*out, state(1)]
 
 
@@ -254,8 +313,7 @@ def test_bulk_path_stages_files_and_loads_in_one_statement(tmp_path, dbx, method
         assert row["naïve ünïcode €"] == "€ ✓"
         assert row["big"] == expected["big"] and row["tiny"] == expected["tiny"]
         assert json.loads(row["obj"], parse_float=Decimal) == {"n": Decimal("1.10"), "q": "'"}
-        assert row["at"].isoformat() == (
-            datetime.fromisoformat(expected["at"]).astimezone(UTC).isoformat())
+        assert row["at"].isoformat() == (datetime.fromisoformat(expected["at"]).astimezone(UTC).isoformat())
     # staged files and their folder are gone after the commit; the audit row has the replication bounds
     volume = Path(dbx.volume_path(f"/Volumes/{CATALOG}/{SCHEMA_NAME}/_sdc_staging"))
     assert list(volume.rglob("*")) == []

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-
 from target_databricks import sql
 from target_databricks.sql import Budget, Column, SqlBuildError, ValueConversionError
 
@@ -118,9 +117,16 @@ def test_never_double_for_numbers():
 
 
 def test_columns_keep_order_and_add_audit_columns():
-    cols = _cols({"id": {"type": "integer"}, "Amount": {"type": "number"}, "_sdc_sequence": {"type": "integer"}})
+    cols = _cols(
+        {"id": {"type": "integer"}, "Amount": {"type": "number"}, "_sdc_sequence": {"type": "integer"}}
+    )
     assert [c.name for c in cols] == [
-        "id", "Amount", "_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_sequence",
+        "id",
+        "Amount",
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_sequence",
         "_sdc_load_token",
     ]
     assert cols[-1].sql_type == "STRING" and cols[-2].sql_type == "BIGINT"
@@ -147,7 +153,8 @@ def test_create_table_shape():
     cols = [Column("id", "BIGINT"), Column("odd `name`; --", "STRING")]
     stmt = sql.create_table(TABLE, cols)
     assert stmt.startswith(
-        "CREATE TABLE IF NOT EXISTS `main`.`finance`.`ap_bills` (`id` BIGINT, `odd ``name``; --` STRING) USING DELTA"
+        "CREATE TABLE IF NOT EXISTS `main`.`finance`.`ap_bills` "
+        "(`id` BIGINT, `odd ``name``; --` STRING) USING DELTA"
     )
     assert "'delta.columnMapping.mode' = 'name'" in stmt
     assert sql.create_table(TABLE, cols, or_replace=True).startswith("CREATE OR REPLACE TABLE ")
@@ -167,7 +174,10 @@ def test_describe_parse_and_add_missing_columns():
     wanted = [Column("id", "BIGINT"), Column("amount", "DECIMAL(38,9)"), Column("Details", "STRING")]
     missing = sql.missing_columns(existing, wanted)
     assert missing == [Column("Details", "STRING")]
-    assert sql.add_columns(TABLE, missing) == "ALTER TABLE `main`.`finance`.`ap_bills` ADD COLUMNS (`Details` STRING)"
+    assert (
+        sql.add_columns(TABLE, missing)
+        == "ALTER TABLE `main`.`finance`.`ap_bills` ADD COLUMNS (`Details` STRING)"
+    )
     resolved = sql.resolve_columns(existing, wanted)
     assert resolved[1] == Column("Amount", "DECIMAL(38,9)")  # the table's spelling and type win
 
@@ -207,8 +217,15 @@ def test_decimal_values_exact(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    [Decimal("0.0000000001"), Decimal("123456789012345678901234567890"), Decimal("NaN"), float("inf"),
-     "abc", True, [1]],
+    [
+        Decimal("0.0000000001"),
+        Decimal("123456789012345678901234567890"),
+        Decimal("NaN"),
+        float("inf"),
+        "abc",
+        True,
+        [1],
+    ],
 )
 def test_decimal_values_refused_rather_than_rounded(value):
     with pytest.raises(ValueConversionError, match="amount"):
@@ -274,7 +291,10 @@ def test_nulls_and_strings():
 
 
 def test_nested_arrays_become_exact_json():
-    details = [{"LineNbr": 1, "Amount": Decimal("100.10"), "Memo": "a\"b"}, {"LineNbr": 2, "Tags": ["x", None]}]
+    details = [
+        {"LineNbr": 1, "Amount": Decimal("100.10"), "Memo": 'a"b'},
+        {"LineNbr": 2, "Tags": ["x", None]},
+    ]
     text = sql.parameter_value(details, "STRING", "Details")
     assert json.loads(text, parse_float=Decimal) == details
     assert '"Amount":100.10' in text  # the decimal is a JSON number with its digits intact
@@ -285,7 +305,11 @@ def test_nested_arrays_become_exact_json():
 
 def test_dedupe_keeps_last_record_per_key():
     records = [
-        {"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 1, "v": "c"}, {"id": 3, "v": "d"}, {"id": 2, "v": "e"},
+        {"id": 1, "v": "a"},
+        {"id": 2, "v": "b"},
+        {"id": 1, "v": "c"},
+        {"id": 3, "v": "d"},
+        {"id": 2, "v": "e"},
     ]
     out = sql.dedupe_last(records, ["id"])
     assert sorted((r["id"], r["v"]) for r in out) == [(1, "c"), (2, "e"), (3, "d")]
@@ -319,7 +343,9 @@ def _rows(cols, records):
 
 def test_merge_shape_and_parameters():
     cols = [Column("id", "BIGINT"), Column("Amount", "DECIMAL(38,9)"), Column("note", "STRING")]
-    rows = _rows(cols, [{"id": 7, "Amount": Decimal("1.25"), "note": None}, {"id": 8, "Amount": Decimal("1.25")}])
+    rows = _rows(
+        cols, [{"id": 7, "Amount": Decimal("1.25"), "note": None}, {"id": 8, "Amount": Decimal("1.25")}]
+    )
     [stmt] = sql.chunk_statements(sql.merge_template(TABLE, cols, ["id"]), cols, rows, Budget(), "merge")
     assert stmt.sql == (
         "MERGE INTO `main`.`finance`.`ap_bills` AS t USING (SELECT CAST(c0 AS BIGINT) AS `id`, "
@@ -350,8 +376,9 @@ def test_merge_composite_keys_only_keys():
 def test_values_never_appear_in_sql_text():
     cols = [Column("id", "BIGINT"), Column("s", "STRING")]
     evil = "'); DROP TABLE x; --"
-    [stmt] = sql.chunk_statements(sql.insert_template(TABLE, cols), cols, _rows(cols, [{"id": 1, "s": evil}]),
-                                  Budget(), "insert")
+    [stmt] = sql.chunk_statements(
+        sql.insert_template(TABLE, cols), cols, _rows(cols, [{"id": 1, "s": evil}]), Budget(), "insert"
+    )
     assert evil not in stmt.sql and "DROP" not in stmt.sql
     assert stmt.parameters[1].value == evil
 
@@ -359,8 +386,14 @@ def test_values_never_appear_in_sql_text():
 def test_append_only_inserts_only_a_new_token():
     cols = [Column("id", "BIGINT"), Column("_sdc_load_token", "STRING")]
     extra = [sql.Parameter("load_token", "tok")]
-    [stmt] = sql.chunk_statements(sql.insert_new_token_template(TABLE, cols), cols,
-                                  _rows(cols, [{"id": 1, "_sdc_load_token": "tok"}]), Budget(), "insert", extra)
+    [stmt] = sql.chunk_statements(
+        sql.insert_new_token_template(TABLE, cols),
+        cols,
+        _rows(cols, [{"id": 1, "_sdc_load_token": "tok"}]),
+        Budget(),
+        "insert",
+        extra,
+    )
     assert stmt.sql.startswith(
         "INSERT INTO `main`.`finance`.`ap_bills` (`id`, `_sdc_load_token`) "
         "SELECT s.`id`, s.`_sdc_load_token` FROM (SELECT CAST(c0 AS BIGINT)"
@@ -377,17 +410,24 @@ def test_overwrite_and_staging_shapes():
     assert sql.insert_overwrite(TABLE, cols, "`main`.`finance`.`stg`") == (
         "INSERT OVERWRITE `main`.`finance`.`ap_bills` (`id`) SELECT DISTINCT `id` FROM `main`.`finance`.`stg`"
     )
-    assert sql.staging_table_name("ap_bills", "abcdef0123456789ffff") == "__tdbx_stage_ap_bills_abcdef0123456789"
+    assert (
+        sql.staging_table_name("ap_bills", "abcdef0123456789ffff") == "__tdbx_stage_ap_bills_abcdef0123456789"
+    )
     assert sql.drop_table(TABLE) == "DROP TABLE IF EXISTS `main`.`finance`.`ap_bills`"
 
 
 def test_audit_statements_parameterised():
     check = sql.audit_committed_query("main", "fin", "bills", "tok'")
     assert "tok'" not in check.sql and check.parameters[1].value == "tok'"
-    row = sql.audit_insert("main", "fin", {"stream": "bills", "rows": 3, "status": "committed",
-                                           "started_at": datetime(2024, 1, 1, tzinfo=UTC)})
+    row = sql.audit_insert(
+        "main",
+        "fin",
+        {"stream": "bills", "rows": 3, "status": "committed", "started_at": datetime(2024, 1, 1, tzinfo=UTC)},
+    )
     assert row.sql.startswith("INSERT INTO `main`.`fin`.`_sdc_load_audit` (`stream`, ")
-    assert "WHERE NOT EXISTS (SELECT 1 FROM `main`.`fin`.`_sdc_load_audit` AS a WHERE a.`stream` <=>" in row.sql
+    assert (
+        "WHERE NOT EXISTS (SELECT 1 FROM `main`.`fin`.`_sdc_load_audit` AS a WHERE a.`stream` <=>" in row.sql
+    )
     values = {p.name: (p.value, p.type) for p in row.parameters}
     assert values["a0"] == ("bills", "STRING") and values["a4"] == ("3", "BIGINT")
     assert values["a9"] == ("2024-01-01T00:00:00.000000+00:00", "TIMESTAMP")
@@ -398,21 +438,33 @@ def test_audit_statements_parameterised():
 
 
 def _finance_rows(n: int):
-    cols = _cols({
-        "id": {"type": "integer"}, "Amount": {"type": "number"}, "Currency": {"type": "string"},
-        "Date": {"type": "string", "format": "date-time"}, "Details": {"type": "array"},
-    })
+    cols = _cols(
+        {
+            "id": {"type": "integer"},
+            "Amount": {"type": "number"},
+            "Currency": {"type": "string"},
+            "Date": {"type": "string", "format": "date-time"},
+            "Details": {"type": "array"},
+        }
+    )
     records = [
-        {"id": i, "Amount": Decimal(f"{i}.{i % 100:02d}"), "Currency": "USD" if i % 3 else "EUR",
-         "Date": f"2024-01-{1 + i % 28:02d}T00:00:00+01:00",
-         "Details": [{"line": j, "x": "y" * (i % 50)} for j in range(i % 4)] or None,
-         "_sdc_load_token": "t" * 64, "_sdc_sequence": i}
+        {
+            "id": i,
+            "Amount": Decimal(f"{i}.{i % 100:02d}"),
+            "Currency": "USD" if i % 3 else "EUR",
+            "Date": f"2024-01-{1 + i % 28:02d}T00:00:00+01:00",
+            "Details": [{"line": j, "x": "y" * (i % 50)} for j in range(i % 4)] or None,
+            "_sdc_load_token": "t" * 64,
+            "_sdc_sequence": i,
+        }
         for i in range(n)
     ]
     return cols, _rows(cols, records)
 
 
-@pytest.mark.parametrize(("max_bytes", "max_params"), [(20_000, 256), (8_000, 40), (4 * 1024 * 1024, 256), (3_000, 1000)])
+@pytest.mark.parametrize(
+    ("max_bytes", "max_params"), [(20_000, 256), (8_000, 40), (4 * 1024 * 1024, 256), (3_000, 1000)]
+)
 def test_chunks_respect_budgets_and_keep_every_row(max_bytes, max_params):
     cols, rows = _finance_rows(500)
     budget = Budget(max_bytes=max_bytes, max_parameters=max_params)
@@ -431,7 +483,9 @@ def test_chunks_respect_budgets_and_keep_every_row(max_bytes, max_params):
 
 def test_chunk_rows_reassemble_in_order():
     cols, rows = _finance_rows(120)
-    stmts = sql.chunk_statements(sql.insert_template(TABLE, cols), cols, rows, Budget(max_parameters=50), "insert")
+    stmts = sql.chunk_statements(
+        sql.insert_template(TABLE, cols), cols, rows, Budget(max_parameters=50), "insert"
+    )
     rebuilt = []
     for s in stmts:
         values = {p.name: p.value for p in s.parameters}
@@ -443,7 +497,9 @@ def test_chunk_rows_reassemble_in_order():
 
 def test_repeated_values_share_parameters():
     cols = [Column("c", "STRING"), Column("d", "STRING")]
-    [stmt] = sql.chunk_statements(sql.insert_template(TABLE, cols), cols, [["USD", "USD"]] * 10, Budget(), "insert")
+    [stmt] = sql.chunk_statements(
+        sql.insert_template(TABLE, cols), cols, [["USD", "USD"]] * 10, Budget(), "insert"
+    )
     assert len(stmt.parameters) == 1 and stmt.rows == 10
 
 
@@ -456,17 +512,22 @@ def test_same_text_different_types_not_shared():
 def test_row_too_big_for_a_statement_raises():
     cols = [Column("a", "STRING"), Column("b", "STRING")]
     with pytest.raises(SqlBuildError, match="over the statement budget"):
-        sql.chunk_statements(sql.insert_template(TABLE, cols), cols, [["x", "y"]], Budget(max_parameters=1), "insert")
+        sql.chunk_statements(
+            sql.insert_template(TABLE, cols), cols, [["x", "y"]], Budget(max_parameters=1), "insert"
+        )
     with pytest.raises(SqlBuildError):
-        sql.chunk_statements(sql.insert_template(TABLE, cols), cols, [["x" * 5000, None]], Budget(max_bytes=2000), "i")
+        sql.chunk_statements(
+            sql.insert_template(TABLE, cols), cols, [["x" * 5000, None]], Budget(max_bytes=2000), "i"
+        )
 
 
 def test_extra_parameters_count_against_budget():
     cols = [Column("a", "STRING")]
     rows = [[str(i)] for i in range(10)]
     extra = [sql.Parameter("load_token", "t")]
-    stmts = sql.chunk_statements(sql.insert_new_token_template(TABLE, cols), cols, rows,
-                                 Budget(max_parameters=4), "insert", extra)
+    stmts = sql.chunk_statements(
+        sql.insert_new_token_template(TABLE, cols), cols, rows, Budget(max_parameters=4), "insert", extra
+    )
     assert [s.rows for s in stmts] == [3, 3, 3, 1]
     assert all(s.parameters[0].name == "load_token" and len(s.parameters) <= 4 for s in stmts)
 
@@ -479,15 +540,23 @@ def test_budget_validation():
 
 
 def test_no_rows_no_statements():
-    assert sql.chunk_statements(sql.insert_template(TABLE, [Column("a", "STRING")]), [Column("a", "STRING")], [],
-                                Budget(), "insert") == []
+    assert (
+        sql.chunk_statements(
+            sql.insert_template(TABLE, [Column("a", "STRING")]),
+            [Column("a", "STRING")],
+            [],
+            Budget(),
+            "insert",
+        )
+        == []
+    )
 
 
 # --- staged files ---------------------------------------------------------------------------------
 
 
 def test_row_lines_complete_with_batch_constants_and_parse_back():
-    line = sql.row_line(["1", None, "x\"y", "tok?"], omit=[3])
+    line = sql.row_line(["1", None, 'x"y', "tok?"], omit=[3])
     assert line == b'{"c0":"1","c1":null,"c2":"x\\"y"}\n'
     done = sql.complete_line(line, sql.constants_suffix({3: "tok"}))
     assert json.loads(done) == {"c0": "1", "c1": None, "c2": 'x"y', "c3": "tok"}
@@ -503,7 +572,10 @@ def test_gzip_parts_hold_whole_lines_within_the_size_limit():
     assert b"".join(gzip.decompress(p) for p in parts) == b"".join(lines)  # order kept, lines whole
     huge = sql.row_line(["z" * 50_000])
     noise = sql.row_line([random.Random(7).randbytes(20_000).hex()])  # compresses to over the limit
-    assert [gzip.decompress(p) for p in sql.gzip_parts([b"a\n", noise, b"b\n"], 8_000)] == [b"a\n", noise, b"b\n"]
+    assert [gzip.decompress(p) for p in sql.gzip_parts([b"a\n", noise, b"b\n"], 8_000)] == [
+        b"a\n",
+        noise,
+        b"b\n",
+    ]
     assert [gzip.decompress(p) for p in sql.gzip_parts([huge], 8_000)] == [huge]
     assert list(sql.gzip_parts([], 8_000)) == []
-

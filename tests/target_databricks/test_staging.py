@@ -62,11 +62,14 @@ def test_overwrite_bulk_path_replaces_the_table_once_at_the_end(tmp_path, dbx):
     assert leftovers(dbx) == []
 
 
-@pytest.mark.parametrize(("settings", "failing"), [
-    ({"bulk_threshold_rows": 0}, r"^MERGE INTO .*FROM `workspace`\.`loads`\.`__tdbx_stage_bills_"),
-    ({"bulk_threshold_rows": 10}, r"^MERGE INTO .*read_files"),
-    ({"load_method": "overwrite", "bulk_threshold_rows": 10}, r"^INSERT OVERWRITE"),
-])
+@pytest.mark.parametrize(
+    ("settings", "failing"),
+    [
+        ({"bulk_threshold_rows": 0}, r"^MERGE INTO .*FROM `workspace`\.`loads`\.`__tdbx_stage_bills_"),
+        ({"bulk_threshold_rows": 10}, r"^MERGE INTO .*read_files"),
+        ({"load_method": "overwrite", "bulk_threshold_rows": 10}, r"^INSERT OVERWRITE"),
+    ],
+)
 def test_staging_objects_are_dropped_after_a_load_and_after_a_failure(tmp_path, dbx, settings, failing):
     cfg = write_config(tmp_path, dbx, max_retries=1, failed_batch_dir=str(tmp_path / "failed"), **settings)
     ok = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(60)), state(1)])

@@ -32,9 +32,15 @@ EXPECTED_TO_RAISE = {
 
 
 def target_config(dbx) -> dict:
-    return {"host": dbx.base_url, "warehouse_id": "sandbox-warehouse", "catalog": CATALOG,
-            "schema": SCHEMA_NAME, "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret",
-            "retry_backoff_s": 0.05}
+    return {
+        "host": dbx.base_url,
+        "warehouse_id": "sandbox-warehouse",
+        "catalog": CATALOG,
+        "schema": SCHEMA_NAME,
+        "client_id": "sandbox-sp",
+        "client_secret": "sandbox-sp-secret",
+        "retry_backoff_s": 0.05,
+    }
 
 
 StandardTargetTests = get_target_test_class(TargetDatabricks, config={})

@@ -10,11 +10,16 @@ import io
 import json
 
 import pytest
-
 from target_databricks.client import StatementError, StatementResult
 from target_databricks.target import TargetDatabricks
 
-CONFIG = {"host": "https://example.invalid", "warehouse_id": "w", "catalog": "main", "schema": "fin", "token": "x"}
+CONFIG = {
+    "host": "https://example.invalid",
+    "warehouse_id": "w",
+    "catalog": "main",
+    "schema": "fin",
+    "token": "x",
+}
 
 
 class RecordingClient:
@@ -38,9 +43,18 @@ def _lines(*messages):
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
 
 
-SCHEMA = {"type": "SCHEMA", "stream": "bills", "key_properties": ["id"],
-          "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "amt": {"type": "number"}}}}
-RECORD = {"type": "RECORD", "stream": "bills", "record": {"id": 1, "amt": 10.25}, "time_extracted": "2024-01-01T00:00:00Z"}
+SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "bills",
+    "key_properties": ["id"],
+    "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "amt": {"type": "number"}}},
+}
+RECORD = {
+    "type": "RECORD",
+    "stream": "bills",
+    "record": {"id": 1, "amt": 10.25},
+    "time_extracted": "2024-01-01T00:00:00Z",
+}
 STATE = {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": "2024-01-01"}}}}
 
 
