@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from databricks_emulator import DatabricksEmulator
@@ -101,3 +102,9 @@ def test_bills_and_vendors_land_exactly_and_a_rerun_upserts(tmp_path, emulator, 
     pipe(tmp_path, emulator, databricks, state=states[-1])
     landed = check()
     assert landed["000004"]["Description"] == "changed for the rerun"
+    # No staging tables (as Delta directories or in the catalog) and no staged files are left behind.
+    schema_dir = Path(databricks.table_path("workspace", "acumatica", "bills")).parent
+    assert sorted(p.name for p in schema_dir.iterdir()) == ["_sdc_load_audit", "bills", "vendors"]
+    assert all(not r[1].startswith("__tdbx") for r in databricks.query("SHOW TABLES IN workspace.acumatica"))
+    volume = databricks.warehouse.volume_root("workspace", "acumatica", "_sdc_staging")
+    assert not volume.exists() or list(volume.rglob("*")) == []
