@@ -3,12 +3,14 @@
 Starts ``databricks-emulator`` (its CLI, own process) and pipes generated Bill-like Singer records
 (25 columns: decimals, timestamps, booleans, a JSON array of lines) into the ``target-databricks``
 console script, once on the inline path (MERGE ... FROM VALUES with typed parameters; the bulk path
-turned off) and once on the bulk path (NDJSON files in a volume, one MERGE from read_files).
+turned off, so batches that need several statements go through a staging table) and once on the bulk
+path (gzip NDJSON files in a volume, one MERGE from read_files per batch).
 
-Prints, per path: statements and file uploads per 100,000 rows (from the emulator's own counters),
-rows per second (wall time of the target process, start-up included), and peak memory (VmHWM of the
-target process). Next to them, the statements a loader that cuts MERGE ... VALUES statements at
-20,000 cells (MeltanoLabs target-databricks) would need for the same rows (computed, not run).
+Prints, per path: statements and file uploads per 100,000 rows (from the emulator's own counters; the
+bulk path also makes 2 Files API deletes per batch, not counted), rows per second (wall time of the
+target process, start-up included), and peak memory (VmHWM of the target process). Next to them, the
+statements a loader that cuts MERGE ... VALUES statements at 20,000 cells (MeltanoLabs
+target-databricks) would need for the same rows (computed, not run).
 The inline path is slow on the emulator (it rewrites a whole Delta table per statement), so it runs
 over fewer rows (``--inline-rows``) and its counts are scaled to 100,000. With ``--million`` the
 bulk path also runs over 1,000,000 rows (10 batches of 100,000) to show memory stays flat.
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import socket
 import subprocess
 import sys
@@ -43,17 +44,29 @@ CELLS_PER_STATEMENT = 20_000
 
 PROPERTIES = {
     "id": {"type": "integer"},
-    "Type": {"type": "string"}, "ReferenceNbr": {"type": "string"}, "Status": {"type": "string"},
-    "Vendor": {"type": "string"}, "VendorRef": {"type": ["null", "string"]},
-    "Description": {"type": ["null", "string"]}, "CurrencyID": {"type": "string"},
-    "Amount": {"type": "number"}, "Balance": {"type": "number"}, "TaxTotal": {"type": "number"},
-    "CashDiscount": {"type": ["null", "number"]}, "Terms": {"type": "string"}, "Branch": {"type": "string"},
-    "LocationID": {"type": "string"}, "Project": {"type": ["null", "string"]},
-    "Hold": {"type": "boolean"}, "ApprovedForPayment": {"type": "boolean"},
-    "Date": {"type": "string", "format": "date-time"}, "DueDate": {"type": "string", "format": "date-time"},
+    "Type": {"type": "string"},
+    "ReferenceNbr": {"type": "string"},
+    "Status": {"type": "string"},
+    "Vendor": {"type": "string"},
+    "VendorRef": {"type": ["null", "string"]},
+    "Description": {"type": ["null", "string"]},
+    "CurrencyID": {"type": "string"},
+    "Amount": {"type": "number"},
+    "Balance": {"type": "number"},
+    "TaxTotal": {"type": "number"},
+    "CashDiscount": {"type": ["null", "number"]},
+    "Terms": {"type": "string"},
+    "Branch": {"type": "string"},
+    "LocationID": {"type": "string"},
+    "Project": {"type": ["null", "string"]},
+    "Hold": {"type": "boolean"},
+    "ApprovedForPayment": {"type": "boolean"},
+    "Date": {"type": "string", "format": "date-time"},
+    "DueDate": {"type": "string", "format": "date-time"},
     "CreatedDateTime": {"type": "string", "format": "date-time"},
     "LastModifiedDateTime": {"type": "string", "format": "date-time"},
-    "LineCount": {"type": "integer"}, "Note": {"type": ["null", "string"]},
+    "LineCount": {"type": "integer"},
+    "Note": {"type": ["null", "string"]},
     "Details": {"type": "array", "items": {"type": "object"}},
 }
 assert len(PROPERTIES) == RECORD_COLUMNS
@@ -62,32 +75,72 @@ assert len(PROPERTIES) == RECORD_COLUMNS
 def bill(i: int) -> dict:
     day = 1 + i % 28
     cents = Decimal(i % 100_000) / 100
-    lines = [{"LineNbr": n, "Account": f"6{n}000", "Amount": cents + n, "Qty": Decimal("1.5"),
-              "Description": f"Line {n} of bill {i}"} for n in range(1, 4)]
+    lines = [
+        {
+            "LineNbr": n,
+            "Account": f"6{n}000",
+            "Amount": cents + n,
+            "Qty": Decimal("1.5"),
+            "Description": f"Line {n} of bill {i}",
+        }
+        for n in range(1, 4)
+    ]
     return {
-        "id": i, "Type": "Bill", "ReferenceNbr": f"{i:08d}", "Status": ("Open", "Balanced", "Closed")[i % 3],
-        "Vendor": f"V{i % 500:06d}", "VendorRef": f"INV-{i}" if i % 4 else None,
-        "Description": f"Bill {i} for services; it's \"quoted\"", "CurrencyID": ("USD", "EUR")[i % 2],
-        "Amount": cents + 6, "Balance": cents, "TaxTotal": (cents * Decimal("0.0825")).quantize(Decimal("0.0001")),
-        "CashDiscount": Decimal("0.000000001") * (i % 1000) if i % 5 else None, "Terms": "30D",
-        "Branch": "HEADOFFICE", "LocationID": "MAIN", "Project": f"P{i % 40}" if i % 3 else None,
-        "Hold": i % 11 == 0, "ApprovedForPayment": i % 2 == 0,
-        "Date": f"2024-03-{day:02d}T00:00:00+00:00", "DueDate": f"2024-04-{day:02d}T00:00:00+00:00",
+        "id": i,
+        "Type": "Bill",
+        "ReferenceNbr": f"{i:08d}",
+        "Status": ("Open", "Balanced", "Closed")[i % 3],
+        "Vendor": f"V{i % 500:06d}",
+        "VendorRef": f"INV-{i}" if i % 4 else None,
+        "Description": f'Bill {i} for services; it\'s "quoted"',
+        "CurrencyID": ("USD", "EUR")[i % 2],
+        "Amount": cents + 6,
+        "Balance": cents,
+        "TaxTotal": (cents * Decimal("0.0825")).quantize(Decimal("0.0001")),
+        "CashDiscount": Decimal("0.000000001") * (i % 1000) if i % 5 else None,
+        "Terms": "30D",
+        "Branch": "HEADOFFICE",
+        "LocationID": "MAIN",
+        "Project": f"P{i % 40}" if i % 3 else None,
+        "Hold": i % 11 == 0,
+        "ApprovedForPayment": i % 2 == 0,
+        "Date": f"2024-03-{day:02d}T00:00:00+00:00",
+        "DueDate": f"2024-04-{day:02d}T00:00:00+00:00",
         "CreatedDateTime": f"2024-03-{day:02d}T09:{i % 60:02d}:00.123+01:00",
         "LastModifiedDateTime": f"2024-03-{day:02d}T10:{i % 60:02d}:{i % 60:02d}.456789+00:00",
-        "LineCount": 3, "Note": None, "Details": lines,
+        "LineCount": 3,
+        "Note": None,
+        "Details": lines,
     }
 
 
 def write_input(path: Path, rows: int) -> None:
     encoder = msgspec.json.Encoder(decimal_format="number")
     with path.open("wb") as out:
-        out.write(encoder.encode({"type": "SCHEMA", "stream": "bills", "key_properties": ["id"],
-                                  "bookmark_properties": ["LastModifiedDateTime"],
-                                  "schema": {"type": "object", "properties": PROPERTIES}}) + b"\n")
+        out.write(
+            encoder.encode(
+                {
+                    "type": "SCHEMA",
+                    "stream": "bills",
+                    "key_properties": ["id"],
+                    "bookmark_properties": ["LastModifiedDateTime"],
+                    "schema": {"type": "object", "properties": PROPERTIES},
+                }
+            )
+            + b"\n"
+        )
         for i in range(rows):
-            out.write(encoder.encode({"type": "RECORD", "stream": "bills", "record": bill(i),
-                                      "time_extracted": "2024-05-01T00:00:00+00:00"}) + b"\n")
+            out.write(
+                encoder.encode(
+                    {
+                        "type": "RECORD",
+                        "stream": "bills",
+                        "record": bill(i),
+                        "time_extracted": "2024-05-01T00:00:00+00:00",
+                    }
+                )
+                + b"\n"
+            )
         out.write(b'{"type": "STATE", "value": {"bookmarks": {"bills": {"done": true}}}}\n')
 
 
@@ -104,18 +157,30 @@ def control(base: str, path: str, method: str = "GET") -> dict:
     return json.loads(body) if body else {}
 
 
-def run_target(base: str, workdir: Path, name: str, input_path: Path, settings: dict) -> tuple[float, int, dict]:
+def run_target(
+    base: str, workdir: Path, name: str, input_path: Path, settings: dict
+) -> tuple[float, int, dict]:
     """Run the target over the input; returns (seconds, VmHWM kB, emulator stats for the run)."""
     config = workdir / f"{name}.json"
-    config.write_text(json.dumps({
-        "host": base, "warehouse_id": "sandbox-warehouse", "catalog": "workspace", "schema": name,
-        "client_id": "sandbox-sp", "client_secret": "sandbox-sp-secret", **settings,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "host": base,
+                "warehouse_id": "sandbox-warehouse",
+                "catalog": "workspace",
+                "schema": name,
+                "client_id": "sandbox-sp",
+                "client_secret": "sandbox-sp-secret",
+                **settings,
+            }
+        )
+    )
     control(base, "stats", "DELETE")
     started = time.perf_counter()
     with input_path.open("rb") as stdin:
-        proc = subprocess.Popen([TARGET, "--config", str(config)], stdin=stdin, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [TARGET, "--config", str(config)], stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         peak = 0
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
@@ -134,9 +199,12 @@ def run_target(base: str, workdir: Path, name: str, input_path: Path, settings: 
 
 
 def statements(stats: dict) -> int:
-    return sum(v for k, v in stats.items()
-               if k.startswith("statements_") and k not in ("statements_succeeded", "statements_failed",
-                                                             "statements_canceled"))
+    return sum(
+        v
+        for k, v in stats.items()
+        if k.startswith("statements_")
+        and k not in ("statements_succeeded", "statements_failed", "statements_canceled")
+    )
 
 
 def main() -> None:
@@ -148,14 +216,20 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="tdbx-bench-"))
     port = free_port()
-    emulator = subprocess.Popen([EMULATOR, "--port", str(port), "--data-dir", str(workdir / "dbx")],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    emulator = subprocess.Popen(
+        [EMULATOR, "--port", str(port), "--data-dir", str(workdir / "dbx")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         emulator.stdout.readline()  # "Databricks emulator listening on ..."
         results = []
-        runs = [("inline", args.inline_rows, {"bulk_threshold_rows": 0, "batch_size_rows": args.inline_rows}),
-                ("bulk", args.rows, {"bulk_threshold_rows": 5000, "batch_size_rows": 100_000})]
+        runs = [
+            ("inline", args.inline_rows, {"bulk_threshold_rows": 0, "batch_size_rows": args.inline_rows}),
+            ("bulk", args.rows, {"bulk_threshold_rows": 5000, "batch_size_rows": 100_000}),
+        ]
         if args.million:
             runs.append(("bulk_1m", 1_000_000, {"bulk_threshold_rows": 5000, "batch_size_rows": 100_000}))
         for name, rows, settings in runs:
@@ -169,23 +243,39 @@ def main() -> None:
         per = 100_000
         meltano = math.ceil(per * RECORD_COLUMNS / CELLS_PER_STATEMENT)
         meltano_audit = math.ceil(per * (RECORD_COLUMNS + AUDIT_COLUMNS) / CELLS_PER_STATEMENT)
-        print(f"target-databricks load cost, Bill-like records ({RECORD_COLUMNS} columns + {AUDIT_COLUMNS} audit)")
-        print("setup = once per run (schema, audit table, table, DESCRIBE, volume); "
-              "per 100k = the batch statements (audit check, data, audit row) scaled to 100,000 rows")
-        print(f"{'path':<8} {'rows':>10} {'statements':>11} {'setup':>6} {'uploads':>8} {'stmts/100k':>11} "
-              f"{'uploads/100k':>13} {'rows/s':>9} {'VmHWM MiB':>10}")
+        print(
+            "target-databricks load cost, Bill-like records "
+            f"({RECORD_COLUMNS} columns + {AUDIT_COLUMNS} audit)"
+        )
+        print(
+            "setup = once per run (schema, audit table, table, DESCRIBE, volume); "
+            "per 100k = the batch statements (audit check, data, audit row) scaled to 100,000 rows"
+        )
+        print(
+            f"{'path':<8} {'rows':>10} {'statements':>11} {'setup':>6} {'uploads':>8} {'stmts/100k':>11} "
+            f"{'uploads/100k':>13} {'both/100k':>10} {'rows/s':>9} {'VmHWM MiB':>10}"
+        )
         for name, rows, seconds, peak_kb, stats in results:
             n_statements, uploads = statements(stats), stats.get("uploads", 0)
             # CREATE SCHEMA, CREATE audit table, CREATE TABLE, DESCRIBE (+ CREATE VOLUME on the bulk path)
             setup = 4 + (1 if uploads else 0)
-            print(f"{name:<8} {rows:>10,} {n_statements:>11,} {setup:>6} {uploads:>8,} "
-                  f"{(n_statements - setup) * per / rows:>11,.1f} "
-                  f"{uploads * per / rows:>13,.1f} {rows / seconds:>9,.0f} {peak_kb / 1024:>10,.0f}")
-            kinds = {k[len("statements_"):]: v for k, v in stats.items()
-                     if k.startswith("statements_") and k != "statements_succeeded"}
+            batch_statements = (n_statements - setup) * per / rows
+            print(
+                f"{name:<8} {rows:>10,} {n_statements:>11,} {setup:>6} {uploads:>8,} "
+                f"{batch_statements:>11,.1f} {uploads * per / rows:>13,.1f} "
+                f"{batch_statements + uploads * per / rows:>10,.1f} "
+                f"{rows / seconds:>9,.0f} {peak_kb / 1024:>10,.0f}"
+            )
+            kinds = {
+                k[len("statements_") :]: v
+                for k, v in stats.items()
+                if k.startswith("statements_") and k != "statements_succeeded"
+            }
             print(f"{'':<8} statement kinds: {kinds}")
-        print(f"20,000-cells MERGE VALUES loader, same 100,000 rows: {meltano} statements "
-              f"({RECORD_COLUMNS} columns), {meltano_audit} with the {AUDIT_COLUMNS} audit columns")
+        print(
+            f"20,000-cells MERGE VALUES loader, same 100,000 rows: {meltano} statements "
+            f"({RECORD_COLUMNS} columns), {meltano_audit} with the {AUDIT_COLUMNS} audit columns"
+        )
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
