@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 #: Where AUDITHISTORY keeps deletions; the stream's own state carries this bookmark too.
 DELETES_BOOKMARK = "deleted_after"
+PROGRESS_EVERY_S = 15.0
 
 
 class IntacctStream(Stream):
@@ -64,7 +65,9 @@ class IntacctStream(Stream):
         self.primary_keys = [spec.key]
         self.replication_key = spec.replication_key
         self._fields: list[str] = []
-        self._progress = _Progress(self)
+        # Progress of the current stream, logged every PROGRESS_EVERY_S and at its end.
+        self._counted = [0, 0]
+        self._started = self._logged = 0.0
 
     @property
     def page_size(self) -> int:
@@ -79,7 +82,8 @@ class IntacctStream(Stream):
         clock = tap.clock
         self._fields = self._selected_fields()
         convert = self.shape.converter(self._fields, self.spec.object, clock)
-        self._progress.start()
+        self._started = self._logged = time.monotonic()
+        self._counted = [0, 0]
         rk = self.replication_key
         upper = None
         if rk and client.server_time is not None:
@@ -108,7 +112,7 @@ class IntacctStream(Stream):
             yield from self._full_table(convert)
         if self.config.get("include_deleted") and rk:
             yield from self._deletes(context, upper)
-        self._progress.done()
+        self._report("done")
 
     def _emit(self, rows: list[dict[str, str]], convert) -> Iterator[dict]:
         records = [convert(row) for row in rows]
@@ -117,7 +121,10 @@ class IntacctStream(Stream):
         if self.shape.deletes:
             for record in records:
                 record[DELETED_AT] = None
-        self._progress.page(len(records))
+        self._counted[0] += len(records)
+        self._counted[1] += 1
+        if time.monotonic() - self._logged >= PROGRESS_EVERY_S:
+            self._report("so far")
         return iter(records)
 
     def _keyset(
@@ -322,6 +329,20 @@ class IntacctStream(Stream):
                 self._write_state_message()
         self.logger.info("Stream %s: %d deletions from AUDITHISTORY.", self.name, count)
 
+    def _report(self, phase: str) -> None:
+        now = time.monotonic()
+        self._logged = now
+        records, pages = self._counted
+        self.logger.info(
+            "Stream %s %s: %d records in %d pages, %.0f records/s; %d API calls in the run so far.",
+            self.name,
+            phase,
+            records,
+            pages,
+            records / max(now - self._started, 1e-9),
+            self._tap_ref.client.counts.functions,
+        )
+
     # Bookmarks -----------------------------------------------------------------------
 
     def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
@@ -348,42 +369,3 @@ def _recordno(object_key: str) -> int | str:
     """AUDITHISTORY OBJECTKEY is the RECORDNO, sometimes with a suffix (``123--REC``)."""
     head = object_key.split("--", 1)[0].strip()
     return int(head) if head.isdigit() else object_key
-
-
-class _Progress:
-    """Logs a stream's records, pages and rate every 15 seconds and when it is done."""
-
-    INTERVAL_S = 15.0
-
-    def __init__(self, stream: IntacctStream) -> None:
-        self._stream = stream
-        self._start = self._last = 0.0
-        self.records = self.pages = 0
-
-    def start(self) -> None:
-        self._start = self._last = time.monotonic()
-        self.records = self.pages = 0
-
-    def page(self, rows: int) -> None:
-        self.records += rows
-        self.pages += 1
-        now = time.monotonic()
-        if now - self._last >= self.INTERVAL_S:
-            self._last = now
-            self._log("so far")
-
-    def done(self) -> None:
-        self._log("done")
-
-    def _log(self, phase: str) -> None:
-        elapsed = max(time.monotonic() - self._start, 1e-9)
-        counts = self._stream._tap_ref.client.counts
-        self._stream.logger.info(
-            "Stream %s %s: %d records in %d pages, %.0f records/s; %d API calls in the run so far.",
-            self._stream.name,
-            phase,
-            self.records,
-            self.pages,
-            self.records / elapsed,
-            counts.functions,
-        )
