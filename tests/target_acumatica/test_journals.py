@@ -277,3 +277,17 @@ def test_secrets_never_reach_output_audit_or_failed_files(emulator, tmp_path):
     ]
     for secret in (config["client_secret"], config["password"]):
         assert all(secret not in text for text in written)
+
+
+def test_unmapped_stream_and_mapping_typo_fail_naming_the_setting(emulator, tmp_path):
+    rows = allocation_rows(allocations=1, lines=1)
+    other = run_target(
+        target_config(emulator, tmp_path / "audit"), singer_input(rows, stream="other"), tmp_path
+    )
+    assert other.returncode != 0
+    assert "Stream other is named in neither journals nor reference_records" in other.stderr
+    typo = {"group_by": ["period", "allocation_id"], "account": "acount", "amount": "allocated_amount"}
+    config = target_config(emulator, tmp_path / "audit", journals={STREAM: typo})
+    run = run_target(config, singer_input(rows), tmp_path)
+    assert run.returncode != 0 and "journals.overhead_allocation names columns" in run.stderr
+    assert "acount (account)" in run.stderr and _puts(emulator) == 0
