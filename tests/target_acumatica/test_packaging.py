@@ -3,48 +3,34 @@ config points at the Acumatica emulator and maps tap-looker's overhead_allocatio
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
 import yaml
 
 from tests.taprun import SANDBOX
+from tests.test_packaging import about as plugin_about
+from tests.test_packaging import settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import settings_table  # noqa: E402
-
-PLUGIN = ROOT / "target-acumatica" / "meltano-plugin.yml"
+PLUGIN = yaml.safe_load((ROOT / "target-acumatica" / "meltano-plugin.yml").read_text())
 
 
 @cache
 def about() -> dict:
-    executable = str(Path(sys.executable).parent / "target-acumatica")
-    out = subprocess.run([executable, "--about", "--format=json"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    return plugin_about("target-acumatica")
 
 
-def definition() -> dict:
-    return yaml.safe_load(PLUGIN.read_text())
-
-
-def test_meltano_definition_declares_every_setting_with_secrets_sensitive():
+def test_meltano_definition_matches_about_with_secrets_sensitive_and_no_secret_defaults():
     properties = about()["settings"]["properties"]
-    declared = {s["name"]: s for s in definition()["settings"]}
-    assert declared.keys() == properties.keys(), "regenerate with scripts/plugin_settings.py target-acumatica"
-    for name, spec in properties.items():
-        assert bool(declared[name].get("sensitive")) == bool(spec.get("secret")), name
-        if spec.get("default") not in (None, ""):
-            assert declared[name].get("value") == spec["default"], name
-    for secret in ("client_secret", "password"):
-        assert properties[secret].get("secret") and "default" not in properties[secret]
-
-
-def test_meltano_capabilities_are_ones_the_plugin_has():
-    assert set(definition()["capabilities"]) <= set(about()["capabilities"])
+    declared = {s["name"]: s for s in PLUGIN["settings"]}
+    assert list(declared) == list(properties), "regenerate with scripts/plugin_settings.py target-acumatica"
+    assert {n for n, s in declared.items() if s.get("sensitive")} == {"client_secret", "password"}
+    assert {n for n, s in properties.items() if s.get("secret")} == {"client_secret", "password"}
+    assert all("default" not in properties[n] for n in ("client_secret", "password"))
+    defaults = {n: s["default"] for n, s in properties.items() if s.get("default") not in (None, "")}
+    assert {n: declared[n].get("value") for n in defaults} == defaults
+    assert set(PLUGIN["capabilities"]) <= set(about()["capabilities"])
 
 
 def test_readme_settings_table_is_current():
@@ -54,7 +40,7 @@ def test_readme_settings_table_is_current():
 
 
 def test_sandbox_config_uses_the_emulator_demo_credentials_and_the_looker_allocation_columns():
-    config = definition()["sandbox"]["config"]
+    config = PLUGIN["sandbox"]["config"]
     assert config["base_url"] == "http://127.0.0.1:8811/AcumaticaERP"
     for name in ("tenant", "branch", "client_id", "client_secret", "username", "password"):
         assert config[name] == SANDBOX[name], name
