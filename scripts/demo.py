@@ -114,9 +114,8 @@ class _DeltaTables:
         from deltalake import DeltaTable
 
         # The emulator batches Delta commits for a moment; have it write them now.
-        urllib.request.urlopen(
-            urllib.request.Request(f"http://127.0.0.1:{DATABRICKS_PORT}/_emulator/flush", method="POST"), timeout=30
-        ).close()
+        flush = f"http://127.0.0.1:{DATABRICKS_PORT}/_emulator/flush"
+        urllib.request.urlopen(urllib.request.Request(flush, method="POST"), timeout=30).close()
         con = duckdb.connect()
         for path in sorted((DELTA_ROOT / "workspace" / "acumatica").iterdir()):
             if (path / "_delta_log").is_dir():

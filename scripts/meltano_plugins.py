@@ -19,7 +19,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("tap-looker",)
+PACKAGES = ("tap-acumatica", "tap-sage-intacct", "tap-looker", "target-databricks", "target-acumatica")
 
 
 def plugin_type(name: str) -> str:
@@ -36,10 +36,14 @@ def definitions() -> list[dict]:
     return found
 
 
-def _upsert(entries: list, entry: dict) -> None:
+#: What a project sets on a plugin beyond its published definition; kept as meltano.yml has it.
+PROJECT_KEYS = ("config", "load_schema", "select", "metadata", "schema")
+
+
+def _upsert(entries: list, entry: dict, keep: tuple[str, ...] = ()) -> None:
     for i, existing in enumerate(entries):
         if existing["name"] == entry["name"]:
-            entries[i] = entry
+            entries[i] = entry | {k: existing[k] for k in keep if k in existing and k not in entry}
             return
     entries.append(entry)
 
@@ -54,7 +58,7 @@ def merged(text: str) -> str:
     for definition in definitions():
         kind = plugin_type(definition["name"])
         sandbox_block = definition.pop("sandbox", None)
-        _upsert(project["plugins"].setdefault(kind, []), definition)
+        _upsert(project["plugins"].setdefault(kind, []), definition, keep=PROJECT_KEYS)
         if sandbox_block:
             _upsert(env_plugins.setdefault(kind, []), {"name": definition["name"], **sandbox_block})
     out = io.StringIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import settings_table  # noqa: E402
 
-PLUGINS = {"tap-acumatica": "extractors", "target-databricks": "loaders"}
+PLUGINS = {
+    "tap-acumatica": "extractors",
+    "tap-sage-intacct": "extractors",
+    "tap-looker": "extractors",
+    "target-databricks": "loaders",
+    "target-acumatica": "loaders",
+}
 
 
+@cache
 def about(plugin: str = "tap-acumatica") -> dict:
     executable = str(Path(TAP).parent / plugin)
     return json.loads(
@@ -28,38 +36,59 @@ def about(plugin: str = "tap-acumatica") -> dict:
     )
 
 
+def definition(name: str) -> dict:
+    """The package's own Hub-style definition, `<package>/meltano-plugin.yml`."""
+    return yaml.safe_load((ROOT / name / "meltano-plugin.yml").read_text())
+
+
 def meltano_plugin(name: str) -> dict:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     return next(p for p in project["plugins"][PLUGINS[name]] if p["name"] == name)
 
 
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
-def test_meltano_yml_declares_every_setting_of_the_plugin_with_secrets_sensitive(plugin):
+def test_plugin_definition_declares_every_setting_with_secrets_sensitive(plugin):
     properties = about(plugin)["settings"]["properties"]
-    declared = {s["name"]: s for s in meltano_plugin(plugin)["settings"]}
-    assert declared.keys() == properties.keys(), "regenerate with scripts/plugin_settings.py"
+    declared = {s["name"]: s for s in definition(plugin)["settings"]}
+    assert declared.keys() == properties.keys(), f"regenerate with scripts/plugin_settings.py {plugin}"
     for name, spec in properties.items():
         assert bool(declared[name].get("sensitive")) == bool(spec.get("secret")), name
         default = spec.get("default")
         if default not in (None, ""):
             assert declared[name].get("value") == default, name
+        if spec.get("secret"):
+            assert "default" not in spec, f"{plugin} ships a default for the secret {name}"
 
 
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
-def test_meltano_yml_capabilities_are_ones_the_plugin_has(plugin):
-    assert set(meltano_plugin(plugin)["capabilities"]) <= set(about(plugin)["capabilities"])
+def test_plugin_definition_is_hub_ready(plugin):
+    spec = definition(plugin)
+    for key in ("name", "namespace", "label", "description", "pip_url", "executable", "capabilities"):
+        assert spec.get(key), f"{plugin}/meltano-plugin.yml lacks {key}"
+    assert set(spec["capabilities"]) <= set(about(plugin)["capabilities"])
+    assert spec["namespace"] == plugin.replace("-", "_")
+    assert "sandbox" in spec, "the sandbox environment's config lives with the definition"
 
 
-def test_readme_settings_tables_are_current():
-    block = settings_table.block("tap-acumatica")
-    for readme in (ROOT / "README.md", ROOT / "tap-acumatica" / "README.md"):
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_meltano_yml_holds_the_package_definition(plugin):
+    published = {k: v for k, v in definition(plugin).items() if k != "sandbox"}
+    in_project = {k: v for k, v in meltano_plugin(plugin).items() if k in published}
+    assert in_project == published, "run .venv/bin/python scripts/meltano_plugins.py"
+
+
+def test_meltano_yml_is_current():
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "meltano_plugins.py"), "--check"],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_readme_settings_tables_are_current(plugin):
+    block = settings_table.block(plugin)
+    readmes = [ROOT / plugin / "README.md"] + ([ROOT / "README.md"] if plugin == "tap-acumatica" else [])
+    for readme in readmes:
         assert block in readme.read_text(), (
-            f"{readme.name} settings table is stale: run "
-            "`.venv/bin/python scripts/settings_table.py tap-acumatica --write`"
+            f"{readme} settings table is stale: run "
+            f"`.venv/bin/python scripts/settings_table.py {plugin} --write`"
         )
-
-
-def test_no_secret_defaults_in_the_packaged_plugin():
-    for name, spec in about()["settings"]["properties"].items():
-        if spec.get("secret"):
-            assert "default" not in spec, name
