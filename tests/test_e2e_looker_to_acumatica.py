@@ -53,6 +53,26 @@ def query_rows(looker: LookerEmulator) -> list[dict]:
     return [{k.split(".", 1)[1]: v for k, v in row.items()} for row in rows]
 
 
+def expected_journals(rows: list[dict]) -> dict[str, list[tuple]]:
+    """The journal lines the sandbox mapping makes of the query's rows, by journal key."""
+    expected: dict[str, list[tuple]] = {}
+    for r in rows:
+        amount = Decimal(str(r["allocated_amount"]))
+        expected.setdefault(f"{PREFIX}{r['period']}:{r['allocation_id']}", []).append(
+            (r["account"], r["subaccount"], r["branch"], max(amount, Decimal(0)), max(-amount, Decimal(0)),
+             r["description"])
+        )
+    return expected
+
+
+def journal_lines(journal: dict) -> Counter:
+    return Counter(
+        (d["Account"], d["Subaccount"], d["BranchID"], d["DebitAmount"], d["CreditAmount"],
+         d["TransactionDescription"])
+        for d in journal["Details"]
+    )
+
+
 def test_allocation_query_lands_as_journals_equal_to_its_rows_and_a_rerun_posts_nothing(
     looker, acumatica, tmp_path
 ):
@@ -63,35 +83,12 @@ def test_allocation_query_lands_as_journals_equal_to_its_rows_and_a_rerun_posts_
     run = run_target(config, text, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
 
-    expected: dict[str, list[tuple]] = {}
-    for r in rows:
-        amount = Decimal(str(r["allocated_amount"]))
-        expected.setdefault(f"{PREFIX}{r['period']}:{r['allocation_id']}", []).append(
-            (
-                r["account"],
-                r["subaccount"],
-                r["branch"],
-                max(amount, Decimal(0)),
-                max(-amount, Decimal(0)),
-                r["description"],
-            )
-        )
+    expected = expected_journals(rows)
     posted = posted_journals(acumatica, PREFIX)
     assert sorted(posted) == sorted(expected)
     for key, lines in expected.items():
         journal = posted[key]
-        got = [
-            (
-                d["Account"],
-                d["Subaccount"],
-                d["BranchID"],
-                d["DebitAmount"],
-                d["CreditAmount"],
-                d["TransactionDescription"],
-            )
-            for d in journal["Details"]
-        ]
-        assert Counter(got) == Counter(lines), key
+        assert journal_lines(journal) == Counter(lines), key
         assert journal["Status"] == "Balanced" and journal["PostPeriod"] == key.split(":")[1]
     assert sum(len(j["Details"]) for j in posted.values()) == len(rows)
     assert {a["status"] for a in audit_lines(tmp_path / "audit")} == {"posted"}

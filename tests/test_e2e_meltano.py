@@ -37,12 +37,12 @@ FLOWS = {
 }
 
 
-def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (),
+def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap: str = "tap-acumatica",
                 **env_overrides: str) -> subprocess.CompletedProcess:
-    """`meltano --environment=sandbox run tap-acumatica <target>` with its own system database."""
+    """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
     proc = subprocess.run(
-        [*command_prefix, MELTANO, "--environment=sandbox", "run", "tap-acumatica", target],
+        [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
         cwd=ROOT,
         env=env,
         capture_output=True,
