@@ -24,7 +24,9 @@ from tests.test_e2e_meltano import meltano_run
 pytestmark = pytest.mark.e2e
 
 #: stream -> Intacct object, checked row for row in the `intacct` schema (the extractor's load_schema)
-INTACCT_STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL", "gl_details": "GLDETAIL", "departments": "DEPARTMENT"}
+INTACCT_STREAMS = {
+    "vendors": "VENDOR", "ap_bills": "APBILL", "gl_details": "GLDETAIL", "departments": "DEPARTMENT",
+}
 
 
 def test_meltano_run_intacct_into_databricks_lands_rows_equal_to_the_source(tmp_path):
@@ -46,7 +48,8 @@ def test_meltano_run_intacct_into_databricks_lands_rows_equal_to_the_source(tmp_
 
 
 def test_meltano_run_looker_allocations_post_balanced_journals_once(tmp_path):
-    with LookerEmulator(LookerConfig(port=0)) as looker, AcumaticaEmulator(AcumaticaConfig(port=0)) as acumatica:
+    with LookerEmulator(LookerConfig(port=0)) as looker, \
+            AcumaticaEmulator(AcumaticaConfig(port=0)) as acumatica:
         env = {"TAP_LOOKER_BASE_URL": looker.base_url, "TARGET_ACUMATICA_BASE_URL": acumatica.base_url,
                "TARGET_ACUMATICA_AUDIT_DIR": str(tmp_path / "audit")}
         meltano_run(tmp_path, "target-acumatica", tap="tap-looker", **env)
