@@ -17,18 +17,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from acumatica_client import catalog
+from emulator_kit.seeded import M64, mix
 
 from .clock import InstanceClock
-
-M64 = (1 << 64) - 1
-
-
-def mix(x: int) -> int:
-    """splitmix64 finaliser: a cheap, well-spread hash of an integer."""
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
-    return x ^ (x >> 31)
 
 
 def money(cents: int) -> Decimal:
@@ -156,7 +147,8 @@ SPECS: dict[str, EntitySpec] = {
         EntitySpec("SalesInvoice", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Invoice", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Customer", ("CustomerID",), custom={"BAccount": {"UsrSegment": "CustomStringField"}}),
-        EntitySpec("StockItem", ("InventoryID",), custom={"Item": {"UsrRepairItemType": "CustomStringField"}}),
+        EntitySpec("StockItem", ("InventoryID",),
+                   custom={"Item": {"UsrRepairItemType": "CustomStringField"}}),
         # Last, so the GUID tags of the entities above stay as they were.
         EntitySpec("Ledger", ("LedgerID",), "Branches"),
     ]

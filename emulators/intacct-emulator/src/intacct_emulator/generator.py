@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import zlib
 
+from emulator_kit.seeded import M64, mix
+
 from .clock import HISTORY_END, HISTORY_START, UserClock
 from .config import EmulatorConfig
 from .schema import OBJECTS
-
-M64 = (1 << 64) - 1
-
-
-def mix(x: int) -> int:
-    """splitmix64 finaliser: a cheap, well-spread hash of an integer."""
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
-    return x ^ (x >> 31)
 
 
 def money(cents: int) -> str:
