@@ -3,7 +3,10 @@ Databricks emulator, and read what landed in the emulator's Delta tables."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import threading
 import time
@@ -11,9 +14,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 from deltalake import DeltaTable
+from target_databricks.target import TargetDatabricks
 
 from tests.taprun import BIN
 
@@ -162,3 +167,37 @@ def consume_pending_fault(dbx) -> None:
 
 def stat(dbx, name: str) -> int:
     return getattr(dbx.stats, name)
+
+
+def run_in_process(config: str, messages: list[dict]) -> Run:
+    """The same run as ``run_target`` inside the test process (no interpreter start-up per run): STATE
+    lines from stdout, log records as ``stderr``, and a failure as return code 1 with its message."""
+    lines = io.StringIO()
+    handler = _Collect()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # as the console script logs
+    returncode = 0
+    try:
+        target = TargetDatabricks(config=json.loads(Path(config).read_text()), validate_config=True)
+        feed = io.StringIO("".join(ENCODER.encode(m).decode() + "\n" for m in messages))
+        with contextlib.redirect_stdout(lines):
+            target.listen(file_input=feed)
+    except Exception as exc:  # noqa: BLE001 - the console script would exit non-zero with this message
+        returncode = 1
+        handler.lines.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    states = [json.loads(line) for line in lines.getvalue().splitlines() if line.strip()]
+    return Run(returncode, states, "\n".join(handler.lines))
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())

@@ -19,7 +19,7 @@ from tests.target_databricks.loadrun import (
     record,
     replay,
     rows,
-    run_target,
+    run_in_process,
     schema,
     state,
     write_config,
@@ -62,7 +62,7 @@ def test_failed_batch_is_kept_and_replays_once(tmp_path, dbx, failing):
     # Two attempts (max_retries), both TEMPORARILY_UNAVAILABLE: the statement fails for good.
     dbx.app.executor.fail_matching(failing, 2, "TEMPORARILY_UNAVAILABLE")
 
-    first = run_target(cfg, messages)
+    first = run_in_process(cfg, messages)
     assert first.returncode != 0 and first.states == []  # STATE never passes the failed batch
     assert audit(dbx) == []
     assert landed(dbx) == (source(messages) if failing == AUDIT_INSERT else [])
@@ -83,7 +83,7 @@ def test_failed_batch_is_kept_and_replays_once(tmp_path, dbx, failing):
     assert entry["min_replication_value"].startswith("2024-05-02")
     assert entry["max_replication_value"].startswith("2024-05-04")
 
-    again = replay(cfg, kept)
+    again = run_in_process(cfg, [json.loads(line, parse_float=Decimal) for line in text.splitlines()])
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already committed; skipped" in again.stderr
     assert landed(dbx) == source(messages) and len(audit(dbx)) == 1
@@ -100,7 +100,7 @@ def test_bad_value_fails_its_batch_which_is_kept_whole(tmp_path, dbx):
             {"id": 3, "amount": Decimal("0.0000000001"), "memo": "x", "updated": "2024-05-01T00:00:00Z"},
         ),
     )
-    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), good[0], bad, good[1], state(1)])
+    result = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), good[0], bad, good[1], state(1)])
     assert result.returncode != 0 and result.states == []
     assert "more than 9 decimal places would be rounded" in result.stderr
     [kept] = failed_dir.iterdir()

@@ -14,7 +14,7 @@ from tests.target_databricks.loadrun import (
     bills,
     by_id,
     rows,
-    run_target,
+    run_in_process,
     schema,
     state,
     write_config,
@@ -33,13 +33,13 @@ def leftovers(dbx) -> list[str]:
 
 def test_batch_that_fits_one_statement_goes_inline_else_through_the_volume(tmp_path, dbx):
     cfg = write_config(tmp_path, dbx)  # bulk_threshold_rows 5000, 256 parameters per statement
-    small = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)])
+    small = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)])
     assert small.returncode == 0, small.stderr[-3000:]
     assert dbx.stats.uploads == 0 and dbx.stats.statements_merge == 1
     # 60 rows need more than one statement of parameters: no staging table and chunked inserts, but
     # one upload and one MERGE from read_files.
     merges, inserts = dbx.stats.statements_merge, dbx.stats.statements_insert
-    larger = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(3, 63)), state(2)])
+    larger = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(3, 63)), state(2)])
     assert larger.returncode == 0, larger.stderr[-3000:]
     assert dbx.stats.uploads == 1
     assert dbx.stats.statements_merge - merges == 1 and dbx.stats.statements_insert - inserts == 1  # + audit
@@ -49,10 +49,10 @@ def test_batch_that_fits_one_statement_goes_inline_else_through_the_volume(tmp_p
 
 def test_overwrite_bulk_path_replaces_the_table_once_at_the_end(tmp_path, dbx):
     cfg = write_config(tmp_path, dbx, load_method="overwrite", bulk_threshold_rows=50, batch_size_rows=60)
-    before = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1000, 1001]), state(1)])
+    before = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1000, 1001]), state(1)])
     assert before.returncode == 0, before.stderr[-3000:]
     assert dbx.stats.uploads == 0
-    result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(150)), state(2)])
+    result = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(150)), state(2)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.states == [state(2)["value"]]  # held back while batches were staged, emitted after the swap
     # batches of 60, 60 and 30 rows: the two larger ones are one file and one INSERT into the stage each,
@@ -72,12 +72,12 @@ def test_overwrite_bulk_path_replaces_the_table_once_at_the_end(tmp_path, dbx):
 )
 def test_staging_objects_are_dropped_after_a_load_and_after_a_failure(tmp_path, dbx, settings, failing):
     cfg = write_config(tmp_path, dbx, max_retries=1, failed_batch_dir=str(tmp_path / "failed"), **settings)
-    ok = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(60)), state(1)])
+    ok = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(60)), state(1)])
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert len(rows(dbx, "bills")) == 60
     assert leftovers(dbx) == []
     dbx.app.executor.fail_matching(failing, 1, "BAD_REQUEST")
-    failed = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(60, 120)), state(2)])
+    failed = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(60, 120)), state(2)])
     assert failed.returncode != 0 and failed.states == []
     assert "Injected failure: BAD_REQUEST." in failed.stderr  # the failure was the one injected
     assert sorted(by_id(rows(dbx, "bills"))) == list(range(60))
