@@ -184,7 +184,7 @@ def run_in_process(config: str, messages: list[dict]) -> Run:
         feed = io.StringIO("".join(ENCODER.encode(m).decode() + "\n" for m in messages))
         with contextlib.redirect_stdout(lines):
             target.listen(file_input=feed)
-    except Exception as exc:  # noqa: BLE001 - the console script would exit non-zero with this message
+    except Exception as exc:  # the console script would exit non-zero with this message
         returncode = 1
         handler.lines.append(f"{type(exc).__name__}: {exc}")
     finally:
