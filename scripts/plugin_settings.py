@@ -1,6 +1,7 @@
 """Print a plugin's settings as meltano.yml `settings:` entries, from `<plugin> --about --format=json`.
 
-    python scripts/plugin_settings.py target-databricks
+    python scripts/plugin_settings.py target-databricks           # print them
+    python scripts/plugin_settings.py target-databricks --write   # into target-databricks/meltano-plugin.yml
 
 Keeps meltano.yml in step with what each plugin declares (tests/test_packaging.py checks it).
 """
@@ -55,5 +56,22 @@ def settings(plugin: str) -> list[dict]:
     return out
 
 
+def write(plugin: str) -> None:
+    """Replace the settings of ``<plugin>/meltano-plugin.yml``, keeping the rest of the file."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.width = 110
+    rt.indent(mapping=2, sequence=2, offset=0)
+    path = Path(__file__).resolve().parent.parent / plugin / "meltano-plugin.yml"
+    definition = rt.load(path.read_text())
+    definition["settings"] = settings(plugin)
+    with path.open("w") as out:
+        rt.dump(definition, out)
+
+
 if __name__ == "__main__":
-    print(yaml.safe_dump(settings(sys.argv[1]), sort_keys=False, width=110, allow_unicode=True))
+    if "--write" in sys.argv:
+        write(sys.argv[1])
+    else:
+        print(yaml.safe_dump(settings(sys.argv[1]), sort_keys=False, width=110, allow_unicode=True))

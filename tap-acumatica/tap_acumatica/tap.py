@@ -12,6 +12,7 @@ import backoff
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
 from acumatica_client.errors import RETRIABLE_STATUSES
+from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -38,9 +39,6 @@ class _Retry(Exception):
         self.response = response
 
 
-DEFAULT_VERSION = "24.200.001"
-
-
 class TapAcumatica(Tap):
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
@@ -49,62 +47,9 @@ class TapAcumatica(Tap):
     name = "tap-acumatica"
     message_writer_class = MsgSpecWriter
 
+    # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
+    # plugin takes, from acumatica_client; what follows is the tap's own.
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "base_url",
-            th.StringType,
-            required=True,
-            title="Instance URL",
-            description="URL of the Acumatica site including any instance path, "
-            "e.g. https://erp.example.com/AcumaticaERP.",
-        ),
-        th.Property(
-            "endpoint_name",
-            th.StringType,
-            default="Default",
-            title="Endpoint name",
-            description="Contract-based endpoint to read (the web services endpoint name).",
-        ),
-        th.Property(
-            "endpoint_version",
-            th.StringType,
-            default=DEFAULT_VERSION,
-            title="Endpoint version",
-            description="Endpoint version, one of "
-            + ", ".join(catalog.versions())
-            + ". Checked against the instance's GET /entity at start.",
-        ),
-        th.Property("tenant", th.StringType, title="Tenant", description="Tenant (company) to sign in to."),
-        th.Property(
-            "branch", th.StringType, title="Branch", description="Branch to sign in to (cookie login)."
-        ),
-        th.Property(
-            "auth_method",
-            th.StringType,
-            default="oauth",
-            allowed_values=["oauth", "cookie"],
-            title="Authentication method",
-            description="'oauth': OAuth 2.0 password grant with a connected application "
-            "(recommended); 'cookie': /entity/auth/login, signed out at the end of the run.",
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            title="OAuth client ID",
-            description="Connected application client ID, GUID@Tenant (the tenant is appended "
-            "from 'tenant' when missing).",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            title="OAuth client secret",
-            description="Shared secret of the connected application.",
-        ),
-        th.Property("username", th.StringType, title="Username", description="Acumatica user to sign in as."),
-        th.Property(
-            "password", th.StringType, secret=True, title="Password", description="That user's password."
-        ),
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -161,28 +106,12 @@ class TapAcumatica(Tap):
             "optional replication key and $expand; 'schema' (JSON schema of the unwrapped "
             "record) for entities of a custom endpoint.",
         ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=300,
-            title="Request timeout",
-            description="Seconds to wait for one response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            title="Max retries",
-            description="Retries of a request on 429, 5xx and dropped connections.",
-        ),
-        th.Property(
-            "max_backoff_seconds",
-            th.NumberType,
-            default=60,
-            title="Max backoff",
-            description="Longest wait between retries, in seconds.",
-        ),
     ).to_dict()
+    config_jsonschema = {
+        **config_jsonschema,
+        "properties": {**CONNECTION_PROPERTIES, **config_jsonschema["properties"]},
+        "required": ["base_url"],
+    }
 
     # The run's single connection to the instance ------------------------------------------
 
