@@ -6,7 +6,7 @@ import gc
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import backoff
 import requests
@@ -49,7 +49,7 @@ class TapAcumatica(Tap):
 
     # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
     # plugin takes, from acumatica_client; what follows is the tap's own.
-    config_jsonschema = th.PropertiesList(
+    config_jsonschema: ClassVar[dict] = th.PropertiesList(
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -107,7 +107,7 @@ class TapAcumatica(Tap):
             "record) for entities of a custom endpoint.",
         ),
     ).to_dict()
-    config_jsonschema = {
+    config_jsonschema: ClassVar[dict] = {
         **config_jsonschema,
         "properties": {**CONNECTION_PROPERTIES, **config_jsonschema["properties"]},
         "required": ["base_url"],
