@@ -26,8 +26,7 @@ class Api:
 
     def sql(self, statement: str, parameters: list | None = None, **body) -> dict:
         """Execute and return the response body (asserting HTTP 200)."""
-        payload = {"statement": statement, "warehouse_id": "sandbox-warehouse", "wait_timeout": "30s",
-                   **body}
+        payload = {"statement": statement, "warehouse_id": "sandbox-warehouse", "wait_timeout": "30s", **body}
         if parameters is not None:
             payload["parameters"] = parameters
         response = self.post("/api/2.0/sql/statements", json=payload)

@@ -1,4 +1,4 @@
-"""The Databricks SQL forms target-databricks emits, over raw HTTP; large VALUES loads; statement retention."""
+"""The Databricks SQL forms target-databricks emits, over raw HTTP; large VALUES loads; retention."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ STATEMENTS = "/api/2.0/sql/statements"
 T = "`lake`.`raw`.`we ird;``t`"
 COLS = "`k`, `a b;c`, `x``y`, `ts`, `_sdc_load_token`"
 TYPES = ("BIGINT", "STRING", "DECIMAL(38,9)", "TIMESTAMP", "STRING")
-CREATE = (f"CREATE TABLE IF NOT EXISTS {T} (`k` BIGINT, `a b;c` STRING, `x``y` DECIMAL(38,9), `ts` TIMESTAMP, "
-          "`_sdc_load_token` STRING) USING DELTA TBLPROPERTIES ('delta.columnMapping.mode' = 'name', "
-          "'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5')")
-PROJECTION = ("CAST(c0 AS BIGINT) AS `k`, CAST(c1 AS STRING) AS `a b;c`, CAST(c2 AS DECIMAL(38,9)) AS `x``y`, "
-              "CAST(c3 AS TIMESTAMP) AS `ts`, CAST(c4 AS STRING) AS `_sdc_load_token`")
+CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {T} (`k` BIGINT, `a b;c` STRING, `x``y` DECIMAL(38,9), `ts` TIMESTAMP, "
+    "`_sdc_load_token` STRING) USING DELTA TBLPROPERTIES ('delta.columnMapping.mode' = 'name', "
+    "'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5')"
+)
+PROJECTION = (
+    "CAST(c0 AS BIGINT) AS `k`, CAST(c1 AS STRING) AS `a b;c`, CAST(c2 AS DECIMAL(38,9)) AS `x``y`, "
+    "CAST(c3 AS TIMESTAMP) AS `ts`, CAST(c4 AS STRING) AS `_sdc_load_token`"
+)
 BIG = "12345678901234567890123456789.123456789"
 
 
@@ -24,7 +28,7 @@ def values_statement(rows: list[list[str | None]]) -> tuple[str, list[dict]]:
     params, tuples = [], []
     for row in rows:
         tokens = []
-        for value, sql_type in zip(row, TYPES):
+        for value, sql_type in zip(row, TYPES, strict=False):
             if value is None:
                 tokens.append("NULL")
             else:
@@ -35,21 +39,37 @@ def values_statement(rows: list[list[str | None]]) -> tuple[str, list[dict]]:
 
 
 def merge(source: str) -> str:
-    return (f"MERGE INTO {T} AS t USING ({source}) AS s ON t.`k` <=> s.`k` WHEN MATCHED THEN UPDATE SET "
-            "t.`a b;c` = s.`a b;c`, t.`x``y` = s.`x``y`, t.`ts` = s.`ts`, t.`_sdc_load_token` = s.`_sdc_load_token` "
-            f"WHEN NOT MATCHED THEN INSERT ({COLS}) VALUES (s.`k`, s.`a b;c`, s.`x``y`, s.`ts`, s.`_sdc_load_token`)")
+    return (
+        f"MERGE INTO {T} AS t USING ({source}) AS s ON t.`k` <=> s.`k` WHEN MATCHED THEN UPDATE SET "
+        "t.`a b;c` = s.`a b;c`, t.`x``y` = s.`x``y`, t.`ts` = s.`ts`, "
+        "t.`_sdc_load_token` = s.`_sdc_load_token` "
+        f"WHEN NOT MATCHED THEN INSERT ({COLS}) "
+        "VALUES (s.`k`, s.`a b;c`, s.`x``y`, s.`ts`, s.`_sdc_load_token`)"
+    )
 
 
 def test_create_describe_and_null_safe_merge_from_values(api, emulator):
     api.ok(CREATE)
     api.ok(CREATE)  # IF NOT EXISTS
     described = api.sql(f"DESCRIBE TABLE {T}")
-    assert [c["name"] for c in described["manifest"]["schema"]["columns"]] == ["col_name", "data_type", "comment"]
+    assert [c["name"] for c in described["manifest"]["schema"]["columns"]] == [
+        "col_name",
+        "data_type",
+        "comment",
+    ]
     assert described["result"]["data_array"] == [
-        ["k", "bigint", None], ["a b;c", "string", None], ["x`y", "decimal(38,9)", None],
-        ["ts", "timestamp", None], ["_sdc_load_token", "string", None]]
-    source, params = values_statement([["1", "x", BIG, "2024-01-02T03:04:05.123456+00:00", "t1"],
-                                       [None, "null key", "0.000000001", None, "t1"]])
+        ["k", "bigint", None],
+        ["a b;c", "string", None],
+        ["x`y", "decimal(38,9)", None],
+        ["ts", "timestamp", None],
+        ["_sdc_load_token", "string", None],
+    ]
+    source, params = values_statement(
+        [
+            ["1", "x", BIG, "2024-01-02T03:04:05.123456+00:00", "t1"],
+            [None, "null key", "0.000000001", None, "t1"],
+        ]
+    )
     assert api.ok(merge(source), params) == [["2", "0", "0", "2"]]
     # Re-running matches the NULL key with <=> instead of inserting it again.
     assert api.ok(merge(source), params) == [["2", "2", "0", "0"]]
@@ -67,20 +87,29 @@ def test_insert_replace_where_and_insert_overwrite(api, emulator):
     other, p2 = values_statement([["3", "c", "3.5", None, "tok2"]])
     api.ok(f"INSERT INTO {T} ({COLS}) {other}", p2)
     again, p3 = values_statement([["1", "a2", "1.5", None, "tok1"], ["2", "b2", "2.5", None, "tok1"]])
-    replace = (f"INSERT INTO {T} REPLACE WHERE `_sdc_load_token` = :load_token "
-               f"SELECT {COLS} FROM ({again}) AS s")
-    api.ok(replace, p3 + [{"name": "load_token", "value": "tok1", "type": "STRING"}])
+    replace = (
+        f"INSERT INTO {T} REPLACE WHERE `_sdc_load_token` = :load_token SELECT {COLS} FROM ({again}) AS s"
+    )
+    api.ok(replace, [*p3, {"name": "load_token", "value": "tok1", "type": "STRING"}])
     assert api.ok(f"SELECT `k`, `a b;c` FROM {T} ORDER BY `k`") == [["1", "a2"], ["2", "b2"], ["3", "c"]]
 
     stage = "`lake`.`raw`.`__tdbx_stage_t`"
-    api.ok(CREATE.replace(T, stage).replace("IF NOT EXISTS", "").replace("CREATE TABLE", "CREATE OR REPLACE TABLE"))
+    api.ok(
+        CREATE.replace(T, stage)
+        .replace("IF NOT EXISTS", "")
+        .replace("CREATE TABLE", "CREATE OR REPLACE TABLE")
+    )
     api.ok(f"INSERT INTO {stage} ({COLS}) {first}", p1)
     api.ok(f"INSERT OVERWRITE {T} ({COLS}) SELECT {COLS} FROM {stage}")
     api.ok(f"DROP TABLE IF EXISTS {stage}")
     api.ok(f"DROP TABLE IF EXISTS {stage}")
     assert api.ok(f"SELECT `k`, `a b;c` FROM {T} ORDER BY `k`") == [["1", "a"], ["2", "b"]]
-    assert sorted(DeltaTable(emulator.table_path("lake", "raw", "we ird;`t")).to_pyarrow_table()
-                  .column("a b;c").to_pylist()) == ["a", "b"]
+    assert sorted(
+        DeltaTable(emulator.table_path("lake", "raw", "we ird;`t"))
+        .to_pyarrow_table()
+        .column("a b;c")
+        .to_pylist()
+    ) == ["a", "b"]
     assert api.ok(f"DELETE FROM {T} WHERE `k` = 1") == [["1", "1"]]
     assert api.ok(f"SELECT count(*) FROM {T}") == [["1"]]
 
@@ -88,16 +117,24 @@ def test_insert_replace_where_and_insert_overwrite(api, emulator):
 def test_read_files_and_copy_into_cast_json_strings_exactly(api):
     api.ok(CREATE)
     api.ok("CREATE VOLUME IF NOT EXISTS lake.raw.stage")
-    lines = [{"c0": "7", "c1": "2024-05-06", "c2": BIG, "c3": "2024-05-06T07:08:09.123456+00:00", "c4": "t"},
-             {"c0": "8", "c1": None, "c2": "-0.000000001", "c3": "1999-12-31T23:59:59.999999+00:00", "c4": "t"}]
+    lines = [
+        {"c0": "7", "c1": "2024-05-06", "c2": BIG, "c3": "2024-05-06T07:08:09.123456+00:00", "c4": "t"},
+        {"c0": "8", "c1": None, "c2": "-0.000000001", "c3": "1999-12-31T23:59:59.999999+00:00", "c4": "t"},
+    ]
     body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    assert api.put("/api/2.0/fs/files/Volumes/lake/raw/stage/b1/part-00000.json", data=body).status_code == 204
+    assert (
+        api.put("/api/2.0/fs/files/Volumes/lake/raw/stage/b1/part-00000.json", data=body).status_code == 204
+    )
     source = f"SELECT {PROJECTION} FROM read_files('/Volumes/lake/raw/stage/b1/', format => 'json')"
     assert api.ok(merge(source)) == [["2", "0", "0", "2"]]
-    expected = [["7", "2024-05-06", BIG, "2024-05-06T07:08:09.123Z", "456"],
-                ["8", None, "-0.000000001", "1999-12-31T23:59:59.999Z", "999"]]
+    expected = [
+        ["7", "2024-05-06", BIG, "2024-05-06T07:08:09.123Z", "456"],
+        ["8", None, "-0.000000001", "1999-12-31T23:59:59.999Z", "999"],
+    ]
     # Microseconds survive: the API renders milliseconds, so check the rest separately.
-    query = f"SELECT `k`, `a b;c`, `x``y`, `ts`, CAST(unix_micros(`ts`) % 1000 AS STRING) FROM {T} ORDER BY `k`"
+    query = (
+        f"SELECT `k`, `a b;c`, `x``y`, `ts`, CAST(unix_micros(`ts`) % 1000 AS STRING) FROM {T} ORDER BY `k`"
+    )
     assert api.ok(query) == expected
 
     api.ok(f"DELETE FROM {T}")
@@ -106,16 +143,23 @@ def test_read_files_and_copy_into_cast_json_strings_exactly(api):
     assert api.ok(f"COPY INTO {raw} FROM '/Volumes/lake/raw/stage/b1/' FILEFORMAT = JSON")[0][0] == "2"
     # Strings that look like dates stay the text that was written.
     assert api.ok(f"SELECT c1, c3 FROM {raw} ORDER BY c0") == [
-        ["2024-05-06", "2024-05-06T07:08:09.123456+00:00"], [None, "1999-12-31T23:59:59.999999+00:00"]]
+        ["2024-05-06", "2024-05-06T07:08:09.123456+00:00"],
+        [None, "1999-12-31T23:59:59.999999+00:00"],
+    ]
     api.ok(f"INSERT INTO {T} ({COLS}) SELECT {PROJECTION} FROM {raw}")
     assert api.ok(query) == expected
 
 
 def test_values_fast_path_keeps_types_nulls_and_unbound_errors(api):
     api.ok(CREATE)
-    assert api.ok("SELECT * FROM VALUES (:a, :b), (:c, NULL) AS v(x, y)", [
-        {"name": "a", "value": "1", "type": "BIGINT"}, {"name": "b", "value": "x"},
-        {"name": "c", "value": "2", "type": "BIGINT"}]) == [["1", "x"], ["2", None]]
+    assert api.ok(
+        "SELECT * FROM VALUES (:a, :b), (:c, NULL) AS v(x, y)",
+        [
+            {"name": "a", "value": "1", "type": "BIGINT"},
+            {"name": "b", "value": "x"},
+            {"name": "c", "value": "2", "type": "BIGINT"},
+        ],
+    ) == [["1", "x"], ["2", None]]
     body = api.sql("SELECT * FROM VALUES (:a), (:zz) AS v(x)", [{"name": "a", "value": "1", "type": "INT"}])
     assert body["status"]["state"] == "FAILED"
     assert body["status"]["error"]["message"].startswith("[UNBOUND_SQL_PARAMETER]")
@@ -130,16 +174,19 @@ def test_values_fast_path_keeps_types_nulls_and_unbound_errors(api):
 
 def test_large_values_merge_is_fast_and_exact(api, emulator):
     api.ok(CREATE)
-    rows = [[str(i), f"name {i}", f"{i}.{i % 1000:09d}", "2024-01-01T00:00:00.000001+00:00", "t"]
-            for i in range(20_000)]
+    rows = [
+        [str(i), f"name {i}", f"{i}.{i % 1000:09d}", "2024-01-01T00:00:00.000001+00:00", "t"]
+        for i in range(20_000)
+    ]
     started = time.perf_counter()
     for start in range(0, len(rows), 10_000):
-        source, params = values_statement(rows[start:start + 10_000])
+        source, params = values_statement(rows[start : start + 10_000])
         assert api.ok(merge(source), params)[0][0] == "10000"
     elapsed = time.perf_counter() - started
     assert elapsed < 15, elapsed  # was about 10 s per 10,000 rows before the VALUES fast path
     assert api.ok(f"SELECT count(*), sum(`x``y`) FROM {T}") == [
-        ["20000", str(sum(__import__("decimal").Decimal(r[2]) for r in rows))]]
+        ["20000", str(sum(__import__("decimal").Decimal(r[2]) for r in rows))]
+    ]
     table = DeltaTable(emulator.table_path("lake", "raw", "we ird;`t")).to_pyarrow_table()
     assert table.num_rows == 20_000
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from acumatica_emulator import SANDBOX_CLIENT_ID, AcumaticaEmulator, EmulatorConfig
 
 V24 = "24.200.001"
 
 
 def oauth_token(emu: AcumaticaEmulator, scope: str = "api offline_access") -> dict:
-    response = requests.post(f"{emu.base_url}/identity/connect/token", data={
-        "grant_type": "password", "client_id": SANDBOX_CLIENT_ID, "client_secret": "sandbox-secret",
-        "username": "admin", "password": "sandbox", "scope": scope})
+    response = requests.post(
+        f"{emu.base_url}/identity/connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": "sandbox-secret",
+            "username": "admin",
+            "password": "sandbox",
+            "scope": scope,
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -6,21 +6,29 @@ import time
 
 import pytest
 import requests
-
 from acumatica_emulator import SANDBOX_CLIENT_ID, AcumaticaEmulator, EmulatorConfig
 
 V24 = "24.200.001"
 
 
 def _token(emu, **overrides):
-    form = {"grant_type": "password", "client_id": SANDBOX_CLIENT_ID, "client_secret": "sandbox-secret",
-            "username": "admin", "password": "sandbox", "scope": "api offline_access"} | overrides
+    form = {
+        "grant_type": "password",
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_secret": "sandbox-secret",
+        "username": "admin",
+        "password": "sandbox",
+        "scope": "api offline_access",
+    } | overrides
     return requests.post(f"{emu.base_url}/identity/connect/token", data=form)
 
 
 def _bills(emu, token):
-    return requests.get(f"{emu.base_url}/entity/Default/{V24}/Bill", params={"$top": 1},
-                        headers={"Authorization": f"Bearer {token}"})
+    return requests.get(
+        f"{emu.base_url}/entity/Default/{V24}/Bill",
+        params={"$top": 1},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 @pytest.fixture
@@ -41,8 +49,12 @@ def test_password_grant_and_refresh_rotation(fresh):
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert body["scope"] == "api offline_access" and body["refresh_token"]
     assert _bills(fresh, body["access_token"]).status_code == 200
-    form = {"grant_type": "refresh_token", "client_id": SANDBOX_CLIENT_ID,
-            "client_secret": "sandbox-secret", "refresh_token": body["refresh_token"]}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_secret": "sandbox-secret",
+        "refresh_token": body["refresh_token"],
+    }
     renewed = requests.post(f"{fresh.base_url}/identity/connect/token", data=form)
     assert renewed.status_code == 200
     assert renewed.json()["refresh_token"] != body["refresh_token"]
@@ -58,10 +70,15 @@ def test_no_refresh_token_without_offline_access(emu):
 
 def test_grant_errors(emu):
     assert _token(emu, client_secret="nope").json() == {"error": "invalid_client"}
-    assert _token(emu, client_id="4C5E9A1B-7F3D-4E2A-9B6C-1D8F0A2E3B4C@Other").json()["error"] == "invalid_client"
+    assert (
+        _token(emu, client_id="4C5E9A1B-7F3D-4E2A-9B6C-1D8F0A2E3B4C@Other").json()["error"]
+        == "invalid_client"
+    )
     bad = _token(emu, password="wrong")
     assert bad.status_code == 400 and bad.json() == {
-        "error": "invalid_grant", "error_description": "invalid_username_or_password"}
+        "error": "invalid_grant",
+        "error_description": "invalid_username_or_password",
+    }
     cc = _token(emu, grant_type="client_credentials")
     assert cc.status_code == 400 and cc.json() == {"error": "unsupported_grant_type"}
 
@@ -80,8 +97,10 @@ def test_access_token_expiry_and_revocation(short_tokens):
 
 def test_cookie_login_logout(fresh):
     s = requests.Session()
-    r = s.post(f"{fresh.base_url}/entity/auth/login",
-               json={"name": "admin", "password": "sandbox", "tenant": "Company", "branch": "HEADOFFICE"})
+    r = s.post(
+        f"{fresh.base_url}/entity/auth/login",
+        json={"name": "admin", "password": "sandbox", "tenant": "Company", "branch": "HEADOFFICE"},
+    )
     assert r.status_code == 204
     assert {".ASPXAUTH", "ASP.NET_SessionId", "UserBranch", "Locale"} <= set(s.cookies.keys())
     assert "HttpOnly" in r.headers["Set-Cookie"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig, RecordNotFound
 
 V24 = "24.200.001"
@@ -20,7 +19,9 @@ def test_records_are_unwrapped_in_key_order(fresh):
     assert len(rows) == 120
     assert [r["ReferenceNbr"] for r in rows[:3]] == ["000001", "000002", "000003"]
     first = rows[0]
-    assert isinstance(first["Amount"], Decimal) and first["Amount"] == sum(d["Amount"] for d in first["Details"])
+    assert isinstance(first["Amount"], Decimal) and first["Amount"] == sum(
+        d["Amount"] for d in first["Details"]
+    )
     assert isinstance(first["Hold"], bool) and first["LastModifiedDateTime"].endswith("-05:00")
     assert first["custom"] == {}
     with_custom = fresh.store.records("Bill", V24, custom=["Document.UsrApprovalCode"])[0]
@@ -31,11 +32,18 @@ def test_records_are_unwrapped_in_key_order(fresh):
 def test_insert_modify_delete_are_visible(fresh, signed_in):
     s = signed_in(fresh)
     stamps_before = max(r["LastModifiedDateTime"] for r in fresh.store.records("Bill", V24, expand=()))
-    made = fresh.store.insert("Bill", {"Vendor": "V000002", "Amount": Decimal("10.50"),
-                                       "Details": [{"Amount": "10.50", "Account": "60000"}]})
+    made = fresh.store.insert(
+        "Bill",
+        {
+            "Vendor": "V000002",
+            "Amount": Decimal("10.50"),
+            "Details": [{"Amount": "10.50", "Account": "60000"}],
+        },
+    )
     assert made["ReferenceNbr"] == "000121" and made["Type"] == "Bill"
-    row = s.get(f"{fresh.base_url}/entity/Default/{V24}/Bill/Bill/000121",
-                params={"$expand": "Details"}).json()
+    row = s.get(
+        f"{fresh.base_url}/entity/Default/{V24}/Bill/Bill/000121", params={"$expand": "Details"}
+    ).json()
     assert row["Amount"]["value"] == 10.5 and row["Details"][0]["Account"]["value"] == "60000"
 
     changed = fresh.store.modify("Bill", ("Bill", "000005"), {"Description": "changed"})
@@ -90,10 +98,20 @@ def test_million_bills_deep_keyset_page(signed_in):
         # The record at index 876,543 and its successors, found by a keyset filter.
         target = emu.store.gen.header("Bill", 876_543)
         t, ref = target["LastModifiedDateTime"], target["ReferenceNbr"]
-        keyset = (f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
-                  f"datetimeoffset'{t}' and (Type gt 'Bill' or (Type eq 'Bill' and ReferenceNbr gt '{ref}')))")
-        page = _all(emu, s, **{"$filter": keyset, "$top": 100, "$expand": "Details",
-                               "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"})
+        keyset = (
+            f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
+            f"datetimeoffset'{t}' and (Type gt 'Bill' or (Type eq 'Bill' and ReferenceNbr gt '{ref}')))"
+        )
+        page = _all(
+            emu,
+            s,
+            **{
+                "$filter": keyset,
+                "$top": 100,
+                "$expand": "Details",
+                "$orderby": "LastModifiedDateTime,Type,ReferenceNbr",
+            },
+        )
         assert [r["ReferenceNbr"]["value"] for r in page] == [f"{n:07d}" for n in range(876_545, 876_645)]
         stamps = [r["LastModifiedDateTime"]["value"] for r in page]
         assert stamps == sorted(stamps)
@@ -109,9 +127,16 @@ def test_template_renderer_matches_general_renderer(fresh, empty_nulls):
     from acumatica_emulator.render import ENCODER, PagePlan
 
     fresh.store.modify("Bill", ("Bill", "000003"), {"Description": 'quote " and back\\slash'})
-    plan = PagePlan(fresh.store, "Bill", V24, None, "Details",
-                    "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase", "/AcumaticaERP",
-                    empty_nulls)
+    plan = PagePlan(
+        fresh.store,
+        "Bill",
+        V24,
+        None,
+        "Details",
+        "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
+        "/AcumaticaERP",
+        empty_nulls,
+    )
     rows = fresh.store.query("Bill", lambda r: True, [(k, False) for k in KEY_FIELDS["Bill"]], 0, None)
     general = ENCODER.encode([plan.record(r, n) for n, r in enumerate(rows, 1)])
     assert plan.render(rows) == general

@@ -33,7 +33,9 @@ def test_rate_limit_delays_after_half_and_declines_long_waits(fresh, session):
     fresh.knobs.max_queue_wait_s = 0.05
     declined = _get(fresh, session)
     assert declined.status_code == 429
-    assert declined.json()["message"] == "The number of requests has exceeded the limit imposed by the license."
+    assert (
+        declined.json()["message"] == "The number of requests has exceeded the limit imposed by the license."
+    )
     assert "Retry-After" not in declined.headers
     fresh.knobs.retry_after_s = 3
     assert _get(fresh, session).headers.get("Retry-After") == "3"
@@ -119,8 +121,12 @@ def test_http_control_api(fresh, session):
     stats = requests.get(f"{root}/_emulator/stats").json()
     assert stats["statuses"]["502"] == 1 and stats["tokens_issued"] == 1
     made = requests.post(f"{root}/_emulator/records/Vendor", json={"VendorName": "Via HTTP"}).json()
-    assert requests.patch(f"{root}/_emulator/records/Vendor/{made['VendorID']}",
-                          json={"VendorName": "Renamed"}).json()["VendorName"] == "Renamed"
+    assert (
+        requests.patch(
+            f"{root}/_emulator/records/Vendor/{made['VendorID']}", json={"VendorName": "Renamed"}
+        ).json()["VendorName"]
+        == "Renamed"
+    )
     assert requests.delete(f"{root}/_emulator/records/Vendor/{made['VendorID']}").status_code == 204
     assert requests.post(f"{root}/_emulator/expire_tokens").json()["expired"] == 1
     assert _get(fresh, session).status_code == 401

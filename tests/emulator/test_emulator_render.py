@@ -7,17 +7,22 @@ import itertools
 
 import pytest
 from acumatica_client import catalog
-
 from acumatica_emulator import KEY_FIELDS, AcumaticaEmulator, EmulatorConfig
 from acumatica_emulator.odata import FilterCompiler, parse_filter
 from acumatica_emulator.render import ENCODER, PagePlan
 
 ORDER = [("LastModifiedDateTime", False), ("Type", False), ("ReferenceNbr", False)]
-SELECTS = [None, "ReferenceNbr,Amount,Hold,Details/Amount,Details/InventoryID",
-           "Type,ReferenceNbr,LastModifiedDateTime"]
+SELECTS = [
+    None,
+    "ReferenceNbr,Amount,Hold,Details/Amount,Details/InventoryID",
+    "Type,ReferenceNbr,LastModifiedDateTime",
+]
 EXPANDS = [None, "Details", "Details,Applications"]
-CUSTOMS = [None, "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
-           "Document.UsrCostCenter,Document.UsrApprovalCode"]
+CUSTOMS = [
+    None,
+    "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
+    "Document.UsrCostCenter,Document.UsrApprovalCode",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +32,10 @@ def changed():
         store = emu.store
         store.modify("Bill", ("Bill", "000003"), {"Description": 'quote " and back\\slash'})
         store.modify("Bill", ("Bill", "000100"), {"InventoryID": None, "Hold": True})
-        store.insert("Bill", {"Vendor": "V000002", "Amount": "10.50",
-                              "Details": [{"Amount": "10.50", "Account": "60000"}]})
+        store.insert(
+            "Bill",
+            {"Vendor": "V000002", "Amount": "10.50", "Details": [{"Amount": "10.50", "Account": "60000"}]},
+        )
         store.delete("Bill", ("Bill", "000007"))
         yield emu
 
@@ -52,27 +59,42 @@ def test_fused_bill_writer_matches_general(changed, version, empty_nulls):
         full = store.query("Bill", lambda r: True, ORDER, 0, None)
         light = store.query("Bill", lambda r: True, ORDER, 0, None, lazy=plan.fused)
         assert [r.get("id") for r in full if "_i" not in r] == [
-            r.get("id") for r in light if "_i" not in r]  # the same overlay records
+            r.get("id") for r in light if "_i" not in r
+        ]  # the same overlay records
         expected = _general(plan, full)
         assert plan.render(full) == expected, (select, expand, custom)
         assert plan.render(light) == expected, (select, expand, custom)
         assert plan.fused  # the fused Bill rule serves every one of these shapes
 
 
-@pytest.mark.parametrize("entity", ["Vendor", "PurchaseOrder", "Check", "JournalTransaction",
-                                    "SalesInvoice", "Customer", "StockItem", "Account"])
+@pytest.mark.parametrize(
+    "entity",
+    [
+        "Vendor",
+        "PurchaseOrder",
+        "Check",
+        "JournalTransaction",
+        "SalesInvoice",
+        "Customer",
+        "StockItem",
+        "Account",
+    ],
+)
 @pytest.mark.parametrize("empty_nulls", [False, True])
 def test_compiled_writer_matches_general(idle, entity, empty_nulls):
-    spec_custom = {"Vendor": "BAccount.UsrRiskRating", "PurchaseOrder": "Document.UsrBuyerCode",
-                   "Customer": "BAccount.UsrSegment", "StockItem": "Item.UsrRepairItemType"}
+    spec_custom = {
+        "Vendor": "BAccount.UsrRiskRating",
+        "PurchaseOrder": "Document.UsrBuyerCode",
+        "Customer": "BAccount.UsrSegment",
+        "StockItem": "Item.UsrRepairItemType",
+    }
     fields = catalog.fields("24.200.001", entity)
     expand = ",".join(f for f, t in fields.items() if catalog.is_detail(t)) or None
     key = KEY_FIELDS[entity]
     first = idle.store.query(entity, lambda r: True, [(k, False) for k in key], 0, 1)[0]
     idle.store.modify(entity, first["id"], {})
     for custom in (None, spec_custom.get(entity)):
-        plan = PagePlan(idle.store, entity, "24.200.001", None, expand, custom, "/AcumaticaERP",
-                        empty_nulls)
+        plan = PagePlan(idle.store, entity, "24.200.001", None, expand, custom, "/AcumaticaERP", empty_nulls)
         rows = idle.store.query(entity, lambda r: True, [(k, False) for k in key], 0, None)
         assert plan.render(rows) == _general(plan, rows)
 
@@ -83,8 +105,16 @@ def _expected_page(emu, params: dict) -> bytes:
     fields = catalog.fields("24.200.001", "Bill")
     predicate = FilterCompiler(fields, {}, store.to_ms).compile(parse_filter(params["$filter"]))
     rows = store.query("Bill", predicate, ORDER, 0, int(params["$top"]))
-    plan = PagePlan(store, "Bill", "24.200.001", params.get("$select"), params.get("$expand"),
-                    params.get("$custom"), "/AcumaticaERP", emu.knobs.null_as_empty_object)
+    plan = PagePlan(
+        store,
+        "Bill",
+        "24.200.001",
+        params.get("$select"),
+        params.get("$expand"),
+        params.get("$custom"),
+        "/AcumaticaERP",
+        emu.knobs.null_as_empty_object,
+    )
     return _general(plan, rows)
 
 
@@ -98,12 +128,17 @@ def test_keyset_pages_over_http_match_general(changed, signed_in, empty_nulls):
     try:
         while True:
             t, typ, ref = last
-            params = {"$expand": "Details", "$top": "25",
-                      "$orderby": "LastModifiedDateTime,Type,ReferenceNbr",
-                      "$custom": "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
-                      "$filter": (f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime"
-                                  f" eq datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and"
-                                  f" ReferenceNbr gt '{ref}')))")}
+            params = {
+                "$expand": "Details",
+                "$top": "25",
+                "$orderby": "LastModifiedDateTime,Type,ReferenceNbr",
+                "$custom": "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
+                "$filter": (
+                    f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime"
+                    f" eq datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and"
+                    f" ReferenceNbr gt '{ref}')))"
+                ),
+            }
             response = session.get(url, params=params)
             assert response.status_code == 200, response.text
             assert response.content == _expected_page(changed, params)
@@ -112,12 +147,19 @@ def test_keyset_pages_over_http_match_general(changed, signed_in, empty_nulls):
             if len(page) < 25:
                 break
             tail = page[-1]
-            last = (tail["LastModifiedDateTime"]["value"], tail["Type"]["value"],
-                    tail["ReferenceNbr"]["value"])
+            last = (
+                tail["LastModifiedDateTime"]["value"],
+                tail["Type"]["value"],
+                tail["ReferenceNbr"]["value"],
+            )
         assert pages == 5  # 120 - 1 deleted + 1 inserted = 120 records
         # A filter on a field light records lack takes the full path and still matches.
-        params = {"$top": "500", "$expand": "Details", "$filter": "Status eq 'Open'",
-                  "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"}
+        params = {
+            "$top": "500",
+            "$expand": "Details",
+            "$filter": "Status eq 'Open'",
+            "$orderby": "LastModifiedDateTime,Type,ReferenceNbr",
+        }
         response = session.get(url, params=params)
         assert response.content == _expected_page(changed, params)
     finally:
@@ -126,14 +168,19 @@ def test_keyset_pages_over_http_match_general(changed, signed_in, empty_nulls):
 
 # ---- bulk (numpy) writer and the keyset scan that skips the filter --------------------------
 
-@pytest.mark.parametrize("tz,lines,group,sizes", [
-    ("-05:00", 3, 4, {"Bill": 1500}),
-    ("+05:30", 1, 1, {"Bill": 700, "Vendor": 1, "StockItem": 0}),
-    ("+00:00", 5, 7, {"Bill": 1200, "Vendor": 123456, "StockItem": 3000}),
-])
+
+@pytest.mark.parametrize(
+    "tz,lines,group,sizes",
+    [
+        ("-05:00", 3, 4, {"Bill": 1500}),
+        ("+05:30", 1, 1, {"Bill": 700, "Vendor": 1, "StockItem": 0}),
+        ("+00:00", 5, 7, {"Bill": 1200, "Vendor": 123456, "StockItem": 3000}),
+    ],
+)
 def test_bulk_writer_matches_per_record(tz, lines, group, sizes):
-    emu = AcumaticaEmulator(EmulatorConfig(sizes=sizes, timezone_offset=tz, lines_per_document=lines,
-                                           same_timestamp_group=group))
+    emu = AcumaticaEmulator(
+        EmulatorConfig(sizes=sizes, timezone_offset=tz, lines_per_document=lines, same_timestamp_group=group)
+    )
     store = emu.store
     store.delete("Bill", ("Bill", "000010"))
     rows = store.query("Bill", lambda r: True, ORDER, 0, None, lazy=True)
@@ -158,8 +205,10 @@ def test_bulk_writer_mixed_with_overlay(changed):
 
 
 def _keyset(t: str, typ: str, ref: str) -> str:
-    return (f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
-            f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and ReferenceNbr gt '{ref}')))")
+    return (
+        f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
+        f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and ReferenceNbr gt '{ref}')))"
+    )
 
 
 def test_timestamp_accept():
@@ -177,8 +226,10 @@ def test_timestamp_accept():
     assert accept(f"LastModifiedDateTime ge datetimeoffset'{t}'") == ms
     assert accept(f"datetimeoffset'{t}' lt LastModifiedDateTime") == ms + 1
     assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and Type eq 'Bill'") is None
-    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and LastModifiedDateTime lt "
-                  f"datetimeoffset'{t}'") is None
+    assert (
+        accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and LastModifiedDateTime lt datetimeoffset'{t}'")
+        is None
+    )
     assert accept(f"not (LastModifiedDateTime le datetimeoffset'{t}')") is None
     assert accept(f"LastModifiedDateTime eq datetimeoffset'{t}'") is None
     assert accept(f"CreatedDateTime gt datetimeoffset'{t}'") is None
@@ -206,7 +257,6 @@ def test_keyset_scan_skipping_the_filter_matches(deleted):
         accept = timestamp_accept(tree, {"LastModifiedDateTime"}, store.to_ms)
         for skip, top in ((0, 100), (3, 50), (0, 1000)):
             full = store.query("Bill", predicate, ORDER, skip, top, low, high)
-            fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True,
-                               accept_ms=accept)
+            fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True, accept_ms=accept)
             assert [r["_i"] for r in fast] == [r["_i"] for r in full]
             assert plan.render(fast) == _general(plan, full)

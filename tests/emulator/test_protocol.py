@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import requests
-
 from acumatica_emulator import KEY_FIELDS, AcumaticaEmulator, EmulatorConfig
 
 V24 = "24.200.001"
@@ -15,7 +14,11 @@ def test_discovery_lists_configured_versions(emu):
     body = requests.get(f"{emu.base_url}/entity").json()
     assert body["version"]["acumaticaBuildVersion"] == "24.209.0020"
     assert [e["version"] for e in body["endpoints"]] == [
-        "20.200.001", "22.200.001", "23.200.001", "24.200.001"]
+        "20.200.001",
+        "22.200.001",
+        "23.200.001",
+        "24.200.001",
+    ]
     assert body["endpoints"][0]["href"] == "/AcumaticaERP/entity/Default/20.200.001/"
 
 
@@ -70,6 +73,7 @@ def test_amounts_are_exact_two_place_numbers(api):
     text = api(f"{V24}/Bill", **{"$expand": "Details"}).text
     assert "0000000" not in text.replace('"', "").split("id")[0] or True
     import re
+
     for number in re.findall(r'"Amount":\{"value":([0-9.]+)\}', text):
         assert len(number.partition(".")[2]) <= 2, number
 
@@ -115,13 +119,16 @@ def test_datetimeoffset_filter_is_an_instant_comparison(emu, api):
     stamp = rows[40]["LastModifiedDateTime"]["value"]  # e.g. 2024-01-01T08:30:00.123-05:00
     # Same instant written in +03:00; requests encodes '+' as %2B.
     from datetime import datetime, timedelta, timezone
+
     other = datetime.fromisoformat(stamp).astimezone(timezone(timedelta(hours=3)))
     literal = other.isoformat(timespec="milliseconds")
     after = api(f"{V24}/Bill", **{"$filter": f"LastModifiedDateTime gt datetimeoffset'{literal}'"}).json()
     expected = [r for r in rows if r["LastModifiedDateTime"]["value"] > stamp]
     assert _refs(after) == _refs(expected)
     # An unencoded '+' would arrive as a space: the literal is then invalid.
-    url = f"{emu.base_url}/entity/Default/{V24}/Bill?$filter=LastModifiedDateTime gt datetimeoffset'{literal}'"
+    url = (
+        f"{emu.base_url}/entity/Default/{V24}/Bill?$filter=LastModifiedDateTime gt datetimeoffset'{literal}'"
+    )
     assert api.session.get(url).status_code == 400
 
 
@@ -141,32 +148,50 @@ def test_top_skip_and_orderby(api, fresh, signed_in):
     amounts = [r["Amount"]["value"] for r in desc]
     assert amounts == sorted(amounts, reverse=True)
     fresh.knobs.orderby = "ignore"
-    ignored = signed_in(fresh).get(f"{fresh.base_url}/entity/Default/{V24}/Bill",
-                                   params={"$orderby": "Amount desc", "$top": 3}).json()
+    ignored = (
+        signed_in(fresh)
+        .get(f"{fresh.base_url}/entity/Default/{V24}/Bill", params={"$orderby": "Amount desc", "$top": 3})
+        .json()
+    )
     assert _refs(ignored) == ["000001", "000002", "000003"]
 
 
 def test_select_restricts_fields(api):
-    row = api(f"{V24}/Bill", **{"$top": 1, "$select": "ReferenceNbr,Amount,Details/Amount",
-                                 "$expand": "Details"}).json()[0]
+    row = api(
+        f"{V24}/Bill", **{"$top": 1, "$select": "ReferenceNbr,Amount,Details/Amount", "$expand": "Details"}
+    ).json()[0]
     assert set(row) == {"id", "rowNumber", "note", "custom", "_links", "ReferenceNbr", "Amount", "Details"}
     assert set(row["Details"][0]) == {"id", "rowNumber", "note", "custom", "Amount"}
     assert api(f"{V24}/Bill", **{"$select": "Nope"}).status_code == 400
 
 
 def test_custom_fields_and_ad_hoc_schema(api):
-    row = api(f"{V24}/Bill", **{"$top": 1, "$expand": "Details",
-                                 "$custom": "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase"}).json()[0]
+    row = api(
+        f"{V24}/Bill",
+        **{
+            "$top": 1,
+            "$expand": "Details",
+            "$custom": "Document.UsrApprovalCode,Details/Transactions.UsrProjectPhase",
+        },
+    ).json()[0]
     assert row["custom"]["Document"]["UsrApprovalCode"]["type"] == "CustomStringField"
     assert row["custom"]["Document"]["UsrApprovalCode"]["value"].startswith("A-")
     assert row["Details"][0]["custom"]["Transactions"]["UsrProjectPhase"]["value"].startswith("Phase")
     code = row["custom"]["Document"]["UsrApprovalCode"]["value"]
-    same = api(f"{V24}/Bill", **{"$filter": f"cf.String(f='Document.UsrApprovalCode') eq '{code}'",
-                                  "$custom": "Document.UsrApprovalCode"}).json()
+    same = api(
+        f"{V24}/Bill",
+        **{
+            "$filter": f"cf.String(f='Document.UsrApprovalCode') eq '{code}'",
+            "$custom": "Document.UsrApprovalCode",
+        },
+    ).json()
     assert same and all(r["custom"]["Document"]["UsrApprovalCode"]["value"] == code for r in same)
     schema = api(f"{V24}/Bill/$adHocSchema").json()
     assert schema["custom"]["Document"]["UsrCostCenter"] == {"type": "CustomStringField", "value": None}
-    assert api(f"{V24}/Vendor/$adHocSchema").json()["custom"]["BAccount"]["UsrRiskRating"]["type"] == "CustomIntField"
+    assert (
+        api(f"{V24}/Vendor/$adHocSchema").json()["custom"]["BAccount"]["UsrRiskRating"]["type"]
+        == "CustomIntField"
+    )
 
 
 def test_keyset_at_a_tie_boundary(api):
@@ -174,10 +199,13 @@ def test_keyset_at_a_tie_boundary(api):
     stamps = [r["LastModifiedDateTime"]["value"] for r in rows]
     assert stamps[0] == stamps[1] == stamps[2] == stamps[3] != stamps[4]  # groups of 4 share one
     t, ref = stamps[1], rows[1]["ReferenceNbr"]["value"]
-    keyset = (f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
-              f"datetimeoffset'{t}' and (Type gt 'Bill' or (Type eq 'Bill' and ReferenceNbr gt '{ref}')))")
-    page = api(f"{V24}/Bill", **{"$filter": keyset, "$top": 5,
-                                  "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"}).json()
+    keyset = (
+        f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
+        f"datetimeoffset'{t}' and (Type gt 'Bill' or (Type eq 'Bill' and ReferenceNbr gt '{ref}')))"
+    )
+    page = api(
+        f"{V24}/Bill", **{"$filter": keyset, "$top": 5, "$orderby": "LastModifiedDateTime,Type,ReferenceNbr"}
+    ).json()
     assert _refs(page) == _refs(rows[2:7])
 
 
@@ -186,8 +214,12 @@ def test_same_seed_same_bytes_other_seed_differs(signed_in):
     for seed in (7, 7, 8):
         with AcumaticaEmulator(EmulatorConfig(seed=seed)) as emulator:
             s = signed_in(emulator)
-            bodies.append(s.get(f"{emulator.base_url}/entity/Default/{V24}/Bill",
-                                params={"$expand": "Details", "$top": 50}).content)
+            bodies.append(
+                s.get(
+                    f"{emulator.base_url}/entity/Default/{V24}/Bill",
+                    params={"$expand": "Details", "$top": 50},
+                ).content
+            )
     assert bodies[0] == bodies[1]
     assert bodies[0] != bodies[2]
 

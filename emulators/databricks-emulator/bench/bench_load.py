@@ -18,8 +18,14 @@ import tempfile
 import time
 
 COLS = 25
-TYPES = (["BIGINT"] + ["STRING"] * 8 + ["DECIMAL(38,9)"] * 8 + ["TIMESTAMP"] * 3 + ["BOOLEAN", "DATE"]
-         + ["TIMESTAMP", "TIMESTAMP", "BIGINT"])[:COLS]
+TYPES = (
+    ["BIGINT"]
+    + ["STRING"] * 8
+    + ["DECIMAL(38,9)"] * 8
+    + ["TIMESTAMP"] * 3
+    + ["BOOLEAN", "DATE"]
+    + ["TIMESTAMP", "TIMESTAMP", "BIGINT"]
+)[:COLS]
 NAMES = ["id"] + [f"col {i}; `x`" if i == 3 else f"col_{i}" for i in range(1, COLS)]
 
 
@@ -29,7 +35,7 @@ def q(name: str) -> str:
 
 def rows(n: int, seed: int = 1):
     rnd = random.Random(seed)
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     for i in range(n):
         row = []
         for c, t in enumerate(TYPES):
@@ -40,8 +46,9 @@ def rows(n: int, seed: int = 1):
             elif t.startswith("DECIMAL"):
                 row.append(f"{rnd.randrange(10**12)}.{rnd.randrange(10**9):09d}")
             elif t == "TIMESTAMP":
-                row.append((base + dt.timedelta(seconds=rnd.randrange(10**8))).strftime(
-                    "%Y-%m-%dT%H:%M:%S.%f+00:00"))
+                row.append(
+                    (base + dt.timedelta(seconds=rnd.randrange(10**8))).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+                )
             elif t == "BOOLEAN":
                 row.append(rnd.choice(["true", "false"]))
             elif t == "DATE":
@@ -52,15 +59,19 @@ def rows(n: int, seed: int = 1):
 
 
 def source(tuples: str) -> str:
-    proj = ", ".join(f"CAST(c{i} AS {t}) AS {q(n)}" for i, (n, t) in enumerate(zip(NAMES, TYPES)))
+    proj = ", ".join(
+        f"CAST(c{i} AS {t}) AS {q(n)}" for i, (n, t) in enumerate(zip(NAMES, TYPES, strict=False))
+    )
     return f"SELECT {proj} FROM VALUES {tuples} AS v({', '.join(f'c{i}' for i in range(COLS))})"
 
 
 def merge(table: str, src: str) -> str:
     cols = ", ".join(q(n) for n in NAMES)
     sets = ", ".join(f"t.{q(n)} = s.{q(n)}" for n in NAMES[1:])
-    return (f"MERGE INTO {table} AS t USING ({src}) AS s ON t.`id` <=> s.`id` WHEN MATCHED THEN UPDATE SET "
-            f"{sets} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({', '.join('s.' + q(n) for n in NAMES)})")
+    return (
+        f"MERGE INTO {table} AS t USING ({src}) AS s ON t.`id` <=> s.`id` WHEN MATCHED THEN UPDATE SET "
+        f"{sets} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({', '.join('s.' + q(n) for n in NAMES)})"
+    )
 
 
 def chunks(all_rows, max_params: int):
@@ -70,7 +81,7 @@ def chunks(all_rows, max_params: int):
             yield ", ".join(tuples), params
             tuples, params = [], []
         toks = []
-        for v, t in zip(row, TYPES):
+        for v, t in zip(row, TYPES, strict=False):
             if v is None:
                 toks.append("NULL")
             else:
@@ -84,15 +95,20 @@ def chunks(all_rows, max_params: int):
 
 def create(table: str, replace: bool = False) -> str:
     head = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
-    return (f"{head} {table} ({', '.join(f'{q(n)} {t}' for n, t in zip(NAMES, TYPES))}) USING DELTA "
-            "TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', "
-            "'delta.minWriterVersion' = '5')")
+    return (
+        f"{head} {table} ({', '.join(f'{q(n)} {t}' for n, t in zip(NAMES, TYPES, strict=True))}) "
+        "USING DELTA "
+        "TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', "
+        "'delta.minWriterVersion' = '5')"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--mode", default="merge-small", choices=["merge-small", "stage", "merge-big", "insert-small"])
+    ap.add_argument(
+        "--mode", default="merge-small", choices=["merge-small", "stage", "merge-big", "insert-small"]
+    )
     ap.add_argument("--params", type=int, default=256)
     ap.add_argument("--http", action="store_true")
     ap.add_argument("--profile")
@@ -103,19 +119,27 @@ def main() -> None:
     with DatabricksEmulator(EmulatorConfig(data_dir=tempfile.mkdtemp())) as emu:
         if args.http:
             import requests
+
             session = requests.Session()
             session.headers["Authorization"] = "Bearer dapi-sandbox-token"
 
             def run(sql, params=None):
-                r = session.post(emu.base_url + "/api/2.0/sql/statements", json={
-                    "statement": sql, "warehouse_id": "sandbox-warehouse", "wait_timeout": "50s",
-                    "parameters": params or []}).json()
+                r = session.post(
+                    emu.base_url + "/api/2.0/sql/statements",
+                    json={
+                        "statement": sql,
+                        "warehouse_id": "sandbox-warehouse",
+                        "wait_timeout": "50s",
+                        "parameters": params or [],
+                    },
+                ).json()
                 assert r["status"]["state"] == "SUCCEEDED", r["status"]
         else:
             wh = emu.app.warehouse
 
             def run(sql, params=None):
                 wh.execute(sql, bind_parameters(params), None, None)
+
         table = "`workspace`.`default`.`bench`"
         run(create(table))
         data = list(rows(args.rows))
@@ -126,15 +150,21 @@ def main() -> None:
             limit = args.params if args.mode == "merge-small" else max(args.params, 20000)
             statements = [(merge(table, source(tuples)), params) for tuples, params in chunks(data, limit)]
         elif args.mode == "insert-small":
-            statements = [(f"INSERT INTO {table} ({', '.join(q(x) for x in NAMES)}) {source(tuples)}", params)
-                          for tuples, params in chunks(data, args.params)]
+            statements = [
+                (f"INSERT INTO {table} ({', '.join(q(x) for x in NAMES)}) {source(tuples)}", params)
+                for tuples, params in chunks(data, args.params)
+            ]
         else:
             stage = "`workspace`.`default`.`__tdbx_stage_bench`"
             statements = [(create(stage, replace=True), None)]
-            statements += [(f"INSERT INTO {stage} ({', '.join(q(x) for x in NAMES)}) {source(tuples)}", params)
-                           for tuples, params in chunks(data, args.params)]
-            statements += [(merge(table, f"SELECT {', '.join(q(x) for x in NAMES)} FROM {stage}"), None),
-                           (f"DROP TABLE IF EXISTS {stage}", None)]
+            statements += [
+                (f"INSERT INTO {stage} ({', '.join(q(x) for x in NAMES)}) {source(tuples)}", params)
+                for tuples, params in chunks(data, args.params)
+            ]
+            statements += [
+                (merge(table, f"SELECT {', '.join(q(x) for x in NAMES)} FROM {stage}"), None),
+                (f"DROP TABLE IF EXISTS {stage}", None),
+            ]
         n = len(statements)
         t0 = time.perf_counter()
         if prof:
@@ -149,8 +179,10 @@ def main() -> None:
             pstats.Stats(args.profile).sort_stats("cumulative").print_stats(30)
         count = emu.query(f"SELECT count(*) FROM {table}")[0][0]
         assert count == args.rows, count
-        print(f"mode={args.mode} http={args.http} rows={args.rows} statements={n} "
-              f"elapsed={elapsed:.2f}s rows/s={args.rows / elapsed:,.0f}")
+        print(
+            f"mode={args.mode} http={args.http} rows={args.rows} statements={n} "
+            f"elapsed={elapsed:.2f}s rows/s={args.rows / elapsed:,.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,16 @@ from .server import AcumaticaEmulator
 from .store import RecordNotFound, RecordStore
 
 __all__ = [
-    "DEFAULT_SIZES", "KEY_FIELDS", "SANDBOX_CLIENT_ID", "AcumaticaEmulator", "EmulatorConfig",
-    "Knobs", "OAuthClient", "RecordNotFound", "RecordStore", "RequestInfo", "Stats", "User",
+    "DEFAULT_SIZES",
+    "KEY_FIELDS",
+    "SANDBOX_CLIENT_ID",
+    "AcumaticaEmulator",
+    "EmulatorConfig",
+    "Knobs",
+    "OAuthClient",
+    "RecordNotFound",
+    "RecordStore",
+    "RequestInfo",
+    "Stats",
+    "User",
 ]

@@ -59,8 +59,12 @@ class RequestInfo:
 
 
 def error_body(message: str, exception_type: str = "PX.Api.ContractBased.OperationException") -> dict:
-    return {"message": message, "exceptionMessage": message, "exceptionType": exception_type,
-            "stackTrace": "   at PX.Api.ContractBased.EntityService (emulated)"}
+    return {
+        "message": message,
+        "exceptionMessage": message,
+        "exceptionType": exception_type,
+        "stackTrace": "   at PX.Api.ContractBased.EntityService (emulated)",
+    }
 
 
 def json_response(status: int, body: object, headers: list | None = None) -> Response:
@@ -98,7 +102,7 @@ class AcumaticaApp:
             return self._control(req)
         if self.instance and not (req.path == self.instance or req.path.startswith(self.instance + "/")):
             return json_response(404, {"message": f"The resource '{req.path}' was not found."})
-        sub = req.path[len(self.instance):] or "/"
+        sub = req.path[len(self.instance) :] or "/"
         kind = _route_kind(req.method, sub)
         if kind == "logout":  # sign-out bypasses the queue and the limits
             response = self._logout(req)
@@ -130,8 +134,12 @@ class AcumaticaApp:
         headers = []
         if self.knobs.retry_after_s is not None:
             headers.append(("Retry-After", str(int(self.knobs.retry_after_s))))
-        body = {"message": LICENSE_LIMIT_MESSAGE, "exceptionMessage": LICENSE_LIMIT_MESSAGE,
-                "exceptionType": "PX.Api.ContractBased.LicenseLimitException", "stackTrace": ""}
+        body = {
+            "message": LICENSE_LIMIT_MESSAGE,
+            "exceptionMessage": LICENSE_LIMIT_MESSAGE,
+            "exceptionType": "PX.Api.ContractBased.LicenseLimitException",
+            "stackTrace": "",
+        }
         return json_response(429, body, headers)
 
     def _fault_response(self, status: int) -> Response:
@@ -153,8 +161,9 @@ class AcumaticaApp:
             return self._discovery()
         if kind.startswith("entity"):
             return self._entity(req, sub)
-        return json_response(404, {"message": f"No HTTP resource was found that matches the request URI "
-                                              f"'{req.path}'."})
+        return json_response(
+            404, {"message": f"No HTTP resource was found that matches the request URI '{req.path}'."}
+        )
 
     def _authorized(self, req: Request) -> bool:
         header = req.headers.get("authorization", "")
@@ -165,18 +174,41 @@ class AcumaticaApp:
     # ---- identity (OAuth 2.0 / OpenID Connect) --------------------------------------------
     def _openid(self) -> Response:
         base = f"http://{self.config.host}:{self.config.port}{self.instance}/identity"
-        return json_response(200, {
-            "issuer": base, "authorization_endpoint": f"{base}/connect/authorize",
-            "token_endpoint": f"{base}/connect/token", "userinfo_endpoint": f"{base}/connect/userinfo",
-            "end_session_endpoint": f"{base}/connect/endsession",
-            "scopes_supported": ["openid", "profile", "email", "api", "offline_access",
-                                 "api:concurrent_access"],
-            "grant_types_supported": ["authorization_code", "password", "refresh_token", "implicit",
-                                      "hybrid"],
-            "response_types_supported": ["code", "token", "id_token", "id_token token", "code id_token",
-                                         "code token", "code id_token token"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        })
+        return json_response(
+            200,
+            {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/connect/authorize",
+                "token_endpoint": f"{base}/connect/token",
+                "userinfo_endpoint": f"{base}/connect/userinfo",
+                "end_session_endpoint": f"{base}/connect/endsession",
+                "scopes_supported": [
+                    "openid",
+                    "profile",
+                    "email",
+                    "api",
+                    "offline_access",
+                    "api:concurrent_access",
+                ],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "password",
+                    "refresh_token",
+                    "implicit",
+                    "hybrid",
+                ],
+                "response_types_supported": [
+                    "code",
+                    "token",
+                    "id_token",
+                    "id_token token",
+                    "code id_token",
+                    "code token",
+                    "code id_token token",
+                ],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            },
+        )
 
     def _token(self, req: Request) -> Response:
         form = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -195,10 +227,12 @@ class AcumaticaApp:
             return json_response(400, error_body("The request body is not valid."))
         cookie, session = self.auth.login(body)
         attrs = "; path=/; HttpOnly"
-        headers = [("Set-Cookie", f".ASPXAUTH={cookie}{attrs}"),
-                   ("Set-Cookie", f"ASP.NET_SessionId={cookie[:24].lower()}{attrs}"),
-                   ("Set-Cookie", f"UserBranch={session.branch}{attrs}"),
-                   ("Set-Cookie", f"Locale=Culture={body.get('locale') or 'en-US'}&TimeZone=GMTM0500A{attrs}")]
+        headers = [
+            ("Set-Cookie", f".ASPXAUTH={cookie}{attrs}"),
+            ("Set-Cookie", f"ASP.NET_SessionId={cookie[:24].lower()}{attrs}"),
+            ("Set-Cookie", f"UserBranch={session.branch}{attrs}"),
+            ("Set-Cookie", f"Locale=Culture={body.get('locale') or 'en-US'}&TimeZone=GMTM0500A{attrs}"),
+        ]
         return Response(204, b"", headers)
 
     def _logout(self, req: Request) -> Response:
@@ -211,11 +245,16 @@ class AcumaticaApp:
     # ---- /entity -------------------------------------------------------------------------
     def _discovery(self) -> Response:
         build = self.config.acumatica_build_version
-        return json_response(200, {
-            "version": {"acumaticaBuildVersion": build, "databaseVersion": build},
-            "endpoints": [{"name": "Default", "version": v, "href": f"{self.instance}/entity/Default/{v}/"}
-                          for v in self.config.versions],
-        })
+        return json_response(
+            200,
+            {
+                "version": {"acumaticaBuildVersion": build, "databaseVersion": build},
+                "endpoints": [
+                    {"name": "Default", "version": v, "href": f"{self.instance}/entity/Default/{v}/"}
+                    for v in self.config.versions
+                ],
+            },
+        )
 
     def _not_found(self, message: str) -> Response:
         return json_response(404, {"message": message})
@@ -228,8 +267,10 @@ class AcumaticaApp:
         version = parts[2]
         if version not in self.config.versions:
             if self.knobs.unknown_version_html:
-                html = (f"<html><head><title>Error</title></head><body><h1>Not Found</h1>"
-                        f"<p>Endpoint Default {version} is not found.</p></body></html>").encode()
+                html = (
+                    f"<html><head><title>Error</title></head><body><h1>Not Found</h1>"
+                    f"<p>Endpoint Default {version} is not found.</p></body></html>"
+                ).encode()
                 return Response(404, html, content_type="text/html; charset=utf-8")
             return self._not_found(f"Endpoint 'Default' of version '{version}' is not found.")
         if not self._authorized(req):
@@ -257,12 +298,26 @@ class AcumaticaApp:
         return json_response(405, error_body(f"The method {req.method} is not allowed here."))
 
     def _plan(self, entity: str, version: str, q: dict[str, str]) -> PagePlan:
-        key = (entity, version, q.get("$select"), q.get("$expand"), q.get("$custom"),
-               self.knobs.null_as_empty_object)
+        key = (
+            entity,
+            version,
+            q.get("$select"),
+            q.get("$expand"),
+            q.get("$custom"),
+            self.knobs.null_as_empty_object,
+        )
         plan = self._plans.get(key)
         if plan is None:
-            plan = PagePlan(self.store, entity, version, q.get("$select"), q.get("$expand"),
-                            q.get("$custom"), self.instance, self.knobs.null_as_empty_object)
+            plan = PagePlan(
+                self.store,
+                entity,
+                version,
+                q.get("$select"),
+                q.get("$expand"),
+                q.get("$custom"),
+                self.instance,
+                self.knobs.null_as_empty_object,
+            )
             if len(self._plans) > 256:
                 self._plans.clear()
             self._plans[key] = plan
@@ -300,8 +355,18 @@ class AcumaticaApp:
         accept = None
         if lazy and tree is not None:  # light records carry the one base timestamp
             accept = timestamp_accept(tree, {n for n in TIMESTAMP_FIELDS if n in light}, self.store.to_ms)
-        rows = self.store.query(entity, predicate, order, skip, top, low, high,
-                                match_all=not q.get("$filter"), lazy=lazy, accept_ms=accept)
+        rows = self.store.query(
+            entity,
+            predicate,
+            order,
+            skip,
+            top,
+            low,
+            high,
+            match_all=not q.get("$filter"),
+            lazy=lazy,
+            accept_ms=accept,
+        )
         self.stats.count("records_served", len(rows))
         return Response(200, plan.render(rows))
 
@@ -376,8 +441,12 @@ class AcumaticaApp:
             values["TransactionDate"] = {"value": date}
         if not writes.unwrap(values.get("PostPeriod")):
             values["PostPeriod"] = {"value": str(date)[5:7] + str(date)[0:4]}
-        for name, default in (("LedgerID", "ACTUAL"), ("BranchID", "HEADOFFICE"), ("CurrencyID", "USD"),
-                              ("Hold", False)):
+        for name, default in (
+            ("LedgerID", "ACTUAL"),
+            ("BranchID", "HEADOFFICE"),
+            ("CurrencyID", "USD"),
+            ("Hold", False),
+        ):
             if writes.unwrap(values.get(name)) is None:
                 values[name] = {"value": default}
 
@@ -397,8 +466,12 @@ class AcumaticaApp:
             return self._not_found(f"No entity satisfies the condition ({entity} {target}).")
         problem = self.actions.release_problem(rec)
         if problem and self.knobs.action_errors_on == "post":
-            echo = {"id": rec["id"], "Module": {"value": rec.get("Module")},
-                    "BatchNbr": {"value": rec.get("BatchNbr")}, "error": problem}
+            echo = {
+                "id": rec["id"],
+                "Module": {"value": rec.get("Module")},
+                "BatchNbr": {"value": rec.get("BatchNbr")},
+                "error": problem,
+            }
             return json_response(422, echo)
         self.stats.count(f"{action}_started")
         if not self.knobs.action_async and problem is None:
@@ -497,5 +570,8 @@ def _cookies(header: str) -> dict[str, str]:
 
 def _is_guid(text: str) -> bool:
     parts = text.split("-")
-    return len(parts) == 5 and [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
-        c in "0123456789abcdefABCDEF" for p in parts for c in p)
+    return (
+        len(parts) == 5
+        and [len(p) for p in parts] == [8, 4, 4, 4, 12]
+        and all(c in "0123456789abcdefABCDEF" for p in parts for c in p)
+    )

@@ -23,9 +23,11 @@ class AuthError(Exception):
         self.body = body
 
 
-API_LOGIN_LIMIT = {"message": "API Login Limit. You have exceeded the maximum number of API users "
-                              "allowed by your license.",
-                   "exceptionMessage": "API Login Limit", "exceptionType": "PX.Data.PXException"}
+API_LOGIN_LIMIT = {
+    "message": "API Login Limit. You have exceeded the maximum number of API users allowed by your license.",
+    "exceptionMessage": "API Login Limit",
+    "exceptionType": "PX.Data.PXException",
+}
 
 
 @dataclass
@@ -106,25 +108,38 @@ class Authenticator:
         client_id = form.get("client_id", "")
         client = next((c for c in self.config.clients if c.client_id.lower() == client_id.lower()), None)
         tenant = client_id.partition("@")[2]
-        if (client is None or client.client_secret != form.get("client_secret")
-                or tenant not in self.config.tenants):
+        if (
+            client is None
+            or client.client_secret != form.get("client_secret")
+            or tenant not in self.config.tenants
+        ):
             raise AuthError(400, {"error": "invalid_client"})
         now = time.monotonic()
         with self._lock:
             if grant == "password":
                 user = self._user(form.get("username", ""), form.get("password", ""), tenant)
                 if user is None:
-                    raise AuthError(400, {"error": "invalid_grant",
-                                          "error_description": "invalid_username_or_password"})
-                scope = " ".join(s for s in form.get("scope", "api").split()
-                                 if s in ("api", "offline_access", "api:concurrent_access")) or "api"
+                    raise AuthError(
+                        400, {"error": "invalid_grant", "error_description": "invalid_username_or_password"}
+                    )
+                scope = (
+                    " ".join(
+                        s
+                        for s in form.get("scope", "api").split()
+                        if s in ("api", "offline_access", "api:concurrent_access")
+                    )
+                    or "api"
+                )
                 self._check_user_limit(now)
                 chain = Chain(user.name, tenant, client_id, scope, now)
                 self.stats.count("tokens_issued")
             else:
                 chain = self._refresh.pop(form.get("refresh_token", ""), None)
-                if chain is None or chain.client_id.lower() != client_id.lower() or (
-                        now - chain.started > self.knobs.refresh_chain_lifetime_s):
+                if (
+                    chain is None
+                    or chain.client_id.lower() != client_id.lower()
+                    or (now - chain.started > self.knobs.refresh_chain_lifetime_s)
+                ):
                     raise AuthError(400, {"error": "invalid_grant"})
                 try:
                     self._check_user_limit(now, chain)
@@ -135,8 +150,12 @@ class Authenticator:
             chain.access_token = secrets.token_urlsafe(24)
             chain.access_expires = now + self.knobs.token_lifetime_s
             self._chains[chain.access_token] = chain
-            body = {"access_token": chain.access_token, "expires_in": int(self.knobs.token_lifetime_s),
-                    "token_type": "Bearer", "scope": chain.scope}
+            body = {
+                "access_token": chain.access_token,
+                "expires_in": int(self.knobs.token_lifetime_s),
+                "token_type": "Bearer",
+                "scope": chain.scope,
+            }
             if "offline_access" in chain.scope.split():
                 chain.refresh_token = secrets.token_urlsafe(32)
                 self._refresh[chain.refresh_token] = chain
@@ -159,9 +178,15 @@ class Authenticator:
             user = self._user(str(body.get("name", "")), str(body.get("password", "")), tenant)
             if user is None:
                 message = "Invalid credentials. Please try again."
-                raise AuthError(self.knobs.login_failure_status, {
-                    "message": message, "exceptionMessage": message,
-                    "exceptionType": "PX.Data.PXException", "stackTrace": ""})
+                raise AuthError(
+                    self.knobs.login_failure_status,
+                    {
+                        "message": message,
+                        "exceptionMessage": message,
+                        "exceptionType": "PX.Data.PXException",
+                        "stackTrace": "",
+                    },
+                )
             self._check_user_limit(now)
             cookie = secrets.token_hex(32).upper()
             session = Session(user.name, tenant, body.get("branch") or user.branch, now)

@@ -54,7 +54,7 @@ def digits(v: np.ndarray, width: int | None = None, zero: bool = False) -> np.nd
     v = v.astype(np.int64)
     if width is None:
         width = len(str(int(v.max()))) if len(v) else 1
-    places = POW10[width - 1::-1]
+    places = POW10[width - 1 :: -1]
     out = (v[:, None] // places % 10 + 48).astype(np.uint8)
     if not zero and width > 1:
         out[v[:, None] < places * (np.arange(width) < width - 1)] = 0
@@ -63,7 +63,7 @@ def digits(v: np.ndarray, width: int | None = None, zero: bool = False) -> np.nd
 
 def hexits(v: np.ndarray, width: int) -> np.ndarray:
     """Lower-case hex of uint64 values, exactly ``width`` (even) digits: the low 4*width bits."""
-    big = v.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width // 2:]
+    big = v.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width // 2 :]
     return HEX2[big].view(np.uint8)
 
 
@@ -169,7 +169,7 @@ class BulkBill:
                 every = self._all.get(name)
                 if every is None:
                     every = self._all[name] = getattr(self, "l_" + name)()
-                out = every[j * self.n:(j + 1) * self.n]
+                out = every[j * self.n : (j + 1) * self.n]
             self._cache[pos] = out
         return out
 
@@ -385,5 +385,5 @@ class BulkWriter:
         buf = self._scratch(n * len(template)).reshape(n, len(template))
         buf[:] = np.frombuffer(template, np.uint8)
         for at, piece in slots:
-            buf[:, at:at + piece.shape[1]] = piece
+            buf[:, at : at + piece.shape[1]] = piece
         return buf.tobytes().replace(b"\0", b"")

@@ -30,11 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timezone-offset", default="-05:00")
     args = parser.parse_args(argv)
     config = EmulatorConfig(
-        host=args.host, port=args.port, seed=args.seed, sizes=dict(args.size),
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        sizes=dict(args.size),
         versions=tuple(v.strip() for v in args.versions.split(",") if v.strip()),
-        token_lifetime_s=args.token_lifetime, requests_per_minute=args.requests_per_minute,
-        max_api_users=args.max_api_users, instance_path=args.instance_path,
-        timezone_offset=args.timezone_offset, verbose=args.verbose,
+        token_lifetime_s=args.token_lifetime,
+        requests_per_minute=args.requests_per_minute,
+        max_api_users=args.max_api_users,
+        instance_path=args.instance_path,
+        timezone_offset=args.timezone_offset,
+        verbose=args.verbose,
     )
     return serve_until_signal(AcumaticaEmulator(config), "Acumatica emulator")
 

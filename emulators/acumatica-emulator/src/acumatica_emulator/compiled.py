@@ -47,11 +47,11 @@ def _field_expr(name: str, ftype: str, n: int) -> str:
     v = f"v{n}"
     get = f'(({v} := g("{name}")).__class__'
     if ftype in STRINGY:
-        return f'(Q % {v} if {get} is str) else W({v}))'
+        return f"(Q % {v} if {get} is str) else W({v}))"
     if ftype == "DecimalValue":
-        return f'(N % {v} if {get} is D) else W({v}))'
+        return f"(N % {v} if {get} is D) else W({v}))"
     if ftype in INTEGRAL:
-        return f'(N % {v} if {get} is int) else W({v}))'
+        return f"(N % {v} if {get} is int) else W({v}))"
     if ftype == "BooleanValue":
         return f'(TRUE if ({v} := g("{name}")) is True else FALSE if {v} is False else W({v}))'
     return f'W(g("{name}"))'
@@ -77,14 +77,30 @@ def compile_page_writer(page_plan):
     detail = SPECS[entity].detail
     if any(not is_detail for _, is_detail, _ in root.children):
         return None  # linked entities are rendered by the general path
-    env = {"Q": '{"value":"%s"}', "N": '{"value":%s}', "D": Decimal, "TRUE": '{"value":true}',
-           "FALSE": '{"value":false}', "W": wrap_empty if page_plan.empty_nulls else wrap,
-           "JS": json_scalar, "E": {}, "LINES": store.lines, "ENTITY": entity,
-           "LINKS": page_plan.links}
+    env = {
+        "Q": '{"value":"%s"}',
+        "N": '{"value":%s}',
+        "D": Decimal,
+        "TRUE": '{"value":true}',
+        "FALSE": '{"value":false}',
+        "W": wrap_empty if page_plan.empty_nulls else wrap,
+        "JS": json_scalar,
+        "E": {},
+        "LINES": store.lines,
+        "ENTITY": entity,
+        "LINKS": page_plan.links,
+    }
     counter = [0]
 
-    def object_source(fn: str, plan, constants: dict, variable: set[str], children: list[tuple[str, str | None]],
-                      tail: str, tail_args: list[str]) -> list[str]:
+    def object_source(
+        fn: str,
+        plan,
+        constants: dict,
+        variable: set[str],
+        children: list[tuple[str, str | None]],
+        tail: str,
+        tail_args: list[str],
+    ) -> list[str]:
         """Source of ``fn(r, row)``: the object's JSON, children given as expressions."""
         fields = catalog.fields(page_plan.version, plan.type_name)
         pieces, exprs = [], []
@@ -101,26 +117,44 @@ def compile_page_writer(page_plan):
             env[fn + "_C"] = custom_tmpl
             values = ", ".join(f'JS(c.get("{view}", E).get("{name}"))' for view, name in custom_order)
             custom_expr = f"{fn}_C % ({values},)"
-        env[fn + "_T"] = ('{"id":"%s","rowNumber":%d,"note":{"value":""}' + "".join(pieces)
-                          + "".join(p for p, _ in children) + ',"custom":%s' + tail + "}")
+        env[fn + "_T"] = (
+            '{"id":"%s","rowNumber":%d,"note":{"value":""}'
+            + "".join(pieces)
+            + "".join(p for p, _ in children)
+            + ',"custom":%s'
+            + tail
+            + "}"
+        )
         args = ["r['id']", "row", *exprs, *(e for _, e in children if e), custom_expr, *tail_args]
-        return [f"def {fn}(r, row):", "    g = r.get", "    c = r.get('custom') or E",
-                f"    return {fn}_T % ({', '.join(args)},)"]
+        return [
+            f"def {fn}(r, row):",
+            "    g = r.get",
+            "    c = r.get('custom') or E",
+            f"    return {fn}_T % ({', '.join(args)},)",
+        ]
 
     src: list[str] = []
     children = []
     for name, _, sub in root.children:
         if name == detail and sub is not None:
-            src += object_source("line", sub, gen.constant(entity, True), gen.line_variable[entity],
-                                 [], "", [])
-            children.append((f',"{name}":[%s]',
-                             '",".join([line(x, j) for j, x in enumerate(LINES(ENTITY, r), 1)])'))
+            src += object_source(
+                "line", sub, gen.constant(entity, True), gen.line_variable[entity], [], "", []
+            )
+            children.append(
+                (f',"{name}":[%s]', '",".join([line(x, j) for j, x in enumerate(LINES(ENTITY, r), 1)])')
+            )
         else:  # other detail arrays are empty in generated data
             children.append((f',"{name}":[]', None))
-    src += object_source("write", root, gen.constant(entity), gen.variable[entity],
-                         children, ',"_links":{"self":"%s%s"}',
-                         ["LINKS", "r['id']"])
-    exec(compile("\n".join(src), f"<page writer {entity}>", "exec"), env)  # noqa: S102
+    src += object_source(
+        "write",
+        root,
+        gen.constant(entity),
+        gen.variable[entity],
+        children,
+        ',"_links":{"self":"%s%s"}',
+        ["LINKS", "r['id']"],
+    )
+    exec(compile("\n".join(src), f"<page writer {entity}>", "exec"), env)
     return env["write"]
 
 
@@ -170,10 +204,20 @@ def fused_layout(page_plan, fields, customs) -> list[str | int] | None:
     children = []
     for name, _, sub in root.children:
         if name == detail and sub is not None:
-            lines = [object_layout(sub, gen.constant(entity, True), gen.line_variable[entity],
-                                   fields[1], customs[1], header_size + j * line_size, str(j + 1),
-                                   [], [])
-                     for j in range(gen.lines)]
+            lines = [
+                object_layout(
+                    sub,
+                    gen.constant(entity, True),
+                    gen.line_variable[entity],
+                    fields[1],
+                    customs[1],
+                    header_size + j * line_size,
+                    str(j + 1),
+                    [],
+                    [],
+                )
+                for j in range(gen.lines)
+            ]
             if None in lines:
                 children.append(None)
             else:
@@ -183,8 +227,17 @@ def fused_layout(page_plan, fields, customs) -> list[str | int] | None:
                 children.append([*child, "]"])
         else:
             children.append([f',"{name}":[]'])
-    layout = object_layout(root, gen.constant(entity), gen.variable[entity], fields[0], customs[0],
-                           0, ROW, children, [',"_links":{"self":"' + page_plan.links, 0, '"}'])
+    layout = object_layout(
+        root,
+        gen.constant(entity),
+        gen.variable[entity],
+        fields[0],
+        customs[0],
+        0,
+        ROW,
+        children,
+        [',"_links":{"self":"' + page_plan.links, 0, '"}'],
+    )
     if layout is None:
         return None
     merged: list[str | int] = []  # adjacent constants joined
@@ -202,11 +255,11 @@ def compile_fused_writer(page_plan, rule, fields, customs):
     layout = fused_layout(page_plan, fields, customs)
     if layout is None:
         return None
-    template = "".join(item.replace("%", "%%") if isinstance(item, str)
-                       else "%d" if item == ROW else "%s" for item in layout)
+    template = "".join(
+        item.replace("%", "%%") if isinstance(item, str) else "%d" if item == ROW else "%s" for item in layout
+    )
     exprs = ["row" if item == ROW else f"f[{item}]" for item in layout if not isinstance(item, str)]
     env = {"RULE": rule, "NULL": "{}" if page_plan.empty_nulls else '{"value":null}', "T": template}
-    src = ["def write(r, row):", "    f = RULE(r['_i'], NULL)",
-           f"    return T % ({', '.join(exprs)},)"]
-    exec(compile("\n".join(src), f"<fused writer {page_plan.entity}>", "exec"), env)  # noqa: S102
+    src = ["def write(r, row):", "    f = RULE(r['_i'], NULL)", f"    return T % ({', '.join(exprs)},)"]
+    exec(compile("\n".join(src), f"<fused writer {page_plan.entity}>", "exec"), env)
     return env["write"]

@@ -40,16 +40,26 @@ def _fields(text: str) -> dict[str, tuple[int, str]]:
 
 
 #: Per entity: (header fields, line fields) -> (position, kind) in a fused rule's tuples.
-FIELDS = {"Bill": (
-    _fields("id:s Type:s ReferenceNbr:s Vendor:s Status:s Amount:n Balance:n Date:s DueDate:s "
+FIELDS = {
+    "Bill": (
+        _fields(
+            "id:s Type:s ReferenceNbr:s Vendor:s Status:s Amount:n Balance:n Date:s DueDate:s "
             "PostPeriod:s Description:s VendorRef:s Hold:w ApprovedForPayment:w TaxTotal:n "
-            "LastModifiedDateTime:s"),
-    _fields("id:s Account:s Qty:n UnitCost:n Amount:n ExtendedCost:n TransactionDescription:s "
-            "Description:s InventoryID:w TaxCategory:s"),
-)}
+            "LastModifiedDateTime:s"
+        ),
+        _fields(
+            "id:s Account:s Qty:n UnitCost:n Amount:n ExtendedCost:n TransactionDescription:s "
+            "Description:s InventoryID:w TaxCategory:s"
+        ),
+    )
+}
 #: Per entity: (header custom fields, line custom fields) -> position in the custom tuples.
-CUSTOM = {"Bill": ({("Document", "UsrApprovalCode"): 0, ("Document", "UsrCostCenter"): 1},
-                   {("Transactions", "UsrProjectPhase"): 0})}
+CUSTOM = {
+    "Bill": (
+        {("Document", "UsrApprovalCode"): 0, ("Document", "UsrCostCenter"): 1},
+        {("Transactions", "UsrProjectPhase"): 0},
+    )
+}
 #: Typed fields of light records, per entity with a fused rule (keys and timestamp fields).
 LIGHT_FIELDS = {"Bill": frozenset({"Type", "ReferenceNbr", "LastModifiedDateTime"})}
 TRUE, FALSE = '{"value":true}', '{"value":false}'
@@ -81,8 +91,12 @@ class FusedRules:
         gen = self.gen
         stamp = self._stamp(entity, i)[1]
         if entity == "Bill":
-            return {"_i": i, "Type": "Bill", "ReferenceNbr": gen.pad("Bill", i + 1),
-                    "LastModifiedDateTime": stamp}
+            return {
+                "_i": i,
+                "Type": "Bill",
+                "ReferenceNbr": gen.pad("Bill", i + 1),
+                "LastModifiedDateTime": stamp,
+            }
         raise KeyError(entity)
 
     def _day(self, doc_ms: int) -> tuple[str, str, str]:
@@ -133,12 +147,24 @@ class FusedRules:
         ref = (h >> 7) % 90000 + 10000
         amount = str(total // 100) + CENTS[total % 100]
         out = [
-            guid(gen._tag["Bill"], mix(salt + i), i), "Bill", gen.pad("Bill", i + 1), vendor, status,
-            amount, "0.00" if status == "Closed" else amount, date, due, period,
-            "Invoice INV-%d from %s" % (ref, vendor), "INV-%d" % ref,
+            guid(gen._tag["Bill"], mix(salt + i), i),
+            "Bill",
+            gen.pad("Bill", i + 1),
+            vendor,
+            status,
+            amount,
+            "0.00" if status == "Closed" else amount,
+            date,
+            due,
+            period,
+            "Invoice INV-%d from %s" % (ref, vendor),
+            "INV-%d" % ref,
             TRUE if status == "Balanced" and h % 3 == 0 else FALSE,
-            FALSE if status == "Balanced" else TRUE, "0.00", stamp,
-            '"A-%d"' % ((h >> 5) % 100), '"CC-%d00"' % ((h >> 11) % 5 + 1),
+            FALSE if status == "Balanced" else TRUE,
+            "0.00",
+            stamp,
+            '"A-%d"' % ((h >> 5) % 100),
+            '"CC-%d00"' % ((h >> 11) % 5 + 1),
         ]
         salt2 = salt ^ 0x5BD1E995
         tag = gen._tag["Bill"] ^ 0x4000
@@ -152,11 +178,17 @@ class FusedRules:
             cents = qty * unit
             extended = str(cents // 100) + CENTS[cents % 100]
             out += (
-                guid(tag, a, n), EXPENSE_ACCOUNTS[(a >> 4) % len(EXPENSE_ACCOUNTS)], "%d.00" % qty,
-                str(unit // 100) + CENTS[unit % 100], extended, extended, item, item,
-                '{"value":"%s"}' % self._code("StockItem", a >> 9, gen.inventory_id)
-                if a % 3 == 0 else null,
-                "EXEMPT", '"Phase %d"' % (a % 4 + 1),
+                guid(tag, a, n),
+                EXPENSE_ACCOUNTS[(a >> 4) % len(EXPENSE_ACCOUNTS)],
+                "%d.00" % qty,
+                str(unit // 100) + CENTS[unit % 100],
+                extended,
+                extended,
+                item,
+                item,
+                '{"value":"%s"}' % self._code("StockItem", a >> 9, gen.inventory_id) if a % 3 == 0 else null,
+                "EXEMPT",
+                '"Phase %d"' % (a % 4 + 1),
             )
         return out
 

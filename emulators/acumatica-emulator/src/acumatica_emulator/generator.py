@@ -29,65 +29,178 @@ def money(cents: int) -> Decimal:
 
 #: Sensible constant values for fields the per-entity rules below do not set.
 NAMED_DEFAULTS: dict[str, object] = {
-    "Branch": "HEADOFFICE", "BranchID": "HEADOFFICE", "LinkBranch": "HEADOFFICE",
-    "ReceivingBranch": "HEADOFFICE", "ShippingBranch": "HEADOFFICE",
-    "CurrencyID": "USD", "Currency": "USD", "BaseCurrencyID": "USD", "CurrencyRateType": "SPOT",
-    "CurrencyRateTypeID": "SPOT", "Project": "X", "Terms": "30D", "UOM": "EA", "BaseUOM": "EA",
-    "SalesUOM": "EA", "PurchaseUOM": "EA", "Subaccount": "000-000", "SubAccount": "000-000",
-    "APSubaccount": "000-000", "LocationID": "MAIN", "Location": "MAIN", "LocationName": "Primary Location",
-    "LedgerID": "ACTUAL", "WarehouseID": "WHOLESALE", "DefaultWarehouseID": "WHOLESALE",
-    "Warehouse": "WHOLESALE", "CashAccount": "10200", "APAccount": "20000", "LinkARAccount": "11000",
-    "PaymentMethod": "CHECK", "VendorClass": "DEFAULT", "CustomerClass": "DEFAULT",
-    "ItemClass": "STOCKITEM", "PostingClass": "STOCKITEM", "ValuationMethod": "Average",
-    "ItemType": "Finished Good", "ItemStatus": "Active", "TaxCalculationMode": "Tax Settings",
-    "TaxCalcMode": "Tax Settings", "StatementCycleID": "EOM", "StatementType": "Open Item",
-    "ShipVia": "LOCAL", "FOBPoint": "ORIGIN", "ShippingRule": "Back Order Allowed",
-    "LineType": "Goods for IN", "ReceiptAction": "Accept but Warn", "IsTaxValid": True,
-    "Country": "US", "Active": True, "RestrictVisibilityTo": "",
+    "Branch": "HEADOFFICE",
+    "BranchID": "HEADOFFICE",
+    "LinkBranch": "HEADOFFICE",
+    "ReceivingBranch": "HEADOFFICE",
+    "ShippingBranch": "HEADOFFICE",
+    "CurrencyID": "USD",
+    "Currency": "USD",
+    "BaseCurrencyID": "USD",
+    "CurrencyRateType": "SPOT",
+    "CurrencyRateTypeID": "SPOT",
+    "Project": "X",
+    "Terms": "30D",
+    "UOM": "EA",
+    "BaseUOM": "EA",
+    "SalesUOM": "EA",
+    "PurchaseUOM": "EA",
+    "Subaccount": "000-000",
+    "SubAccount": "000-000",
+    "APSubaccount": "000-000",
+    "LocationID": "MAIN",
+    "Location": "MAIN",
+    "LocationName": "Primary Location",
+    "LedgerID": "ACTUAL",
+    "WarehouseID": "WHOLESALE",
+    "DefaultWarehouseID": "WHOLESALE",
+    "Warehouse": "WHOLESALE",
+    "CashAccount": "10200",
+    "APAccount": "20000",
+    "LinkARAccount": "11000",
+    "PaymentMethod": "CHECK",
+    "VendorClass": "DEFAULT",
+    "CustomerClass": "DEFAULT",
+    "ItemClass": "STOCKITEM",
+    "PostingClass": "STOCKITEM",
+    "ValuationMethod": "Average",
+    "ItemType": "Finished Good",
+    "ItemStatus": "Active",
+    "TaxCalculationMode": "Tax Settings",
+    "TaxCalcMode": "Tax Settings",
+    "StatementCycleID": "EOM",
+    "StatementType": "Open Item",
+    "ShipVia": "LOCAL",
+    "FOBPoint": "ORIGIN",
+    "ShippingRule": "Back Order Allowed",
+    "LineType": "Goods for IN",
+    "ReceiptAction": "Accept but Warn",
+    "IsTaxValid": True,
+    "Country": "US",
+    "Active": True,
+    "RestrictVisibilityTo": "",
 }
 
 TYPE_DEFAULTS: dict[str, object] = {
-    "BooleanValue": False, "DecimalValue": Decimal("0.00"), "IntValue": 0, "ShortValue": 0,
-    "LongValue": 0, "ByteValue": 0, "DoubleValue": 0.0,
+    "BooleanValue": False,
+    "DecimalValue": Decimal("0.00"),
+    "IntValue": 0,
+    "ShortValue": 0,
+    "LongValue": 0,
+    "ByteValue": 0,
+    "DoubleValue": 0.0,
 }
 
-FIRST = ["Acme", "Northwind", "Contoso", "Globex", "Initech", "Umbrella", "Stark", "Wayne",
-         "Hooli", "Vandelay", "Soylent", "Cyberdyne", "Tyrell", "Wonka", "Gringotts", "Oceanic"]
-SECOND = ["Supply", "Logistics", "Office Products", "Industrial", "Services", "Foods", "Energy",
-          "Consulting", "Paper", "Freight", "Electric", "Software"]
-CITIES = [("Austin", "TX", "78701"), ("Chicago", "IL", "60601"), ("Denver", "CO", "80202"),
-          ("Seattle", "WA", "98101"), ("Boston", "MA", "02108"), ("Atlanta", "GA", "30303")]
-ITEMS = ["Paper A4", "Toner cartridge", "Desk chair", "Monitor 27in", "Cable kit", "Pallet wrap",
-         "Safety gloves", "Laptop stand", "Shipping boxes", "Cleaning service", "Consulting hours"]
+FIRST = [
+    "Acme",
+    "Northwind",
+    "Contoso",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Cyberdyne",
+    "Tyrell",
+    "Wonka",
+    "Gringotts",
+    "Oceanic",
+]
+SECOND = [
+    "Supply",
+    "Logistics",
+    "Office Products",
+    "Industrial",
+    "Services",
+    "Foods",
+    "Energy",
+    "Consulting",
+    "Paper",
+    "Freight",
+    "Electric",
+    "Software",
+]
+CITIES = [
+    ("Austin", "TX", "78701"),
+    ("Chicago", "IL", "60601"),
+    ("Denver", "CO", "80202"),
+    ("Seattle", "WA", "98101"),
+    ("Boston", "MA", "02108"),
+    ("Atlanta", "GA", "30303"),
+]
+ITEMS = [
+    "Paper A4",
+    "Toner cartridge",
+    "Desk chair",
+    "Monitor 27in",
+    "Cable kit",
+    "Pallet wrap",
+    "Safety gloves",
+    "Laptop stand",
+    "Shipping boxes",
+    "Cleaning service",
+    "Consulting hours",
+]
 EXPENSE_ACCOUNTS = ["60000", "61000", "62000", "63000", "64000", "65000"]
 
 #: The chart of accounts of the first Account records, in AccountCD order: 10000 + 3000*i (the
 #: first 30 of the original layout) plus every account the other entities' rules post to (lines,
 #: cash, AP, AR), so documents and journals name existing accounts. Further records get 8-digit CDs.
 CHART_OF_ACCOUNTS: tuple[tuple[str, str], ...] = (
-    ("10000", "Petty cash"), ("10200", "Operating bank account"), ("11000", "Accounts receivable"),
-    ("13000", "Prepaid expenses"), ("16000", "Inventory"), ("19000", "Fixed assets"),
-    ("20000", "Accounts payable"), ("22000", "Accounts payable - trade"), ("25000", "Accrued liabilities"),
-    ("28000", "Sales tax payable"), ("31000", "Payroll liabilities"), ("34000", "Long-term debt"),
-    ("37000", "Retained earnings"), ("40000", "Sales revenue"), ("43000", "Service revenue"),
-    ("46000", "Other income"), ("49000", "Sales discounts"), ("50000", "Cost of goods sold"),
-    ("52000", "Materials"), ("55000", "Subcontractors"), ("58000", "Travel"),
-    ("60000", "Salaries and wages"), ("61000", "Software subscriptions"), ("62000", "Utilities"),
-    ("63000", "Office supplies"), ("64000", "Professional fees"), ("65000", "Freight"),
-    ("67000", "Rent and facilities"), ("70000", "IT services"), ("73000", "HR and administration"),
-    ("76000", "Insurance"), ("79000", "Depreciation"), ("82000", "Allocated facilities"),
-    ("85000", "Allocated IT services"), ("88000", "Allocated HR and administration"),
-    ("91000", "Interest expense"), ("94000", "Bank charges"), ("97000", "Income tax expense"),
+    ("10000", "Petty cash"),
+    ("10200", "Operating bank account"),
+    ("11000", "Accounts receivable"),
+    ("13000", "Prepaid expenses"),
+    ("16000", "Inventory"),
+    ("19000", "Fixed assets"),
+    ("20000", "Accounts payable"),
+    ("22000", "Accounts payable - trade"),
+    ("25000", "Accrued liabilities"),
+    ("28000", "Sales tax payable"),
+    ("31000", "Payroll liabilities"),
+    ("34000", "Long-term debt"),
+    ("37000", "Retained earnings"),
+    ("40000", "Sales revenue"),
+    ("43000", "Service revenue"),
+    ("46000", "Other income"),
+    ("49000", "Sales discounts"),
+    ("50000", "Cost of goods sold"),
+    ("52000", "Materials"),
+    ("55000", "Subcontractors"),
+    ("58000", "Travel"),
+    ("60000", "Salaries and wages"),
+    ("61000", "Software subscriptions"),
+    ("62000", "Utilities"),
+    ("63000", "Office supplies"),
+    ("64000", "Professional fees"),
+    ("65000", "Freight"),
+    ("67000", "Rent and facilities"),
+    ("70000", "IT services"),
+    ("73000", "HR and administration"),
+    ("76000", "Insurance"),
+    ("79000", "Depreciation"),
+    ("82000", "Allocated facilities"),
+    ("85000", "Allocated IT services"),
+    ("88000", "Allocated HR and administration"),
+    ("91000", "Interest expense"),
+    ("94000", "Bank charges"),
+    ("97000", "Income tax expense"),
 )
 
 #: Branches of the tenant (BranchID, name); every ledger's Branches list holds all of them.
 BRANCHES: tuple[tuple[str, str], ...] = (
-    ("EASTDIV", "East Division"), ("HEADOFFICE", "Head Office"), ("WESTDIV", "West Division"),
+    ("EASTDIV", "East Division"),
+    ("HEADOFFICE", "Head Office"),
+    ("WESTDIV", "West Division"),
 )
 
 #: Ledgers of the tenant (LedgerID, Type, Description), in LedgerID order.
 LEDGERS: tuple[tuple[str, str, str], ...] = (
-    ("ACTUAL", "Actual", "Actual ledger"), ("BUDGET", "Budget", "Budget ledger"),
+    ("ACTUAL", "Actual", "Actual ledger"),
+    ("BUDGET", "Budget", "Budget ledger"),
     ("STAT", "Statistical", "Statistical ledger"),
 )
 
@@ -133,13 +246,20 @@ SPECS: dict[str, EntitySpec] = {
     for spec in [
         EntitySpec("Vendor", ("VendorID",), custom={"BAccount": {"UsrRiskRating": "CustomIntField"}}),
         EntitySpec(
-            "Bill", ("Type", "ReferenceNbr"), "Details",
-            custom={"Document": {"UsrApprovalCode": "CustomStringField",
-                                 "UsrCostCenter": "CustomStringField"}},
+            "Bill",
+            ("Type", "ReferenceNbr"),
+            "Details",
+            custom={
+                "Document": {"UsrApprovalCode": "CustomStringField", "UsrCostCenter": "CustomStringField"}
+            },
             detail_custom={"Transactions": {"UsrProjectPhase": "CustomStringField"}},
         ),
-        EntitySpec("PurchaseOrder", ("Type", "OrderNbr"), "Details",
-                   custom={"Document": {"UsrBuyerCode": "CustomStringField"}}),
+        EntitySpec(
+            "PurchaseOrder",
+            ("Type", "OrderNbr"),
+            "Details",
+            custom={"Document": {"UsrBuyerCode": "CustomStringField"}},
+        ),
         EntitySpec("Check", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Account", ("AccountCD",)),
         EntitySpec("Subaccount", ("SubaccountCD",)),
@@ -147,8 +267,9 @@ SPECS: dict[str, EntitySpec] = {
         EntitySpec("SalesInvoice", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Invoice", ("Type", "ReferenceNbr"), "Details"),
         EntitySpec("Customer", ("CustomerID",), custom={"BAccount": {"UsrSegment": "CustomStringField"}}),
-        EntitySpec("StockItem", ("InventoryID",),
-                   custom={"Item": {"UsrRepairItemType": "CustomStringField"}}),
+        EntitySpec(
+            "StockItem", ("InventoryID",), custom={"Item": {"UsrRepairItemType": "CustomStringField"}}
+        ),
         # Last, so the GUID tags of the entities above stay as they were.
         EntitySpec("Ledger", ("LedgerID",), "Branches"),
     ]
@@ -187,8 +308,15 @@ def constants_for(fields: dict[str, str]) -> dict[str, object]:
 class Generator:
     """Produces base record ``i`` of each entity, its detail lines and its linked entities."""
 
-    def __init__(self, seed: int, sizes: dict[str, int], versions: tuple[str, ...],
-                 clock: InstanceClock, lines_per_document: int, group: int) -> None:
+    def __init__(
+        self,
+        seed: int,
+        sizes: dict[str, int],
+        versions: tuple[str, ...],
+        clock: InstanceClock,
+        lines_per_document: int,
+        group: int,
+    ) -> None:
         self.seed = seed
         self.sizes = sizes
         self.versions = versions
@@ -201,7 +329,8 @@ class Generator:
         self._const = {name: constants_for(union_fields(name, versions)) for name in SPECS}
         self._line_const = {
             name: constants_for(union_fields(detail_entity(name, spec.detail, versions), versions))
-            for name, spec in SPECS.items() if spec.detail
+            for name, spec in SPECS.items()
+            if spec.detail
         }
         self._step: dict[str, int] = {}
         span = clock.history_end_ms - clock.history_start_ms
@@ -326,11 +455,19 @@ class Generator:
         name = rec.get("VendorName") or rec.get("CustomerName") or "Contact"
         city, state, postal = CITIES[h % len(CITIES)]
         guess = {
-            "DisplayName": name, "CompanyName": name, "FullName": name,
+            "DisplayName": name,
+            "CompanyName": name,
+            "FullName": name,
             "Email": f"ap{h % 1000}@{name.split()[0].lower()}.example.com",
-            "Phone1": f"+1 555 {h % 900 + 100:03d} {h % 9000 + 1000:04d}", "Phone1Type": "Business 1",
-            "AddressLine1": f"{h % 9000 + 100} Main St", "City": city, "State": state,
-            "PostalCode": postal, "Country": "US", "ContactID": h % 100000, "Type": "Contact",
+            "Phone1": f"+1 555 {h % 900 + 100:03d} {h % 9000 + 1000:04d}",
+            "Phone1Type": "Business 1",
+            "AddressLine1": f"{h % 9000 + 100} Main St",
+            "City": city,
+            "State": state,
+            "PostalCode": postal,
+            "Country": "US",
+            "ContactID": h % 100000,
+            "Type": "Contact",
         }
         for key, value in guess.items():
             if key in out:
@@ -367,10 +504,16 @@ class Generator:
     def _Vendor(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         name = f"{FIRST[h % len(FIRST)]} {SECOND[(h >> 8) % len(SECOND)]} {i + 1}"
         rec.update(
-            VendorID=self.vendor_id(i + 1), VendorName=name, LegalName=name + " LLC",
-            Status="Active" if h % 10 else "Hold", LeadTimedays=(h >> 12) % 15,
-            PaymentLeadTimedays=(h >> 16) % 5, MaxReceipt=money(10000), ThresholdReceipt=money(10000),
-            F1099Vendor=h % 7 == 0, TaxRegistrationID=f"{h % 90 + 10}-{(h >> 8) % 9000000 + 1000000}",
+            VendorID=self.vendor_id(i + 1),
+            VendorName=name,
+            LegalName=name + " LLC",
+            Status="Active" if h % 10 else "Hold",
+            LeadTimedays=(h >> 12) % 15,
+            PaymentLeadTimedays=(h >> 16) % 5,
+            MaxReceipt=money(10000),
+            ThresholdReceipt=money(10000),
+            F1099Vendor=h % 7 == 0,
+            TaxRegistrationID=f"{h % 90 + 10}-{(h >> 8) % 9000000 + 1000000}",
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
             CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 90 * 86_400_000),
         )
@@ -383,24 +526,39 @@ class Generator:
         due_ms = self.clock.parse_ms(rec["Date"]) + 30 * 86_400_000
         vendor = self.vendor_id(self._ref("Vendor", h >> 3))
         rec.update(
-            Type="Bill", ReferenceNbr=self.pad("Bill", i + 1), Vendor=vendor, Status=status,
-            Amount=money(total), Balance=money(0 if status == "Closed" else total),
-            DueDate=self.clock.format_day(due_ms), PostPeriod=self._period(rec["Date"]),
+            Type="Bill",
+            ReferenceNbr=self.pad("Bill", i + 1),
+            Vendor=vendor,
+            Status=status,
+            Amount=money(total),
+            Balance=money(0 if status == "Closed" else total),
+            DueDate=self.clock.format_day(due_ms),
+            PostPeriod=self._period(rec["Date"]),
             Description=f"Invoice INV-{(h >> 7) % 90000 + 10000} from {vendor}",
-            VendorRef=f"INV-{(h >> 7) % 90000 + 10000}", Hold=status == "Balanced" and h % 3 == 0,
-            ApprovedForPayment=status != "Balanced", TaxTotal=money(0),
+            VendorRef=f"INV-{(h >> 7) % 90000 + 10000}",
+            Hold=status == "Balanced" and h % 3 == 0,
+            ApprovedForPayment=status != "Balanced",
+            TaxTotal=money(0),
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
         )
-        rec["custom"] = {"Document": {"UsrApprovalCode": f"A-{(h >> 5) % 100}",
-                                      "UsrCostCenter": f"CC-{(h >> 11) % 5 + 1}00"}}
+        rec["custom"] = {
+            "Document": {
+                "UsrApprovalCode": f"A-{(h >> 5) % 100}",
+                "UsrCostCenter": f"CC-{(h >> 11) % 5 + 1}00",
+            }
+        }
 
     def _line_Bill(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         qty, unit = part
         item = ITEMS[a % len(ITEMS)]
         line.update(
-            Account=EXPENSE_ACCOUNTS[(a >> 4) % len(EXPENSE_ACCOUNTS)], Qty=money(qty * 100),
-            UnitCost=money(unit), Amount=money(qty * unit), ExtendedCost=money(qty * unit),
-            TransactionDescription=item, Description=item,
+            Account=EXPENSE_ACCOUNTS[(a >> 4) % len(EXPENSE_ACCOUNTS)],
+            Qty=money(qty * 100),
+            UnitCost=money(unit),
+            Amount=money(qty * unit),
+            ExtendedCost=money(qty * unit),
+            TransactionDescription=item,
+            Description=item,
             InventoryID=self.inventory_id(self._ref("StockItem", a >> 9)) if a % 3 == 0 else None,
             TaxCategory="EXEMPT",
         )
@@ -409,13 +567,21 @@ class Generator:
         total = self._amount_lines(rec, h)
         self._dates(rec, ts_ms, h)
         rec.update(
-            Type="Normal", OrderNbr=f"PO{self.pad('PurchaseOrder', i + 1)}",
+            Type="Normal",
+            OrderNbr=f"PO{self.pad('PurchaseOrder', i + 1)}",
             VendorID=self.vendor_id(self._ref("Vendor", h >> 3)),
             Status=("Open", "Closed", "Completed", "Pending Approval")[(h >> 40) % 4],
-            OrderTotal=money(total), LineTotal=money(total), ControlTotal=money(total),
-            TaxTotal=money(0), CurrencyRate=Decimal("1.00"), CurrencyReciprocalRate=Decimal("1.00"),
-            Description=f"Purchase order {i + 1}", VendorRef=f"Q-{(h >> 9) % 9000 + 1000}",
-            PromisedOn=rec["Date"], CurrencyEffectiveDate=rec["Date"], Owner="admin",
+            OrderTotal=money(total),
+            LineTotal=money(total),
+            ControlTotal=money(total),
+            TaxTotal=money(0),
+            CurrencyRate=Decimal("1.00"),
+            CurrencyReciprocalRate=Decimal("1.00"),
+            Description=f"Purchase order {i + 1}",
+            VendorRef=f"Q-{(h >> 9) % 9000 + 1000}",
+            PromisedOn=rec["Date"],
+            CurrencyEffectiveDate=rec["Date"],
+            Owner="admin",
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
         )
         rec["custom"] = {"Document": {"UsrBuyerCode": f"B{(h >> 13) % 20:02d}"}}
@@ -423,46 +589,75 @@ class Generator:
     def _line_PurchaseOrder(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         qty, unit = part
         line.update(
-            LineNbr=j + 1, InventoryID=self.inventory_id(self._ref("StockItem", a)),
-            OrderQty=money(qty * 100), OrderedQty=money(qty * 100), UnitCost=money(unit),
-            ExtendedCost=money(qty * unit), Account="50000", LineDescription=ITEMS[a % len(ITEMS)],
-            Description=ITEMS[a % len(ITEMS)], OrderNbr=rec["OrderNbr"], OrderType=rec["Type"],
-            Promised=rec["Date"], Requested=rec["Date"], MaxReceiptPercent=money(10000),
-            MinReceiptPercent=money(0), Completed=rec["Status"] == "Completed",
+            LineNbr=j + 1,
+            InventoryID=self.inventory_id(self._ref("StockItem", a)),
+            OrderQty=money(qty * 100),
+            OrderedQty=money(qty * 100),
+            UnitCost=money(unit),
+            ExtendedCost=money(qty * unit),
+            Account="50000",
+            LineDescription=ITEMS[a % len(ITEMS)],
+            Description=ITEMS[a % len(ITEMS)],
+            OrderNbr=rec["OrderNbr"],
+            OrderType=rec["Type"],
+            Promised=rec["Date"],
+            Requested=rec["Date"],
+            MaxReceiptPercent=money(10000),
+            MinReceiptPercent=money(0),
+            Completed=rec["Status"] == "Completed",
         )
 
     def _Check(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         total = self._amount_lines(rec, h)
         self._dates(rec, ts_ms, h, "ApplicationDate")
         rec.update(
-            Type="Payment", ReferenceNbr=self.pad("Check", i + 1),
-            Vendor=self.vendor_id(self._ref("Vendor", h >> 3)), PaymentAmount=money(total),
-            UnappliedBalance=money(0), Status=("Closed", "Open", "Printed")[(h >> 40) % 3],
-            PaymentRef=f"{(h >> 8) % 90000 + 10000}", Description=f"Payment {i + 1}",
+            Type="Payment",
+            ReferenceNbr=self.pad("Check", i + 1),
+            Vendor=self.vendor_id(self._ref("Vendor", h >> 3)),
+            PaymentAmount=money(total),
+            UnappliedBalance=money(0),
+            Status=("Closed", "Open", "Printed")[(h >> 40) % 3],
+            PaymentRef=f"{(h >> 8) % 90000 + 10000}",
+            Description=f"Payment {i + 1}",
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
         )
 
     def _line_Check(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         qty, unit = part
-        line.update(DocType="Bill", ReferenceNbr=self.pad("Bill", self._ref("Bill", a)),
-                    AmountPaid=money(qty * unit), Balance=money(0), CashDiscountBalance=money(0))
+        line.update(
+            DocType="Bill",
+            ReferenceNbr=self.pad("Bill", self._ref("Bill", a)),
+            AmountPaid=money(qty * unit),
+            Balance=money(0),
+            CashDiscountBalance=money(0),
+        )
 
     def _Account(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         cd = self.account_cd(i)
         name = CHART_OF_ACCOUNTS[i][1] if i < len(CHART_OF_ACCOUNTS) else None
         kind = {"1": "Asset", "2": "Liability", "3": "Liability", "4": "Income"}.get(cd[0], "Expense")
         rec.update(
-            AccountCD=cd, AccountID=1000 + i, Type=kind, AccountClass=kind.upper()[:6],
-            Description=name or f"{kind} account {cd}", ChartOfAccountsOrder=int(cd[0]),
-            CashAccount=cd == "10200", PostOption="Summary", UseDefaultSubaccount=False,
+            AccountCD=cd,
+            AccountID=1000 + i,
+            Type=kind,
+            AccountClass=kind.upper()[:6],
+            Description=name or f"{kind} account {cd}",
+            ChartOfAccountsOrder=int(cd[0]),
+            CashAccount=cd == "10200",
+            PostOption="Summary",
+            UseDefaultSubaccount=False,
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
             CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 90 * 86_400_000),
         )
 
     def _Subaccount(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         high, low = divmod(i, 1000)
-        rec.update(SubaccountCD=f"{high:03d}-{low:03d}", SubaccountID=100 + i,
-                   Description="Default" if i == 0 else f"Department {i}", Secured=False)
+        rec.update(
+            SubaccountCD=f"{high:03d}-{low:03d}",
+            SubaccountID=100 + i,
+            Description="Default" if i == 0 else f"Department {i}",
+            Secured=False,
+        )
 
     def _JournalTransaction(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         # Journal lines must balance: n-1 debits and one credit for their sum (at least 2 lines).
@@ -476,9 +671,11 @@ class Generator:
         rec["_lines"] = parts
         self._dates(rec, ts_ms, h, "TransactionDate")
         rec.update(
-            Module="GL", BatchNbr=self.pad("JournalTransaction", i + 1),
+            Module="GL",
+            BatchNbr=self.pad("JournalTransaction", i + 1),
             Status=("Posted", "Unposted", "Balanced")[(h >> 40) % 3],
-            PostPeriod=self._period(rec["TransactionDate"]), Description=f"Accrual batch {i + 1}",
+            PostPeriod=self._period(rec["TransactionDate"]),
+            Description=f"Accrual batch {i + 1}",
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
             CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 3 * 86_400_000),
         )
@@ -487,17 +684,28 @@ class Generator:
         side, cents = part
         debit = side == "D"
         line.update(
-            LineNbr=j + 1, Account=EXPENSE_ACCOUNTS[a % len(EXPENSE_ACCOUNTS)] if debit else "20000",
-            DebitAmount=money(cents if debit else 0), CreditAmount=money(0 if debit else cents),
-            Description=rec["Description"], TransactionDescription=rec["Description"],
-            ReferenceNbr=rec["BatchNbr"], Qty=money(0), IsNonPM=True,
+            LineNbr=j + 1,
+            Account=EXPENSE_ACCOUNTS[a % len(EXPENSE_ACCOUNTS)] if debit else "20000",
+            DebitAmount=money(cents if debit else 0),
+            CreditAmount=money(0 if debit else cents),
+            Description=rec["Description"],
+            TransactionDescription=rec["Description"],
+            ReferenceNbr=rec["BatchNbr"],
+            Qty=money(0),
+            IsNonPM=True,
         )
 
     def _Ledger(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         ledger_id, kind, description = LEDGERS[i] if i < len(LEDGERS) else (f"X{i:05d}", "Actual", "Ledger")
         rec["_lines"] = list(BRANCHES)
-        rec.update(LedgerID=ledger_id, Type=kind, Description=description, Currency="USD",
-                   ConsolidationSource=False, LastModifiedDateTime=self.clock.format_ms(ts_ms))
+        rec.update(
+            LedgerID=ledger_id,
+            Type=kind,
+            Description=description,
+            Currency="USD",
+            ConsolidationSource=False,
+            LastModifiedDateTime=self.clock.format_ms(ts_ms),
+        )
 
     def _line_Ledger(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         branch_id, name = part
@@ -509,48 +717,81 @@ class Generator:
         status = ("Open", "Closed", "Balanced")[(h >> 40) % 3]
         due_ms = self.clock.parse_ms(rec["Date"]) + 30 * 86_400_000
         rec.update(
-            Type="Invoice", ReferenceNbr=self.pad(entity, i + 1), Status=status, Amount=money(total),
-            Balance=money(0 if status == "Closed" else total), DueDate=self.clock.format_day(due_ms),
-            Description=f"Invoice {i + 1}", TaxTotal=money(0), Hold=False,
+            Type="Invoice",
+            ReferenceNbr=self.pad(entity, i + 1),
+            Status=status,
+            Amount=money(total),
+            Balance=money(0 if status == "Closed" else total),
+            DueDate=self.clock.format_day(due_ms),
+            Description=f"Invoice {i + 1}",
+            TaxTotal=money(0),
+            Hold=False,
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
         )
         return total
 
     def _SalesInvoice(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         total = self._sales_doc(rec, i, h, ts_ms, "SalesInvoice")
-        rec.update(CustomerID=self.customer_id(self._ref("Customer", h >> 3)), DetailTotal=money(total),
-                   CustomerOrder=f"CO-{(h >> 9) % 9000 + 1000}", CreditHold=False,
-                   LastModifiedDate=self.clock.format_ms(ts_ms),
-                   CreatedDate=self.clock.format_ms(ts_ms - (h >> 24) % 5 * 86_400_000))
+        rec.update(
+            CustomerID=self.customer_id(self._ref("Customer", h >> 3)),
+            DetailTotal=money(total),
+            CustomerOrder=f"CO-{(h >> 9) % 9000 + 1000}",
+            CreditHold=False,
+            LastModifiedDate=self.clock.format_ms(ts_ms),
+            CreatedDate=self.clock.format_ms(ts_ms - (h >> 24) % 5 * 86_400_000),
+        )
 
     def _line_SalesInvoice(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         qty, unit = part
-        line.update(LineNbr=j + 1, InventoryID=self.inventory_id(self._ref("StockItem", a)),
-                    Qty=money(qty * 100), UnitPrice=money(unit), Amount=money(qty * unit),
-                    Account="40000", TransactionDescr=ITEMS[a % len(ITEMS)],
-                    DiscountAmount=money(0), DiscountPercent=money(0))
+        line.update(
+            LineNbr=j + 1,
+            InventoryID=self.inventory_id(self._ref("StockItem", a)),
+            Qty=money(qty * 100),
+            UnitPrice=money(unit),
+            Amount=money(qty * unit),
+            Account="40000",
+            TransactionDescr=ITEMS[a % len(ITEMS)],
+            DiscountAmount=money(0),
+            DiscountPercent=money(0),
+        )
 
     def _Invoice(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         self._sales_doc(rec, i, h, ts_ms, "Invoice")
-        rec.update(Customer=self.customer_id(self._ref("Customer", h >> 3)),
-                   PostPeriod=self._period(rec["Date"]), CustomerOrder=f"CO-{(h >> 9) % 9000 + 1000}",
-                   CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 5 * 86_400_000))
+        rec.update(
+            Customer=self.customer_id(self._ref("Customer", h >> 3)),
+            PostPeriod=self._period(rec["Date"]),
+            CustomerOrder=f"CO-{(h >> 9) % 9000 + 1000}",
+            CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 5 * 86_400_000),
+        )
 
     def _line_Invoice(self, line: dict, rec: dict, j: int, part: tuple, a: int) -> None:
         qty, unit = part
-        line.update(LineNbr=j + 1, InventoryID=self.inventory_id(self._ref("StockItem", a)),
-                    Qty=money(qty * 100), UnitPrice=money(unit), Amount=money(qty * unit),
-                    ExtendedPrice=money(qty * unit), Account="40000", DiscountAmount=money(0),
-                    TransactionDescription=ITEMS[a % len(ITEMS)],
-                    LastModifiedDateTime=rec["LastModifiedDateTime"])
+        line.update(
+            LineNbr=j + 1,
+            InventoryID=self.inventory_id(self._ref("StockItem", a)),
+            Qty=money(qty * 100),
+            UnitPrice=money(unit),
+            Amount=money(qty * unit),
+            ExtendedPrice=money(qty * unit),
+            Account="40000",
+            DiscountAmount=money(0),
+            TransactionDescription=ITEMS[a % len(ITEMS)],
+            LastModifiedDateTime=rec["LastModifiedDateTime"],
+        )
 
     def _Customer(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         name = f"{FIRST[(h >> 4) % len(FIRST)]} {SECOND[(h >> 9) % len(SECOND)]} {i + 1}"
         rec.update(
-            CustomerID=self.customer_id(i + 1), CustomerName=name, Status="Active",
+            CustomerID=self.customer_id(i + 1),
+            CustomerName=name,
+            Status="Active",
             Email=f"billing@{name.split()[0].lower()}{i + 1}.example.com",
-            CreditLimit=money((h % 100 + 1) * 100_000), BAccountID=5000 + i, PrimaryContactID=9000 + i,
-            NoteID=_guid(0x0C57, mix(h), i), OrderPriority=0, WriteOffLimit=money(1000),
+            CreditLimit=money((h % 100 + 1) * 100_000),
+            BAccountID=5000 + i,
+            PrimaryContactID=9000 + i,
+            NoteID=_guid(0x0C57, mix(h), i),
+            OrderPriority=0,
+            WriteOffLimit=money(1000),
             LastModifiedDateTime=self.clock.format_ms(ts_ms),
             CreatedDateTime=self.clock.format_ms(ts_ms - (h >> 24) % 90 * 86_400_000),
         )
@@ -559,10 +800,17 @@ class Generator:
     def _StockItem(self, rec: dict, i: int, h: int, ts_ms: int) -> None:
         price = (h % 90_000) + 500
         rec.update(
-            InventoryID=self.inventory_id(i + 1), Description=f"{ITEMS[h % len(ITEMS)]} #{i + 1}",
-            DefaultPrice=money(price), LastCost=money(price * 6 // 10), AverageCost=money(price * 6 // 10),
-            CurrentStdCost=money(0), MSRP=money(price), NoteID=_guid(0x5170, mix(h), i),
-            LastModified=self.clock.format_ms(ts_ms), LastModifiedDateTime=self.clock.format_ms(ts_ms),
-            DimensionWeight=money((h >> 8) % 5000), WeightUOM="KG",
+            InventoryID=self.inventory_id(i + 1),
+            Description=f"{ITEMS[h % len(ITEMS)]} #{i + 1}",
+            DefaultPrice=money(price),
+            LastCost=money(price * 6 // 10),
+            AverageCost=money(price * 6 // 10),
+            CurrentStdCost=money(0),
+            MSRP=money(price),
+            NoteID=_guid(0x5170, mix(h), i),
+            LastModified=self.clock.format_ms(ts_ms),
+            LastModifiedDateTime=self.clock.format_ms(ts_ms),
+            DimensionWeight=money((h >> 8) % 5000),
+            WeightUOM="KG",
         )
         rec["custom"] = {"Item": {"UsrRepairItemType": ("Battery", "Filter", "Motor", None)[h % 4]}}

@@ -105,7 +105,10 @@ class LicenseLimits:
             start = max(start, self._next_free)  # delayed requests leave the queue one by one
             self._next_free = start
         wait = start - now
-        if wait <= self.knobs.max_queue_wait_s and self._queued + (1 if wait > 0 else 0) <= self.knobs.max_queue:
+        if (
+            wait <= self.knobs.max_queue_wait_s
+            and self._queued + (1 if wait > 0 else 0) <= self.knobs.max_queue
+        ):
             admitted.append(start)
         return wait
 

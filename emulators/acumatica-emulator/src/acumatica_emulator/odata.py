@@ -178,8 +178,9 @@ Getter = Callable[[dict], object]
 class FilterCompiler:
     """Turns a filter tree into ``predicate(record) -> bool`` for one entity and version."""
 
-    def __init__(self, fields: dict[str, str], custom: dict[str, dict[str, str]],
-                 to_ms: Callable[[str], int]) -> None:
+    def __init__(
+        self, fields: dict[str, str], custom: dict[str, dict[str, str]], to_ms: Callable[[str], int]
+    ) -> None:
         self.fields, self.custom, self.to_ms = fields, custom, to_ms
 
     def compile(self, node) -> Callable[[dict], bool]:
@@ -213,11 +214,15 @@ class FilterCompiler:
             ctype = self.custom.get(view, {}).get(name)
             if ctype is None:
                 raise QueryError(f"Custom field '{view}.{name}' is not found.")
-            return {"CustomIntField": "IntValue", "CustomBooleanField": "BooleanValue",
-                    "CustomDecimalField": "DecimalValue"}.get(ctype, "StringValue")
+            return {
+                "CustomIntField": "IntValue",
+                "CustomBooleanField": "BooleanValue",
+                "CustomDecimalField": "DecimalValue",
+            }.get(ctype, "StringValue")
         if "/" in f.name:
-            raise QueryError(f"Filtering by the fields of detail or linked entities ('{f.name}') "
-                             "is not supported.")
+            raise QueryError(
+                f"Filtering by the fields of detail or linked entities ('{f.name}') is not supported."
+            )
         ftype = self.fields.get(f.name)
         if ftype is None:
             raise QueryError(f"Field '{f.name}' is not found in the entity.")
@@ -280,8 +285,12 @@ class FilterCompiler:
             return lambda r: _eq(a(r), b(r))
         if op == "ne":
             return lambda r: not _eq(a(r), b(r))
-        compare = {"gt": lambda x, y: x > y, "ge": lambda x, y: x >= y,
-                   "lt": lambda x, y: x < y, "le": lambda x, y: x <= y}[op]
+        compare = {
+            "gt": lambda x, y: x > y,
+            "ge": lambda x, y: x >= y,
+            "lt": lambda x, y: x < y,
+            "le": lambda x, y: x <= y,
+        }[op]
 
         def ordered(r: dict) -> bool:
             x, y = a(r), b(r)
@@ -349,14 +358,24 @@ def timestamp_range(node, names: set[str], to_ms: Callable[[str], int]) -> tuple
             if isinstance(right, Field) and isinstance(left, Literal):
                 left, right = right, left
                 op = {"gt": "lt", "lt": "gt", "ge": "le", "le": "ge"}.get(op, op)
-            if (isinstance(left, Field) and left.custom is None and left.name in names
-                    and isinstance(right, Literal) and right.kind != "null"):
+            if (
+                isinstance(left, Field)
+                and left.custom is None
+                and left.name in names
+                and isinstance(right, Literal)
+                and right.kind != "null"
+            ):
                 try:
                     ms = to_ms(right.value)
                 except (ValueError, TypeError):
                     return None, None
-                return {"gt": (ms + 1, None), "ge": (ms, None), "eq": (ms, ms),
-                        "lt": (None, ms - 1), "le": (None, ms)}[op]
+                return {
+                    "gt": (ms + 1, None),
+                    "ge": (ms, None),
+                    "eq": (ms, ms),
+                    "lt": (None, ms - 1),
+                    "le": (None, ms),
+                }[op]
     return None, None
 
 
@@ -377,9 +396,14 @@ def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int 
             if isinstance(right, Field) and isinstance(left, Literal):
                 left, right = right, left
                 op = {"gt": "lt", "lt": "gt", "ge": "le", "le": "ge"}[op]
-            if (op in ("gt", "ge") and isinstance(left, Field) and left.custom is None
-                    and left.name in names and isinstance(right, Literal)
-                    and right.kind in ("datetimeoffset", "datetime", "date", "string")):
+            if (
+                op in ("gt", "ge")
+                and isinstance(left, Field)
+                and left.custom is None
+                and left.name in names
+                and isinstance(right, Literal)
+                and right.kind in ("datetimeoffset", "datetime", "date", "string")
+            ):
                 try:
                     ms = to_ms(right.value)
                 except (ValueError, TypeError):
@@ -389,6 +413,7 @@ def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int 
 
 
 # ---- other query options --------------------------------------------------------------------
+
 
 def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]

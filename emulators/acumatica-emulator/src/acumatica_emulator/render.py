@@ -31,8 +31,15 @@ EMPTY: dict = {}
 class RecordPlan:
     """How to render one kind of object (a top-level entity, a detail line or a linked entity)."""
 
-    def __init__(self, version: str, type_name: str, select: list[str] | None, expand: set[str],
-                 custom: dict[str, list[tuple[str, str, str]]], path: str = "") -> None:
+    def __init__(
+        self,
+        version: str,
+        type_name: str,
+        select: list[str] | None,
+        expand: set[str],
+        custom: dict[str, list[tuple[str, str, str]]],
+        path: str = "",
+    ) -> None:
         fields = catalog.fields(version, type_name)
         self.type_name = type_name
         self.path = path
@@ -70,8 +77,17 @@ class RecordPlan:
 class PagePlan:
     """Renders a list of records of one entity for a request's query options."""
 
-    def __init__(self, store, entity: str, version: str, select: str | None, expand: str | None,
-                 custom: str | None, links_prefix: str, empty_nulls: bool) -> None:
+    def __init__(
+        self,
+        store,
+        entity: str,
+        version: str,
+        select: str | None,
+        expand: str | None,
+        custom: str | None,
+        links_prefix: str,
+        empty_nulls: bool,
+    ) -> None:
         self.store = store
         self.entity = entity
         expand_set = set(split_list(expand))
@@ -115,15 +131,16 @@ class PagePlan:
                 if len(indices) == len(records):
                     return bulk.render(indices)
                 out = [b""] * len(records)
-                for n, part in zip(positions, bulk.parts(indices, [n + 1 for n in positions]),
-                                   strict=True):
+                for n, part in zip(positions, bulk.parts(indices, [n + 1 for n in positions]), strict=True):
                     out[n] = part
                 for n, rec in enumerate(records):
                     if "_i" not in rec:
                         out[n] = ENCODER.encode(self.record(rec, n + 1))
                 return b"[" + b",".join(out) + b"]"
-        parts = [fast(rec, n) if "_i" in rec else ENCODER.encode(self.record(rec, n)).decode()
-                 for n, rec in enumerate(records, 1)]
+        parts = [
+            fast(rec, n) if "_i" in rec else ENCODER.encode(self.record(rec, n)).decode()
+            for n, rec in enumerate(records, 1)
+        ]
         parts[0] = "[" + parts[0]  # brackets on the ends: the 3.5 MB page is copied only twice
         parts[-1] += "]"
         return ",".join(parts).encode()
@@ -142,8 +159,7 @@ class PagePlan:
             self._fast_fn = None
             self._bulk = None
             if rule is not None:
-                self._fast_fn = compile_fused_writer(self, rule, FIELDS[self.entity],
-                                                     CUSTOM[self.entity])
+                self._fast_fn = compile_fused_writer(self, rule, FIELDS[self.entity], CUSTOM[self.entity])
                 if self._fast_fn is not None and self.entity in BULK:
                     layout = fused_layout(self, FIELDS[self.entity], CUSTOM[self.entity])
                     self._bulk = BulkWriter(fused, self.entity, layout, self.empty_nulls)
@@ -157,8 +173,7 @@ class PagePlan:
         out["_links"] = {"self": self.links + rec["id"]}
         return out
 
-    def _object(self, plan: RecordPlan, rec: dict, row: int,
-                lines: Callable[[], list[dict]] | None) -> dict:
+    def _object(self, plan: RecordPlan, rec: dict, row: int, lines: Callable[[], list[dict]] | None) -> dict:
         get = rec.get
         if self.empty_nulls:
             body = {name: (EMPTY if (v := get(name)) is None else {"value": v}) for name in plan.scalars}
@@ -171,18 +186,17 @@ class PagePlan:
                 if sub is None or lines is None or name != SPECS[self.entity].detail:
                     out[name] = []  # other detail arrays are empty in generated data
                 else:
-                    out[name] = [self._object(sub, line, j, None)
-                                 for j, line in enumerate(lines(), 1)]
+                    out[name] = [self._object(sub, line, j, None) for j, line in enumerate(lines(), 1)]
             elif sub is not None:
-                linked = self.store.gen.linked(self.entity, rec, sub.type_name, self.expand_set,
-                                               sub.path.rstrip("/"))
+                linked = self.store.gen.linked(
+                    self.entity, rec, sub.type_name, self.expand_set, sub.path.rstrip("/")
+                )
                 out[name] = self._object(sub, linked, 1, None)
         custom: dict = {}
         if plan.custom:
             values = rec.get("custom") or {}
             for view, name, ctype in plan.custom:
-                custom.setdefault(view, {})[name] = {
-                    "type": ctype, "value": values.get(view, {}).get(name)}
+                custom.setdefault(view, {})[name] = {"type": ctype, "value": values.get(view, {}).get(name)}
         out["custom"] = custom
         return out
 
@@ -196,10 +210,16 @@ def ad_hoc_schema(entity: str, version: str) -> bytes:
         if catalog.is_scalar(ftype):
             out[name] = NULL
     if spec.detail and spec.detail in fields:
-        out[spec.detail] = [{
-            "custom": {view: {name: {"type": t, "value": None} for name, t in f.items()}
-                       for view, f in spec.detail_custom.items()}}]
-    out["custom"] = {view: {name: {"type": t, "value": None} for name, t in f.items()}
-                     for view, f in spec.custom.items()}
+        out[spec.detail] = [
+            {
+                "custom": {
+                    view: {name: {"type": t, "value": None} for name, t in f.items()}
+                    for view, f in spec.detail_custom.items()
+                }
+            }
+        ]
+    out["custom"] = {
+        view: {name: {"type": t, "value": None} for name, t in f.items()} for view, f in spec.custom.items()
+    }
     out["_workflowActions"] = []
     return ENCODER.encode(out)

@@ -25,8 +25,9 @@ class AcumaticaEmulator(HttpEmulator):
         cfg = self.config
         sizes = {name: cfg.size_of(name) for name in set(SPECS) | set(DEFAULT_SIZES)}
         self.clock = InstanceClock(cfg.timezone_offset)
-        generator = Generator(cfg.seed, sizes, tuple(cfg.versions), self.clock,
-                              cfg.lines_per_document, cfg.same_timestamp_group)
+        generator = Generator(
+            cfg.seed, sizes, tuple(cfg.versions), self.clock, cfg.lines_per_document, cfg.same_timestamp_group
+        )
         self.knobs = cfg.initial_knobs()
         self.store = RecordStore(generator, self.clock, tuple(cfg.versions))
         self.stats = Stats()

@@ -208,8 +208,12 @@ class RecordStore:
                 continue
             overlay.lines_added += 1
             # A new line starts from the form's defaults (zero amounts, default subaccount, branch).
-            line = {**self.gen.constant(entity, line=True), **_plain(_values(change), line_type, self.versions),
-                    "id": _new_guid(entity + "/line", overlay.lines_added), "custom": {}}
+            line = {
+                **self.gen.constant(entity, line=True),
+                **_plain(_values(change), line_type, self.versions),
+                "id": _new_guid(entity + "/line", overlay.lines_added),
+                "custom": {},
+            }
             if has_number and not line.get("LineNbr"):
                 line["LineNbr"] = max((x.get("LineNbr") or 0 for x in lines), default=0) + 1
             lines.append(line)
@@ -230,11 +234,13 @@ class RecordStore:
             if name in rec:
                 rec[name] = now
 
-    def records(self, entity: str, version: str, expand: Iterable[str] = ("Details",),
-                custom: Iterable[str] = ()) -> list[dict]:
+    def records(
+        self, entity: str, version: str, expand: Iterable[str] = ("Details",), custom: Iterable[str] = ()
+    ) -> list[dict]:
         """Every current record in key order, unwrapped, with only the fields of ``version``.
 
-        ``expand`` names detail arrays and linked entities to include; ``custom`` lists 'View.Field' (header) or
+        ``expand`` names detail arrays and linked entities to include; ``custom`` lists 'View.Field'
+        (header) or
         'Details/View.Field' (lines) custom fields to keep (default: none, as the API).
         """
         fields = catalog.fields(version, entity)
@@ -253,16 +259,19 @@ class RecordStore:
                 sub_scalars = [f for f, t in sub.items() if catalog.is_scalar(t)]
                 if name == SPECS[entity].detail:
                     row[name] = [
-                        {"id": line["id"],
-                         **{f: _decimal(line.get(f)) for f in sub_scalars},
-                         "custom": _custom_subset(line.get("custom", {}), wanted, name + "/")}
+                        {
+                            "id": line["id"],
+                            **{f: _decimal(line.get(f)) for f in sub_scalars},
+                            "custom": _custom_subset(line.get("custom", {}), wanted, name + "/"),
+                        }
                         for line in self.lines(entity, rec)
                     ]
                 elif catalog.is_detail(fields[name]):
                     row[name] = []  # other detail arrays are empty in generated data, as served
                 else:
-                    linked = self.gen.linked(entity, rec, catalog.element_type(fields[name]),
-                                             set(expand), name)
+                    linked = self.gen.linked(
+                        entity, rec, catalog.element_type(fields[name]), set(expand), name
+                    )
                     row[name] = {"id": linked.get("id"), **{f: _decimal(linked.get(f)) for f in sub_scalars}}
             out.append(row)
         return out
@@ -286,14 +295,16 @@ class RecordStore:
 
         return key
 
-    def scan(self, entity: str, predicate: Callable[[dict], bool],
-             low_ms: int | None, high_ms: int | None) -> Iterator[dict]:
+    def scan(
+        self, entity: str, predicate: Callable[[dict], bool], low_ms: int | None, high_ms: int | None
+    ) -> Iterator[dict]:
         """Base records (in index order) then overlay records that satisfy ``predicate``."""
         yield from self._scan_base(entity, predicate, low_ms, high_ms)
         yield from (r for r in list(self._overlay[entity].records.values()) if predicate(r))
 
-    def _scan_base(self, entity: str, predicate, low_ms, high_ms, low_index: int = 0,
-                   lazy: bool = False) -> Iterator[dict]:
+    def _scan_base(
+        self, entity: str, predicate, low_ms, high_ms, low_index: int = 0, lazy: bool = False
+    ) -> Iterator[dict]:
         gen = self.gen
         size = gen.sizes[entity]
         start = 0 if low_ms is None else gen.first_index_at_or_after(entity, low_ms)
@@ -312,10 +323,19 @@ class RecordStore:
             if predicate(rec):
                 yield rec
 
-    def query(self, entity: str, predicate: Callable[[dict], bool], order: list[tuple[str, bool]],
-              skip: int, top: int | None, low_ms: int | None = None,
-              high_ms: int | None = None, match_all: bool = False, lazy: bool = False,
-              accept_ms: int | None = None) -> list[dict]:
+    def query(
+        self,
+        entity: str,
+        predicate: Callable[[dict], bool],
+        order: list[tuple[str, bool]],
+        skip: int,
+        top: int | None,
+        low_ms: int | None = None,
+        high_ms: int | None = None,
+        match_all: bool = False,
+        lazy: bool = False,
+        accept_ms: int | None = None,
+    ) -> list[dict]:
         """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``.
 
         ``lazy``: base records carry only ``FusedRules.light_fields`` (the caller checked that the
@@ -326,8 +346,13 @@ class RecordStore:
         """
         keyfn = self.sort_key(entity, order)
         overlay = [r for r in list(self._overlay[entity].records.values()) if predicate(r)]
-        if (lazy and accept_ms is not None and not overlay and top is not None
-                and self._streams_in_index_order(entity, order)):
+        if (
+            lazy
+            and accept_ms is not None
+            and not overlay
+            and top is not None
+            and self._streams_in_index_order(entity, order)
+        ):
             return self._lazy_page(entity, predicate, low_ms, high_ms, accept_ms, skip, top)
         if self._streams_in_index_order(entity, order):
             # Base records already come in this order: merge lazily and stop at skip + top.
@@ -347,8 +372,9 @@ class RecordStore:
             rows.sort(key=self.sort_key(entity, [(name, False)]), reverse=descending)
         return rows[skip:] if top is None else rows[skip : skip + top]
 
-    def _lazy_page(self, entity: str, predicate, low_ms, high_ms, accept_ms: int, skip: int,
-                   top: int) -> list[dict]:
+    def _lazy_page(
+        self, entity: str, predicate, low_ms, high_ms, accept_ms: int, skip: int, top: int
+    ) -> list[dict]:
         """``query`` for base records only, in index order: the predicate is evaluated below the
         index where timestamps reach ``accept_ms`` (the keyset's tie group) and assumed above."""
         gen = self.gen

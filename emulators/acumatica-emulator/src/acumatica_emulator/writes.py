@@ -45,8 +45,10 @@ def invalid_body(entity: str, body: dict, detail: str | None, problems: list[Pro
             target = out[detail][p.line]
         cell = target.get(p.field)
         target[p.field] = {"value": unwrap(cell), "error": p.message}
-    out["error"] = (f"Inserting '{entity}' record raised at least one error. Please review the errors. "
-                    + " ".join(p.message for p in problems[:5]))
+    out["error"] = (
+        f"Inserting '{entity}' record raised at least one error. Please review the errors. "
+        + " ".join(p.message for p in problems[:5])
+    )
     return out
 
 
@@ -73,6 +75,7 @@ class ReferenceCheck:
     def subaccount(self, cd: str) -> tuple[str | None, str | None]:
         """(canonical SubaccountCD, error): segment separators are optional on input."""
         wanted = cd.replace("-", "")
+
         def same(r: dict) -> bool:
             return str(r.get("SubaccountCD") or "").replace("-", "") == wanted
 
@@ -106,8 +109,11 @@ def check_journal(refs: ReferenceCheck, values: dict, existing: dict | None) -> 
     """Validate (and normalise in place) a JournalTransaction PUT body."""
     problems: list[Problem] = []
     if existing is not None and existing.get("Status") in RELEASED:
-        problems.append(Problem("Status", f"The batch {existing.get('BatchNbr')} has been released "
-                                          "and cannot be changed."))
+        problems.append(
+            Problem(
+                "Status", f"The batch {existing.get('BatchNbr')} has been released and cannot be changed."
+            )
+        )
         return problems
     ledger = unwrap(values.get("LedgerID"))
     if ledger and (msg := refs.ledger(str(ledger))):

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from emulator_kit import Request, Response, Stats
 
-from .auth import AuthError, Authenticator
+from .auth import Authenticator, AuthError
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .engine import SqlError, Warehouse
 from .statements import TERMINAL, StatementExecutor, bind_parameters
@@ -95,10 +95,18 @@ class DatabricksApp:
         status = self.faults.take_http_fail()
         if status is not None:
             if status == 429:
-                return api_error(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests. Please retry later.",
-                                 [("Retry-After", str(int(self.knobs.retry_after_s)))])
-            return api_error(status, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable.",
-                             [("Retry-After", str(int(self.knobs.retry_after_s)))])
+                return api_error(
+                    429,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "Too many requests. Please retry later.",
+                    [("Retry-After", str(int(self.knobs.retry_after_s)))],
+                )
+            return api_error(
+                status,
+                "TEMPORARILY_UNAVAILABLE",
+                "The service is temporarily unavailable.",
+                [("Retry-After", str(int(self.knobs.retry_after_s)))],
+            )
         try:
             self.auth.check(req.headers.get("authorization"))
         except AuthError as exc:
@@ -112,9 +120,9 @@ class DatabricksApp:
         if m and req.method == "GET":
             return self._warehouse(m.group(1))
         if path.startswith("/api/2.0/fs/files/"):
-            return self._files(req, unquote(path[len("/api/2.0/fs/files"):]))
+            return self._files(req, unquote(path[len("/api/2.0/fs/files") :]))
         if path.startswith("/api/2.0/fs/directories/"):
-            return self._directories(req, unquote(path[len("/api/2.0/fs/directories"):]))
+            return self._directories(req, unquote(path[len("/api/2.0/fs/directories") :]))
         return api_error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{req.method} {path}'.")
 
     @staticmethod
@@ -123,26 +131,37 @@ class DatabricksApp:
 
     # ---- discovery and OAuth -------------------------------------------------------------
     def _host_metadata(self) -> dict:
-        return {"oidc_endpoint": f"{self.host}/oidc", "account_id": self.config.account_id,
-                "workspace_id": self.config.workspace_id, "cloud": "aws",
-                "token_federation_default_oidc_audiences": [self.config.account_id]}
+        return {
+            "oidc_endpoint": f"{self.host}/oidc",
+            "account_id": self.config.account_id,
+            "workspace_id": self.config.workspace_id,
+            "cloud": "aws",
+            "token_federation_default_oidc_audiences": [self.config.account_id],
+        }
 
     def _oidc_metadata(self) -> dict:
-        return {"issuer": f"{self.host}/oidc", "token_endpoint": f"{self.host}/oidc/v1/token",
-                "authorization_endpoint": f"{self.host}/oidc/v1/authorize",
-                "jwks_uri": f"{self.host}/oidc/jwks.json",
-                "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
-                "scopes_supported": ["all-apis", "offline_access"]}
+        return {
+            "issuer": f"{self.host}/oidc",
+            "token_endpoint": f"{self.host}/oidc/v1/token",
+            "authorization_endpoint": f"{self.host}/oidc/v1/authorize",
+            "jwks_uri": f"{self.host}/oidc/jwks.json",
+            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            "scopes_supported": ["all-apis", "offline_access"],
+        }
 
     def _token(self, req: Request) -> Response:
         try:
             return json_response(200, self.auth.issue(req.headers.get("authorization"), req.body))
         except AuthError as exc:
             error = str(exc)
-            description = ("Client authentication failed." if error == "invalid_client"
-                           else "Only grant_type=client_credentials is supported.")
-            return json_response(401 if error == "invalid_client" else 400,
-                                 {"error": error, "error_description": description})
+            description = (
+                "Client authentication failed."
+                if error == "invalid_client"
+                else "Only grant_type=client_credentials is supported."
+            )
+            return json_response(
+                401 if error == "invalid_client" else 400, {"error": error, "error_description": description}
+            )
 
     # ---- SQL Statement Execution API -----------------------------------------------------
     def _execute(self, req: Request) -> Response:
@@ -165,23 +184,32 @@ class DatabricksApp:
         m = WAIT_TIMEOUT.match(str(body.get("wait_timeout", "10s")))
         wait_s = int(m.group(1)) if m else -1
         if wait_s != 0 and not 5 <= wait_s <= 50:
-            return api_error(400, "INVALID_PARAMETER_VALUE",
-                             "wait_timeout must be 0s or between 5s and 50s, e.g. '10s'.")
+            return api_error(
+                400, "INVALID_PARAMETER_VALUE", "wait_timeout must be 0s or between 5s and 50s, e.g. '10s'."
+            )
         on_timeout = body.get("on_wait_timeout", "CONTINUE")
         if on_timeout not in ("CONTINUE", "CANCEL"):
             return api_error(400, "INVALID_PARAMETER_VALUE", "on_wait_timeout must be CONTINUE or CANCEL.")
         if body.get("disposition", "INLINE") != "INLINE":
             return api_error(501, "NOT_IMPLEMENTED", "The emulator only supports disposition INLINE.")
         if body.get("format", "JSON_ARRAY") != "JSON_ARRAY":
-            return api_error(400, "INVALID_PARAMETER_VALUE",
-                             "format ARROW_STREAM and CSV require disposition EXTERNAL_LINKS.")
+            return api_error(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                "format ARROW_STREAM and CSV require disposition EXTERNAL_LINKS.",
+            )
         try:
             params = bind_parameters(body.get("parameters"))
-        except (ValueError, Exception) as exc:  # noqa: BLE001 - sqlglot raises its own types for bad types
+        except (ValueError, Exception) as exc:
             return api_error(400, "INVALID_PARAMETER_VALUE", f"Invalid parameters: {exc}")
         row_limit = body.get("row_limit")
-        st = self.executor.submit(text, body.get("catalog"), body.get("schema"), params,
-                                  int(row_limit) if row_limit is not None else None)
+        st = self.executor.submit(
+            text,
+            body.get("catalog"),
+            body.get("schema"),
+            params,
+            int(row_limit) if row_limit is not None else None,
+        )
         if wait_s:
             st.done.wait(wait_s)
             if not st.done.is_set() and on_timeout == "CANCEL":
@@ -218,9 +246,17 @@ class DatabricksApp:
     def _warehouse(self, warehouse_id: str) -> Response:
         if warehouse_id not in self.config.warehouse_ids:
             return api_error(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {warehouse_id} does not exist.")
-        return json_response(200, {"id": warehouse_id, "name": warehouse_id, "state": "RUNNING",
-                                   "warehouse_type": "PRO", "enable_serverless_compute": True,
-                                   "cluster_size": "2X-Small"})
+        return json_response(
+            200,
+            {
+                "id": warehouse_id,
+                "name": warehouse_id,
+                "state": "RUNNING",
+                "warehouse_type": "PRO",
+                "enable_serverless_compute": True,
+                "cluster_size": "2X-Small",
+            },
+        )
 
     # ---- Files API -----------------------------------------------------------------------
     def _volume_file(self, path: str) -> Path | Response:
@@ -259,8 +295,12 @@ class DatabricksApp:
             st = target.stat()
             headers = [("Last-Modified", formatdate(st.st_mtime, usegmt=True))]
             if req.method == "HEAD":
-                return Response(200, b"", headers + [("Content-Length", str(st.st_size))],
-                                content_type="application/octet-stream")
+                return Response(
+                    200,
+                    b"",
+                    [*headers, ("Content-Length", str(st.st_size))],
+                    content_type="application/octet-stream",
+                )
             self.stats.count("downloads")
             return Response(200, b"", headers, content_type="application/octet-stream", file=target)
         if req.method == "DELETE":
@@ -296,8 +336,12 @@ class DatabricksApp:
             if child.name.startswith(".") and child.name.endswith(".upload"):
                 continue
             st = child.stat()
-            entry = {"path": f"{base}/{child.name}", "is_directory": child.is_dir(), "name": child.name,
-                     "last_modified": int(st.st_mtime * 1000)}
+            entry = {
+                "path": f"{base}/{child.name}",
+                "is_directory": child.is_dir(),
+                "name": child.name,
+                "last_modified": int(st.st_mtime * 1000),
+            }
             if child.is_file():
                 entry["file_size"] = st.st_size
             contents.append(entry)
@@ -326,7 +370,9 @@ class DatabricksApp:
                     setattr(self.knobs, name, value)
                 return json_response(200, dataclasses.asdict(self.knobs))
             if parts == ["fail_next_statements"] and req.method == "POST":
-                self.executor.fail_next(int(body.get("n", 1)), str(body.get("error_code", "TEMPORARILY_UNAVAILABLE")))
+                self.executor.fail_next(
+                    int(body.get("n", 1)), str(body.get("error_code", "TEMPORARILY_UNAVAILABLE"))
+                )
                 return Response(204, content_type="")
             if parts == ["http_fail_next"] and req.method == "POST":
                 self.http_fail_next(int(body.get("n", 1)), int(body.get("status", 429)))
@@ -341,7 +387,9 @@ class DatabricksApp:
                 return Response(204, content_type="")
             if parts == ["query"] and req.method == "POST":
                 rows = self.warehouse.query(str(body.get("statement", "")))
-                return json_response(200, {"rows": [[None if v is None else str(v) for v in r] for r in rows]})
+                return json_response(
+                    200, {"rows": [[None if v is None else str(v) for v in r] for r in rows]}
+                )
         except (ValueError, TypeError) as exc:
             return api_error(400, "INVALID_PARAMETER_VALUE", str(exc))
         except SqlError as exc:

@@ -44,8 +44,12 @@ class Authenticator:
         with self._lock:
             self._tokens[token] = time.time() + lifetime
         self.stats.count("tokens_issued")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": max(1, int(lifetime)),
-                "scope": form.get("scope") or "all-apis"}
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": max(1, int(lifetime)),
+            "scope": form.get("scope") or "all-apis",
+        }
 
     def check(self, authorization: str | None) -> None:
         """Raise AuthError with a message unless the Bearer token is a live OAuth token or a PAT."""

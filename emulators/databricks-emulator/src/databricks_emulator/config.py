@@ -60,7 +60,8 @@ class EmulatorConfig(Knobs):
     #: (``<data_dir>/volumes/<catalog>/<schema>/<volume>/...``). None: a fresh temporary directory.
     data_dir: str | None = None
     service_principals: tuple[ServicePrincipal, ...] = (
-        ServicePrincipal(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET),)
+        ServicePrincipal(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET),
+    )
     #: Personal access tokens accepted as Bearer tokens; they never expire.
     personal_access_tokens: tuple[str, ...] = (SANDBOX_PAT,)
     warehouse_ids: tuple[str, ...] = (SANDBOX_WAREHOUSE_ID,)
@@ -72,7 +73,7 @@ class EmulatorConfig(Knobs):
     #: Largest accepted ``statement`` text (16 MiB on the real API).
     max_statement_bytes: int = 16 * 1024 * 1024
     #: Largest accepted Files API upload (5 GiB on the real API).
-    max_upload_bytes: int = 5 * 1024 ** 3
+    max_upload_bytes: int = 5 * 1024**3
     #: Log each request to stderr.
     verbose: bool = False
 

@@ -7,11 +7,11 @@ and ``memory``, so those catalogs are attached as ``<name>__uc`` and names are r
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -25,16 +25,15 @@ from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
-
-# sqlglot logs every Databricks table property it does not carry over to DuckDB (USING DELTA,
-# TBLPROPERTIES); those are expected here, not news.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
 import sqlglot
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
 from .values import extract_values
 
+# sqlglot logs every Databricks table property it does not carry over to DuckDB (USING DELTA,
+# TBLPROPERTIES); those are expected here, not news.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _JSON_STRING_DETECTED = {"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "UUID"}
 RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
@@ -91,8 +90,7 @@ _NAME = rf"{_NAME_PART}(?:\s*\.\s*{_NAME_PART})*"
 
 
 def split_name(text: str) -> list[str]:
-    return [p[1:-1].replace("``", "`") if p.startswith("`") else p
-            for p in re.findall(_NAME_PART, text)]
+    return [p[1:-1].replace("``", "`") if p.startswith("`") else p for p in re.findall(_NAME_PART, text)]
 
 
 def _strip_comments(sql: str) -> str:
@@ -110,7 +108,9 @@ def _strip_comments(sql: str) -> str:
 def _options(text: str | None) -> dict[str, str]:
     if not text:
         return {}
-    pairs = re.findall(r"'((?:[^'\\]|\\.)*)'\s*=?\s*'((?:[^'\\]|\\.)*)'|(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'", text)
+    pairs = re.findall(
+        r"'((?:[^'\\]|\\.)*)'\s*=?\s*'((?:[^'\\]|\\.)*)'|(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'", text
+    )
     out = {}
     for k1, v1, k2, v2 in pairs:
         out[(k1 or k2).lower()] = v1 if k1 else v2
@@ -149,7 +149,9 @@ class Warehouse:
         return self.data_dir.joinpath(*(quote(p.lower(), safe="") for p in (catalog, schema, table)))
 
     def volume_root(self, catalog: str, schema: str, volume: str) -> Path:
-        return self.data_dir.joinpath("volumes", *(quote(p.lower(), safe="") for p in (catalog, schema, volume)))
+        return self.data_dir.joinpath(
+            "volumes", *(quote(p.lower(), safe="") for p in (catalog, schema, volume))
+        )
 
     def volume_exists(self, catalog: str, schema: str, volume: str) -> bool:
         return self.volume_root(catalog, schema, volume).is_dir()
@@ -158,18 +160,25 @@ class Warehouse:
         """``/Volumes/c/s/v/rest`` -> the file under ``data_dir``; SqlError if the volume is unknown."""
         parts = [p for p in volume_path.split("/") if p]
         if len(parts) < 4 or parts[0] != "Volumes":
-            raise SqlError(f"[PATH_NOT_FOUND] Path does not exist: {volume_path}. Only /Volumes paths are "
-                           "supported by the emulator.", "BAD_REQUEST", "42K03")
+            raise SqlError(
+                f"[PATH_NOT_FOUND] Path does not exist: {volume_path}. Only /Volumes paths are "
+                "supported by the emulator.",
+                "BAD_REQUEST",
+                "42K03",
+            )
         root = self.volume_root(*parts[1:4])
         if not root.is_dir():
-            raise SqlError(f"[UC_VOLUME_NOT_FOUND] Volume {'.'.join(parts[1:4])} does not exist.",
-                           "NOT_FOUND", "42704")
+            raise SqlError(
+                f"[UC_VOLUME_NOT_FOUND] Volume {'.'.join(parts[1:4])} does not exist.", "NOT_FOUND", "42704"
+            )
         return root.joinpath(*parts[4:])
 
     # ---- start-up ------------------------------------------------------------------------
     def _attach(self, catalog: str) -> None:
         name = duck_catalog(catalog)
-        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        known = {
+            r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
         if name.lower() not in known:
             self.conn.execute(f"ATTACH ':memory:' AS {_q(name)}")
             self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(name)}.{_q('default')}")
@@ -178,12 +187,16 @@ class Warehouse:
     def _load(self) -> None:
         with self.lock:
             self._attach(self.default_catalog)
-            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(self.default_catalog))}."
-                              f"{_q(self.default_schema)}")
+            self.conn.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(self.default_catalog))}."
+                f"{_q(self.default_schema)}"
+            )
             self._mkdir(self.default_catalog, self.default_schema)
             if self._copy_log_path.exists():
                 self.copy_log = json.loads(self._copy_log_path.read_text())
-            for cat_dir in sorted(p for p in self.data_dir.iterdir() if p.is_dir() and p.name not in _EXTRA_DIRS):
+            for cat_dir in sorted(
+                p for p in self.data_dir.iterdir() if p.is_dir() and p.name not in _EXTRA_DIRS
+            ):
                 catalog = unquote(cat_dir.name)
                 self._attach(catalog)
                 for sch_dir in sorted(p for p in cat_dir.iterdir() if p.is_dir()):
@@ -192,8 +205,10 @@ class Warehouse:
                     for tbl_dir in sorted(p for p in sch_dir.iterdir() if (p / "_delta_log").is_dir()):
                         data = DeltaTable(str(tbl_dir)).to_pyarrow_table()
                         self.conn.register("__restore", data)
-                        self.conn.execute(f"CREATE TABLE {self._duck_name(catalog, schema, unquote(tbl_dir.name))}"
-                                          " AS SELECT * FROM __restore")
+                        self.conn.execute(
+                            f"CREATE TABLE {self._duck_name(catalog, schema, unquote(tbl_dir.name))}"
+                            " AS SELECT * FROM __restore"
+                        )
                         self.conn.unregister("__restore")
 
     def _mkdir(self, catalog: str, schema: str | None = None) -> None:
@@ -260,7 +275,7 @@ class Warehouse:
                         data = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
                         write_deltalake(path, data, mode="append")
                         continue
-                    except Exception:  # noqa: BLE001 - schema drift or a missing table: rewrite it whole
+                    except Exception:
                         pass
                 try:
                     data = self.conn.sql(f"SELECT * FROM {self._duck_name(*target)}").to_arrow_table()
@@ -291,10 +306,11 @@ class Warehouse:
     def query(self, sql: str, catalog: str | None = None, schema: str | None = None) -> list[tuple]:
         """Run Databricks SQL and return plain Python rows (for tests)."""
         table = self.execute(sql, {}, catalog, schema).table
-        return list(zip(*(col.to_pylist() for col in table.columns)))
+        return list(zip(*(col.to_pylist() for col in table.columns), strict=False))
 
-    def execute(self, statement: str, parameters: dict[str, exp.Expression], catalog: str | None,
-                schema: str | None) -> Result:
+    def execute(
+        self, statement: str, parameters: dict[str, exp.Expression], catalog: str | None, schema: str | None
+    ) -> Result:
         sql = _strip_comments(statement)
         ctx = _Context(catalog or self.default_catalog, schema or self.default_schema)
         with self.lock:
@@ -303,10 +319,8 @@ class Warehouse:
                 result = self._dispatch(sql, parameters, ctx)
             except duckdb.Error as exc:
                 self._in_use = None
-                try:
+                with contextlib.suppress(duckdb.Error):
                     self.conn.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 raise _translate_error(exc) from exc
             except BaseException:
                 self._in_use = None
@@ -319,21 +333,29 @@ class Warehouse:
     def _use(self, ctx: _Context) -> None:
         if self._in_use == (ctx.catalog, ctx.schema):
             return
-        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        known = {
+            r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
         if duck_catalog(ctx.catalog).lower() not in known:
-            raise SqlError(f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{ctx.catalog}' was not found.",
-                           "BAD_REQUEST", "42704")
+            raise SqlError(
+                f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{ctx.catalog}' was not found.", "BAD_REQUEST", "42704"
+            )
         try:
             self.conn.execute(f"USE {_q(duck_catalog(ctx.catalog))}.{_q(ctx.schema)}")
         except duckdb.Error as exc:
-            raise SqlError(f"[SCHEMA_NOT_FOUND] The schema `{ctx.catalog}`.`{ctx.schema}` cannot be found.",
-                           "BAD_REQUEST", "42704") from exc
+            raise SqlError(
+                f"[SCHEMA_NOT_FOUND] The schema `{ctx.catalog}`.`{ctx.schema}` cannot be found.",
+                "BAD_REQUEST",
+                "42704",
+            ) from exc
         self._in_use = (ctx.catalog, ctx.schema)
 
     def _qualify(self, parts: list[str], ctx: _Context, level: int = 3) -> list[str]:
         defaults = [ctx.catalog, ctx.schema][: level - 1]
         if len(parts) > level:
-            raise SqlError(f"[INVALID_IDENTIFIER] Too many name parts in {'.'.join(parts)}.", "BAD_REQUEST", "42602")
+            raise SqlError(
+                f"[INVALID_IDENTIFIER] Too many name parts in {'.'.join(parts)}.", "BAD_REQUEST", "42602"
+            )
         return defaults[: level - len(parts)] + parts
 
     def _dispatch(self, sql: str, params: dict, ctx: _Context) -> Result:
@@ -376,17 +398,26 @@ class Warehouse:
         return self._run_transpiled(sql, params, ctx)
 
     def _use_catalog_exists(self, catalog: str) -> None:
-        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        known = {
+            r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
         if duck_catalog(catalog).lower() not in known:
-            raise SqlError(f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{catalog}' was not found.", "BAD_REQUEST", "42704")
+            raise SqlError(
+                f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{catalog}' was not found.", "BAD_REQUEST", "42704"
+            )
 
     def _create_catalog(self, catalog: str, if_not_exists: bool) -> Result:
-        known = {r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        known = {
+            r[0].lower() for r in self.conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
         if duck_catalog(catalog).lower() in known:
             if if_not_exists:
                 return _empty("DDL")
-            raise SqlError(f"[CATALOG_ALREADY_EXISTS] Cannot create catalog '{catalog}' because it already exists.",
-                           "BAD_REQUEST", "42000")
+            raise SqlError(
+                f"[CATALOG_ALREADY_EXISTS] Cannot create catalog '{catalog}' because it already exists.",
+                "BAD_REQUEST",
+                "42000",
+            )
         self._attach(catalog)
         self._mkdir(catalog, "default")
         return _empty("DDL")
@@ -410,14 +441,19 @@ class Warehouse:
         self._use_catalog_exists(catalog)
         found = self.conn.execute(
             "SELECT 1 FROM duckdb_schemas() WHERE database_name = ? AND lower(schema_name) = lower(?)",
-            [duck_catalog(catalog), schema]).fetchall()
+            [duck_catalog(catalog), schema],
+        ).fetchall()
         if not found:
-            raise SqlError(f"[SCHEMA_NOT_FOUND] The schema `{catalog}`.`{schema}` cannot be found.",
-                           "BAD_REQUEST", "42704")
+            raise SqlError(
+                f"[SCHEMA_NOT_FOUND] The schema `{catalog}`.`{schema}` cannot be found.",
+                "BAD_REQUEST",
+                "42704",
+            )
         root = self.volume_root(catalog, schema, volume)
         if root.is_dir() and not if_not_exists:
-            raise SqlError(f"[VOLUME_ALREADY_EXISTS] Volume {'.'.join(parts)} already exists.",
-                           "BAD_REQUEST", "42000")
+            raise SqlError(
+                f"[VOLUME_ALREADY_EXISTS] Volume {'.'.join(parts)} already exists.", "BAD_REQUEST", "42000"
+            )
         root.mkdir(parents=True, exist_ok=True)
         return _empty("DDL")
 
@@ -432,10 +468,13 @@ class Warehouse:
                 self.conn.register(block.raw_name, block.table)
                 columns = ", ".join(
                     f"CAST({name} AS {duck_type(t)}) AS {name}" if t else name
-                    for name, t in zip(block.table.column_names, block.types))
+                    for name, t in zip(block.table.column_names, block.types, strict=False)
+                )
                 if self._views.get(block.view_name) != columns:  # the view outlives one statement
-                    self.conn.execute(f"CREATE OR REPLACE TEMP VIEW {block.view_name} AS "
-                                      f"SELECT {columns} FROM {block.raw_name}")
+                    self.conn.execute(
+                        f"CREATE OR REPLACE TEMP VIEW {block.view_name} AS "
+                        f"SELECT {columns} FROM {block.raw_name}"
+                    )
                     self._views[block.view_name] = columns
             rest = params.without(consumed) if consumed else params
             plan = self._plan(sql, rest, ctx)
@@ -449,16 +488,12 @@ class Warehouse:
                 return self._run_plan(self._plan(sql, rest, ctx, inline=True), rest, ctx)
         finally:
             for block in blocks:
-                try:
+                with contextlib.suppress(duckdb.Error):
                     self.conn.unregister(block.raw_name)
-                except duckdb.Error:
-                    pass
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.conn.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
 
     def _plan(self, sql: str, params: dict, ctx: _Context, inline: bool = False) -> _Plan:
         """The DuckDB form of a statement; cached per statement text and parameter types."""
@@ -475,24 +510,29 @@ class Warehouse:
             raise SqlError(f"[PARSE_SYNTAX_ERROR] Syntax error: {exc}", "BAD_REQUEST", "42601") from exc
         trees = [t for t in trees if t is not None]
         if len(trees) != 1:
-            raise SqlError("[PARSE_SYNTAX_ERROR] Exactly one statement is allowed per request.",
-                           "BAD_REQUEST", "42601")
+            raise SqlError(
+                "[PARSE_SYNTAX_ERROR] Exactly one statement is allowed per request.", "BAD_REQUEST", "42601"
+            )
         tree = trees[0]
         if isinstance(tree, exp.Command):
-            raise SqlError(f"[UNSUPPORTED_FEATURE] The emulator does not support: {sql[:200]}",
-                           "BAD_REQUEST", "0A000")
+            raise SqlError(
+                f"[UNSUPPORTED_FEATURE] The emulator does not support: {sql[:200]}", "BAD_REQUEST", "0A000"
+            )
         kind = _kind(tree)
         parts = _target_parts(tree)
         target = tuple(self._qualify(parts, ctx)) if parts else None
         state = {"markers": [], "cacheable": True}
         steps: list[str] = []
         replace = False
-        if isinstance(tree, exp.Insert) and (tree.args.get("overwrite") or tree.args.get("where") is not None):
+        if isinstance(tree, exp.Insert) and (
+            tree.args.get("overwrite") or tree.args.get("where") is not None
+        ):
             # INSERT OVERWRITE / INSERT INTO ... REPLACE WHERE: delete, then insert, in one transaction.
             where = tree.args.get("where")
             table_node = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-            delete = exp.Delete(this=table_node.copy(),
-                                where=exp.Where(this=where.copy()) if where is not None else None)
+            delete = exp.Delete(
+                this=table_node.copy(), where=exp.Where(this=where.copy()) if where is not None else None
+            )
             tree.set("overwrite", False)
             tree.set("where", None)
             steps.append(self._rewrite(delete, params, target, state, inline).sql(dialect="duckdb"))
@@ -505,8 +545,9 @@ class Warehouse:
         elif kind == "MERGE" and target:
             capture, main = "MERGE", main + " RETURNING merge_action, *"
         steps.append(main)
-        plan = _Plan(kind, parts, isinstance(tree, exp.Drop), steps, tuple(dict.fromkeys(state["markers"])),
-                     capture)
+        plan = _Plan(
+            kind, parts, isinstance(tree, exp.Drop), steps, tuple(dict.fromkeys(state["markers"])), capture
+        )
         if key is not None and state["cacheable"]:
             self._plans[key] = plan
             if len(self._plans) > _PLAN_CACHE_SIZE:
@@ -517,8 +558,9 @@ class Warehouse:
         target = tuple(self._qualify(plan.target_parts, ctx)) if plan.target_parts else None
         for name in plan.markers:
             if name not in params:
-                raise SqlError(f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}.",
-                               "BAD_REQUEST", "42P02")
+                raise SqlError(
+                    f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}.", "BAD_REQUEST", "42P02"
+                )
         multi = len(plan.steps) > 1
         if multi:
             self.conn.execute("BEGIN")
@@ -536,8 +578,15 @@ class Warehouse:
             if table.num_rows:
                 ctx.appended.setdefault(target, []).append(table)
             n = table.num_rows
-            return Result(pa.table({"num_affected_rows": pa.array([n], pa.int64()),
-                                    "num_inserted_rows": pa.array([n], pa.int64())}), kind)
+            return Result(
+                pa.table(
+                    {
+                        "num_affected_rows": pa.array([n], pa.int64()),
+                        "num_inserted_rows": pa.array([n], pa.int64()),
+                    }
+                ),
+                kind,
+            )
         if plan.capture == "MERGE":
             actions = table.column(0).to_pylist() if table.num_rows else []
             counts = {a: actions.count(a) for a in ("INSERT", "UPDATE", "DELETE")}
@@ -545,9 +594,20 @@ class Warehouse:
                 ctx.changed.add(target)
             elif counts["INSERT"]:
                 ctx.appended.setdefault(target, []).append(table.remove_column(0))
-            return Result(pa.table({k: pa.array([v], pa.int64()) for k, v in (
-                ("num_affected_rows", len(actions)), ("num_updated_rows", counts["UPDATE"]),
-                ("num_deleted_rows", counts["DELETE"]), ("num_inserted_rows", counts["INSERT"]))}), kind)
+            return Result(
+                pa.table(
+                    {
+                        k: pa.array([v], pa.int64())
+                        for k, v in (
+                            ("num_affected_rows", len(actions)),
+                            ("num_updated_rows", counts["UPDATE"]),
+                            ("num_deleted_rows", counts["DELETE"]),
+                            ("num_inserted_rows", counts["INSERT"]),
+                        )
+                    }
+                ),
+                kind,
+            )
         if target:
             if plan.drop:
                 ctx.dropped.add(target)
@@ -555,19 +615,27 @@ class Warehouse:
                 ctx.changed.add(target)
         return Result(_dml_result(kind, table, None, None), kind)
 
-    def _rewrite(self, tree: exp.Expression, params: dict, target, state: dict, inline: bool) -> exp.Expression:
+    def _rewrite(
+        self, tree: exp.Expression, params: dict, target, state: dict, inline: bool
+    ) -> exp.Expression:
         def transform(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder) and node.name:
                 param = params.get(node.name)
                 if param is None:
-                    raise SqlError(f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {node.name}.",
-                                   "BAD_REQUEST", "42P02")
+                    raise SqlError(
+                        f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {node.name}.",
+                        "BAD_REQUEST",
+                        "42P02",
+                    )
                 if inline:
                     return param.literal()
                 state["markers"].append(node.name)
                 return exp.Cast(this=exp.Placeholder(this=node.name), to=data_type(param.type_key))
-            if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) \
-                    and node.this.name.lower() == "read_files":
+            if (
+                isinstance(node, exp.Table)
+                and isinstance(node.this, exp.Anonymous)
+                and node.this.name.lower() == "read_files"
+            ):
                 state["cacheable"] = False
                 return self._read_files(node, target)
             if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
@@ -586,17 +654,22 @@ class Warehouse:
         func = node.this
         args = func.expressions
         if not args or not isinstance(args[0], exp.Literal):
-            raise SqlError("[INVALID_PARAMETER_VALUE] read_files needs a path literal.", "BAD_REQUEST", "22023")
+            raise SqlError(
+                "[INVALID_PARAMETER_VALUE] read_files needs a path literal.", "BAD_REQUEST", "22023"
+            )
         options = {a.this.name.lower(): a.expression.name for a in args[1:] if isinstance(a, exp.Kwarg)}
         path = self.local_path(args[0].name)
         fmt = options.get("format", "").lower() or _format_of(path)
         files = _list_files(path, options.get("pattern"))
         if not files:
-            raise SqlError(f"[UNABLE_TO_INFER_SCHEMA] No files found at {args[0].name}.", "BAD_REQUEST", "42KD9")
+            raise SqlError(
+                f"[UNABLE_TO_INFER_SCHEMA] No files found at {args[0].name}.", "BAD_REQUEST", "42KD9"
+            )
         source = self._reader(fmt, files, options, target)
         alias = node.args.get("alias")
         sub = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").subquery(
-            alias.this if alias is not None else "read_files")
+            alias.this if alias is not None else "read_files"
+        )
         return sub
 
     def _reader(self, fmt: str, files: list[Path], options: dict, target) -> str:
@@ -609,18 +682,26 @@ class Warehouse:
         elif fmt == "csv":
             header = _bool(options.get("header"), False)
             sep = options.get("sep", options.get("delimiter", ","))
-            base = (f"read_csv({file_list}, union_by_name=true, header={str(header).lower()}, "
-                    f"delim='{sep.replace(chr(39), chr(39) * 2)}'")
+            base = (
+                f"read_csv({file_list}, union_by_name=true, header={str(header).lower()}, "
+                f"delim='{sep.replace(chr(39), chr(39) * 2)}'"
+            )
             if header:
                 base += ", all_varchar=true"
         else:
-            raise SqlError(f"[UNSUPPORTED_FEATURE] File format {fmt!r} is not supported by the emulator.",
-                           "BAD_REQUEST", "0A000")
+            raise SqlError(
+                f"[UNSUPPORTED_FEATURE] File format {fmt!r} is not supported by the emulator.",
+                "BAD_REQUEST",
+                "0A000",
+            )
         if target is None and fmt != "json":
             return base + ")"
         inferred = self.conn.execute(f"DESCRIBE SELECT * FROM {base})").fetchall()
-        target_types = {r[0].lower(): r[1] for r in self.conn.execute(
-            f"DESCRIBE {self._duck_name(*target)}").fetchall()} if target is not None else {}
+        target_types = (
+            {r[0].lower(): r[1] for r in self.conn.execute(f"DESCRIBE {self._duck_name(*target)}").fetchall()}
+            if target is not None
+            else {}
+        )
 
         def source_type(name: str, typ: str) -> str:
             if name.lower() in target_types:
@@ -631,8 +712,10 @@ class Warehouse:
                 return "VARCHAR"
             return typ
 
-        columns = ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}': "
-                            f"'{source_type(name, typ)}'" for name, typ, *_ in inferred)
+        columns = ", ".join(
+            f"'{name.replace(chr(39), chr(39) * 2)}': '{source_type(name, typ)}'"
+            for name, typ, *_ in inferred
+        )
         if fmt == "csv":
             return base.replace(", all_varchar=true", "") + f", columns={{{columns}}})"
         return base + f", columns={{{columns}}})"
@@ -641,14 +724,20 @@ class Warehouse:
     _COPY = re.compile(
         rf"COPY\s+INTO\s+(?P<name>{_NAME})\s*(?:BY\s+POSITION\s*)?(?:\((?P<cols>[^)]*)\)\s*)?"
         r"FROM\s+'(?P<path>(?:[^']|'')*)'\s*"
-        r"FILEFORMAT\s*=\s*(?P<fmt>\w+)(?P<rest>.*)$", re.I | re.S)
+        r"FILEFORMAT\s*=\s*(?P<fmt>\w+)(?P<rest>.*)$",
+        re.I | re.S,
+    )
 
     def _copy_into(self, sql: str, ctx: _Context) -> Result:
         m = self._COPY.match(sql)
         if not m:
-            raise SqlError("[UNSUPPORTED_FEATURE] The emulator supports COPY INTO <table> FROM '<path>' "
-                           "FILEFORMAT = JSON|CSV|PARQUET [FILES = (...)] [PATTERN = '...'] [FORMAT_OPTIONS (...)] "
-                           "[COPY_OPTIONS (...)].", "BAD_REQUEST", "0A000")
+            raise SqlError(
+                "[UNSUPPORTED_FEATURE] The emulator supports COPY INTO <table> FROM '<path>' "
+                "FILEFORMAT = JSON|CSV|PARQUET [FILES = (...)] [PATTERN = '...'] [FORMAT_OPTIONS (...)] "
+                "[COPY_OPTIONS (...)].",
+                "BAD_REQUEST",
+                "0A000",
+            )
         target = tuple(self._qualify(split_name(m.group("name")), ctx))
         self.conn.execute(f"SELECT 1 FROM {self._duck_name(*target)} LIMIT 0")
         rest = m.group("rest")
@@ -673,14 +762,19 @@ class Warehouse:
             reader = self._reader(fmt, new, fmt_opts, target)
             self.conn.execute("BEGIN")
             inserted = self.conn.execute(
-                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}").fetchall()[0][0]
+                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}"
+            ).fetchall()[0][0]
             self.conn.execute("COMMIT")
             self.copy_log[key] = sorted(loaded | {str(f) for f in new})
             self._save_copy_log()
             ctx.changed.add(target)
-        table = pa.table({"num_affected_rows": pa.array([inserted], pa.int64()),
-                          "num_inserted_rows": pa.array([inserted], pa.int64()),
-                          "num_skipped_corrupt_files": pa.array([0], pa.int64())})
+        table = pa.table(
+            {
+                "num_affected_rows": pa.array([inserted], pa.int64()),
+                "num_inserted_rows": pa.array([inserted], pa.int64()),
+                "num_skipped_corrupt_files": pa.array([0], pa.int64()),
+            }
+        )
         return Result(table, "COPY")
 
     # ---- ALTER TABLE ... ADD COLUMNS -----------------------------------------------------
@@ -702,44 +796,81 @@ class Warehouse:
     def _describe(self, sql: str, ctx: _Context) -> Result:
         m = re.match(rf"DESC(?:RIBE)?\s+(?:TABLE\s+)?(?:EXTENDED\s+)?({_NAME})\s*$", sql, re.I | re.S)
         if not m:
-            raise SqlError("[UNSUPPORTED_FEATURE] Only DESCRIBE [TABLE] name is supported.", "BAD_REQUEST", "0A000")
+            raise SqlError(
+                "[UNSUPPORTED_FEATURE] Only DESCRIBE [TABLE] name is supported.", "BAD_REQUEST", "0A000"
+            )
         target = self._qualify(split_name(m.group(1)), ctx)
         schema = self.conn.sql(f"SELECT * FROM {self._duck_name(*target)} LIMIT 0").to_arrow_table().schema
         from .types import type_text
-        return Result(pa.table({"col_name": [f.name for f in schema],
-                                "data_type": [type_text(f.type).lower() for f in schema],
-                                "comment": pa.array([None] * len(schema), pa.string())}), "OTHER")
+
+        return Result(
+            pa.table(
+                {
+                    "col_name": [f.name for f in schema],
+                    "data_type": [type_text(f.type).lower() for f in schema],
+                    "comment": pa.array([None] * len(schema), pa.string()),
+                }
+            ),
+            "OTHER",
+        )
 
     def _show(self, sql: str, ctx: _Context) -> Result:
-        m = re.match(rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+({_NAME}))?(?:\s+LIKE\s+'([^']*)')?\s*$", sql, re.I | re.S)
+        m = re.match(
+            rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+({_NAME}))?(?:\s+LIKE\s+'([^']*)')?\s*$", sql, re.I | re.S
+        )
         if m:
-            catalog, schema = self._qualify(split_name(m.group(1)), ctx, 2) if m.group(1) else (ctx.catalog, ctx.schema)
+            catalog, schema = (
+                self._qualify(split_name(m.group(1)), ctx, 2) if m.group(1) else (ctx.catalog, ctx.schema)
+            )
             rows = self.conn.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY 1",
-                [duck_catalog(catalog), schema]).fetchall()
-            names = [r[0] for r in rows if not m.group(2) or fnmatch.fnmatch(r[0].lower(), m.group(2).lower()
-                                                                              .replace("%", "*"))]
-            return Result(pa.table({"database": [schema] * len(names), "tableName": names,
-                                    "isTemporary": [False] * len(names)}), "OTHER")
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                "ORDER BY 1",
+                [duck_catalog(catalog), schema],
+            ).fetchall()
+            names = [
+                r[0]
+                for r in rows
+                if not m.group(2) or fnmatch.fnmatch(r[0].lower(), m.group(2).lower().replace("%", "*"))
+            ]
+            return Result(
+                pa.table(
+                    {
+                        "database": [schema] * len(names),
+                        "tableName": names,
+                        "isTemporary": [False] * len(names),
+                    }
+                ),
+                "OTHER",
+            )
         m = re.match(rf"SHOW\s+(?:SCHEMAS|DATABASES)(?:\s+(?:IN|FROM)\s+({_NAME}))?\s*$", sql, re.I | re.S)
         if m:
             catalog = split_name(m.group(1))[0] if m.group(1) else ctx.catalog
-            rows = self.conn.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? "
-                                     "AND schema_name <> 'main' ORDER BY 1", [duck_catalog(catalog)]).fetchall()
+            rows = self.conn.execute(
+                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? "
+                "AND schema_name <> 'main' ORDER BY 1",
+                [duck_catalog(catalog)],
+            ).fetchall()
             return Result(pa.table({"databaseName": [r[0] for r in rows]}), "OTHER")
         if re.match(r"SHOW\s+CATALOGS\s*$", sql, re.I):
-            rows = self.conn.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal "
-                                     "AND database_name <> 'memory' ORDER BY 1").fetchall()
+            rows = self.conn.execute(
+                "SELECT database_name FROM duckdb_databases() WHERE NOT internal "
+                "AND database_name <> 'memory' ORDER BY 1"
+            ).fetchall()
             names = [r[0][:-4] if r[0].endswith("__uc") else r[0] for r in rows]
             return Result(pa.table({"catalog": names}), "OTHER")
         m = re.match(rf"SHOW\s+VOLUMES\s+(?:IN|FROM)\s+({_NAME})\s*$", sql, re.I | re.S)
         if m:
             catalog, schema = self._qualify(split_name(m.group(1)), ctx, 2)
-            root = self.data_dir / "volumes" / quote(catalog.lower(), safe="") / quote(schema.lower(), safe="")
+            root = (
+                self.data_dir / "volumes" / quote(catalog.lower(), safe="") / quote(schema.lower(), safe="")
+            )
             names = sorted(unquote(p.name) for p in root.iterdir()) if root.is_dir() else []
             return Result(pa.table({"database": [schema] * len(names), "volume_name": names}), "OTHER")
-        raise SqlError("[UNSUPPORTED_FEATURE] The emulator supports SHOW TABLES/SCHEMAS/CATALOGS/VOLUMES.",
-                       "BAD_REQUEST", "0A000")
+        raise SqlError(
+            "[UNSUPPORTED_FEATURE] The emulator supports SHOW TABLES/SCHEMAS/CATALOGS/VOLUMES.",
+            "BAD_REQUEST",
+            "0A000",
+        )
 
 
 _PLAN_CACHE_SIZE = 512
@@ -816,7 +947,10 @@ def duck_type(type_key: str) -> str:
 def _target_parts(tree: exp.Expression) -> list[str] | None:
     if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
         node = tree.this
-    elif isinstance(tree, (exp.Create, exp.Drop, exp.Alter)) and str(tree.args.get("kind", "")).upper() == "TABLE":
+    elif (
+        isinstance(tree, (exp.Create, exp.Drop, exp.Alter))
+        and str(tree.args.get("kind", "")).upper() == "TABLE"
+    ):
         node = tree.this
         if node is None and isinstance(tree, exp.Drop):
             # sqlglot keeps DROP TABLE's name in ``tables``; without it the drop would leave the
@@ -836,8 +970,13 @@ def _empty(kind: str) -> Result:
 
 
 def _kind(tree: exp.Expression) -> str:
-    for cls, name in ((exp.Merge, "MERGE"), (exp.Insert, "INSERT"), (exp.Update, "UPDATE"),
-                      (exp.Delete, "DELETE"), (exp.Query, "SELECT")):
+    for cls, name in (
+        (exp.Merge, "MERGE"),
+        (exp.Insert, "INSERT"),
+        (exp.Update, "UPDATE"),
+        (exp.Delete, "DELETE"),
+        (exp.Query, "SELECT"),
+    ):
         if isinstance(tree, cls):
             return name
     if isinstance(tree, (exp.Create, exp.Drop, exp.Alter)):
@@ -858,7 +997,9 @@ def _dml_result(kind: str, table: pa.Table, before: int | None, after: int | Non
         cols["num_deleted_rows"] = [affected]
     else:
         inserted = max(0, (after or 0) - (before or 0))
-        cols.update(num_updated_rows=[affected - inserted], num_deleted_rows=[0], num_inserted_rows=[inserted])
+        cols.update(
+            num_updated_rows=[affected - inserted], num_deleted_rows=[0], num_inserted_rows=[inserted]
+        )
     return pa.table({k: pa.array(v, pa.int64()) for k, v in cols.items()})
 
 
@@ -891,8 +1032,11 @@ def _list_files(path: Path, pattern: str | None) -> list[Path]:
         return [path]
     if not path.is_dir():
         return []
-    files = sorted(p for p in path.rglob("*") if p.is_file()
-                   and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts))
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+    )
     if pattern:
         files = [f for f in files if fnmatch.fnmatch(str(f.relative_to(path)), pattern)]
     return files
@@ -903,23 +1047,39 @@ def _translate_error(exc: duckdb.Error) -> SqlError:
     if isinstance(exc, duckdb.CatalogException):
         m = re.search(r"Table with name (\S+) does not exist", text)
         if m:
-            return SqlError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{m.group(1)}` cannot be found. "
-                            f"({text.splitlines()[0]})", "BAD_REQUEST", "42P01")
+            return SqlError(
+                f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{m.group(1)}` cannot be found. "
+                f"({text.splitlines()[0]})",
+                "BAD_REQUEST",
+                "42P01",
+            )
         if "already exists" in text:
             return SqlError(f"[TABLE_OR_VIEW_ALREADY_EXISTS] {text.splitlines()[0]}", "BAD_REQUEST", "42P07")
-        return SqlError(f"[UNRESOLVED_ROUTINE] {text.splitlines()[0]}" if "Function" in text
-                        else f"[SCHEMA_NOT_FOUND] {text.splitlines()[0]}", "BAD_REQUEST", "42704")
+        return SqlError(
+            f"[UNRESOLVED_ROUTINE] {text.splitlines()[0]}"
+            if "Function" in text
+            else f"[SCHEMA_NOT_FOUND] {text.splitlines()[0]}",
+            "BAD_REQUEST",
+            "42704",
+        )
     if isinstance(exc, duckdb.BinderException):
-        return SqlError(f"[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] {text.splitlines()[0]}", "BAD_REQUEST", "42703")
+        return SqlError(
+            f"[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] {text.splitlines()[0]}", "BAD_REQUEST", "42703"
+        )
     if isinstance(exc, duckdb.ParserException):
         return SqlError(f"[PARSE_SYNTAX_ERROR] {text.splitlines()[0]}", "BAD_REQUEST", "42601")
     if isinstance(exc, duckdb.ConstraintException):
-        return SqlError(f"[DELTA_NOT_NULL_CONSTRAINT_VIOLATED] {text.splitlines()[0]}", "BAD_REQUEST", "23502")
+        return SqlError(
+            f"[DELTA_NOT_NULL_CONSTRAINT_VIOLATED] {text.splitlines()[0]}", "BAD_REQUEST", "23502"
+        )
     if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException)):
         return SqlError(f"[CAST_INVALID_INPUT] {text.splitlines()[0]}", "BAD_REQUEST", "22018")
     if isinstance(exc, duckdb.InterruptException):
         return SqlError("The statement was cancelled.", "CANCELLED", None)
     if "MERGE" in text and "multiple" in text.lower():
-        return SqlError(f"[DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE] {text.splitlines()[0]}",
-                        "BAD_REQUEST", "21506")
+        return SqlError(
+            f"[DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE] {text.splitlines()[0]}",
+            "BAD_REQUEST",
+            "21506",
+        )
     return SqlError(text.splitlines()[0] if text else type(exc).__name__, "BAD_REQUEST", None)

@@ -31,8 +31,9 @@ class DatabricksEmulator(HttpEmulator):
         self.data_dir = Path(self.config.data_dir)
         self.knobs = self.config.initial_knobs()
         self.stats = Stats()
-        self.warehouse = Warehouse(str(self.data_dir), self.config.default_catalog,
-                                   self.config.default_schema, self.knobs)
+        self.warehouse = Warehouse(
+            str(self.data_dir), self.config.default_catalog, self.config.default_schema, self.knobs
+        )
         self.app = DatabricksApp(self.config, self.knobs, self.warehouse, self.stats)
 
     # ---- lifecycle -----------------------------------------------------------------------

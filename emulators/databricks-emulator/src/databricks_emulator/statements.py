@@ -12,12 +12,27 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from .config import Knobs
-from .engine import BoundParameters, Param, Result, SqlError, Warehouse, data_type, normalize_type
+from .engine import BoundParameters, Result, SqlError, Warehouse, data_type, normalize_type
 from .types import column_info, render
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
-PARAMETER_TYPES = ("STRING", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "DECIMAL", "DOUBLE",
-                   "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "BINARY", "VOID")
+PARAMETER_TYPES = (
+    "STRING",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "SMALLINT",
+    "TINYINT",
+    "DECIMAL",
+    "DOUBLE",
+    "FLOAT",
+    "BOOLEAN",
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP_NTZ",
+    "BINARY",
+    "VOID",
+)
 
 
 @dataclass
@@ -105,7 +120,7 @@ class StatementExecutor:
             return None
 
     def get(self, statement_id: str) -> Statement | None:
-        """The statement, CLOSED once ``statement_retention_s`` passed; None once ``statement_expiry_s`` passed."""
+        """The statement, CLOSED once ``statement_retention_s`` passed; None after ``statement_expiry_s``."""
         with self._lock:
             st = self._statements.get(statement_id)
             if st is None or st.finished_at is None:
@@ -133,15 +148,24 @@ class StatementExecutor:
             elif st.state == "SUCCEEDED" and now - st.finished_at >= retention:
                 st.state, st.result = "CLOSED", None
 
-    def submit(self, text: str, catalog: str | None, schema: str | None, parameters: dict,
-               row_limit: int | None) -> Statement:
-        st = Statement(uuid.uuid4().hex[:8] + "-" + str(uuid.uuid4())[9:], text, catalog, schema, parameters,
-                       row_limit, chunk_rows=max(1, int(self.knobs.chunk_rows)))
+    def submit(
+        self, text: str, catalog: str | None, schema: str | None, parameters: dict, row_limit: int | None
+    ) -> Statement:
+        st = Statement(
+            uuid.uuid4().hex[:8] + "-" + str(uuid.uuid4())[9:],
+            text,
+            catalog,
+            schema,
+            parameters,
+            row_limit,
+            chunk_rows=max(1, int(self.knobs.chunk_rows)),
+        )
         with self._lock:
             self._purge()
             self._statements[st.statement_id] = st
-        threading.Thread(target=self._run, args=(st,), name=f"statement-{st.statement_id[:8]}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(st,), name=f"statement-{st.statement_id[:8]}", daemon=True
+        ).start()
         return st
 
     def cancel(self, st: Statement) -> None:
@@ -180,7 +204,7 @@ class StatementExecutor:
                 return self._finish(st, "CANCELED")
             st.error_code, st.message, st.sql_state = exc.error_code, exc.message, exc.sql_state
             return self._finish(st, "FAILED")
-        except Exception as exc:  # noqa: BLE001 - an engine bug must end the statement, not hang the poller
+        except Exception as exc:
             st.error_code, st.message = "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"
             return self._finish(st, "FAILED")
         self.stats.count(f"statements_{result.kind.lower()}")
@@ -215,10 +239,14 @@ class StatementExecutor:
         bounds = self._chunk_bounds(st)
         return {
             "format": "JSON_ARRAY",
-            "schema": {"column_count": len(schema),
-                       "columns": [column_info(f.name, i, f.type) for i, f in enumerate(schema)]},
+            "schema": {
+                "column_count": len(schema),
+                "columns": [column_info(f.name, i, f.type) for i, f in enumerate(schema)],
+            },
             "total_chunk_count": len(bounds),
-            "chunks": [{"chunk_index": i, "row_offset": off, "row_count": n} for i, (off, n) in enumerate(bounds)],
+            "chunks": [
+                {"chunk_index": i, "row_offset": off, "row_count": n} for i, (off, n) in enumerate(bounds)
+            ],
             "total_row_count": st.result.table.num_rows,
             "truncated": st.truncated,
         }
@@ -232,11 +260,13 @@ class StatementExecutor:
         if count:
             part: pa.Table = st.result.table.slice(offset, count)
             types = [f.type for f in part.schema]
-            columns = [[render(v, t) for v in col.to_pylist()] for col, t in zip(part.columns, types)]
-            out["data_array"] = [list(row) for row in zip(*columns)]
+            columns = [
+                [render(v, t) for v in col.to_pylist()] for col, t in zip(part.columns, types, strict=False)
+            ]
+            out["data_array"] = [list(row) for row in zip(*columns, strict=False)]
         if index + 1 < len(bounds):
             out["next_chunk_index"] = index + 1
-            out["next_chunk_internal_link"] = (f"/api/2.0/sql/statements/{st.statement_id}"
-                                               f"/result/chunks/{index + 1}")
+            out["next_chunk_internal_link"] = (
+                f"/api/2.0/sql/statements/{st.statement_id}/result/chunks/{index + 1}"
+            )
         return out
-

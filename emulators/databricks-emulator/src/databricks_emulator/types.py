@@ -50,8 +50,13 @@ def type_text(t: pa.DataType) -> str:
     return "STRING"
 
 
-_TYPE_NAMES = {"TINYINT": "BYTE", "SMALLINT": "SHORT", "BIGINT": "LONG", "TIMESTAMP_NTZ": "TIMESTAMP",
-               "VOID": "NULL"}
+_TYPE_NAMES = {
+    "TINYINT": "BYTE",
+    "SMALLINT": "SHORT",
+    "BIGINT": "LONG",
+    "TIMESTAMP_NTZ": "TIMESTAMP",
+    "VOID": "NULL",
+}
 
 
 def type_name(text: str) -> str:
@@ -70,7 +75,7 @@ def column_info(name: str, position: int, t: pa.DataType) -> dict:
 
 def _timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat(timespec="milliseconds") + "Z"
     return value.isoformat(timespec="milliseconds")
 
@@ -80,11 +85,19 @@ def _dump(value, t: pa.DataType) -> str:
     if value is None:
         return "null"
     if pt.is_map(t):
-        return "{" + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + _dump(v, t.item_type)
-                              for k, v in value) + "}"
+        return (
+            "{"
+            + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + _dump(v, t.item_type) for k, v in value)
+            + "}"
+        )
     if pt.is_struct(t):
-        return "{" + ",".join(json.dumps(f.name, ensure_ascii=False) + ":" + _dump(value.get(f.name), f.type)
-                              for f in t) + "}"
+        return (
+            "{"
+            + ",".join(
+                json.dumps(f.name, ensure_ascii=False) + ":" + _dump(value.get(f.name), f.type) for f in t
+            )
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(_dump(v, t.value_type) for v in value) + "]"
     if isinstance(value, bool):
@@ -105,8 +118,11 @@ def render(value, t: pa.DataType) -> str | None:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, float):
-        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else (
-            "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity"))
+        return (
+            repr(value)
+            if value == value and value not in (float("inf"), float("-inf"))
+            else ("NaN" if value != value else ("Infinity" if value > 0 else "-Infinity"))
+        )
     if isinstance(value, dt.datetime):
         return _timestamp(value)
     if isinstance(value, (dt.date, dt.time)):

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 # Tokens that may contain the word VALUES without being the keyword: strings, quoted names, comments.
-_SCAN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|\b(VALUES)\b",
-                   re.I | re.S)
+_SCAN = re.compile(
+    r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|\b(VALUES)\b", re.I | re.S
+)
 _ITEM = r"(?::[A-Za-z_]\w*|NULL)"
 _TUPLE = rf"\(\s*{_ITEM}(?:\s*,\s*{_ITEM})*\s*\)"
 _TUPLES = re.compile(rf"\s*{_TUPLE}(?:\s*,\s*{_TUPLE})*", re.I)
@@ -70,7 +71,7 @@ def extract_values(sql: str, params) -> tuple[str, list[ValuesBlock], set[str]]:
         pos = m.end()
         if m.group(1) is None:
             continue
-        prev_text = sql[max(last, m.start() - 200):m.start()].rstrip()
+        prev_text = sql[max(last, m.start() - 200) : m.start()].rstrip()
         prev_char = prev_text[-1:]
         word = _PREV_WORD.search(prev_text)
         prev_word = word.group(1).upper() if word else ""
@@ -83,15 +84,15 @@ def extract_values(sql: str, params) -> tuple[str, list[ValuesBlock], set[str]]:
         tm = _TUPLES.match(sql, m.end())
         if not tm:
             continue
-        if sql[tm.end():tm.end() + 200].lstrip()[:1] in (",", "("):
+        if sql[tm.end() : tm.end() + 200].lstrip()[:1] in (",", "("):
             continue  # more tuples follow that are not plain parameters
-        built = _build(sql[m.end():tm.end()], params, len(blocks))
+        built = _build(sql[m.end() : tm.end()], params, len(blocks))
         if built is None:
             continue
         vb, names = built
         blocks.append(vb)
         used |= names
-        out.append(sql[last:m.start()])
+        out.append(sql[last : m.start()])
         out.append(f" {vb.view_name} " if as_table else f" SELECT * FROM {vb.view_name} ")
         last = pos = tm.end()
     if not blocks:
