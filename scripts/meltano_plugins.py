@@ -37,13 +37,14 @@ def definitions() -> list[dict]:
 
 
 #: What a project sets on a plugin beyond its published definition; kept as meltano.yml has it.
-PROJECT_KEYS = ("config", "load_schema", "select", "metadata", "schema")
+#: `pip_url` is the PyPI name in the definition and an editable install of this checkout here.
+PROJECT_KEYS = ("pip_url", "config", "load_schema", "select", "metadata", "schema")
 
 
 def _upsert(entries: list, entry: dict, keep: tuple[str, ...] = ()) -> None:
     for i, existing in enumerate(entries):
         if existing["name"] == entry["name"]:
-            entries[i] = entry | {k: existing[k] for k in keep if k in existing and k not in entry}
+            entries[i] = entry | {k: existing[k] for k in keep if k in existing}
             return
     entries.append(entry)
 
@@ -74,7 +75,8 @@ def main() -> int:
     current = path.read_text()
     wanted = merged(current)
     if args.check:
-        if wanted != current:
+        # Compare what the files say, not how they are quoted or wrapped.
+        if YAML(typ="safe").load(wanted) != YAML(typ="safe").load(current):
             print("meltano.yml is out of date: run python scripts/meltano_plugins.py", file=sys.stderr)
             return 1
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from functools import cache
@@ -72,9 +73,40 @@ def test_plugin_definition_is_hub_ready(plugin):
 
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
 def test_meltano_yml_holds_the_package_definition(plugin):
-    published = {k: v for k, v in definition(plugin).items() if k != "sandbox"}
+    # meltano.yml installs this checkout (pip_url -e ./...); the definition names the PyPI package.
+    published = {k: v for k, v in definition(plugin).items() if k not in ("sandbox", "pip_url")}
     in_project = {k: v for k, v in meltano_plugin(plugin).items() if k in published}
     assert in_project == published, "run .venv/bin/python scripts/meltano_plugins.py"
+    assert definition(plugin)["pip_url"] == plugin
+    assert meltano_plugin(plugin)["pip_url"].endswith(f"-e ./{plugin}")
+
+
+#: What a package needs from this checkout besides itself (not on an index yet).
+LOCAL_DEPENDENCIES = {"tap-acumatica": ["packages/acumatica-client"],
+                      "target-acumatica": ["packages/acumatica-client"]}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_meltano_add_from_the_definition_installs_a_working_plugin(plugin, tmp_path):
+    """`meltano add --from-ref <package>/meltano-plugin.yml` in a new project, as a user would, with the
+    PyPI name swapped for this checkout; the installed plugin answers --about like the workspace one."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "meltano.yml").write_text("project_id: from-ref-check\nsend_anonymous_usage_stats: false\n")
+    spec = definition(plugin)
+    spec["pip_url"] = " ".join(f"-e {ROOT / p}" for p in [*LOCAL_DEPENDENCIES.get(plugin, []), plugin])
+    ref = tmp_path / "plugin.yml"
+    ref.write_text(yaml.safe_dump(spec, sort_keys=False))
+    meltano = str(Path(sys.executable).parent / "meltano")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MELTANO_")}
+    added = subprocess.run([meltano, "add", PLUGINS[plugin].rstrip("s"), plugin, "--from-ref", str(ref)],
+                           cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert added.returncode == 0, added.stderr[-3000:]
+    invoked = subprocess.run([meltano, "invoke", plugin, "--about", "--format=json"], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert invoked.returncode == 0, invoked.stderr[-3000:]
+    assert json.loads(invoked.stdout)["settings"] == about(plugin)["settings"]
 
 
 def test_meltano_yml_is_current():
