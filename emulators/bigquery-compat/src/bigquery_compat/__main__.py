@@ -1,0 +1,3 @@
+from bigquery_compat.sandbox import main
+
+main()
