@@ -10,12 +10,13 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins demo demo-databricks test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator demo demo-databricks test test-fast bench lint clean
 
 help:
 	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
 	@echo "make demo-databricks - the same into Delta tables through the local Databricks emulator"
 	@echo "make test   - the whole test suite (what CI runs)"
+	@echo "make snowflake-emulator - the fakesnow server venv used by the Snowflake tests"
 	@echo "make bench  - throughput, request and memory figures of tap-acumatica"
 	@echo "make lint   - ruff over the packages, tests and scripts"
 
@@ -35,13 +36,25 @@ env: $(VENV)/.synced
 
 plugins: .meltano/.installed
 
+# fakesnow in its own venv (its duckdb/sqlglot pins clash with the other emulators), with the
+# statement shim of emulators/snowflake-compat. Pinned exactly: the shim relies on its internals.
+FAKESNOW := $(TOOLS)/fakesnow
+FAKESNOW_PINS := 'fakesnow[server]==0.12.1' duckdb==2.0.0 sqlglot==30.22.0 snowflake-connector-python==4.8.0 pyarrow==26.0.1 starlette==1.10.0 uvicorn==0.54.0
+
+$(FAKESNOW)/.installed: $(UV) Makefile emulators/snowflake-compat/pyproject.toml $(wildcard emulators/snowflake-compat/src/*.pth emulators/snowflake-compat/src/snowflake_compat/*.py)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(FAKESNOW)
+	$(UV) pip install --quiet --python $(FAKESNOW)/bin/python --reinstall-package snowflake-compat $(FAKESNOW_PINS) ./emulators/snowflake-compat
+	touch $@
+
+snowflake-emulator: $(FAKESNOW)/.installed
+
 demo: plugins
 	$(BIN)/python scripts/demo.py
 
 demo-databricks: plugins
 	$(BIN)/python scripts/demo.py --target target-databricks
 
-test: plugins
+test: plugins snowflake-emulator
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: env

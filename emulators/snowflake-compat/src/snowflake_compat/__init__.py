@@ -1,0 +1,1 @@
+"""Runs meltanolabs-target-snowflake against the fakesnow server (see README.md)."""
