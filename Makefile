@@ -10,14 +10,15 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins snowflake-emulator demo demo-databricks test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator bigquery-emulator demo demo-databricks test test-fast bench lint clean
 
 help:
 	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
 	@echo "make demo-databricks - the same into Delta tables through the local Databricks emulator"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make snowflake-emulator - the fakesnow server venv used by the Snowflake tests"
-	@echo "make bench  - throughput, request and memory figures of tap-acumatica"
+	@echo "make bigquery-emulator - the bqemulator venv used by the BigQuery tests"
+	@echo "make bench  - throughput, request and memory figures of every connector"
 	@echo "make lint   - ruff over the packages, tests and scripts"
 
 $(UV):
@@ -30,7 +31,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock */pyproject.toml packages/*/pyproj
 
 env: $(VENV)/.synced
 
-.meltano/.installed: $(VENV)/.synced meltano.yml
+.meltano/.installed: $(VENV)/.synced meltano.yml $(wildcard meltano/*.meltano.yml)
 	$(BIN)/meltano install
 	touch $@
 
@@ -48,13 +49,22 @@ $(FAKESNOW)/.installed: $(UV) Makefile emulators/snowflake-compat/pyproject.toml
 
 snowflake-emulator: $(FAKESNOW)/.installed
 
+# bqemulator in its own venv, with the offline fixes of emulators/bigquery-compat.
+BQEMULATOR := $(TOOLS)/bqemulator-venv
+
+$(BQEMULATOR)/.installed: $(UV) emulators/bigquery-compat/setup_venv.py emulators/bigquery-compat/pyproject.toml $(wildcard emulators/bigquery-compat/src/*.pth emulators/bigquery-compat/src/bigquery_compat/*.py)
+	$(PYTHON) emulators/bigquery-compat/setup_venv.py --venv $(BQEMULATOR)
+	touch $@
+
+bigquery-emulator: $(BQEMULATOR)/.installed
+
 demo: plugins
 	$(BIN)/python scripts/demo.py
 
 demo-databricks: plugins
 	$(BIN)/python scripts/demo.py --target target-databricks
 
-test: plugins snowflake-emulator
+test: plugins snowflake-emulator bigquery-emulator
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: env
@@ -62,6 +72,10 @@ test-fast: env
 
 bench: env
 	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/tap_sage_intacct_throughput.py
+	$(BIN)/python bench/tap_looker_throughput.py
+	$(BIN)/python bench/target_databricks_load.py
+	$(BIN)/python bench/target_acumatica_post.py
 
 lint: env
 	$(UV) run --no-sync --with ruff==0.14.5 ruff check packages emulators tap-acumatica tap-sage-intacct tap-looker target-databricks target-acumatica tests scripts bench
