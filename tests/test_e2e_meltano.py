@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -20,6 +21,9 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).parent / "meltano")
 VERSION = "24.200.001"
+
+#: Fields that are the API's own bookkeeping, not data: not compared.
+SKIPPED_FIELDS = ("id", "rowNumber", "_links", "custom", "note")
 
 #: stream -> (entity, key fields)
 FLOWS = {
@@ -41,15 +45,19 @@ def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap
                 **env_overrides: str) -> subprocess.CompletedProcess:
     """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
-    proc = subprocess.run(
-        [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    # Meltano writes each plugin's catalog to one file under .meltano/run/, so two runs of the same
+    # tap at once (parallel test workers) would read each other's half-written catalog: one at a time.
+    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return proc
 
@@ -70,21 +78,33 @@ def warehouse(tmp_path: Path, table: str) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def assert_tables_equal_source(tmp_path: Path, emulator) -> None:
-    for stream, (entity, keys) in FLOWS.items():
+def assert_landed_equal_source(tables: dict[str, list[dict]], emulator, streams: dict[str, str] | None = None,
+                               column=str.lower) -> None:
+    """Every landed table equals the Acumatica emulator's records: same keys, no duplicates, same values.
+
+    ``tables`` maps a table to its rows, ``streams`` a table to its stream in FLOWS (default: the same
+    name), ``column`` a source field to the warehouse's column name.
+    """
+    streams = streams or {stream: stream for stream in FLOWS}
+    for table, stream in streams.items():
+        entity, keys = FLOWS[stream]
         source = {
             tuple(r[k] for k in keys): r for r in emulator.store.records(entity, VERSION, expand=("Details",))
         }
-        rows = warehouse(tmp_path, stream)
-        landed = {tuple(r[k.lower()] for k in keys): r for r in rows}
-        assert len(landed) == len(rows), f"{stream}: duplicate keys in the warehouse"
-        assert landed.keys() == source.keys(), f"{stream}: keys differ"
+        rows = tables[table]
+        landed = {tuple(r[column(k)] for k in keys): r for r in rows}
+        assert len(landed) == len(rows), f"{table}: duplicate keys in the warehouse"
+        assert landed.keys() == source.keys(), f"{table}: keys differ from the source's {entity} records"
         for key, record in source.items():
             row = landed[key]
             for field, value in record.items():
-                if field in ("id", "rowNumber", "_links", "custom", "note") or field.lower() not in row:
+                if field in SKIPPED_FIELDS or column(field) not in row:
                     continue
-                assert_same(row[field.lower()], value, f"{stream} {key} {field}")
+                assert_same(row[column(field)], value, f"{table} {key} {field}")
+
+
+def assert_tables_equal_source(tmp_path: Path, emulator) -> None:
+    assert_landed_equal_source({stream: warehouse(tmp_path, stream) for stream in FLOWS}, emulator)
 
 
 def assert_same(landed, source, where: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_meltano import FLOWS, ROOT, VERSION, assert_same, meltano_run
+from tests.test_e2e_meltano import FLOWS, ROOT, VERSION, assert_landed_equal_source, meltano_run
 
 pytestmark = pytest.mark.e2e
 
@@ -95,20 +95,7 @@ def snowflake_run(tmp_path: Path, emulator, port: int) -> None:
 
 def assert_tables_equal_source(port: int, emulator) -> dict[str, list[dict]]:
     tables = snowflake(port, **{stream: f"select * from ACUMATICA.{stream.upper()}" for stream in FLOWS})
-    for stream, (entity, keys) in FLOWS.items():
-        source = {
-            tuple(r[k] for k in keys): r for r in emulator.store.records(entity, VERSION, expand=("Details",))
-        }
-        rows = tables[stream]
-        landed = {tuple(r[k.lower()] for k in keys): r for r in rows}
-        assert len(landed) == len(rows), f"{stream}: duplicate keys in Snowflake"
-        assert landed.keys() == source.keys(), f"{stream}: keys differ"
-        for key, record in source.items():
-            row = landed[key]
-            for field, value in record.items():
-                if field in ("id", "rowNumber", "_links", "custom") or field.lower() not in row:
-                    continue
-                assert_same(row[field.lower()], value, f"{stream} {key} {field}")
+    assert_landed_equal_source(tables, emulator)
     return tables
 
 
