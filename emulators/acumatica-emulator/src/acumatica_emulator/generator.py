@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from acumatica_client import catalog
-from emulator_kit.seeded import M64, mix
+from emulator_kit.seeded import CITIES, FIRST, M64, SECOND, mix
 
 from .clock import InstanceClock
 
@@ -91,46 +91,6 @@ TYPE_DEFAULTS: dict[str, object] = {
     "DoubleValue": 0.0,
 }
 
-FIRST = [
-    "Acme",
-    "Northwind",
-    "Contoso",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Stark",
-    "Wayne",
-    "Hooli",
-    "Vandelay",
-    "Soylent",
-    "Cyberdyne",
-    "Tyrell",
-    "Wonka",
-    "Gringotts",
-    "Oceanic",
-]
-SECOND = [
-    "Supply",
-    "Logistics",
-    "Office Products",
-    "Industrial",
-    "Services",
-    "Foods",
-    "Energy",
-    "Consulting",
-    "Paper",
-    "Freight",
-    "Electric",
-    "Software",
-]
-CITIES = [
-    ("Austin", "TX", "78701"),
-    ("Chicago", "IL", "60601"),
-    ("Denver", "CO", "80202"),
-    ("Seattle", "WA", "98101"),
-    ("Boston", "MA", "02108"),
-    ("Atlanta", "GA", "30303"),
-]
 ITEMS = [
     "Paper A4",
     "Toner cartridge",

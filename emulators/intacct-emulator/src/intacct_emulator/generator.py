@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 
-from emulator_kit.seeded import M64, mix
+from emulator_kit.seeded import CITIES, FIRST, M64, SECOND, mix
 
 from .clock import HISTORY_END, HISTORY_START, UserClock
 from .config import EmulatorConfig
@@ -24,46 +24,6 @@ def money(cents: int) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-FIRST = [
-    "Acme",
-    "Northwind",
-    "Contoso",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Stark",
-    "Wayne",
-    "Hooli",
-    "Vandelay",
-    "Soylent",
-    "Cyberdyne",
-    "Tyrell",
-    "Wonka",
-    "Gringotts",
-    "Oceanic",
-]
-SECOND = [
-    "Supply",
-    "Logistics",
-    "Office Products",
-    "Industrial",
-    "Services",
-    "Foods",
-    "Energy",
-    "Consulting",
-    "Paper",
-    "Freight",
-    "Electric",
-    "Software",
-]
-CITIES = [
-    ("Austin", "TX", "78701"),
-    ("Chicago", "IL", "60601"),
-    ("Denver", "CO", "80202"),
-    ("Seattle", "WA", "98101"),
-    ("Boston", "MA", "02108"),
-    ("Atlanta", "GA", "30303"),
-]
 ACCOUNT_TITLES = [
     "Cash",
     "Accounts Receivable",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from emulator_kit import seeded
+
 from .config import EmulatorConfig
 from .filters import last_day
 
@@ -56,20 +58,9 @@ DEPARTMENTS = (
     "Logistics",
     "Procurement",
 )
-FIRST = (
-    "Acme",
-    "Northwind",
-    "Contoso",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Stark",
-    "Wayne",
-    "Hooli",
-    "Vandelay",
-)
-SECOND = ("Supply", "Logistics", "Office Products", "Industrial", "Services", "Foods", "Energy", "Consulting")
-CITIES = (("Austin", "TX"), ("Chicago", "IL"), ("Denver", "CO"), ("Seattle", "WA"), ("Boston", "MA"))
+FIRST = seeded.FIRST[:10]
+SECOND = seeded.SECOND[:8]
+CITIES = tuple((city, state) for city, state, _ in seeded.CITIES[:5])
 VENDOR_STATUSES = ("Active", "Active", "Active", "On Hold", "Inactive")
 
 
