@@ -1,23 +1,76 @@
-"""Run a connector's console script as its own process and measure it: wall time and peak memory.
+"""What the benchmarks share: an emulator in its own process, and a connector's console script run as
+its own process and measured (wall time, peak memory, records counted from its metrics).
 
-Peak memory is the process's VmHWM, sampled while it runs (``tap_throughput.vm_hwm``) and completed
-by the ``ru_maxrss`` the kernel reports when the process is reaped, so growth in its last moments
-is not missed.
+Peak memory is the process's VmHWM, sampled while it runs and completed by the ``ru_maxrss`` the
+kernel reports when the process is reaped, so growth in its last moments is not missed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tap_throughput import vm_hwm
+import requests
 
 BIN = Path(sys.executable).parent
+
+
+def vm_hwm(pid: int) -> int:
+    """Peak resident memory of a running process, in KiB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def records_counted(log: str) -> int:
+    """Records a Singer SDK tap reported in its ``record_count`` metrics."""
+    total = 0
+    for line in log.splitlines():
+        if '"metric":"record_count"' in line:
+            total += json.loads(line.split("METRIC: ", 1)[1])["value"]
+    return total
+
+
+class EmulatorProcess:
+    """An emulator's console script in its own process, so it does not share the benchmark's GIL.
+
+    Subclasses name the ``command``; ``args`` are its options besides ``--port``.
+    """
+
+    command: str
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+
+    def __enter__(self):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [str(BIN / self.command), "--port", str(port), *self.args], stdout=subprocess.PIPE, text=True
+        )
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            raise SystemExit(f"{self.command} failed to start: {line!r}")
+        self.root = f"http://127.0.0.1:{port}"
+        return self
+
+    def stats(self) -> dict:
+        return requests.get(f"{self.root}/_emulator/stats", timeout=10).json()
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
 
 
 @dataclass
@@ -55,3 +108,23 @@ def print_report(report: dict) -> None:
     width = max(map(len, report))
     for name, value in report.items():
         print(f"{name:<{width}}  {value}")
+
+
+def sync_one_stream(tap: str, config: dict, stream: str, tmp: Path) -> tuple[Measured, int]:
+    """Discover, select only ``stream``, and run ``tap`` over it measured; the run and its record count."""
+    config_path = tmp / "config.json"
+    config_path.write_text(json.dumps(config))
+    executable = str(BIN / tap)
+    discovered = subprocess.run(
+        [executable, "--config", str(config_path), "--discover"], capture_output=True, text=True, check=True
+    )
+    catalog = json.loads(discovered.stdout)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    catalog_path = tmp / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_measured([executable, "--config", str(config_path), "--catalog", str(catalog_path)],
+                       tmp / "stderr.log")
+    return run, records_counted(run.log)

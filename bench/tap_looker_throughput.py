@@ -22,8 +22,7 @@ import yaml
 from looker_emulator import SANDBOX, EmulatorConfig, LookerEmulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, print_report, run_measured
-from tap_throughput import records_counted
+from measure import BIN, print_report, records_counted, run_measured
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tap-looker" / "meltano-plugin.yml"
 

@@ -14,10 +14,7 @@ runs the tap over 1,000,000 Bills to show that memory stays flat.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +25,11 @@ from pathlib import Path
 import msgspec
 import requests
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.taprun import SANDBOX  # noqa: E402
+from measure import EmulatorProcess, print_report, sync_one_stream
+
+from tests.taprun import SANDBOX
 
 
 def main() -> None:
@@ -59,40 +58,21 @@ def main() -> None:
         report["tap_1m_records_per_s"] = round(big["records"] / big["seconds"])
         report["tap_1m_peak_memory_mib"] = round(big["peak_kib"] / 1024, 1)
         report["tap_1m_requests_per_10k_records"] = round(big["requests"] * 10_000 / big["records"], 2)
-    width = max(map(len, report))
-    for name, value in report.items():
-        print(f"{name:<{width}}  {value}")
+    print_report(report)
 
 
-class Emulator:
-    """The emulator CLI in its own process, so it does not share the benchmark's GIL."""
+class Emulator(EmulatorProcess):
+    command = "acumatica-emulator"
 
     def __init__(self, bills: int) -> None:
-        self.bills = bills
+        super().__init__("--size", f"Bill={bills}")
 
-    def __enter__(self) -> Emulator:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.proc = subprocess.Popen(
-            [str(BIN / "acumatica-emulator"), "--port", str(port), "--size", f"Bill={self.bills}"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"emulator failed to start: {line!r}")
-        self.root = f"http://127.0.0.1:{port}"
-        self.base_url = f"{self.root}/AcumaticaERP"
-        return self
+    @property
+    def base_url(self) -> str:
+        return f"{self.root}/AcumaticaERP"
 
     def requests_served(self) -> int:
-        stats = requests.get(f"{self.root}/_emulator/stats", timeout=10).json()
-        return stats.get("requests", {}).get("GET entity_list", 0)
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        return self.stats().get("requests", {}).get("GET entity_list", 0)
 
 
 def bare_client(emu: Emulator, page_size: int) -> dict:
@@ -159,64 +139,17 @@ def unwrap(value):
 
 
 def run_tap(emu: Emulator, page_size: int) -> dict:
-    config = {**SANDBOX, "base_url": emu.base_url, "page_size": page_size}
+    before = emu.requests_served()
     with tempfile.TemporaryDirectory() as tmp:
-        config_path = Path(tmp, "config.json")
-        config_path.write_text(json.dumps(config))
-        catalog = json.loads(
-            subprocess.run(
-                [str(BIN / "tap-acumatica"), "--config", str(config_path), "--discover"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+        run, records = sync_one_stream(
+            "tap-acumatica", {**SANDBOX, "base_url": emu.base_url, "page_size": page_size}, "bills", Path(tmp)
         )
-        for entry in catalog["streams"]:
-            for meta in entry["metadata"]:
-                if not meta["breadcrumb"]:
-                    meta["metadata"]["selected"] = entry["tap_stream_id"] == "bills"
-        catalog_path = Path(tmp, "catalog.json")
-        catalog_path.write_text(json.dumps(catalog))
-        before = emu.requests_served()
-        start = time.perf_counter()
-        with open(os.devnull, "wb") as sink, open(Path(tmp, "stderr.log"), "wb") as log:
-            proc = subprocess.Popen(
-                [str(BIN / "tap-acumatica"), "--config", str(config_path), "--catalog", str(catalog_path)],
-                stdout=sink,
-                stderr=log,
-            )
-            peak = 0
-            while proc.poll() is None:
-                peak = max(peak, vm_hwm(proc.pid))
-                time.sleep(0.1)
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise SystemExit(Path(tmp, "stderr.log").read_text()[-3000:])
-        records = records_counted(Path(tmp, "stderr.log").read_text())
     return {
         "records": records,
-        "seconds": seconds,
+        "seconds": run.seconds,
         "requests": emu.requests_served() - before,
-        "peak_kib": peak,
+        "peak_kib": run.peak_kib,
     }
-
-
-def vm_hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
-def records_counted(log: str) -> int:
-    total = 0
-    for line in log.splitlines():
-        if '"metric":"record_count"' in line:
-            total += json.loads(line.split("METRIC: ", 1)[1])["value"]
-    return total
 
 
 if __name__ == "__main__":
