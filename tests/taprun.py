@@ -42,6 +42,28 @@ class Sync:
     def state(self) -> dict | None:
         return self.states[-1] if self.states else None
 
+    def add(self, line: str) -> dict:
+        """File one line of tap output (exact decimals) and return its message."""
+        message = json.loads(line, parse_float=Decimal)
+        kind = message["type"]
+        if kind == "RECORD":
+            self.records.setdefault(message["stream"], []).append(message["record"])
+            self.messages.append(message)
+        elif kind == "STATE":
+            self.states.append(message["value"])
+            self.messages.append(message)
+        elif kind == "SCHEMA":
+            self.schemas[message["stream"]] = message["schema"]
+        return message
+
+    @classmethod
+    def of_output(cls, text: str, returncode: int = 0, stderr: str = "") -> Sync:
+        """A run's stdout, filed."""
+        result = cls(returncode, stderr=stderr)
+        for line in text.splitlines():
+            result.add(line)
+        return result
+
     def bookmark(self, stream: str) -> str | None:
         state = self.state or {}
         return state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
@@ -75,18 +97,7 @@ class TapRunner:
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
             proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-        result = Sync(proc.returncode, stderr=proc.stderr)
-        for line in proc.stdout.splitlines():
-            message = json.loads(line, parse_float=Decimal)
-            kind = message["type"]
-            if kind in ("RECORD", "STATE"):
-                result.messages.append(message)
-            if kind == "RECORD":
-                result.records.setdefault(message["stream"], []).append(message["record"])
-            elif kind == "STATE":
-                result.states.append(message["value"])
-            elif kind == "SCHEMA":
-                result.schemas[message["stream"]] = message["schema"]
+        result = Sync.of_output(proc.stdout, proc.returncode, proc.stderr)
         if check and proc.returncode != 0:
             msg = f"tap-acumatica exited {proc.returncode}:\n{proc.stderr[-4000:]}"
             raise AssertionError(msg)
@@ -107,16 +118,9 @@ class TapRunner:
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             assert proc.stdout is not None
             for line in proc.stdout:
-                message = json.loads(line, parse_float=Decimal)
-                if message["type"] == "RECORD":
-                    result.records.setdefault(message["stream"], []).append(message["record"])
-                    result.messages.append(message)
-                elif message["type"] == "STATE":
-                    result.states.append(message["value"])
-                    result.messages.append(message)
-                    if len(result.states) >= states:
-                        proc.kill()
-                        break
+                if result.add(line)["type"] == "STATE" and len(result.states) >= states:
+                    proc.kill()
+                    break
             proc.wait(timeout=30)
             result.returncode = proc.returncode
         return result

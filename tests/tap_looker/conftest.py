@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from decimal import Decimal
 
 from looker_emulator import SANDBOX, LookerEmulator
 from tap_looker.tap import TapLooker
@@ -60,18 +59,7 @@ def run_tap(config: dict, state: dict | None = None, tap: TapLooker | None = Non
     with contextlib.redirect_stdout(out):
         tap.sync_all()
     out.flush()
-    result = Sync(returncode=0)
-    for line in out.buffer.getvalue().decode().splitlines():
-        message = json.loads(line, parse_float=Decimal)
-        if message["type"] == "RECORD":
-            result.records.setdefault(message["stream"], []).append(message["record"])
-            result.messages.append(message)
-        elif message["type"] == "STATE":
-            result.states.append(message["value"])
-            result.messages.append(message)
-        elif message["type"] == "SCHEMA":
-            result.schemas[message["stream"]] = message["schema"]
-    return result
+    return Sync.of_output(out.buffer.getvalue().decode())
 
 
 def expected(emu: LookerEmulator, query: dict, filters: dict | None = None) -> list[dict]:

@@ -4,7 +4,6 @@ emulator holds written the way the tap must emit it."""
 from __future__ import annotations
 
 import io
-import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -98,19 +97,8 @@ def run(config: dict, streams: list[str] | None = None, state: dict | None = Non
         tap.sync_all()
     finally:
         sys.stdout = saved
-    result = Sync(returncode=0)
+    result = Sync.of_output(raw.getvalue().decode())
     result.tap = tap
-    for line in raw.getvalue().splitlines():
-        message = json.loads(line, parse_float=Decimal)
-        kind = message["type"]
-        if kind in ("RECORD", "STATE"):
-            result.messages.append(message)
-        if kind == "RECORD":
-            result.records.setdefault(message["stream"], []).append(message["record"])
-        elif kind == "STATE":
-            result.states.append(message["value"])
-        elif kind == "SCHEMA":
-            result.schemas[message["stream"]] = message["schema"]
     return result
 
 
