@@ -5,24 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from emulator_kit.cli import common_arguments, serve_until_signal
+from emulator_kit.cli import comma_list, common_arguments, seeded_data_arguments, serve_until_signal
 
 from .config import DEFAULT_VERSIONS, EmulatorConfig
 from .server import AcumaticaEmulator
 
 
-def _size(text: str) -> tuple[str, int]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError("use Entity=N, e.g. Bill=1000000")
-    return name, int(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acumatica-emulator", description=__doc__)
     common_arguments(parser, port=8811)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--size", type=_size, action="append", default=[], metavar="ENTITY=N")
+    seeded_data_arguments(parser, "ENTITY", "Bill=1000000")
     parser.add_argument("--versions", default=",".join(DEFAULT_VERSIONS))
     parser.add_argument("--requests-per-minute", type=int, default=None)
     parser.add_argument("--max-api-users", type=int, default=None)
@@ -34,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         seed=args.seed,
         sizes=dict(args.size),
-        versions=tuple(v.strip() for v in args.versions.split(",") if v.strip()),
+        versions=comma_list(args.versions),
         token_lifetime_s=args.token_lifetime,
         requests_per_minute=args.requests_per_minute,
         max_api_users=args.max_api_users,

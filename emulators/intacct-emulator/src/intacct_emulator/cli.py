@@ -5,24 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from emulator_kit.cli import common_arguments, serve_until_signal
+from emulator_kit.cli import comma_list, common_arguments, seeded_data_arguments, serve_until_signal
 
 from .config import EmulatorConfig
 from .server import IntacctEmulator
 
 
-def _size(text: str) -> tuple[str, int]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError("use OBJECT=N, e.g. GLDETAIL=1000000")
-    return name.upper(), int(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="intacct-emulator", description=__doc__)
     common_arguments(parser, port=8833)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--size", type=_size, action="append", default=[], metavar="OBJECT=N")
+    seeded_data_arguments(parser, "OBJECT", "GLDETAIL=1000000", upper=True)
     parser.add_argument("--timezone", default="America/Los_Angeles", help="the user's time zone (IANA)")
     parser.add_argument("--entities", default="E100,E200", help="entity location IDs, comma-separated")
     parser.add_argument(
@@ -41,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         sizes=dict(args.size),
         timezone=args.timezone,
-        entities=tuple(e.strip() for e in args.entities.split(",") if e.strip()),
+        entities=comma_list(args.entities),
         session_timeout_s=args.token_lifetime,
         session_endpoint_path=args.session_endpoint_path,
         requests_per_window=args.requests_per_window,

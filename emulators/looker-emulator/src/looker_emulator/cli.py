@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from emulator_kit.cli import common_arguments, serve_until_signal
+from emulator_kit.cli import common_arguments, seeded_data_arguments, serve_until_signal
 
 from .config import EmulatorConfig
 from .server import LookerEmulator
@@ -15,12 +14,7 @@ from .server import LookerEmulator
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="looker-emulator", description=__doc__)
     common_arguments(parser, port=8844)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--sizes",
-        default="{}",
-        help='rows per table as JSON, e.g. \'{"gl_lines": 7000, "overhead_allocation": 6000}\'',
-    )
+    seeded_data_arguments(parser, "TABLE", "overhead_allocation=6000")
     parser.add_argument(
         "--query-task-polls",
         type=int,
@@ -32,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         seed=args.seed,
-        sizes=json.loads(args.sizes),
+        sizes=dict(args.size),
         token_lifetime_s=args.token_lifetime,
         query_task_polls=args.query_task_polls,
         verbose=args.verbose,

@@ -62,9 +62,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self, url_path: str) -> tuple[bytes, Path | None]:
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         length = int(self.headers.get("Content-Length") or 0)
-        streamed = (self.upload_dir is not None and self.stream_prefix is not None
-                    and url_path.startswith(self.stream_prefix)
-                    and (chunked or length > _STREAM_THRESHOLD))
+        streamed = (
+            self.upload_dir is not None
+            and self.stream_prefix is not None
+            and url_path.startswith(self.stream_prefix)
+            and (chunked or length > _STREAM_THRESHOLD)
+        )
         if not streamed:
             if chunked:
                 return b"".join(self._chunks()), None
@@ -98,10 +101,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         url = urlsplit(self.path)
         body, body_file = self._read_body(url.path)
-        request = Request(method=self.command, path=url.path,
-                          query=dict(parse_qsl(url.query, keep_blank_values=True)),
-                          headers={k.lower(): v for k, v in self.headers.items()},
-                          body=body, body_file=body_file)
+        request = Request(
+            method=self.command,
+            path=url.path,
+            query=dict(parse_qsl(url.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            body_file=body_file,
+        )
         try:
             response = self.app.handle(request)
         except Exception as exc:  # a bug must still answer the way the vendor's 500 does
@@ -205,19 +212,26 @@ class HttpEmulator:
         """Called after the server stopped; release what the emulator holds."""
 
     def _bind(self) -> None:
-        handler = type("Handler", (_Handler,), {
-            "app": self.app, "verbose": getattr(self.config, "verbose", False),
-            "server_version": self.server_header, "upload_dir": self.upload_dir(),
-            "stream_prefix": self.stream_uploads_under,
-        })
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {
+                "app": self.app,
+                "verbose": getattr(self.config, "verbose", False),
+                "server_version": self.server_header,
+                "upload_dir": self.upload_dir(),
+                "stream_prefix": self.stream_uploads_under,
+            },
+        )
         self._server = _Server((self.config.host, self.config.port), handler)
         self.config.port = self._server.server_address[1]
         self._bound()
 
     def start(self):
         self._bind()
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         return self
 
