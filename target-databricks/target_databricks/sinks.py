@@ -293,19 +293,22 @@ class DatabricksSink(BatchSink):
             sql.insert_template(stage, cols), cols, rows, self.budget, "stage insert"
         ):
             ids.append(self.run(s))
-        source = sql.select_from_table(cols, stage)
-        if self.load_method == "upsert":
-            final = Statement(
-                sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="merge"
-            )
-        else:
-            final = Statement(
-                sql.insert_new_token_template(self.table_fqn, cols, source),
-                [Parameter("load_token", token)],
-                kind="insert",
-            )
-        ids.append(self.run(final))
+        ids.append(self.run(self._change_from(sql.select_from_table(cols, stage), token, "")))
         return ids
+
+    def _change_from(self, source: str, token: str, kind: str) -> Statement:
+        """The one statement that applies ``source`` rows to the table: MERGE on the keys (upsert), or
+        INSERT guarded by the load token (append-only)."""
+        if self.load_method == "upsert":
+            return Statement(
+                sql.merge_template(self.table_fqn, self.columns, self.key_properties, source),
+                kind=f"{kind}merge",
+            )
+        return Statement(
+            sql.insert_new_token_template(self.table_fqn, self.columns, source),
+            [Parameter("load_token", token)],
+            kind=f"{kind}insert",
+        )
 
     def _apply_bulk(
         self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
@@ -338,16 +341,8 @@ class DatabricksSink(BatchSink):
             statement = Statement(
                 sql.insert_template(self.overwrite_stage, cols, source), kind="bulk stage insert"
             )
-        elif self.load_method == "upsert":
-            statement = Statement(
-                sql.merge_template(self.table_fqn, cols, self.key_properties, source), kind="bulk merge"
-            )
         else:
-            statement = Statement(
-                sql.insert_new_token_template(self.table_fqn, cols, source),
-                [Parameter("load_token", token)],
-                kind="bulk insert",
-            )
+            statement = self._change_from(source, token, "bulk ")
         return [self.run(statement)]
 
     def _delete_staged_files(self, folder: str, paths: list[str]) -> None:
