@@ -1,0 +1,157 @@
+"""A `meltano run` killed mid-load, what Meltano kept of it, and the documented replay.
+
+The replay of a failed load is the run's own job again: `meltano --environment=<env> run <job>`.
+Meltano keeps only the STATE the loader emitted after its data committed, so the replay extracts
+again from the last bookmark that landed; keyed loads (MERGE / upsert, journals found by key) make
+the rows it sends a second time update instead of duplicate.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.test_e2e_meltano import MELTANO, ROOT
+
+
+@dataclass
+class KilledRun:
+    run_id: str
+    loader_pid: int
+    returncode: int
+    stderr: str
+
+
+def meltano_env(tmp_path: Path, run_id: str, env_overrides: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_RUN_ID": run_id,
+        **env_overrides,
+    }
+
+
+def _loader_pids(session: int, executable: str) -> list[int]:
+    """Processes of the run's session whose command runs the loader's console script."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) != session:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ProcessLookupError):
+            continue
+        if any(arg.decode(errors="replace").endswith(f"/bin/{executable}") for arg in argv[:2]):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_loader_mid_load(
+    tmp_path: Path,
+    target: str,
+    landed: Callable[[], bool],
+    *,
+    tap: str = "tap-acumatica",
+    command_prefix: tuple[str, ...] | list[str] = (),
+    timeout: float = 300,
+    **env_overrides: str,
+) -> KilledRun:
+    """Run `meltano --environment=sandbox run <tap> <target>` and SIGKILL the loader once ``landed()``.
+
+    ``landed`` is polled while the run goes on; it says the loader has committed some of the data.
+    The loader dies as a crash or the OOM killer would end it: no chance to drain, emit STATE or
+    clean up. Fails the test if the run ends before ``landed()`` holds (nothing was killed).
+    """
+    run_id = str(uuid.uuid4())
+    env = meltano_env(tmp_path, run_id, env_overrides)
+    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with (tmp_path / f"killed-{run_id}.log").open("w+") as log:
+            proc = subprocess.Popen(
+                [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + timeout
+                while not landed():
+                    if proc.poll() is not None:
+                        log.seek(0)
+                        pytest.fail(f"the run ended (exit {proc.returncode}) before any data landed; "
+                                    f"nothing was killed:\n{log.read()[-4000:]}")
+                    assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
+                    time.sleep(0.2)
+                loaders = _loader_pids(proc.pid, target)
+                assert len(loaders) == 1, f"expected one {target} process in the run, found {loaders}"
+                os.kill(loaders[0], signal.SIGKILL)
+                returncode = proc.wait(timeout=120)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            log.seek(0)
+            stderr = log.read()
+    assert returncode != 0, "meltano must report the run whose loader was killed as failed"
+    return KilledRun(run_id, loaders[0], returncode, stderr)
+
+
+def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[str] = (),
+           **env_overrides: str) -> tuple[str, subprocess.CompletedProcess]:
+    """The documented replay: `meltano --environment=sandbox run <job>`; returns its run id."""
+    run_id = str(uuid.uuid4())
+    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            [*command_prefix, MELTANO, "--environment=sandbox", "run", job],
+            cwd=ROOT, env=meltano_env(tmp_path, run_id, env_overrides),
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return run_id, proc
+
+
+def meltano_runs(tmp_path: Path) -> dict[str, str]:
+    """Meltano's own record of each run in the test's system database: run id -> state."""
+    with sqlite3.connect(tmp_path / "meltano.db") as db:
+        return {str(uuid.UUID(run_id)): state for run_id, state in db.execute("SELECT run_id, state FROM runs")}
+
+
+def kept_state(tmp_path: Path, state_id: str) -> dict:
+    """The state Meltano would hand the next run of ``state_id``: completed, with partial merged over it."""
+    with sqlite3.connect(tmp_path / "meltano.db") as db:
+        row = db.execute(
+            "SELECT partial_state, completed_state FROM state WHERE state_id = ?", (state_id,)
+        ).fetchone()
+    if row is None:
+        return {}
+    partial, completed = (json.loads(text) if text else {} for text in row)
+    return _merged(completed.get("singer_state", {}), partial.get("singer_state", {}))
+
+
+def _merged(base: dict, over: dict) -> dict:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merged(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(
+            value, dict) else value
+    return merged
+
+
+def bookmarks(state: dict) -> dict[str, str]:
+    """stream -> replication key value reached, from a Singer state (SDK layout)."""
+    return {
+        stream: entry["replication_key_value"]
+        for stream, entry in state.get("bookmarks", {}).items()
+        if isinstance(entry, dict) and entry.get("replication_key_value") is not None
+    }
