@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,7 @@ class TapRunner:
         *,
         timeout: float = 120,
         check: bool = True,
+        env: dict[str, str] | None = None,
         **overrides,
     ) -> Sync:
         config = {**self.config, **overrides}
@@ -96,7 +98,10 @@ class TapRunner:
             ]
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+            proc = subprocess.run(
+                args, capture_output=True, text=True, timeout=timeout, check=False,
+                env={**os.environ, **env} if env else None,
+            )
         result = Sync.of_output(proc.stdout, proc.returncode, proc.stderr)
         if check and proc.returncode != 0:
             msg = f"tap-acumatica exited {proc.returncode}:\n{proc.stderr[-4000:]}"

@@ -78,7 +78,7 @@ def test_cookie_session_signs_out_even_when_the_run_fails(tap, emulator):
 @pytest.mark.parametrize("emulator_config", [{"max_api_users": 1}], indirect=True)
 def test_one_api_user_is_enough_for_a_whole_run(tap, emulator):
     sync = tap.sync(None, auth_method="cookie")
-    assert len(sync.records) == 11
+    assert len(sync.records) == 12  # 11 entity streams and the run's record
     assert emulator.stats.logins == 1
 
 
@@ -91,7 +91,8 @@ def test_discovery_and_about_need_no_credentials(tmp_path):
         ).stdout
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert len(streams) == 11
+    assert len(streams) == 12
+    assert streams["_audit_runs"]["key_properties"] == ["run_id"]
     assert streams["stock_items"]["replication_key"] == "LastModified"
     assert (
         "replication_key" not in streams["sales_invoices"] or not streams["sales_invoices"]["replication_key"]

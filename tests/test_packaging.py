@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -81,9 +82,24 @@ def test_meltano_yml_holds_the_package_definition(plugin):
     assert meltano_plugin(plugin)["pip_url"].endswith(f"-e ./{plugin}")
 
 
-#: What a package needs from this checkout besides itself (not on an index yet).
-LOCAL_DEPENDENCIES = {"tap-acumatica": ["packages/acumatica-client"],
-                      "target-acumatica": ["packages/acumatica-client"]}
+def local_dependencies(plugin: str) -> list[str]:
+    """What a package needs from this checkout besides itself (not on an index yet): its workspace
+    sources, found among the root pyproject's members by project name."""
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = {
+        tomllib.loads((ROOT / m / "pyproject.toml").read_text())["project"]["name"]: m
+        for m in root["tool"]["uv"]["workspace"]["members"]
+    }
+    sources = tomllib.loads((ROOT / plugin / "pyproject.toml").read_text()).get("tool", {}).get("uv", {})
+    return [members[name] for name, source in sources.get("sources", {}).items() if source.get("workspace")]
+
+
+def test_meltano_yml_installs_each_plugin_with_its_workspace_dependencies():
+    for plugin in PLUGINS:
+        wanted = [f"-e ./{p}" for p in [*local_dependencies(plugin), plugin]]
+        assert sorted(meltano_plugin(plugin)["pip_url"].split(" -e ")) == sorted(
+            " ".join(wanted).split(" -e ")
+        ), plugin
 
 
 @pytest.mark.e2e
@@ -95,7 +111,7 @@ def test_meltano_add_from_the_definition_installs_a_working_plugin(plugin, tmp_p
     project.mkdir()
     (project / "meltano.yml").write_text("project_id: from-ref-check\nsend_anonymous_usage_stats: false\n")
     spec = definition(plugin)
-    spec["pip_url"] = " ".join(f"-e {ROOT / p}" for p in [*LOCAL_DEPENDENCIES.get(plugin, []), plugin])
+    spec["pip_url"] = " ".join(f"-e {ROOT / p}" for p in [*local_dependencies(plugin), plugin])
     ref = tmp_path / "plugin.yml"
     ref.write_text(yaml.safe_dump(spec, sort_keys=False))
     meltano = str(Path(sys.executable).parent / "meltano")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from acumatica_client import odata
 from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, describe_error
+from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -71,7 +72,7 @@ class PageCursor(BaseAPIPaginator[tuple | None]):
         return self.page_full
 
 
-class AcumaticaStream(RESTStream):
+class AcumaticaStream(AuditedStream, RESTStream):
     """A top-level entity of the contract-based REST API, read incrementally when it can be."""
 
     # Records are unwrapped against the same catalog the schema comes from, so they
@@ -84,7 +85,8 @@ class AcumaticaStream(RESTStream):
         self.spec = spec
         self.shape = shape
         self._tap_ref = tap
-        super().__init__(tap, name=spec.name, schema=shape.json_schema(), path=f"/{spec.entity}")
+        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        super().__init__(tap, name=spec.name, schema=schema, path=f"/{spec.entity}")
         self.primary_keys = list(spec.key_properties)
         self.replication_key = shape.utc_field
         self._order = KEY_ORDER
@@ -258,6 +260,12 @@ class AcumaticaStream(RESTStream):
         if self._group_value is not None and value != self._group_value:
             super()._increment_stream_state({rk: self._group_value}, context=context)
         self._group_value = value
+
+    # Audit -------------------------------------------------------------------------
+
+    def audit_source(self, record: dict) -> tuple[Any, Any]:
+        """The entity's ``id`` (its NoteID) and its last-modified time."""
+        return record.get("id"), record.get(self.replication_key) if self.replication_key else None
 
     # Errors and retries ------------------------------------------------------------
 

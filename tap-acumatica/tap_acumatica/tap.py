@@ -13,6 +13,7 @@ import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
 from acumatica_client.errors import RETRIABLE_STATUSES
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
+from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -39,7 +40,7 @@ class _Retry(Exception):
         self.response = response
 
 
-class TapAcumatica(Tap):
+class TapAcumatica(AuditedTap, Tap):
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
@@ -106,6 +107,7 @@ class TapAcumatica(Tap):
             "optional replication key and $expand; 'schema' (JSON schema of the unwrapped "
             "record) for entities of a custom endpoint.",
         ),
+        AUDIT_SETTING,
     ).to_dict()
     config_jsonschema: ClassVar[dict] = {
         **config_jsonschema,
@@ -122,6 +124,11 @@ class TapAcumatica(Tap):
             self.config.get("endpoint_name", "Default"),
             self.config.get("endpoint_version", DEFAULT_VERSION),
         )
+
+    def audit_source_description(self) -> str:
+        tenant = self.config.get("tenant")
+        where = public_url(self.instance.endpoint_url)
+        return f"{where} tenant {tenant}" if tenant else where
 
     @cached_property
     def http_session(self) -> requests.Session:
@@ -239,7 +246,7 @@ class TapAcumatica(Tap):
 
     # Streams ---------------------------------------------------------------------------
 
-    def discover_streams(self) -> list[AcumaticaStream]:
+    def discover_streams(self) -> list[AcumaticaStream | RunsStream]:
         version = self.config.get("endpoint_version", DEFAULT_VERSION)
         if version not in catalog.versions():
             msg = (
@@ -264,6 +271,7 @@ class TapAcumatica(Tap):
                     self, spec, _shape(spec, version, tuple(expand.get(spec.name, spec.expand)), custom)
                 )
             )
+        streams.append(RunsStream(self))
         return streams
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -82,7 +83,7 @@ def looker_date(value: str) -> str:
     return str(value)[:10].replace("-", "/")
 
 
-class QueryStream(Stream):
+class QueryStream(AuditedStream, Stream):
     """The rows of one Looker query, typed from the explore's field metadata."""
 
     # Values are converted column by column from the explore's metadata, so they already match
@@ -95,7 +96,7 @@ class QueryStream(Stream):
         self.columns = columns
         self._tap_ref = tap
         schema = {"type": "object", "properties": {c.name: c.schema for c in columns}}
-        super().__init__(tap, schema=schema, name=spec.name)
+        super().__init__(tap, schema=with_audit_columns(schema, tap.config, spec.name), name=spec.name)
         by_field = {c.field: c.name for c in columns}
         by_name = {c.name for c in columns}
         keys = []
@@ -119,6 +120,11 @@ class QueryStream(Stream):
                     f"({', '.join(REPLICATION_TYPES)})"
                 )
             self.replication_key = column.name
+
+    def audit_source(self, record: dict) -> tuple[Any, Any]:
+        """The row's key values joined by ``|`` (none without key_properties) and its replication value."""
+        key = "|".join(str(record.get(k)) for k in self.primary_keys) if self.primary_keys else None
+        return key, record.get(self.replication_key) if self.replication_key else None
 
     @property
     def client(self) -> LookerClient:

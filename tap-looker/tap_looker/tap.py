@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -51,7 +52,7 @@ QUERY = th.ObjectType(
 )
 
 
-class TapLooker(Tap):
+class TapLooker(AuditedTap, Tap):
     """Singer tap for Looker: each configured query (model, explore, fields, filters, sorts) is a stream,
     typed from the explore's field metadata, run inline or as an async query task and never silently
     truncated."""
@@ -143,6 +144,7 @@ class TapLooker(Tap):
             title="Max backoff",
             description="Longest wait between retries, in seconds (Retry-After is honoured up to it).",
         ),
+        AUDIT_SETTING,
     ).to_dict()
 
     @cached_property
@@ -165,7 +167,7 @@ class TapLooker(Tap):
             raise ValueError(f"queries: stream names must be unique, {', '.join(duplicates)} repeat")
         return specs
 
-    def discover_streams(self) -> list[QueryStream]:
+    def discover_streams(self) -> list[QueryStream | RunsStream]:
         streams, explores = [], {}
         for spec in self.query_specs():
             key = (spec.model, spec.explore)
@@ -175,7 +177,11 @@ class TapLooker(Tap):
                 explores[key], list(spec.fields), spec.column_names, f"queries ({spec.name})"
             )
             streams.append(QueryStream(self, spec, columns))
+        streams.append(RunsStream(self))
         return streams
+
+    def audit_source_description(self) -> str:
+        return f"{public_url(self.config['base_url'])} API 4.0"
 
     def sync_all(self) -> None:
         try:

@@ -26,6 +26,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -47,7 +48,7 @@ DELETES_BOOKMARK = "deleted_after"
 PROGRESS_EVERY_S = 15.0
 
 
-class IntacctStream(Stream):
+class IntacctStream(AuditedStream, Stream):
     """One Intacct object, read incrementally on WHENMODIFIED when it has it."""
 
     # Records are built field by field from the same definitions the schema comes from,
@@ -61,7 +62,8 @@ class IntacctStream(Stream):
         self.spec = spec
         self.shape = shape
         self._tap_ref = tap
-        super().__init__(tap, schema=shape.json_schema(), name=spec.name)
+        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = [spec.key]
         self.replication_key = spec.replication_key
         self._fields: list[str] = []
@@ -344,6 +346,11 @@ class IntacctStream(Stream):
         )
 
     # Bookmarks -----------------------------------------------------------------------
+
+    def audit_source(self, record: dict) -> tuple[Any, Any]:
+        """The object's key (RECORDNO) and WHENMODIFIED; a deletion's version is when it was deleted."""
+        version = record.get(self.replication_key) if self.replication_key else None
+        return record.get(self.spec.key), version if version is not None else record.get(DELETED_AT)
 
     def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
         """Bookmarks move in ``_bookmark`` only, after whole timestamp groups."""

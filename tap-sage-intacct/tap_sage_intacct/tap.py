@@ -7,6 +7,7 @@ from datetime import UTC
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -21,7 +22,7 @@ from tap_sage_intacct.xmlgw import IntacctError
 MAX_PAGE_SIZE = 2000
 
 
-class TapSageIntacct(Tap):
+class TapSageIntacct(AuditedTap, Tap):
     """Singer tap for Sage Intacct: vendors, AP bills with their lines, AP payments, GL accounts,
     journal entries and GL detail, dimensions (departments, locations, classes, projects),
     customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
@@ -157,6 +158,7 @@ class TapSageIntacct(Tap):
             title="Max backoff",
             description="Longest wait between retries, in seconds.",
         ),
+        AUDIT_SETTING,
     ).to_dict()
 
     # The run's single connection to the gateway --------------------------------------
@@ -241,6 +243,12 @@ class TapSageIntacct(Tap):
             cache[obj] = found
         return cache[obj]
 
+    def audit_source_description(self) -> str:
+        endpoint = public_url(self.config.get("endpoint_url") or DEFAULT_ENDPOINT)
+        where = f"{endpoint} company {self.config.get('company_id')}"
+        entity = self.config.get("entity")
+        return f"{where} entity {entity}" if entity else where
+
     def sync_all(self) -> None:
         # Parsed pages hold no reference cycles: freezing the heap spares the collector
         # from re-scanning it on every page.
@@ -255,7 +263,7 @@ class TapSageIntacct(Tap):
 
     # Streams ---------------------------------------------------------------------------
 
-    def discover_streams(self) -> list[IntacctStream]:
+    def discover_streams(self) -> list[IntacctStream | RunsStream]:
         page_size = int(self.config.get("page_size", MAX_PAGE_SIZE))
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             msg = f"Setting page_size is {page_size}; Intacct's query takes 1 to {MAX_PAGE_SIZE}."
@@ -266,7 +274,7 @@ class TapSageIntacct(Tap):
         if duplicated:
             msg = f"Setting objects repeats stream name(s) {duplicated}; stream names must be unique."
             raise ValueError(msg)
-        return [IntacctStream(self, spec, self._shape(spec)) for spec in specs]
+        return [*(IntacctStream(self, spec, self._shape(spec)) for spec in specs), RunsStream(self)]
 
     def _configured(self, entry: dict) -> ObjectStream:
         obj = entry["object"].strip().upper()

@@ -137,6 +137,7 @@ def mismatches(schema: dict, records: list[dict], source: list[dict], key: str =
     """Row-for-row differences between emitted records and the emulator's records."""
     props = {n: p for n, p in schema["properties"].items() if p.get("type") != ["array", "null"]}
     props.pop("_sdc_deleted_at", None)
+    audited = all(props.pop(name, None) for name in ("_audit_run_id", "_audit_source_id", "_audit_source_version"))
     out = []
     by_key = {r[key]: r for r in records}
     if len(by_key) != len(records):
@@ -154,4 +155,21 @@ def mismatches(schema: dict, records: list[dict], source: list[dict], key: str =
                 out.append(
                     f"{key} {k} {name}: emitted {by_key[k].get(name)!r}, source {wanted[k].get(name)!r}"
                 )
+        if audited:
+            out += audit_mismatches(by_key[k], str(wanted[k][key]), f"{key} {k}")
+    return out
+
+
+def audit_mismatches(record: dict, source_id: str, where: str) -> list[str]:
+    """The audit columns name a run, the source record's key and its WHENMODIFIED (when it has one)."""
+    out = []
+    if not record.get("_audit_run_id"):
+        out.append(f"{where}: no _audit_run_id")
+    if record.get("_audit_source_id") != source_id:
+        out.append(f"{where}: _audit_source_id {record.get('_audit_source_id')!r}, source key {source_id!r}")
+    version, modified = record.get("_audit_source_version"), record.get("WHENMODIFIED")
+    if "WHENMODIFIED" in record and (version is None) != (modified is None) or version is not None and (
+        datetime.fromisoformat(str(version)) != datetime.fromisoformat(str(modified))
+    ):
+        out.append(f"{where}: _audit_source_version {version!r}, WHENMODIFIED {modified!r}")
     return out

@@ -97,5 +97,5 @@ def test_about_and_discovery_never_sign_in(tmp_path, intacct, config):
             check=True,
         ).stdout
     )
-    assert len(found["streams"]) == 15
+    assert len(found["streams"]) == 16  # 15 objects and the run's record, _audit_runs
     assert intacct.stats.requests == 0

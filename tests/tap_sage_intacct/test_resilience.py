@@ -17,7 +17,7 @@ from tests.tap_sage_intacct.conftest import after_this_second, mismatches, run
 
 def test_one_session_for_the_whole_run_opened_only_when_reading(intacct, config):
     streams = TapSageIntacct(config=config, parse_env_config=False).streams
-    assert len(streams) == 15
+    assert len(streams) == 16
     assert intacct.stats.sessions_issued == 0 and intacct.stats.requests == 0
     run(config)
     assert intacct.stats.sessions_issued == 1

@@ -16,7 +16,13 @@ STREAMS = {spec.name: spec.object for spec in BUILTIN}
 
 def test_every_stream_equals_the_emulator_row_for_row(intacct, config):
     sync = run(config)
-    assert set(sync.records) == set(STREAMS)
+    assert set(sync.records) == {*STREAMS, "_audit_runs"}
+    (run_record,) = sync.records["_audit_runs"]
+    assert {s["stream"]: s["records"] for s in run_record["streams"]} == {
+        stream: len(sync.records[stream]) for stream in STREAMS
+    }
+    assert run_record["status"] == "extracted"
+    assert run_record["source"].endswith(f"/ia/xml/xmlgw.phtml company {config['company_id']}")
     for stream, obj in STREAMS.items():
         source = intacct.store.records(obj)
         assert source, obj

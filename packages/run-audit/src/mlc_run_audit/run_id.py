@@ -23,7 +23,7 @@ def current_run_id(environ: Mapping[str, str] | None = None) -> str:
     ``MELTANO_RUN_ID`` when set (it must be a UUID, as Meltano requires); otherwise a random id made
     once per process, so every caller in the process agrees.
     """
-    global _generated  # noqa: PLW0603
+    global _generated
     value = (os.environ if environ is None else environ).get(RUN_ID_ENV, "").strip()
     if value:
         try:
