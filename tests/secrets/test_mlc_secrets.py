@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig, OAuthClient, User
 
+from tests.replay import meltano_runs
 from tests.test_e2e_meltano import ROOT, meltano_run
 
 CLI = str(Path(sys.executable).parent / "mlc-secrets")
@@ -129,3 +131,12 @@ def test_meltano_run_with_decrypted_credentials_leaves_no_secret_anywhere(tmp_pa
     for name, content in places.items():
         for secret in (CLIENT_SECRET, PASSWORD):
             assert secret.encode() not in content, f"a secret reached {name}"
+
+    # `mlc-secrets run` gave the run one id: Meltano's run record, every landed row and the run's
+    # own record in the warehouse carry it.
+    (run_id,) = meltano_runs(tmp_path)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        stamped = {r[0] for r in con.execute("select distinct _audit_run_id from acumatica.vendors").fetchall()}
+        runs = con.execute("select run_id, status from acumatica._audit_runs").fetchall()
+    assert stamped == {run_id}
+    assert runs == [(run_id, "extracted")]

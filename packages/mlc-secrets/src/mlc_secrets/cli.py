@@ -13,6 +13,7 @@ import argparse
 import getpass
 import os
 import sys
+import uuid
 from pathlib import Path
 
 from .vault import (
@@ -106,6 +107,10 @@ def _cmd_list(args) -> int:
     return 0
 
 
+#: Read by `meltano run` as its run id, and by the ml-connector taps and targets.
+RUN_ID_ENV = "MELTANO_RUN_ID"
+
+
 def _cmd_run(args) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
@@ -115,6 +120,9 @@ def _cmd_run(args) -> int:
         raise VaultError(f"no secrets file at {vault.path}; add secrets with `mlc-secrets set NAME`")
     # The command gets the secrets, not the key that unlocks all of them.
     env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, KEY_FILE_ENV)} | vault.read()
+    # One id for the run: Meltano takes it as its own run id (`meltano run --run-id`) and the
+    # connectors write it on every record and audit row. A run id already set is kept.
+    env.setdefault(RUN_ID_ENV, str(uuid.uuid4()))
     try:
         os.execvpe(command[0], command, env)
     except FileNotFoundError:
