@@ -136,7 +136,7 @@ def test_meltano_run_with_decrypted_credentials_leaves_no_secret_anywhere(tmp_pa
     # own record in the warehouse carry it.
     (run_id,) = meltano_runs(tmp_path)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        stamped = {r[0] for r in con.execute("select distinct _audit_run_id from acumatica.vendors").fetchall()}
+        stamped = set(con.execute("select distinct _audit_run_id from acumatica.vendors").fetchall())
         runs = con.execute("select run_id, status from acumatica._audit_runs").fetchall()
-    assert stamped == {run_id}
+    assert stamped == {(run_id,)}
     assert runs == [(run_id, "extracted")]
