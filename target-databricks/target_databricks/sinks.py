@@ -95,25 +95,10 @@ class DatabricksSink(BatchSink):
         self.target.prepare_schema()
         wanted = sql.columns_for_schema(self.schema)
         self.run(Statement(sql.create_table(self.table_fqn, wanted), kind="create table"))
-        described = self.client.execute(Statement(sql.describe_table(self.table_fqn), kind="describe table"))
-        existing = sql.parse_describe(described.rows)
-        missing = sql.missing_columns(existing, wanted)
-        if missing:
-            self.logger.info("Adding columns %s to %s", [c.name for c in missing], self.table_fqn)
-            try:
-                self.run(Statement(sql.add_columns(self.table_fqn, missing), kind="alter table"))
-            except StatementError:
-                # A retried ALTER whose first answer was lost fails on the columns it added; anything
-                # else still missing is a real failure.
-                described = self.client.execute(
-                    Statement(sql.describe_table(self.table_fqn), kind="describe table")
-                )
-                existing = sql.parse_describe(described.rows)
-                if sql.missing_columns(existing, wanted):
-                    raise
+        existing = self.target.add_missing_columns(self.table_fqn, wanted)
         self.columns = sql.resolve_columns(existing, wanted)
         if self.load_method == "overwrite":
-            stage = sql.staging_table_name(self.table, self.target.run_id, "overwrite")
+            stage = sql.staging_table_name(self.table, self.target.run_hex, "overwrite")
             self.overwrite_stage = sql.qualified_name(self.catalog, self.schema_name, stage)
             self.target.register_overwrite(self)
 
@@ -212,6 +197,7 @@ class DatabricksSink(BatchSink):
                     self.catalog,
                     self.schema_name,
                     {
+                        "run_id": self.target.run_id,
                         "stream": self.stream_name,
                         "table_name": self.table,
                         "load_token": token,
@@ -323,7 +309,7 @@ class DatabricksSink(BatchSink):
         """
         volume = self.target.prepare_volume()
         folder = sql.volume_dir(
-            self.catalog, self.schema_name, volume, f"{self.table}-{token[:32]}-{self.target.run_id[:8]}"
+            self.catalog, self.schema_name, volume, f"{self.table}-{token[:32]}-{self.target.run_hex[:8]}"
         )
         paths: list[str] = []
         cleanups.append(lambda: self._delete_staged_files(folder, paths))
@@ -394,6 +380,7 @@ class DatabricksSink(BatchSink):
                     self.catalog,
                     self.schema_name,
                     {
+                        "run_id": self.target.run_id,
                         "stream": self.stream_name,
                         "table_name": self.table,
                         "load_token": f"overwrite:{self.target.run_id}",

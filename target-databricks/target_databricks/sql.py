@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
+from mlc_run_audit import AUDIT_COLUMNS as RECORD_AUDIT_COLUMNS
 
 # The API rejects statements over 16 MiB; stay well below it by default.
 STATEMENT_LIMIT_BYTES = 16 * 1024 * 1024
@@ -438,8 +439,9 @@ def key_part(value: Any) -> Any:
 class LoadToken:
     """Deterministic token of a batch, fed record by record: sha256 over the stream name and its records.
 
-    Audit columns (``_sdc_*`` set by this target, which vary between runs) are left out, and keys
-    are sorted, so re-sending the same records in the same order gives the same token.
+    Audit columns (``_sdc_*`` set by this target, and the ``_audit_*`` run and source stamps a tap
+    sets, which vary between runs) are left out, and keys are sorted, so re-sending the same records
+    in the same order gives the same token.
     """
 
     def __init__(self, stream_name: str) -> None:
@@ -447,7 +449,9 @@ class LoadToken:
         self._digest.update(_json_sorted_encoder.encode(stream_name))
 
     def add(self, record: Mapping[str, Any]) -> None:
-        clean = {k: v for k, v in record.items() if k not in AUDIT_COLUMN_TYPES}
+        clean = {
+            k: v for k, v in record.items() if k not in AUDIT_COLUMN_TYPES and k not in RECORD_AUDIT_COLUMNS
+        }
         self._digest.update(b"\n")
         self._digest.update(_json_sorted_encoder.encode(clean))
 
@@ -692,6 +696,7 @@ AUDIT_COLUMNS: list[Column] = [
     Column("status", "STRING"),
     Column("started_at", "TIMESTAMP"),
     Column("finished_at", "TIMESTAMP"),
+    Column("run_id", "STRING"),
 ]
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from mlc_run_audit import current_run_id
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 
 from target_databricks import sql
 from target_databricks.batch import encode_message
-from target_databricks.client import DatabricksClient
+from target_databricks.client import DatabricksClient, StatementError
 from target_databricks.config import CONFIG_SCHEMA
 from target_databricks.sinks import DatabricksSink
-from target_databricks.sql import Statement
+from target_databricks.sql import Column, Statement
 
 if TYPE_CHECKING:
     from target_databricks.sinks import DatabricksSink as _Sink
@@ -34,7 +36,11 @@ class TargetDatabricks(Target):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.run_id = uuid.uuid4().hex
+        # Meltano's run id when it shares one (MELTANO_RUN_ID), so the audit rows name the Meltano run.
+        self.run_id = current_run_id()
+        #: The run id as 32 hex digits, for the names of the run's staging tables and folders.
+        self.run_hex = uuid.UUID(self.run_id).hex
+        self.logger.info("Run id %s", self.run_id)
         self._lock = threading.Lock()
         self._schema_ready = False
         self._volume_ready = False
@@ -82,14 +88,35 @@ class TargetDatabricks(Target):
         )
 
     def prepare_schema(self) -> None:
-        """Create the target schema and the load-audit table once per run."""
+        """Create the target schema and the load-audit table once per run; an audit table made by an
+        earlier version gets the columns it lacks."""
         with self._lock:
             if self._schema_ready:
                 return
             catalog, schema = self.config["catalog"], self.config["schema"]
             self.client.execute(Statement(sql.create_schema(catalog, schema), kind="create schema"))
             self.client.execute(Statement(sql.create_audit_table(catalog, schema), kind="create audit table"))
+            self.add_missing_columns(sql.qualified_name(catalog, schema, sql.AUDIT_TABLE), sql.AUDIT_COLUMNS)
             self._schema_ready = True
+
+    def add_missing_columns(self, table: str, wanted: Sequence[Column]) -> dict[str, Column]:
+        """Add the columns of ``wanted`` that ``table`` lacks (never drop); returns the columns the
+        table had (``sql.parse_describe``)."""
+        described = self.client.execute(Statement(sql.describe_table(table), kind="describe table"))
+        existing = sql.parse_describe(described.rows)
+        missing = sql.missing_columns(existing, wanted)
+        if missing:
+            self.logger.info("Adding columns %s to %s", [c.name for c in missing], table)
+            try:
+                self.client.execute(Statement(sql.add_columns(table, missing), kind="alter table"))
+            except StatementError:
+                # A retried ALTER whose first answer was lost fails on the columns it added; anything
+                # else still missing is a real failure.
+                described = self.client.execute(Statement(sql.describe_table(table), kind="describe table"))
+                existing = sql.parse_describe(described.rows)
+                if sql.missing_columns(existing, wanted):
+                    raise
+        return existing
 
     def prepare_volume(self) -> str:
         """Create the staging volume once per run; returns its name."""

@@ -167,6 +167,18 @@ def test_alter_table_add_columns_keeps_rows(api):
     assert [r[:2] for r in described] == [["id", "bigint"], ["note", "string"], ["amt", "decimal(38,4)"]]
 
 
+def test_alter_table_add_columns_refuses_existing_and_repeated_names(api, emulator):
+    api.ok("CREATE TABLE lake.raw.grow (id BIGINT, note STRING)")
+    existing = api.sql("ALTER TABLE lake.raw.grow ADD COLUMNS (extra STRING, `NOTE` STRING)")
+    assert existing["status"]["state"] == "FAILED" and existing["status"]["sql_state"] == "42710"
+    assert existing["status"]["error"]["message"].startswith("[FIELD_ALREADY_EXISTS]")
+    repeated = api.sql("ALTER TABLE lake.raw.grow ADD COLUMNS (extra STRING, Extra BIGINT)")
+    assert repeated["status"]["sql_state"] == "42711"
+    assert "DELTA_DUPLICATE_COLUMNS_FOUND" in repeated["status"]["error"]["message"]
+    assert [r[0] for r in api.ok("DESCRIBE TABLE lake.raw.grow")] == ["id", "note"]
+    assert DeltaTable(emulator.table_path("lake", "raw", "grow")).schema().to_arrow().names == ["id", "note"]
+
+
 def test_hostile_identifiers_and_values_round_trip(api, emulator):
     table = 'lake.raw.`we``ird; "tbl" é`'
     api.ok(f'CREATE TABLE {table} (`select` STRING, `a``b;c` BIGINT, `ü "q"` STRING) USING DELTA')

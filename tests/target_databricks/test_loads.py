@@ -143,8 +143,9 @@ def test_hostile_names_and_values_land_intact(tmp_path, dbx):
 # --- faults --------------------------------------------------------------------------------------
 
 
-def _after_setup_then(dbx, action: Callable[[], None], setup_statements: int = 4):
-    """Watcher: once the setup statements (schema, audit table, table, describe) are done, act."""
+def _after_setup_then(dbx, action: Callable[[], None], setup_statements: int = 5):
+    """Watcher: once the setup statements (schema, audit table and its describe, table and its
+    describe) are done, act."""
 
     def watch(proc):
         wait_for(lambda: stat(dbx, "statements_succeeded") >= setup_statements)
@@ -158,7 +159,7 @@ def test_failed_data_statement_fails_the_run_without_state(tmp_path, dbx):
     dbx.knobs.statement_delay_s = 0.3
 
     def watch(proc):
-        wait_for(lambda: stat(dbx, "statements_succeeded") >= 5)  # ... and the audit check
+        wait_for(lambda: stat(dbx, "statements_succeeded") >= 6)  # ... and the audit check
         dbx.fail_next_statements(1, "BAD_REQUEST")
 
     result = run_target(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)], watcher=watch)

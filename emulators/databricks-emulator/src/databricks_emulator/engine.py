@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -784,6 +784,26 @@ class Warehouse:
         except sqlglot.errors.ParseError as exc:
             raise SqlError(f"[PARSE_SYNTAX_ERROR] {exc}", "BAD_REQUEST", "42601") from exc
         name = self._duck_name(*target)
+        adding = [coldef.name for coldef in create.this.expressions]
+        counts = Counter(c.lower() for c in adding)
+        repeated = sorted({c for c in adding if counts[c.lower()] > 1})
+        if repeated:
+            raise SqlError(
+                f"[DELTA_DUPLICATE_COLUMNS_FOUND.ADDING_COLUMNS] Found duplicate column(s) while adding "
+                f"columns: {', '.join(repeated)}",
+                "BAD_REQUEST",
+                "42711",
+            )
+        schema = self.conn.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema
+        existing = {f.name.lower() for f in schema}
+        present = [c for c in adding if c.lower() in existing]
+        if present:
+            raise SqlError(
+                f"[FIELD_ALREADY_EXISTS] Cannot add column, because {', '.join(f'`{c}`' for c in present)} "
+                "already exists.",
+                "BAD_REQUEST",
+                "42710",
+            )
         self.conn.execute("BEGIN")
         for coldef in create.this.expressions:
             coldef.set("constraints", [])
