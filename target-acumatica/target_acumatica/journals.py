@@ -37,6 +37,8 @@ LINE_FIELDS = {  # mapping setting -> JournalTransactionDetail field
     "cost_code": "CostCode",
 }
 HEADER_SETTINGS = ("description", "transaction_date", "post_period", "ledger", "header_branch")
+#: Fields a tap or loader stamps on a row (run, source id and version, Singer metadata): not source data.
+AUDIT_FIELD_PREFIXES = ("_audit_", "_sdc_")
 _hash_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
 
 
@@ -145,10 +147,11 @@ class Journal:
         return f"row {number} of stream {self.stream} ({group})"
 
     def source_hash(self) -> str:
-        """SHA-256 of the source rows (keys sorted, exact numbers), in arrival order."""
+        """SHA-256 of the source rows (keys sorted, exact numbers, audit fields left out), in arrival
+        order: the same source rows hash the same in every run."""
         digest = hashlib.sha256()
         for record in self.records:
-            digest.update(_hash_encoder.encode(record))
+            digest.update(_hash_encoder.encode(source_fields(record)))
             digest.update(b"\n")
         return digest.hexdigest()
 
@@ -165,6 +168,11 @@ class Journal:
 
     def signatures(self) -> list[tuple]:
         return [line.signature() for line in self.lines]
+
+
+def source_fields(record: dict) -> dict:
+    """A row without the fields named like audit fields (``AUDIT_FIELD_PREFIXES``)."""
+    return {k: v for k, v in record.items() if not k.startswith(AUDIT_FIELD_PREFIXES)}
 
 
 def plan(mapping: JournalMapping, key: tuple[str, ...], records: list[dict], numbers: list[int]) -> Journal:

@@ -1,4 +1,5 @@
-"""Sinks: journal streams (posted at the end of the input), reference record streams, ignored streams."""
+"""Sinks: journal streams (posted at the end of the input), reference record streams, a tap's run records,
+ignored streams."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def _post(target: TargetAcumatica, journal: Journal) -> None:
         debit=str(journal.debit),
         credit=str(journal.credit),
         source_hash=journal.source_hash(),
+        sources=journal.records,
     )
     target.logger.info(
         "Journal %s: %s (batch %s, %d lines, debit %s, credit %s).",
@@ -150,6 +152,7 @@ class ReferenceSink(_AcumaticaSink):
                 key=outcome.batch_nbr,
                 status=outcome.status,
                 record_id=outcome.record_id,
+                sources=[record],
             )
             if self.target.dry_run and outcome.status.startswith("would"):
                 sys.stderr.write(f"DRY RUN {outcome.status} {mapping.entity} {outcome.batch_nbr}\n")
@@ -163,3 +166,14 @@ class IgnoredSink(_AcumaticaSink):
 
     def process_batch(self, context: dict) -> None:
         """Nothing is written for an unmapped stream."""
+
+
+class RunsSink(_AcumaticaSink):
+    """A tap's ``_audit_runs`` stream: each run record, as received, is appended to ``runs.jsonl``.
+    Nothing is written to Acumatica, and no mapping is needed."""
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self.target.audit.record_run(self.target.current_input)
+
+    def process_batch(self, context: dict) -> None:
+        """Run records are written as they arrive."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import uuid
 from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
+from mlc_run_audit import RUNS_STREAM, current_run_id
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 
@@ -22,7 +22,7 @@ from target_acumatica.mapping import ConfigError
 from target_acumatica.poster import JournalPoster
 from target_acumatica.records import ReferenceMapping, ReferenceWriter
 from target_acumatica.reference_data import ReferenceData
-from target_acumatica.sinks import IgnoredSink, JournalSink, ReferenceSink, post_journals
+from target_acumatica.sinks import IgnoredSink, JournalSink, ReferenceSink, RunsSink, post_journals
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -40,7 +40,9 @@ class TargetAcumatica(Target):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.run_id = uuid.uuid4().hex
+        # Meltano's run id when it shares one (MELTANO_RUN_ID), so audit lines name the Meltano run.
+        self.run_id = current_run_id()
+        self.logger.info("Run id %s", self.run_id)
         cfg = self.config
         rounding = cfg.get("amount_rounding") or "reject"
         version = cfg.get("endpoint_version") or "24.200.001"
@@ -113,6 +115,8 @@ class TargetAcumatica(Target):
     # Messages -----------------------------------------------------------------------------
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if stream_name == RUNS_STREAM:
+            return RunsSink
         if stream_name in self.journal_mappings:
             return JournalSink
         if stream_name in self.reference_mappings:
@@ -180,6 +184,7 @@ class TargetAcumatica(Target):
             error=error,
             source_hash=source_hash,
             failed_file=str(path) if path else None,
+            sources=[r for _, r in rows],
         )
         with self._lock:
             self.failures.append(f"{key or stream}: {error}")
