@@ -8,7 +8,6 @@ the rows it sends a second time update instead of duplicate.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -22,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_meltano import MELTANO, ROOT
+from tests.compare import instant
+from tests.test_e2e_meltano import FLOWS, MELTANO, ROOT, VERSION, one_meltano_run_at_a_time
 
 
 @dataclass
@@ -77,32 +77,30 @@ def kill_loader_mid_load(
     """
     run_id = str(uuid.uuid4())
     env = meltano_env(tmp_path, run_id, env_overrides)
-    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with (tmp_path / f"killed-{run_id}.log").open("w+") as log:
-            proc = subprocess.Popen(
-                [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-            )
-            try:
-                deadline = time.monotonic() + timeout
-                while not landed():
-                    if proc.poll() is not None:
-                        log.seek(0)
-                        pytest.fail(f"the run ended (exit {proc.returncode}) before any data landed; "
-                                    f"nothing was killed:\n{log.read()[-4000:]}")
-                    assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
-                    time.sleep(0.2)
-                loaders = _loader_pids(proc.pid, target)
-                assert len(loaders) == 1, f"expected one {target} process in the run, found {loaders}"
-                os.kill(loaders[0], signal.SIGKILL)
-                returncode = proc.wait(timeout=120)
-            finally:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            log.seek(0)
-            stderr = log.read()
+    with one_meltano_run_at_a_time(), (tmp_path / f"killed-{run_id}.log").open("w+") as log:
+        proc = subprocess.Popen(
+            [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not landed():
+                if proc.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"the run ended (exit {proc.returncode}) before any data landed; "
+                                f"nothing was killed:\n{log.read()[-4000:]}")
+                assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
+                time.sleep(0.2)
+            loaders = _loader_pids(proc.pid, target)
+            assert len(loaders) == 1, f"expected one {target} process in the run, found {loaders}"
+            os.kill(loaders[0], signal.SIGKILL)
+            returncode = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.seek(0)
+        stderr = log.read()
     assert returncode != 0, "meltano must report the run whose loader was killed as failed"
     return KilledRun(run_id, loaders[0], returncode, stderr)
 
@@ -111,8 +109,7 @@ def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[s
            **env_overrides: str) -> tuple[str, subprocess.CompletedProcess]:
     """The documented replay: `meltano --environment=sandbox run <job>`; returns its run id."""
     run_id = str(uuid.uuid4())
-    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_meltano_run_at_a_time():
         proc = subprocess.run(
             [*command_prefix, MELTANO, "--environment=sandbox", "run", job],
             cwd=ROOT, env=meltano_env(tmp_path, run_id, env_overrides),
@@ -125,7 +122,8 @@ def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[s
 def meltano_runs(tmp_path: Path) -> dict[str, str]:
     """Meltano's own record of each run in the test's system database: run id -> state."""
     with sqlite3.connect(tmp_path / "meltano.db") as db:
-        return {str(uuid.UUID(run_id)): state for run_id, state in db.execute("SELECT run_id, state FROM runs")}
+        runs = db.execute("SELECT run_id, state FROM runs").fetchall()
+    return {str(uuid.UUID(run_id)): state for run_id, state in runs}
 
 
 def kept_state(tmp_path: Path, state_id: str) -> dict:
@@ -155,3 +153,51 @@ def bookmarks(state: dict) -> dict[str, str]:
         for stream, entry in state.get("bookmarks", {}).items()
         if isinstance(entry, dict) and entry.get("replication_key_value") is not None
     }
+
+
+def assert_killed_mid_load(tmp_path: Path, killed: KilledRun, state_id: str, tables: dict[str, list[dict]],
+                           emulator, streams: dict[str, str] | None = None, column=str.lower) -> None:
+    """A killed `tap-acumatica` run: part of the records had landed in ``tables``, Meltano recorded the
+    run failed and kept no state beyond what landed (see the two assertions)."""
+    assert_part_landed(tables, emulator, streams)
+    assert_failed_state_behind_landed(tmp_path, killed.run_id, state_id, tables, emulator, streams, column)
+
+
+def assert_part_landed(tables: dict[str, list[dict]], emulator, streams: dict[str, str] | None = None):
+    """Some rows and fewer than the Acumatica source's records: the kill came mid-load.
+
+    ``tables`` maps a table to its rows (tables not created yet are missing), ``streams`` a table to
+    its stream in FLOWS (default: the same name).
+    """
+    streams = streams or {stream: stream for stream in FLOWS}
+    landed = {table: len(tables.get(table, ())) for table in streams}
+    source = {table: len(emulator.store.records(FLOWS[s][0], VERSION)) for table, s in streams.items()}
+    assert 0 < sum(landed.values()) < sum(source.values()), (
+        f"the kill must come mid-load: rows landed {landed}, source records {source}"
+    )
+
+
+def assert_failed_state_behind_landed(
+    tmp_path: Path, run_id: str, state_id: str, tables: dict[str, list[dict]], emulator,
+    streams: dict[str, str] | None = None, column=str.lower,
+) -> None:
+    """Meltano recorded the run failed, and every Acumatica record at or before a bookmark it kept is
+    in ``tables``: the replay starts after those bookmarks, so a record behind one that had not landed
+    would never land. Keeping nothing passes.
+
+    ``column`` maps a source field to its column name in the warehouse.
+    """
+    assert meltano_runs(tmp_path).get(run_id) == "FAIL", meltano_runs(tmp_path)
+    streams = streams or {stream: stream for stream in FLOWS}
+    kept = kept_state(tmp_path, state_id).get("bookmarks", {})
+    for table, stream in streams.items():
+        entry = kept.get(stream)
+        if not isinstance(entry, dict) or entry.get("replication_key_value") is None:
+            continue
+        bookmark, field = entry["replication_key_value"], entry["replication_key"]
+        entity, keys = FLOWS[stream]
+        present = {tuple(row[column(k)] for k in keys) for row in tables.get(table, ())}
+        behind = [tuple(r[k] for k in keys) for r in emulator.store.records(entity, VERSION)
+                  if r.get(field) and instant(r[field]) <= instant(bookmark)]
+        missing = [key for key in behind if key not in present]
+        assert not missing, f"{stream}: Meltano kept {field} {bookmark}; {missing[:5]} behind it never landed"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +27,11 @@ VERSION = "24.200.001"
 #: Fields that are the API's own bookkeeping, not data: not compared.
 SKIPPED_FIELDS = ("id", "rowNumber", "_links", "custom", "note")
 
+#: Per-request latency of the Acumatica emulator and loader batch size for a run killed mid-load:
+#: the first batches commit while the tap still reads later streams.
+KILLED_RUN_LATENCY_MS = 300
+KILLED_RUN_BATCH_ROWS = 10
+
 #: stream -> (entity, key fields)
 FLOWS = {
     "vendors": ("Vendor", ["VendorID"]),
@@ -41,14 +48,20 @@ FLOWS = {
 }
 
 
+@contextlib.contextmanager
+def one_meltano_run_at_a_time() -> Iterator[None]:
+    """Meltano writes each plugin's catalog to one file under .meltano/run/, so two runs of the same
+    tap at once (parallel test workers) would read each other's half-written catalog."""
+    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap: str = "tap-acumatica",
                 **env_overrides: str) -> subprocess.CompletedProcess:
     """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
-    # Meltano writes each plugin's catalog to one file under .meltano/run/, so two runs of the same
-    # tap at once (parallel test workers) would read each other's half-written catalog: one at a time.
-    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_meltano_run_at_a_time():
         proc = subprocess.run(
             [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
             cwd=ROOT,
@@ -155,18 +168,19 @@ def test_meltano_run_lands_every_stream_and_reruns_upsert_changes(tmp_path, emul
 
 
 def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_path, emulator):
+    """The first run's loader is killed mid-load; the replayed job lands every stream once; reruns upsert."""
     from databricks_emulator import DatabricksEmulator
     from databricks_emulator import EmulatorConfig as DatabricksConfig
     from deltalake import DeltaTable
 
+    from tests.replay import assert_killed_mid_load, kill_loader_mid_load, meltano_runs, replay
+
     with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
-        def run() -> None:
-            meltano_run(
-                tmp_path,
-                "target-databricks",
-                TAP_ACUMATICA_BASE_URL=emulator.base_url,
-                TARGET_DATABRICKS_HOST=databricks.base_url,
-            )
+        env = {"TAP_ACUMATICA_BASE_URL": emulator.base_url, "TARGET_DATABRICKS_HOST": databricks.base_url}
+
+        def rows(table: str) -> list[dict]:
+            path = databricks.table_path("workspace", "acumatica", table)
+            return DeltaTable(path).to_pyarrow_table().to_pylist() if DeltaTable.is_deltatable(path) else []
 
         def check() -> None:
             for stream, (entity, keys) in FLOWS.items():
@@ -174,10 +188,9 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
                     tuple(r[k] for k in keys): r
                     for r in emulator.store.records(entity, VERSION, expand=("Details",))
                 }
-                path = databricks.table_path("workspace", "acumatica", stream)
-                rows = DeltaTable(path).to_pyarrow_table().to_pylist()
-                landed = {tuple(r[k] for k in keys): r for r in rows}
-                assert len(landed) == len(rows), f"{stream}: duplicate keys in the Delta table"
+                landed_rows = rows(stream)
+                landed = {tuple(r[k] for k in keys): r for r in landed_rows}
+                assert len(landed) == len(landed_rows), f"{stream}: duplicate keys in the Delta table"
                 assert landed.keys() == source.keys(), f"{stream}: keys differ"
                 for key, record in source.items():
                     for field, value in record.items():
@@ -190,15 +203,26 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
                             got = got.isoformat()
                         assert_exact(got, value, f"{stream} {key} {field}")
 
-        run()
+        # Slow requests and small batches: batches commit while the tap still reads later streams.
+        emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
+        killed = kill_loader_mid_load(
+            tmp_path, "target-databricks", lambda: bool(rows("_sdc_load_audit")),
+            TARGET_DATABRICKS_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS), **env,
+        )
+        emulator.knobs.latency_ms = 0
+        assert_killed_mid_load(tmp_path, killed, "sandbox:tap-acumatica-to-target-databricks",
+                               {stream: rows(stream) for stream in FLOWS}, emulator, column=str)
+        replayed, _ = replay(tmp_path, "acumatica-to-databricks", **env)
+        assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
         check()
+
         emulator.store.modify("Bill", ("Bill", "000008"), {"Description": "changed before run 2"})
         emulator.store.modify(
             "JournalTransaction",
             ("GL", emulator.store.records("JournalTransaction", VERSION)[0]["BatchNbr"]),
             {"Description": "journal changed"},
         )
-        run()
+        meltano_run(tmp_path, "target-databricks", **env)
         check()
 
 
