@@ -16,25 +16,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_meltano import FLOWS, ROOT, VERSION, assert_landed_equal_source, meltano_run
+from tests.replay import assert_killed_mid_load, kill_loader_mid_load, meltano_runs, replay
+from tests.test_e2e_meltano import (
+    FLOWS,
+    KILLED_RUN_BATCH_ROWS,
+    KILLED_RUN_LATENCY_MS,
+    ROOT,
+    VERSION,
+    assert_landed_equal_source,
+    meltano_run,
+)
 
 pytestmark = pytest.mark.e2e
 
 FAKESNOW = ROOT / ".tools" / "fakesnow" / "bin"
+#: A statement fakesnow cannot run answers HTTP 500, which the connector retries for long.
+TIMEOUT = ["timeout", "240"]
 
-#: Runs in fakesnow's venv: argv = port, JSON {name: sql}; prints {name: rows}, column names lower-case.
+#: Runs in fakesnow's venv: argv = port; reads lines of JSON {name: sql} and answers each with a line
+#: {name: rows}, column names lower-case, on one connection.
 QUERY = """
 import json, sys
 import snowflake.connector
-port, queries = int(sys.argv[1]), json.loads(sys.argv[2])
 sandbox = dict(account="sandbox", user="sandbox", password="sandbox", database="ML_CONNECTOR")
-with snowflake.connector.connect(**sandbox, host="127.0.0.1", port=port, protocol="http") as conn:
-    answers = {}
-    for name, sql in queries.items():
-        cursor = conn.cursor().execute(sql)
-        names = [d[0].lower() for d in cursor.description]
-        answers[name] = [dict(zip(names, row)) for row in cursor.fetchall()]
-print(json.dumps(answers, default=str))
+with snowflake.connector.connect(**sandbox, host="127.0.0.1", port=int(sys.argv[1]), protocol="http") as conn:
+    for line in sys.stdin:
+        answers = {}
+        for name, sql in json.loads(line).items():
+            cursor = conn.cursor().execute(sql)
+            names = [d[0].lower() for d in cursor.description]
+            answers[name] = [dict(zip(names, row)) for row in cursor.fetchall()]
+        print(json.dumps(answers, default=str), flush=True)
 """
 
 
@@ -70,27 +82,56 @@ def fakesnow_port(tmp_path):
 
 def snowflake(port: int, **queries: str) -> dict[str, list[dict]]:
     proc = subprocess.run(
-        [str(FAKESNOW / "python"), "-c", QUERY, str(port), json.dumps(queries)],
+        [str(FAKESNOW / "python"), "-c", QUERY, str(port)], input=json.dumps(queries) + "\n",
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
 
-def snowflake_run(tmp_path: Path, emulator, port: int) -> None:
+class SnowflakeSession:
+    """One connection to fakesnow kept open, for queries asked many times (polling while a run loads)."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self._log = log
+        with log.open("w") as stderr:
+            self._proc = subprocess.Popen(
+                [str(FAKESNOW / "python"), "-c", QUERY, str(port)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            )
+
+    def __call__(self, **queries: str) -> dict[str, list[dict]]:
+        self._proc.stdin.write(json.dumps(queries) + "\n")
+        self._proc.stdin.flush()
+        answer = self._proc.stdout.readline()
+        assert answer, self._log.read_text()[-3000:]
+        return json.loads(answer)
+
+    def __enter__(self) -> SnowflakeSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._proc.stdin.close()
+        self._proc.wait(timeout=30)
+
+
+def landed_tables(query) -> dict[str, list[dict]]:
+    """Rows of each stream's table created so far (all of them once a run has started every stream)."""
+    created = query(names="select table_name from information_schema.tables where table_schema = 'ACUMATICA'")
+    names = {row["table_name"].lower() for row in created["names"]}
+    return query(**{s: f"select * from ACUMATICA.{s.upper()}" for s in FLOWS if s in names})
+
+
+def snowflake_env(tmp_path: Path, emulator, port: int) -> dict[str, str]:
     batches = tmp_path / "batches"
     batches.mkdir(exist_ok=True)
-    meltano_run(
-        tmp_path,
-        "target-snowflake",
-        # A statement fakesnow cannot run answers HTTP 500, which the connector retries for long.
-        command_prefix=["timeout", "240"],
-        TAP_ACUMATICA_BASE_URL=emulator.base_url,
-        FAKESNOW_PORT=str(port),
-        TARGET_SNOWFLAKE_BATCH_CONFIG=json.dumps(
+    return {
+        "TAP_ACUMATICA_BASE_URL": emulator.base_url,
+        "FAKESNOW_PORT": str(port),
+        "TARGET_SNOWFLAKE_BATCH_CONFIG": json.dumps(
             {"encoding": {"format": "jsonl", "compression": "gzip"}, "storage": {"root": f"file://{batches}"}}
         ),
-    )
+    }
 
 
 def assert_tables_equal_source(port: int, emulator) -> dict[str, list[dict]]:
@@ -100,7 +141,20 @@ def assert_tables_equal_source(port: int, emulator) -> dict[str, list[dict]]:
 
 
 def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path, emulator, fakesnow_port):
-    snowflake_run(tmp_path, emulator, fakesnow_port)
+    """The first run's loader is killed mid-load; the replayed job lands every stream once; reruns upsert."""
+    env = snowflake_env(tmp_path, emulator, fakesnow_port)
+    # Slow requests and small batches: batches commit while the tap still reads later streams.
+    emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
+    with SnowflakeSession(fakesnow_port, tmp_path / "snowflake-session.log") as query:
+        killed = kill_loader_mid_load(
+            tmp_path, "target-snowflake", lambda: any(landed_tables(query).values()), command_prefix=TIMEOUT,
+            TARGET_SNOWFLAKE_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS), **env,
+        )
+        emulator.knobs.latency_ms = 0
+        assert_killed_mid_load(tmp_path, killed, "sandbox:tap-acumatica-to-target-snowflake",
+                               landed_tables(query), emulator)
+    replayed, _ = replay(tmp_path, "acumatica-to-snowflake", command_prefix=TIMEOUT, **env)
+    assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = assert_tables_equal_source(fakesnow_port, emulator)
     assert all(first[stream] for stream in FLOWS), "a stream landed no rows"
 
@@ -108,7 +162,7 @@ def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path,
     emulator.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed Vendor Ltd"})
     added = emulator.store.insert("Bill", {"Description": "added between runs"})
 
-    snowflake_run(tmp_path, emulator, fakesnow_port)
+    meltano_run(tmp_path, "target-snowflake", command_prefix=TIMEOUT, **env)
     second = assert_tables_equal_source(fakesnow_port, emulator)
     bills = {r["referencenbr"]: r for r in second["bills"]}
     assert bills["000003"]["description"] == "changed between runs"
