@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,7 +24,21 @@ import pytest
 import requests
 import yaml
 
-from tests.test_e2e_meltano import MELTANO, ROOT, assert_landed_equal_source, meltano_run
+from tests.replay import (
+    assert_failed_state_behind_landed,
+    assert_part_landed,
+    kill_loader_mid_load,
+    meltano_runs,
+    replay,
+)
+from tests.test_e2e_meltano import (
+    KILLED_RUN_BATCH_ROWS,
+    KILLED_RUN_LATENCY_MS,
+    MELTANO,
+    ROOT,
+    assert_landed_equal_source,
+    meltano_run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +58,10 @@ TABLES = {
 }
 #: The finance streams, plus AR invoices, whose stream name is the table name bills are loaded to.
 SELECT = json.dumps([f"{stream}.*" for stream in TABLES.values()])
+#: A staging table of the loader's upsert, `<table>__<YYYYmmddHHMMSS>__<uuid4>`: each stream's batches
+#: are loaded into one, which is merged into the table and dropped when the input ends. Created to
+#: expire a day later.
+STAGING = re.compile(r"(?P<table>\w+?)__\d{14}__[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 READ_TABLES = """
 import json, sys
@@ -148,16 +167,26 @@ def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
         log.close()
 
 
-def bigquery_run(tmp_path: Path, emulator, sandbox: Sandbox) -> None:
-    meltano_run(
-        tmp_path,
-        "target-bigquery",
-        TAP_ACUMATICA_BASE_URL=emulator.base_url,
-        BIGQUERY_EMULATOR_HOST=sandbox.rest_url,
-        TARGET_BIGQUERY_PROJECT=PROJECT,
-        TARGET_BIGQUERY_CREDENTIALS_PATH=str(sandbox.credentials),
-        TAP_ACUMATICA__SELECT=SELECT,
-    )
+def bigquery_env(emulator, sandbox: Sandbox) -> dict[str, str]:
+    return {
+        "TAP_ACUMATICA_BASE_URL": emulator.base_url,
+        "BIGQUERY_EMULATOR_HOST": sandbox.rest_url,
+        "TARGET_BIGQUERY_PROJECT": PROJECT,
+        "TARGET_BIGQUERY_CREDENTIALS_PATH": str(sandbox.credentials),
+        "TAP_ACUMATICA__SELECT": SELECT,
+    }
+
+
+def staged_rows(sandbox: Sandbox) -> dict[str, int]:
+    """Rows loaded so far into each staging table (numRows, which load jobs keep current)."""
+    tables = f"{sandbox.rest_url}/bigquery/v2/projects/{PROJECT}/datasets/{DATASET}/tables"
+    listing = requests.get(tables, timeout=10)
+    if listing.status_code == 404:
+        return {}
+    listing.raise_for_status()
+    names = [t["tableReference"]["tableId"] for t in listing.json().get("tables", [])]
+    found = (requests.get(f"{tables}/{name}", timeout=10) for name in names if STAGING.fullmatch(name))
+    return {t["tableReference"]["tableId"]: int(t["numRows"]) for t in (r.json() for r in found if r.ok)}
 
 
 def read_tables(sandbox: Sandbox) -> dict[str, list[dict]]:
@@ -173,17 +202,50 @@ def read_tables(sandbox: Sandbox) -> dict[str, list[dict]]:
     return json.loads(proc.stdout)
 
 
-def assert_tables_equal_source(tables: dict[str, list[dict]], emulator) -> None:
-    assert sorted(tables) == sorted(TABLES), "the dataset holds exactly the selected streams' tables"
+def assert_tables_equal_source(tables: dict[str, list[dict]], emulator, leftovers: dict[str, list[dict]]):
+    """The selected streams' tables equal the source; besides them the dataset holds only ``leftovers``,
+    unchanged (the staging tables a killed run left)."""
+    assert sorted(tables) == sorted([*TABLES, *leftovers]), "the dataset holds the selected streams' tables"
+    assert {name: sorted_rows(tables[name]) for name in leftovers} == {
+        name: sorted_rows(rows) for name, rows in leftovers.items()
+    }, "a staging table the killed run left changed"
     assert_landed_equal_source(tables, emulator, streams=TABLES, column=str)
+
+
+def sorted_rows(rows: list[dict]) -> list[str]:
+    return sorted(json.dumps(row, sort_keys=True, default=str) for row in rows)
 
 
 @pytest.mark.timeout(900)  # includes building the bqemulator venv on a fresh machine
 def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tmp_path, emulator, bigquery):
+    """The first run's loader is killed mid-load; the replayed job lands every table once; reruns upsert.
+
+    The loader loads each stream's batches into a staging table and merges them into the table only
+    when the input ends, so the killed run leaves the tables empty and its staging tables behind: the
+    replay never reads them (it stages into new ones), and they stay until they expire, a day later.
+    """
     started = time.monotonic()
-    bigquery_run(tmp_path, emulator, bigquery)
+    env = bigquery_env(emulator, bigquery)
+    # Slow requests and small batches: batches are loaded while the tap still reads later streams.
+    emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
+    killed = kill_loader_mid_load(
+        tmp_path, "target-bigquery", lambda: any(staged_rows(bigquery).values()),
+        TARGET_BIGQUERY_BATCH_SIZE=str(KILLED_RUN_BATCH_ROWS), **env,
+    )
+    emulator.knobs.latency_ms = 0
+    left = read_tables(bigquery)
+    staging = {name: rows for name, rows in left.items() if STAGING.fullmatch(name)}
+    assert set(left) - set(staging) <= set(TABLES) and not any(left.get(table) for table in TABLES), left
+    staged = {table: [row for name, rows in staging.items() if STAGING.fullmatch(name)["table"] == table
+                      for row in rows] for table in TABLES}
+    assert_part_landed(staged, emulator, streams=TABLES)
+    assert_failed_state_behind_landed(tmp_path, killed.run_id, "sandbox:tap-acumatica-to-target-bigquery",
+                                      left, emulator, streams=TABLES, column=str)
+
+    replayed, _ = replay(tmp_path, "acumatica-to-bigquery", **env)
+    assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = read_tables(bigquery)
-    assert_tables_equal_source(first, emulator)
+    assert_tables_equal_source(first, emulator, leftovers=staging)
     assert all(first[table] for table in TABLES), {t: len(r) for t, r in first.items()}
     # Detail lines land as repeated records, compared line by line above.
     assert all(isinstance(row["Details"], list) for row in first["invoices"])
@@ -193,13 +255,13 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     emulator.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed Vendor Ltd"})
     added = emulator.store.insert("Bill", {"Description": "added between runs"})
 
-    bigquery_run(tmp_path, emulator, bigquery)
+    meltano_run(tmp_path, "target-bigquery", **env)
     second = read_tables(bigquery)
-    assert_tables_equal_source(second, emulator)
+    assert_tables_equal_source(second, emulator, leftovers=staging)
     bills = {r["ReferenceNbr"]: r for r in second["invoices"] if r["Type"] == "Bill"}
     assert bills["000003"]["Description"] == "changed between runs"
     assert bills[added["ReferenceNbr"]]["Description"] == "added between runs"
     vendors = {r["VendorID"]: r for r in second["vendors"]}
     assert vendors["V000002"]["VendorName"] == "Renamed Vendor Ltd"
     assert len(second["invoices"]) == len(first["invoices"]) + 1
-    print(f"two runs and reads in {time.monotonic() - started:.1f} s")
+    print(f"killed run, replay, rerun and reads in {time.monotonic() - started:.1f} s")
