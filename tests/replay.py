@@ -201,3 +201,44 @@ def assert_failed_state_behind_landed(
                   if r.get(field) and instant(r[field]) <= instant(bookmark)]
         missing = [key for key in behind if key not in present]
         assert not missing, f"{stream}: Meltano kept {field} {bookmark}; {missing[:5]} behind it never landed"
+
+
+#: An Acumatica record's version: the replication key tap-acumatica reads (StockItem has the second).
+MODIFIED_FIELDS = ("LastModifiedDateTime", "LastModified")
+
+
+def assert_traceable(tables: dict[str, list[dict]], runs: list[dict], emulator, *, run_ids: set[str],
+                     replayed: str, streams: dict[str, str] | None = None, column=str.lower) -> None:
+    """Every landed row of an Acumatica flow names its run (one of ``run_ids``), its Acumatica record
+    (``id``) and that record's version (its last-modified time, none for full-table streams), when it
+    was extracted and which loader batch wrote it; the replay's own record in the ``_audit_runs``
+    table (``runs``) says it extracted every source record of each stream.
+
+    ``tables`` maps a table to its rows, ``streams`` a table to its stream in FLOWS (default: the same
+    name), ``column`` a field to the warehouse's column name.
+    """
+    streams = streams or {stream: stream for stream in FLOWS}
+    extracted = {}
+    for table, stream in streams.items():
+        entity, keys = FLOWS[stream]
+        source = {tuple(r[k] for k in keys): r for r in emulator.store.records(entity, VERSION)}
+        extracted[stream] = len(source)
+        for row in tables[table]:
+            key = tuple(row[column(k)] for k in keys)
+            record, where = source[key], f"{table} {key}"
+            assert row[column("_audit_run_id")] in run_ids, (where, row[column("_audit_run_id")], run_ids)
+            assert row[column("_audit_source_id")] == record["id"], where
+            modified = next((record[f] for f in MODIFIED_FIELDS if record.get(f)), None)
+            version = row[column("_audit_source_version")]
+            assert (version is None and modified is None) or instant(str(version)) == instant(modified), (
+                where, version, modified)
+            assert row[column("_sdc_extracted_at")] is not None, where
+            assert row[column("_sdc_batched_at")] is not None, where
+    mine = [run for run in runs if run[column("run_id")] == replayed]
+    assert len(mine) == 1, f"the replay {replayed} has {len(mine)} records in _audit_runs: {runs}"
+    run = mine[0]
+    assert run[column("status")] == "extracted" and run[column("tap")] == "tap-acumatica", run
+    per_stream = run[column("streams")]
+    per_stream = json.loads(per_stream) if isinstance(per_stream, str) else per_stream
+    counts = {entry["stream"]: entry["records"] for entry in per_stream}
+    assert {s: int(counts.get(s, 0)) for s in extracted} == extracted, (counts, extracted)

@@ -27,6 +27,7 @@ import yaml
 from tests.replay import (
     assert_failed_state_behind_landed,
     assert_part_landed,
+    assert_traceable,
     kill_loader_mid_load,
     meltano_runs,
     replay,
@@ -56,8 +57,11 @@ TABLES = {
     "gl_entries": "journal_transactions",
     "ar_invoices": "invoices",
 }
-#: The finance streams, plus AR invoices, whose stream name is the table name bills are loaded to.
-SELECT = json.dumps([f"{stream}.*" for stream in TABLES.values()])
+#: The run's own record: the tap's stream and its table.
+RUNS = "_audit_runs"
+#: The finance streams, plus AR invoices, whose stream name is the table name bills are loaded to, and
+#: the run's record.
+SELECT = json.dumps([f"{stream}.*" for stream in [*TABLES.values(), RUNS]])
 #: A staging table of the loader's upsert, `<table>__<YYYYmmddHHMMSS>__<uuid4>`: each stream's batches
 #: are loaded into one, which is merged into the table and dropped when the input ends. Created to
 #: expire a day later.
@@ -205,7 +209,7 @@ def read_tables(sandbox: Sandbox) -> dict[str, list[dict]]:
 def assert_tables_equal_source(tables: dict[str, list[dict]], emulator, leftovers: dict[str, list[dict]]):
     """The selected streams' tables equal the source; besides them the dataset holds only ``leftovers``,
     unchanged (the staging tables a killed run left)."""
-    assert sorted(tables) == sorted([*TABLES, *leftovers]), "the dataset holds the selected streams' tables"
+    assert sorted(tables) == sorted([*TABLES, RUNS, *leftovers]), "the dataset holds the selected streams"
     assert {name: sorted_rows(tables[name]) for name in leftovers} == {
         name: sorted_rows(rows) for name, rows in leftovers.items()
     }, "a staging table the killed run left changed"
@@ -247,6 +251,8 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     first = read_tables(bigquery)
     assert_tables_equal_source(first, emulator, leftovers=staging)
     assert all(first[table] for table in TABLES), {t: len(r) for t, r in first.items()}
+    assert_traceable(first, first[RUNS], emulator, run_ids={killed.run_id, replayed}, replayed=replayed,
+                     streams=TABLES, column=str)
     # Detail lines land as repeated records, compared line by line above.
     assert all(isinstance(row["Details"], list) for row in first["invoices"])
     assert any(row["Details"] for row in first["invoices"])

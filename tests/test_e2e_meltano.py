@@ -173,7 +173,13 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
     from databricks_emulator import EmulatorConfig as DatabricksConfig
     from deltalake import DeltaTable
 
-    from tests.replay import assert_killed_mid_load, kill_loader_mid_load, meltano_runs, replay
+    from tests.replay import (
+        assert_killed_mid_load,
+        assert_traceable,
+        kill_loader_mid_load,
+        meltano_runs,
+        replay,
+    )
 
     with DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
         env = {"TAP_ACUMATICA_BASE_URL": emulator.base_url, "TARGET_DATABRICKS_HOST": databricks.base_url}
@@ -215,6 +221,16 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
         replayed, _ = replay(tmp_path, "acumatica-to-databricks", **env)
         assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
         check()
+        landed = {stream: rows(stream) for stream in FLOWS}
+        runs = {killed.run_id, replayed}
+        assert_traceable(landed, rows("_audit_runs"), emulator, run_ids=runs, replayed=replayed, column=str)
+        # Each row's load token is a committed load of the audit table, made by one of the two runs.
+        loads = {load["load_token"]: load for load in rows("_sdc_load_audit")}
+        for stream, landed_rows in landed.items():
+            for row in landed_rows:
+                load = loads[row["_sdc_load_token"]]
+                assert load["status"] == "committed" and load["stream"] == stream, (stream, load)
+                assert load["run_id"] in runs, (stream, load["run_id"], runs)
 
         emulator.store.modify("Bill", ("Bill", "000008"), {"Description": "changed before run 2"})
         emulator.store.modify(

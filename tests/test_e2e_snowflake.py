@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay import assert_killed_mid_load, kill_loader_mid_load, meltano_runs, replay
+from tests.replay import assert_killed_mid_load, assert_traceable, kill_loader_mid_load, meltano_runs, replay
 from tests.test_e2e_meltano import (
     FLOWS,
     KILLED_RUN_BATCH_ROWS,
@@ -157,6 +157,19 @@ def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path,
     assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = assert_tables_equal_source(fakesnow_port, emulator)
     assert all(first[stream] for stream in FLOWS), "a stream landed no rows"
+    audit = snowflake(
+        fakesnow_port,
+        runs="select * from ACUMATICA._AUDIT_RUNS",
+        # The README's reconciliation: records the run extracted per stream next to rows it brought.
+        reconcile="select s.value:stream::varchar as stream, s.value:records::int as extracted, "
+        "(select count(*) from ACUMATICA.BILLS b where b._AUDIT_RUN_ID = r.RUN_ID) as bills_from_this_run "
+        "from ACUMATICA._AUDIT_RUNS r, lateral flatten(input => r.STREAMS) s "
+        f"where r.RUN_ID = '{replayed}'",
+    )
+    assert_traceable(first, audit["runs"], emulator, run_ids={killed.run_id, replayed}, replayed=replayed)
+    bills = {row["stream"]: row for row in audit["reconcile"]}["bills"]
+    assert bills["extracted"] == len(first["bills"])
+    assert bills["bills_from_this_run"] == sum(r["_audit_run_id"] == replayed for r in first["bills"])
 
     emulator.store.modify("Bill", ("Bill", "000003"), {"Description": "changed between runs"})
     emulator.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed Vendor Ltd"})

@@ -100,6 +100,7 @@ def qualified_name(*parts: str) -> str:
 
 
 _UNSAFE_TABLE_CHARS = re.compile(r"[^a-z0-9_]+")
+_UNSAFE_TABLE_ENDS = re.compile(r"^[^a-z0-9_]+|[^a-z0-9_]+$")
 
 
 def table_name(stream_name: str, prefix: str = "") -> str:
@@ -107,11 +108,12 @@ def table_name(stream_name: str, prefix: str = "") -> str:
 
     Accents are dropped (NFKD), letters lower-cased (Unity Catalog stores
     names lower-case), and every run of characters other than ``a-z0-9_`` becomes one ``_``, so
-    ``public-AP Bills`` becomes ``public_ap_bills``. Names are cut to 255 characters.
+    ``public-AP Bills`` becomes ``public_ap_bills``; such characters at either end are dropped, while
+    the name's own underscores stay (``_audit_runs``). Names are cut to 255 characters.
     """
     folded = unicodedata.normalize("NFKD", f"{prefix}{stream_name}")
     unaccented = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
-    safe = _UNSAFE_TABLE_CHARS.sub("_", unaccented).strip("_")
+    safe = _UNSAFE_TABLE_CHARS.sub("_", _UNSAFE_TABLE_ENDS.sub("", unaccented))
     if not safe:
         raise SqlBuildError(f"stream {stream_name!r} gives an empty table name")
     return safe[:255]

@@ -68,6 +68,8 @@ def test_qualified_name():
         ("Café Ledger", "", "cafe_ledger"),
         ("a;b`c", "", "a_b_c"),
         ("select", "", "select"),
+        ("_audit_runs", "", "_audit_runs"),
+        (" Bills! ", "", "bills"),
     ],
 )
 def test_table_name_is_safe(stream, prefix, expected):
