@@ -63,7 +63,7 @@ def test_meltano_run_intacct_into_databricks_killed_mid_load_replays_to_rows_equ
     schemas = {name: stream.schema for name, stream in streams.items()}
     # Every gateway call waits, so the loader is killed after its first batches and long before the
     # tap has read the later streams; the replay runs at full speed.
-    with IntacctEmulator(IntacctConfig(port=0, latency_ms=1500)) as intacct, \
+    with IntacctEmulator(IntacctConfig(port=0, latency_ms=1000)) as intacct, \
             DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
         env = {"TAP_SAGE_INTACCT_ENDPOINT_URL": intacct.endpoint_url,
                "TARGET_DATABRICKS_HOST": databricks.base_url,
