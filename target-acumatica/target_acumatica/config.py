@@ -147,7 +147,8 @@ TARGET_PROPERTIES = th.PropertiesList(
         default=DEFAULT_AUDIT_DIR,
         title="Audit directory",
         description="Where journals.jsonl (one line per journal or record written, skipped or failed: "
-        "key, BatchNbr, status, source rows' SHA-256) and failed/<stream>-<time>.singer files go. "
+        "key, BatchNbr, status, run ids, source rows' SHA-256), runs.jsonl (the taps' _audit_runs "
+        "records) and failed/<stream>-<time>.singer files go. "
         "Replay a failed file with: target-acumatica --config <config.json> < <file>.",
     ),
     th.Property(
