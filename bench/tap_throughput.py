@@ -8,7 +8,7 @@ Prints records/s of both and their ratio, requests per 10,000 records (from the
 emulator's own counters) and the tap's peak memory (VmHWM). With --million it also
 runs the tap over 1,000,000 Bills to show that memory stays flat.
 
-    python bench/tap_throughput.py [--records 100000] [--million] [--page-size 1000]
+    python bench/tap_throughput.py [--records 100000] [--million] [--page-size 1000] [--no-audit-columns]
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--million", action="store_true", help="also run the tap over 1,000,000 Bills")
+    parser.add_argument("--no-audit-columns", action="store_true",
+                        help="run the tap with audit_columns off (the _audit_* stamps' cost)")
     args = parser.parse_args()
 
     with Emulator(args.records) as emu:
         bare = bare_client(emu, args.page_size)
-        tap = run_tap(emu, args.page_size)
+        tap = run_tap(emu, args.page_size, audit=not args.no_audit_columns)
     report = {
         "bills": args.records,
         "bare_records_per_s": round(bare["records"] / bare["seconds"]),
@@ -54,7 +56,7 @@ def main() -> None:
     }
     if args.million:
         with Emulator(1_000_000) as emu:
-            big = run_tap(emu, args.page_size)
+            big = run_tap(emu, args.page_size, audit=not args.no_audit_columns)
         report["tap_1m_records_per_s"] = round(big["records"] / big["seconds"])
         report["tap_1m_peak_memory_mib"] = round(big["peak_kib"] / 1024, 1)
         report["tap_1m_requests_per_10k_records"] = round(big["requests"] * 10_000 / big["records"], 2)
@@ -138,11 +140,14 @@ def unwrap(value):
     return value
 
 
-def run_tap(emu: Emulator, page_size: int) -> dict:
+def run_tap(emu: Emulator, page_size: int, *, audit: bool) -> dict:
     before = emu.requests_served()
     with tempfile.TemporaryDirectory() as tmp:
         run, records = sync_one_stream(
-            "tap-acumatica", {**SANDBOX, "base_url": emu.base_url, "page_size": page_size}, "bills", Path(tmp)
+            "tap-acumatica",
+            {**SANDBOX, "base_url": emu.base_url, "page_size": page_size, "audit_columns": audit},
+            "bills",
+            Path(tmp),
         )
     return {
         "records": records,
