@@ -22,7 +22,15 @@ from pathlib import Path
 import pytest
 
 from tests.compare import instant
-from tests.test_e2e_meltano import FLOWS, MELTANO, ROOT, VERSION, one_meltano_run_at_a_time
+from tests.test_e2e_meltano import (
+    FLOWS,
+    MELTANO,
+    ROOT,
+    VERSION,
+    meltano,
+    meltano_env,
+    one_meltano_run_at_a_time,
+)
 
 
 @dataclass
@@ -31,15 +39,6 @@ class KilledRun:
     loader_pid: int
     returncode: int
     stderr: str
-
-
-def meltano_env(tmp_path: Path, run_id: str, env_overrides: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "MELTANO_RUN_ID": run_id,
-        **env_overrides,
-    }
 
 
 def _loader_pids(session: int, executable: str) -> list[int]:
@@ -76,7 +75,7 @@ def kill_loader_mid_load(
     clean up. Fails the test if the run ends before ``landed()`` holds (nothing was killed).
     """
     run_id = str(uuid.uuid4())
-    env = meltano_env(tmp_path, run_id, env_overrides)
+    env = meltano_env(tmp_path, MELTANO_RUN_ID=run_id, **env_overrides)
     with one_meltano_run_at_a_time(), (tmp_path / f"killed-{run_id}.log").open("w+") as log:
         proc = subprocess.Popen(
             [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
@@ -109,13 +108,7 @@ def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[s
            **env_overrides: str) -> tuple[str, subprocess.CompletedProcess]:
     """The documented replay: `meltano --environment=sandbox run <job>`; returns its run id."""
     run_id = str(uuid.uuid4())
-    with one_meltano_run_at_a_time():
-        proc = subprocess.run(
-            [*command_prefix, MELTANO, "--environment=sandbox", "run", job],
-            cwd=ROOT, env=meltano_env(tmp_path, run_id, env_overrides),
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    proc = meltano(tmp_path, job, command_prefix=command_prefix, MELTANO_RUN_ID=run_id, **env_overrides)
     return run_id, proc
 
 

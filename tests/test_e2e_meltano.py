@@ -57,15 +57,19 @@ def one_meltano_run_at_a_time() -> Iterator[None]:
         yield
 
 
-def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap: str = "tap-acumatica",
-                **env_overrides: str) -> subprocess.CompletedProcess:
-    """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
-    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
+def meltano_env(tmp_path: Path, **env_overrides: str) -> dict[str, str]:
+    """This process's environment, with the test's own Meltano system database and ``env_overrides``."""
+    return {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
+
+
+def meltano(tmp_path: Path, *blocks: str, command_prefix: list[str] | tuple[str, ...] = (),
+            **env_overrides: str) -> subprocess.CompletedProcess:
+    """`meltano --environment=sandbox run <blocks>` (a job, or a tap and a target), which must succeed."""
     with one_meltano_run_at_a_time():
         proc = subprocess.run(
-            [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
+            [*command_prefix, MELTANO, "--environment=sandbox", "run", *blocks],
             cwd=ROOT,
-            env=env,
+            env=meltano_env(tmp_path, **env_overrides),
             capture_output=True,
             text=True,
             timeout=600,
@@ -73,6 +77,12 @@ def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap
         )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return proc
+
+
+def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap: str = "tap-acumatica",
+                **env_overrides: str) -> subprocess.CompletedProcess:
+    """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
+    return meltano(tmp_path, tap, target, command_prefix=command_prefix, **env_overrides)
 
 
 def duckdb_run(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess:

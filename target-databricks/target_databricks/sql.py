@@ -438,6 +438,10 @@ def key_part(value: Any) -> Any:
     return value
 
 
+#: Columns that vary between runs of the same records: this target's and the taps' audit stamps.
+_NOT_IN_TOKEN = frozenset(AUDIT_COLUMN_TYPES) | frozenset(RECORD_AUDIT_COLUMNS)
+
+
 class LoadToken:
     """Deterministic token of a batch, fed record by record: sha256 over the stream name and its records.
 
@@ -451,9 +455,7 @@ class LoadToken:
         self._digest.update(_json_sorted_encoder.encode(stream_name))
 
     def add(self, record: Mapping[str, Any]) -> None:
-        clean = {
-            k: v for k, v in record.items() if k not in AUDIT_COLUMN_TYPES and k not in RECORD_AUDIT_COLUMNS
-        }
+        clean = {k: v for k, v in record.items() if k not in _NOT_IN_TOKEN}
         self._digest.update(b"\n")
         self._digest.update(_json_sorted_encoder.encode(clean))
 

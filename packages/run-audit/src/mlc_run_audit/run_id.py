@@ -17,6 +17,11 @@ class RunIdError(ValueError):
     """MELTANO_RUN_ID is set to something that is not a UUID."""
 
 
+def shared_run_id(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the run id comes from ``MELTANO_RUN_ID`` (shared with Meltano and the other plugins)."""
+    return bool((os.environ if environ is None else environ).get(RUN_ID_ENV, "").strip())
+
+
 def current_run_id(environ: Mapping[str, str] | None = None) -> str:
     """This run's id, as a canonical UUID string.
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -36,7 +35,7 @@ from mlc_run_audit import (
     SOURCE_ID_COLUMN,
     SOURCE_VERSION_COLUMN,
 )
-from mlc_run_audit.run_id import current_run_id
+from mlc_run_audit.run_id import current_run_id, shared_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +220,7 @@ class AuditedTap:
         self.logger.info(  # type: ignore[attr-defined]
             "Run id %s (%s).",
             audit.run_id,
-            f"from {RUN_ID_ENV}" if _env_run_id() else f"set {RUN_ID_ENV} to share Meltano's",
+            f"from {RUN_ID_ENV}" if shared_run_id() else f"set {RUN_ID_ENV} to share Meltano's",
         )
         return audit
 
@@ -246,7 +245,3 @@ class AuditedTap:
             stream.sync()
         except Exception:
             self.logger.exception("The failed run's record could not be written.")  # type: ignore[attr-defined]
-
-
-def _env_run_id() -> bool:
-    return bool(os.environ.get(RUN_ID_ENV, "").strip())
