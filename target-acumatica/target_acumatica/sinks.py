@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+import msgspec
 from acumatica_client.api import encode
 from acumatica_client.errors import AcumaticaAuthError, AcumaticaError
 from singer_sdk.sinks import BatchSink
 
 from target_acumatica.journals import Journal, check_columns, group_rows, plan
-from target_acumatica.mapping import ConfigError, RowError
+from target_acumatica.mapping import ConfigError, RowError, text
 from target_acumatica.poster import PostError
 
 if TYPE_CHECKING:
@@ -55,9 +56,19 @@ class JournalSink(_AcumaticaSink):
             )
             raise ConfigError(msg)
 
+        if not self.key_properties:
+            target.logger.warning(
+                "Stream %s has no key properties: its rows cannot be de-duplicated, a row sent twice "
+                "becomes two journal lines.",
+                stream_name,
+            )
+
     def process_record(self, record: dict, context: dict) -> None:
         number = self.target.next_row_number(self.stream_name)
-        self.target.journal_rows.setdefault(self.stream_name, []).append((number, self.target.current_input))
+        # Delivery is at least once: a row with the key properties of an earlier one replaces it, in its
+        # place (a keyless stream keeps every row).
+        key = row_key(self.key_properties, record) if self.key_properties else ("#row", number)
+        self.target.keep_journal_row(self.stream_name, key, number, self.target.current_input)
 
     def process_batch(self, context: dict) -> None:
         """Rows wait in ``target.journal_rows`` until the end of the input; STATE is held until then."""
@@ -67,13 +78,15 @@ def post_journals(target: TargetAcumatica, stream: str, rows: list[tuple[int, di
     """Group a stream's rows into journals, check them, and post each one that is valid."""
     mapping = target.journal_mappings[stream]
     log = target.logger
-    groups, errors = group_rows(mapping, rows)
+    groups, errors, collisions = group_rows(mapping, rows)
     if errors:
         ungrouped = [r for r in rows if not _has_group(mapping.group_by, r[1])]
         target.fail_rows(stream, ungrouped, summarise(errors))
     journals = []
     for key, items in groups.items():
         journal = plan(mapping, key, [r for _, r in items], [n for n, _ in items])
+        if key in collisions:
+            journal.errors.insert(0, collisions[key])
         if not journal.errors:
             target.reference_data.check(journal)
         journals.append(journal)
@@ -126,7 +139,15 @@ def _post(target: TargetAcumatica, journal: Journal) -> None:
 
 
 def _has_group(columns: list[str], record: dict) -> bool:
-    return all(record.get(c) not in (None, "") for c in columns)
+    return all(text(record.get(c)) is not None for c in columns)
+
+
+_key_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+
+
+def row_key(key_properties: list[str], record: dict) -> bytes:
+    """The row's key property names and values, canonically encoded (exact numbers, any type)."""
+    return _key_encoder.encode([[name, record.get(name)] for name in key_properties])
 
 
 class ReferenceSink(_AcumaticaSink):

@@ -57,9 +57,22 @@ class TargetAcumatica(Target):
         both = sorted(set(self.journal_mappings) & set(self.reference_mappings))
         if both:
             raise ConfigError(f"Streams {both} are named in both journals and reference_records.")
+        prefixes: dict[str, str] = {}
+        for stream in sorted(self.journal_mappings):
+            prefix = self.journal_mappings[stream].key_prefix
+            if prefix in prefixes:
+                # Journals of two streams with equal group values would share a natural key.
+                msg = (
+                    f"Settings journals.{prefixes[prefix]} and journals.{stream} share key_prefix "
+                    f"{prefix!r}; give each journal stream its own key_prefix."
+                )
+                raise ConfigError(msg)
+            prefixes[prefix] = stream
         self.dry_run = bool(cfg.get("dry_run"))
         self.audit = AuditLog(cfg.get("audit_dir") or DEFAULT_AUDIT_DIR, self.run_id)
-        self.journal_rows: dict[str, list[tuple[int, dict]]] = {}
+        # Per journal stream, its rows by key properties (see JournalSink.process_record).
+        self.journal_rows: dict[str, dict[object, tuple[int, dict]]] = {}
+        self._repeated: Counter[str] = Counter()
         self.failures: list[str] = []
         self._row_numbers: Counter[str] = Counter()
         self._schema_messages: dict[str, dict] = {}
@@ -138,6 +151,14 @@ class TargetAcumatica(Target):
         self.current_input = copy.deepcopy(message_dict.get("record") or {})
         super()._process_record_message(message_dict)
 
+    def keep_journal_row(self, stream: str, key: object, number: int, record: dict) -> None:
+        """Keep a journal row until the end of the input; a later row with its key replaces it."""
+        with self._lock:
+            rows = self.journal_rows.setdefault(stream, {})
+            if key in rows:
+                self._repeated[stream] += 1
+            rows[key] = (number, record)
+
     def next_row_number(self, stream: str) -> int:
         with self._lock:
             self._row_numbers[stream] += 1
@@ -196,7 +217,14 @@ class TargetAcumatica(Target):
         """Post the journals (every row is in now), then let the SDK drain, clean up and emit STATE."""
         try:
             for stream in list(self.journal_rows):
-                post_journals(self, stream, self.journal_rows.pop(stream))
+                if self._repeated[stream]:
+                    self.logger.info(
+                        "Stream %s: %d row(s) repeated the key properties of an earlier row; the last of "
+                        "each was kept, in the place of the first.",
+                        stream,
+                        self._repeated[stream],
+                    )
+                post_journals(self, stream, list(self.journal_rows.pop(stream).values()))
         finally:
             try:
                 super().process_endofpipe()
