@@ -25,6 +25,11 @@ class ConfigError(ValueError):
     """A mapping setting is malformed; the message names the setting."""
 
 
+class MessageError(ValueError):
+    """A Singer message the target cannot honour (a BATCH it cannot read, an ACTIVATE_VERSION); the
+    message names the stream and what to do. The run stops before STATE moves."""
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """Where one Acumatica field's value comes from: a column, a constant or a template."""

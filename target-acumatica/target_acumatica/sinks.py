@@ -12,7 +12,7 @@ from acumatica_client.errors import AcumaticaAuthError, AcumaticaError
 from singer_sdk.sinks import BatchSink
 
 from target_acumatica.journals import Journal, check_columns, group_rows, plan
-from target_acumatica.mapping import ConfigError, RowError, text
+from target_acumatica.mapping import ConfigError, MessageError, RowError, text
 from target_acumatica.poster import PostError
 
 if TYPE_CHECKING:
@@ -38,6 +38,16 @@ class _AcumaticaSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         self.rows.append((self.target.next_row_number(self.stream_name), self.target.current_input))
+
+    def activate_version(self, new_version: int) -> None:
+        """ACTIVATE_VERSION asks for every row not in this version to be removed; journals and records
+        posted to Acumatica are never deleted, so the run stops instead of ignoring it."""
+        msg = (
+            f"ACTIVATE_VERSION message of stream {self.stream_name}: target-acumatica never deletes what it "
+            "posted, so it cannot drop the rows missing from version "
+            f"{new_version}; set emit_activate_version_messages to false on the tap"
+        )
+        raise MessageError(msg)
 
 
 class JournalSink(_AcumaticaSink):
@@ -188,6 +198,9 @@ class IgnoredSink(_AcumaticaSink):
     def process_batch(self, context: dict) -> None:
         """Nothing is written for an unmapped stream."""
 
+    def activate_version(self, new_version: int) -> None:
+        """Nothing was written for the stream, so there is nothing to remove."""
+
 
 class RunsSink(_AcumaticaSink):
     """A tap's ``_audit_runs`` stream: each run record, as received, is appended to ``runs.jsonl``.
@@ -198,3 +211,6 @@ class RunsSink(_AcumaticaSink):
 
     def process_batch(self, context: dict) -> None:
         """Run records are written as they arrive."""
+
+    def activate_version(self, new_version: int) -> None:
+        """runs.jsonl is append-only: every run a tap reports stays."""

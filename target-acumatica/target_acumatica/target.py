@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections import Counter
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
-from mlc_run_audit import RUNS_STREAM, current_run_id
+from mlc_run_audit import RUNS_STREAM, RunIdError, current_run_id
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from target_acumatica.audit import AuditLog, replay_command
+from target_acumatica.batch_files import read_records
 from target_acumatica.config import CONFIG_SCHEMA, DEFAULT_AUDIT_DIR
 from target_acumatica.journals import Journal, JournalMapping
-from target_acumatica.mapping import ConfigError
+from target_acumatica.mapping import ConfigError, MessageError
 from target_acumatica.poster import JournalPoster
 from target_acumatica.records import ReferenceMapping, ReferenceWriter
 from target_acumatica.reference_data import ReferenceData
@@ -26,6 +30,10 @@ from target_acumatica.sinks import IgnoredSink, JournalSink, ReferenceSink, Runs
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
+
+#: Errors whose message says what is wrong and what to do: the run ends with the message alone (the
+#: traceback is logged at debug level, LOGLEVEL=DEBUG).
+EXPLAINED_ERRORS = (ConfigError, MessageError, AcumaticaError, RunIdError, SingerSDKError)
 
 
 class TargetAcumatica(Target):
@@ -37,6 +45,19 @@ class TargetAcumatica(Target):
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = JournalSink
     message_reader_class = MsgSpecReader
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [*Target.capabilities, PluginCapabilities.BATCH]
+
+    @classmethod
+    def invoke(cls, *args, **kwargs) -> None:  # ty: ignore[invalid-method-override]
+        """Run the target; an error it can explain ends the run with its message and exit status 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except ConfigValidationError:
+            raise  # the SDK lists each invalid setting itself
+        except EXPLAINED_ERRORS as exc:
+            cls.logger.debug("Traceback of the error below:", exc_info=exc)
+            cls.logger.error("%s: %s", type(exc).__name__, exc)
+            sys.exit(1)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -158,6 +179,29 @@ class TargetAcumatica(Target):
             if key in rows:
                 self._repeated[stream] += 1
             rows[key] = (number, record)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """A BATCH message's records go the way of RECORD messages (stream maps, validation,
+        de-duplication, audit lines, failed files); STATE waits for them as it waits for records. The
+        SDK's own handling passes them to ``process_batch`` unvalidated, where nothing would post them."""
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        if stream not in self.mapper.stream_maps:
+            self._assert_sink_exists(stream)
+        storage = (self.config.get("batch_config") or {}).get("storage") or {}
+        count = 0
+        for record in read_records(
+            stream,
+            message_dict["encoding"],
+            message_dict["manifest"],
+            self.message_reader.deserialize_json,
+            storage.get("params"),
+        ):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+            count += 1
+        self.logger.info(
+            "BATCH of stream %s: %d record(s) from %d file(s).", stream, count, len(message_dict["manifest"])
+        )
 
     def next_row_number(self, stream: str) -> int:
         with self._lock:
