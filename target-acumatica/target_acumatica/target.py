@@ -203,6 +203,12 @@ class TargetAcumatica(Target):
             "BATCH of stream %s: %d record(s) from %d file(s).", stream, count, len(message_dict["manifest"])
         )
 
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        if message_dict["stream"] not in self.mapper.stream_maps:
+            self._assert_sink_exists(message_dict["stream"])
+        super()._process_activate_version_message(message_dict)
+
     def next_row_number(self, stream: str) -> int:
         with self._lock:
             self._row_numbers[stream] += 1
