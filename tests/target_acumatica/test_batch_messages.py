@@ -49,7 +49,8 @@ def _state(text: str) -> dict:
     return [m["value"] for m in _messages(text) if m["type"] == "STATE"][-1]
 
 
-def test_tap_looker_batches_post_the_journals_its_records_post(tmp_path):
+@pytest.mark.parametrize("encoding", [{"format": "jsonl", "compression": "gzip"}, {"format": "parquet"}])
+def test_tap_looker_batches_post_the_journals_its_records_post(tmp_path, encoding):
     batches = tmp_path / "batches"
     with (
         LookerEmulator(LookerConfig(port=0, sizes={"overhead_allocation": 400})) as looker,
@@ -60,7 +61,7 @@ def test_tap_looker_batches_post_the_journals_its_records_post(tmp_path):
         batched = _tap_output(
             looker,
             batch_config={
-                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "encoding": encoding,
                 "storage": {"root": batches.as_uri(), "prefix": "looker-"},
             },
         )
