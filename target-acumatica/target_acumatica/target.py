@@ -9,14 +9,16 @@ from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
+import msgspec
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
 from mlc_run_audit import RUNS_STREAM, RunIdError, current_run_id
 from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerError
 
 from target_acumatica.audit import AuditLog, replay_command
 from target_acumatica.batch_files import read_records
@@ -33,7 +35,28 @@ if TYPE_CHECKING:
 
 #: Errors whose message says what is wrong and what to do: the run ends with the message alone (the
 #: traceback is logged at debug level, LOGLEVEL=DEBUG).
-EXPLAINED_ERRORS = (ConfigError, MessageError, AcumaticaError, RunIdError, SingerSDKError)
+EXPLAINED_ERRORS = (ConfigError, MessageError, AcumaticaError, RunIdError, SingerSDKError, SingerError)
+#: Longest part of a bad input line quoted in an error.
+QUOTED_CHARS = 200
+
+
+class SingerInput(MsgSpecReader):
+    """The SDK's msgspec reader (numbers as exact decimals), whose errors name the problem in one line:
+    a line that is not JSON, a message type no target reads."""
+
+    def deserialize_json(self, line: str | bytes) -> dict:
+        try:
+            return decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            msg = f"An input line is not JSON ({exc}): {line[:QUOTED_CHARS]!r}"
+            raise InvalidInputLine(msg) from None
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        msg = (
+            f"Unknown Singer message type {message_dict['type']!r}; target-acumatica reads SCHEMA, RECORD, "
+            "BATCH, STATE and ACTIVATE_VERSION messages"
+        )
+        raise MessageError(msg)
 
 
 class TargetAcumatica(Target):
@@ -44,7 +67,7 @@ class TargetAcumatica(Target):
     name = "target-acumatica"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = JournalSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = SingerInput
     capabilities: ClassVar[list[CapabilitiesEnum]] = [*Target.capabilities, PluginCapabilities.BATCH]
 
     @classmethod

@@ -112,3 +112,19 @@ def test_the_traceback_is_logged_at_debug_level_only(emulator, tmp_path):
     )
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr and "ConfigError: Stream other" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "wanted"),
+    [
+        ("not json", "InvalidInputLine: An input line is not JSON"),
+        ('{"type": "FOO", "stream": "x"}', "MessageError: Unknown Singer message type 'FOO'"),
+    ],
+)
+def test_unreadable_input_ends_in_one_line_before_state(emulator, tmp_path, line, wanted):
+    text = singer_input(allocation_rows(1, 1)) + line + "\n"
+    run = run_cli(target_config(emulator, tmp_path / "audit"), text, tmp_path)
+    assert run.returncode == 1
+    errors = _errors(run.stderr)
+    assert len(errors) == 1 and wanted in errors[0], run.stderr
+    assert run.states == [] and emulator.stats.requests[("PUT", "entity")] == 0
