@@ -301,20 +301,17 @@ class DatabricksClient:
 
     def delete_file(self, volume_path: str) -> None:
         """Delete a volume file; a file already gone is fine."""
-        self._request(
-            "DELETE",
-            f"/api/2.0/fs/files{quote(volume_path)}",
-            what=f"delete of {volume_path}",
-            accept={404},
-            expect_json=False,
-        )
+        self._delete("/api/2.0/fs/files", volume_path)
 
     def delete_directory(self, volume_path: str) -> None:
         """Delete an empty volume directory; a directory already gone is fine."""
+        self._delete("/api/2.0/fs/directories", volume_path)
+
+    def _delete(self, api: str, volume_path: str) -> None:
         self._request(
             "DELETE",
-            f"/api/2.0/fs/directories{quote(volume_path)}",
-            what=f"delete of {volume_path}/",
+            f"{api}{quote(volume_path)}",
+            what=f"delete of {volume_path}",
             accept={404},
             expect_json=False,
         )
