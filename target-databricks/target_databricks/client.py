@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -62,6 +63,7 @@ CONNECT_TIMEOUT_S = 10.0
 OIDC_DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
 STATEMENTS_PATH = "/api/2.0/sql/statements"
 HOST_EXAMPLE = "https://adb-123.4.azuredatabricks.net"
+USER_AGENT = f"target-databricks/{version('target-databricks')}"
 
 
 class DatabricksRequestError(DatabricksError, ConnectorError):
@@ -151,6 +153,7 @@ class DatabricksClient:
         self.backoff_base_s = backoff_base_s
         self.max_backoff_s = max_backoff_s
         self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
         self._sleep = sleep
         self._token = token
         self._oauth = None if token else _ClientCredentials(self, client_id or "", client_secret or "")
@@ -367,8 +370,8 @@ class DatabricksClient:
             else:
                 status = answer.status_code
                 if status == 401 and authenticated and self._oauth is not None and not renewed:
-                    # databricks-sdk renews tokens ahead of expiry; a token revoked on the server
-                    # only shows as a 401. A refused request did nothing, so it is safe to repeat.
+                    # Tokens are renewed ahead of expiry; a token revoked on the server only shows
+                    # as a 401. A refused request did nothing, so it is safe to repeat.
                     renewed = True
                     logger.warning(
                         "%s: HTTP 401 (%s); fetching a new OAuth token", shown, _error_text(answer)

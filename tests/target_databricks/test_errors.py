@@ -246,6 +246,15 @@ def test_connection_error_at_the_command_line_is_one_line_with_the_traceback_at_
     assert debug.levelno == logging.DEBUG and debug.exc_info
 
 
+def test_statement_wait_timeout_0_answers_at_once_and_the_statements_are_polled(tmp_path, dbx):
+    dbx.knobs.statement_delay_s = 0.2
+    cfg = write_config(tmp_path, dbx, statement_wait_timeout=0)
+    result = run_in_process(cfg, MESSAGES)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(r["id"] for r in rows(dbx, "bills")) == [1, 2]
+    assert dbx.stats.polls >= dbx.stats.statements_succeeded  # each one polled (before: sent as 5s)
+
+
 def test_settings_bounds_are_in_the_config_schema():
     properties = TargetDatabricks.config_jsonschema["properties"]
     assert properties["max_retries"]["minimum"] == 0
