@@ -10,10 +10,12 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from tests.compare import instant
 from tests.taprun import Sync
@@ -21,6 +23,7 @@ from tests.taprun import Sync
 ROOT = Path(__file__).resolve().parents[2]
 VENVS = ROOT / ".tools" / "interop"
 OURS = Path(sys.executable).parent
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
 def third_party(venv: str, script: str) -> str:
@@ -98,6 +101,13 @@ def jsonl_rows(path: Path) -> list[dict]:
     return [json.loads(line, parse_float=Decimal) for line in path.read_text().splitlines() if line.strip()]
 
 
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Rows as JSON Lines, decimals as JSON numbers with their digits (``12.50`` stays ``12.50``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(ENCODER.encode(row) + b"\n" for row in rows))
+    return path
+
+
 def csv_rows(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -128,4 +138,36 @@ def csv_mismatches(schema: dict, emitted: list[dict], rows: list[dict[str, str]]
                 same = cell == str(value)
             if not same:
                 out.append(f"row {n} {name}: emitted {value!r}, landed {cell!r}")
+    return out
+
+
+def table_mismatches(schema: dict, emitted: list[dict], rows: list[dict], key: list[str]) -> list[str]:
+    """Differences between records as a tap emitted them and rows read from a Delta table, matched
+    on ``key``: numbers by exact value (a DECIMAL column holds ``12.5`` as ``12.500000000``),
+    timestamps as instants, dates as dates, objects and arrays as the JSON text of the column."""
+    out = []
+    landed = {tuple(r[k] for k in key): r for r in rows}
+    wanted = {tuple(r[k] for k in key): r for r in emitted}
+    if len(landed) != len(rows) or len(wanted) != len(emitted):
+        out.append(f"duplicate keys: {len(rows) - len(landed)} landed, {len(emitted) - len(wanted)} emitted")
+    if landed.keys() != wanted.keys():
+        missing, extra = sorted(wanted.keys() - landed.keys()), sorted(landed.keys() - wanted.keys())
+        out.append(f"keys missing {missing[:5]}, extra {extra[:5]}")
+    for k in sorted(landed.keys() & wanted.keys()):
+        for name in schema["properties"]:
+            value, cell = wanted[k].get(name), landed[k].get(name)
+            if value is None or cell is None:
+                same = value is None and cell is None
+            elif isinstance(cell, datetime):
+                same = cell == instant(value)
+            elif isinstance(cell, date):
+                same = cell == date.fromisoformat(value)
+            elif isinstance(value, dict | list):
+                same = json.loads(cell, parse_float=Decimal) == value
+            elif isinstance(value, Decimal | float) and not isinstance(value, bool):
+                same = Decimal(str(cell)) == Decimal(str(value))
+            else:
+                same = cell == value
+            if not same:
+                out.append(f"{k} {name}: emitted {value!r}, landed {cell!r}")
     return out
