@@ -12,6 +12,7 @@ from typing import Any
 
 from intacct_emulator import SANDBOX as INTACCT_SANDBOX
 from mlc_run_audit import AUDIT_COLUMNS, RUNS_STREAM
+from tap_looker.tap import TapLooker
 
 from tests.compare import differences
 from tests.interop.support import ours, write_json
@@ -31,14 +32,26 @@ INTACCT_STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL", "gl_entries": "GLE
 LOOKER_STREAM = ALLOCATION_QUERY["name"]
 
 
-def acumatica_args(emu, folder: Path) -> list[str]:
-    config = {**ACUMATICA_SANDBOX, "base_url": emu.base_url, "max_backoff_seconds": 0.2}
-    catalog = _catalog(json.dumps(config, sort_keys=True), [*ACUMATICA_STREAMS, RUNS_STREAM])
+def command(script: str, folder: Path, config: dict, catalog: dict) -> list[str]:
     return [
-        ours("tap-acumatica"),
+        ours(script),
         "--config", write_json(folder, "tap.json", config),
         "--catalog", write_json(folder, "catalog.json", catalog),
     ]
+
+
+def audited(streams, audit: bool) -> tuple[list[str], dict]:
+    """The streams to select and the config to add: with ``audit`` false, the audit columns off and
+    ``_audit_runs`` left unselected, as the READMEs tell a user to."""
+    if audit:
+        return [*streams, RUNS_STREAM], {}
+    return list(streams), {"audit_columns": False}
+
+
+def acumatica_args(emu, folder: Path, audit: bool = True) -> list[str]:
+    streams, extra = audited(ACUMATICA_STREAMS, audit)
+    config = {**ACUMATICA_SANDBOX, "base_url": emu.base_url, "max_backoff_seconds": 0.2, **extra}
+    return command("tap-acumatica", folder, config, _catalog(json.dumps(config, sort_keys=True), streams))
 
 
 def acumatica_source_mismatches(emu, sync: Sync) -> list[str]:
@@ -55,7 +68,8 @@ def acumatica_source_mismatches(emu, sync: Sync) -> list[str]:
     return out
 
 
-def intacct_args(emu, folder: Path) -> list[str]:
+def intacct_args(emu, folder: Path, audit: bool = True) -> list[str]:
+    streams, extra = audited(INTACCT_STREAMS, audit)
     config = {
         **INTACCT_SANDBOX,
         "endpoint_url": emu.endpoint_url,
@@ -63,13 +77,9 @@ def intacct_args(emu, folder: Path) -> list[str]:
         "page_size": 50,
         "start_date": "2020-01-01T00:00:00Z",
         "max_backoff_seconds": 0.05,
+        **extra,
     }
-    catalog = intacct_catalog(config, [*INTACCT_STREAMS, RUNS_STREAM])
-    return [
-        ours("tap-sage-intacct"),
-        "--config", write_json(folder, "tap.json", config),
-        "--catalog", write_json(folder, "catalog.json", catalog),
-    ]
+    return command("tap-sage-intacct", folder, config, intacct_catalog(config, streams))
 
 
 def intacct_source_mismatches(emu, sync: Sync) -> list[str]:
@@ -80,8 +90,15 @@ def intacct_source_mismatches(emu, sync: Sync) -> list[str]:
     return out
 
 
-def looker_args(emu, folder: Path) -> list[str]:
-    return [ours("tap-looker"), "--config", write_json(folder, "tap.json", looker_config(emu))]
+def looker_args(emu, folder: Path, audit: bool = True) -> list[str]:
+    streams, extra = audited([LOOKER_STREAM], audit)
+    config = looker_config(emu, **extra)
+    catalog = TapLooker(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return command("tap-looker", folder, config, catalog)
 
 
 def looker_source_mismatches(emu, sync: Sync) -> list[str]:
@@ -97,7 +114,7 @@ class OurTap:
     """How to run one of our taps and check its output against its emulator."""
 
     emulator: str  # the fixture of its emulator
-    args: Callable[[Any, Path], list[str]]
+    args: Callable[..., list[str]]  # (emulator, folder, audit=True)
     source_mismatches: Callable[[Any, Sync], list[str]]
     streams: tuple[str, ...]  # the streams it is run with, _audit_runs included
 

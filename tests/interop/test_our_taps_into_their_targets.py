@@ -6,6 +6,7 @@ the tap emitted equals the emulator's data."""
 from __future__ import annotations
 
 import pytest
+from mlc_run_audit import RUNS_STREAM
 
 from tests.interop.support import (
     csv_mismatches,
@@ -58,3 +59,23 @@ def test_into_meltanolabs_target_csv_every_row_lands_as_emitted(request, tap_nam
         rows = csv_rows(out / f"{stream}.csv")
         assert not csv_mismatches(run.tap.schemas[stream], run.tap.records[stream], rows), stream
     assert run.target_states[-1] == run.tap.state
+
+
+@pytest.mark.parametrize("tap_name", list(TAPS))
+def test_audit_columns_off_and_audit_runs_unselected_leave_the_source_fields(request, tap_name, tmp_path):
+    """What each README tells a Singer user who wants none of the audit additions: the landed files
+    hold exactly the source's fields, nothing prefixed ``_audit_`` and no ``_audit_runs`` file."""
+    tap = TAPS[tap_name]
+    emu = request.getfixturevalue(tap.emulator)
+    out = tmp_path / "jsonl"
+    config = write_json(tmp_path, "target.json", {"destination_path": str(out), "do_timestamp_file": False})
+    target = [third_party("target-jsonl", "target-jsonl"), "--config", config]
+    run = pipe(tap.args(emu, tmp_path, audit=False), target, tmp_path).check()
+    assert not tap.source_mismatches(emu, run.tap)
+    streams = [s for s in tap.streams if s != RUNS_STREAM]
+    assert sorted(p.stem for p in out.glob("*.jsonl")) == sorted(streams)
+    for stream in streams:
+        assert not [p for p in run.tap.schemas[stream]["properties"] if p.startswith("_audit_")], stream
+        landed = jsonl_rows(out / f"{stream}.jsonl")
+        assert [exact(r) for r in landed] == [exact(r) for r in run.tap.records[stream]], stream
+        assert landed and not [k for r in landed for k in r if k.startswith("_audit_")], stream
