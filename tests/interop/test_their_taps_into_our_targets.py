@@ -74,12 +74,12 @@ def target_databricks(folder: Path, databricks) -> list[str]:
 THEIR_TAPS = {"tap-jsonl": tap_jsonl, "tap-test-data-generator": tap_test_data_generator}
 
 
-def emitted_rows(run: Piped) -> list[dict]:
+def emitted_rows(run: Piped, rows: list[dict] = ROWS) -> list[dict]:
     """The tap emitted every row of the file, with its values (numbers by value: tap-jsonl reads
     them as floats, so 12.50 is emitted as 12.5)."""
     records = run.tap.records[STREAM]
-    assert len(records) == len(ROWS)
-    for record, row in zip(records, ROWS, strict=True):
+    assert len(records) == len(rows)
+    for record, row in zip(records, rows, strict=True):
         assert {k: record[k] for k in row} == row
     return records
 
@@ -96,17 +96,28 @@ def test_into_target_databricks_every_row_lands_as_emitted(tap_name, tmp_path, d
         assert run.target_states[-1] == run.tap.state
 
 
+def target_acumatica(folder: Path, acumatica) -> list[str]:
+    config = acumatica_target_config(acumatica, folder / "audit", journals={STREAM: MAPPING})
+    return [ours("target-acumatica"), "--config", write_json(folder, "target.json", config)]
+
+
 @pytest.mark.parametrize("tap_name", list(THEIR_TAPS))
 def test_into_target_acumatica_journals_post_equal_to_the_rows(tap_name, tmp_path, acumatica):
-    config = acumatica_target_config(acumatica, tmp_path / "audit", journals={STREAM: MAPPING})
-    target = [ours("target-acumatica"), "--config", write_json(tmp_path, "target.json", config)]
-    run = pipe(THEIR_TAPS[tap_name](tmp_path), target, tmp_path).check()
+    run = pipe(THEIR_TAPS[tap_name](tmp_path), target_acumatica(tmp_path, acumatica), tmp_path).check()
     emitted_rows(run)
     assert_posted_equal_rows(acumatica, ROWS)
     statuses = [(a["key"], a["status"]) for a in audit_lines(tmp_path / "audit")]
     assert statuses == [(f"OH:2024-03:A-{a:04d}", "posted") for a in range(1, 21)]
     if run.tap.states:
         assert run.target_states[-1] == run.tap.state
+
+
+def test_amounts_sent_as_text_as_csv_taps_send_them_post_to_the_cent(tmp_path, acumatica):
+    text = [dict(row, allocated_amount=str(row["allocated_amount"])) for row in ROWS]
+    run = pipe(tap_jsonl(tmp_path, text), target_acumatica(tmp_path, acumatica), tmp_path).check()
+    assert run.tap.schemas[STREAM]["properties"]["allocated_amount"]["type"] == ["null", "string"]
+    emitted_rows(run, text)
+    assert_posted_equal_rows(acumatica, ROWS)
 
 
 @pytest.mark.xfail(
