@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins snowflake-emulator bigquery-emulator demo demo-databricks test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-databricks test test-fast bench lint clean
 
 help:
 	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
@@ -18,6 +18,7 @@ help:
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make snowflake-emulator - the fakesnow server venv used by the Snowflake tests"
 	@echo "make bigquery-emulator - the bqemulator venv used by the BigQuery tests"
+	@echo "make interop-plugins - third-party Singer taps and targets, each in its own venv, for tests/interop"
 	@echo "make bench  - throughput, request and memory figures of every connector"
 	@echo "make lint   - ruff over the packages, tests and scripts"
 
@@ -58,13 +59,26 @@ $(BQEMULATOR)/.installed: $(UV) emulators/bigquery-compat/setup_venv.py emulator
 
 bigquery-emulator: $(BQEMULATOR)/.installed
 
+# Other people's Singer taps and targets, installed from the package index as a user would, each in
+# its own venv (their pins clash with ours and with each other), every dependency pinned in
+# tests/interop/requirements/<name>.txt. Rebuilt only when that file changes.
+INTEROP := $(TOOLS)/interop
+INTEROP_PLUGINS := $(basename $(notdir $(wildcard tests/interop/requirements/*.txt)))
+
+$(INTEROP)/%/.installed: tests/interop/requirements/%.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(INTEROP)/$*
+	$(UV) pip sync --quiet --python $(INTEROP)/$*/bin/python $<
+	touch $@
+
+interop-plugins: $(foreach p,$(INTEROP_PLUGINS),$(INTEROP)/$(p)/.installed)
+
 demo: plugins
 	$(BIN)/python scripts/demo.py
 
 demo-databricks: plugins
 	$(BIN)/python scripts/demo.py --target target-databricks
 
-test: plugins snowflake-emulator bigquery-emulator
+test: plugins snowflake-emulator bigquery-emulator interop-plugins
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: env
