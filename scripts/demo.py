@@ -420,7 +420,8 @@ class Warehouse:
         tables = self.read()
         print(f"\n{'table':<28}{'rows':>8}{'landed this run':>18}")
         for name, rows in sorted(tables.items()):
-            moved = sum(str(row.get("_audit_run_id")) == run_id for row in rows)
+            # Rows carry the tap's run id; the runs' own records (_audit_runs) carry it as run_id.
+            moved = sum(str(row.get("_audit_run_id", row.get("run_id"))) == run_id for row in rows)
             print(f"{name:<28}{len(rows):>8}{moved:>18}")
         if self.bills and self.bills in tables:
             _show_spend(tables[self.bills], tables.get(self.vendors, []))
@@ -439,12 +440,19 @@ def _show_spend(bills: list[dict], vendors: list[dict]) -> None:
     print(f"\nAP spend by vendor (top {len(top)}):")
     print(f"  {'vendor':<10}{'name':<34}{'bills':>6}{'spend':>18}")
     for vendor, (count, total) in top:
-        print(f"  {vendor:<10}{(names.get(vendor) or '')[:32]:<34}{count:>6}{total:>18,}")
+        print(f"  {vendor:<10}{(names.get(vendor) or '')[:32]:<34}{count:>6}{_money(total):>18}")
     for bill in (b for b in bills if b.get("description") in ("", None)):
         print(
-            f"  bill {bill.get('referencenbr')}: amount {bill.get('amount')!r}, "
+            f"  bill {bill.get('referencenbr')}: amount {bill.get('amount')!r} "
+            f"({type(bill.get('amount')).__name__}), "
             f"description {bill.get('description')!r}"
         )
+
+
+def _money(amount: Decimal) -> str:
+    """Thousands separated, to the cent, with any further digits the amount has (never rounded)."""
+    cents = amount.quantize(Decimal("0.01"))
+    return f"{cents:,}" if cents == amount else f"{amount.normalize():,}"
 
 
 def _lower(row: dict) -> dict:

@@ -84,9 +84,11 @@ def _link_system_dir(private: Path, project_sys_dir: Path) -> None:
         if entry.name not in ("run", LOCK):
             (private / entry.name).symlink_to(entry)
     (private / "run").mkdir(mode=0o700)
-    # Job logs (run/elt/<state id>/<run id>/elt.log) hold no settings; they stay with the project.
+    # Job logs (run/elt/<state id>/<run id>/elt.log) hold no settings; they stay with the project, and
+    # the lock Meltano takes to write meltano.yml stays shared with runs outside mlc-secrets.
     (project_sys_dir / "run" / "elt").mkdir(parents=True, exist_ok=True)
-    (private / "run" / "elt").symlink_to(project_sys_dir / "run" / "elt")
+    for name in ("elt", "meltano.yml.lock"):
+        (private / "run" / name).symlink_to(project_sys_dir / "run" / name)
 
 
 @contextlib.contextmanager
