@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -237,39 +238,28 @@ def _start(flow: Flow, ports: dict[str, int], out: Path, emulators: list[subproc
         "TARGET_DATABRICKS_FAILED_BATCH_DIR": str(out / "failed_batches"),
         "TARGET_ACUMATICA_AUDIT_DIR": str(out / "target-acumatica"),
     }
-    if "acumatica" in flow.emulators:
-        emulators.append(
-            _start_emulator([str(BIN / "acumatica-emulator"), "--port", str(ports["acumatica"])])
-        )
-        base_url = f"{_url(ports['acumatica'])}/AcumaticaERP"
-        env |= {"TAP_ACUMATICA_BASE_URL": base_url, "TARGET_ACUMATICA_BASE_URL": base_url}
     if "databricks" in flow.emulators:
         shutil.rmtree(out / "databricks", ignore_errors=True)
-        emulators.append(
-            _start_emulator(
-                [
-                    str(BIN / "databricks-emulator"),
-                    "--port",
-                    str(ports["databricks"]),
-                    "--data-dir",
-                    str(out / "databricks"),
-                ]
-            )
-        )
-        env["TARGET_DATABRICKS_HOST"] = _url(ports["databricks"])
-    if "intacct" in flow.emulators:
-        emulators.append(_start_emulator([str(BIN / "intacct-emulator"), "--port", str(ports["intacct"])]))
-        env["TAP_SAGE_INTACCT_ENDPOINT_URL"] = f"{_url(ports['intacct'])}/ia/xml/xmlgw.phtml"
-    if "looker" in flow.emulators:
-        emulators.append(_start_emulator([str(BIN / "looker-emulator"), "--port", str(ports["looker"])]))
-        env["TAP_LOOKER_BASE_URL"] = _url(ports["looker"])
-    if "snowflake" in flow.emulators:
-        emulators.append(
-            _start_emulator(
-                [str(FAKESNOW_BIN / "snowflake-compat-server"), "--port", str(ports["snowflake"])]
-            )
-        )
-        env["FAKESNOW_PORT"] = str(ports["snowflake"])
+    commands = {
+        "acumatica": [BIN / "acumatica-emulator"],
+        "databricks": [BIN / "databricks-emulator", "--data-dir", out / "databricks"],
+        "intacct": [BIN / "intacct-emulator"],
+        "looker": [BIN / "looker-emulator"],
+        "snowflake": [FAKESNOW_BIN / "snowflake-compat-server"],
+    }
+    for name in flow.emulators:
+        if name in commands:
+            command = [str(part) for part in commands[name]]
+            emulators.append(_start_emulator([*command, "--port", str(ports[name])], out))
+    acumatica = f"{_url(ports['acumatica'])}/AcumaticaERP"
+    env |= {
+        "TAP_ACUMATICA_BASE_URL": acumatica,
+        "TARGET_ACUMATICA_BASE_URL": acumatica,
+        "TARGET_DATABRICKS_HOST": _url(ports["databricks"]),
+        "TAP_SAGE_INTACCT_ENDPOINT_URL": f"{_url(ports['intacct'])}/ia/xml/xmlgw.phtml",
+        "TAP_LOOKER_BASE_URL": _url(ports["looker"]),
+        "FAKESNOW_PORT": str(ports["snowflake"]),
+    }
     if "bigquery" in flow.emulators:
         credentials = out / "bigquery" / "service-account.json"
         credentials.parent.mkdir(exist_ok=True)
@@ -283,14 +273,19 @@ def _start(flow: Flow, ports: dict[str, int], out: Path, emulators: list[subproc
     return env
 
 
-def _start_emulator(command: list[str]) -> subprocess.Popen:
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+def _start_emulator(command: list[str], logs: Path) -> subprocess.Popen:
+    """Start an emulator that prints "... listening on <url>" when ready; its stderr goes to a log."""
+    log = logs / f"{Path(command[0]).name}.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening" not in line:
         proc.terminate()
-        raise SystemExit(f"{Path(command[0]).name} did not start: {line!r}")
+        raise SystemExit(f"{Path(command[0]).name} did not start: {line!r}; see {log}")
     print(line.strip())
+    # Keep reading what it prints, so a full pipe never stalls it.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     return proc
 
 
@@ -443,8 +438,7 @@ def _show_spend(bills: list[dict], vendors: list[dict]) -> None:
         print(f"  {vendor:<10}{(names.get(vendor) or '')[:32]:<34}{count:>6}{_money(total):>18}")
     for bill in (b for b in bills if b.get("description") in ("", None)):
         print(
-            f"  bill {bill.get('referencenbr')}: amount {bill.get('amount')!r} "
-            f"({type(bill.get('amount')).__name__}), "
+            f"  bill {bill.get('referencenbr')}: amount {bill.get('amount')}, "
             f"description {bill.get('description')!r}"
         )
 
