@@ -173,9 +173,9 @@ def private_run_dirs(run_root: Path) -> list[Path]:
 
 
 def open_to_others(path: Path, top: Path) -> list[str]:
-    """``path`` and each directory from ``top`` down to it that group or others may use."""
+    """``path`` and each directory below ``top`` down to it that group or others may use."""
     return [f"{p} {stat.S_IMODE(p.lstat().st_mode):o}" for p in (path, *path.parents)
-            if p.is_relative_to(top) and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+            if p.is_relative_to(top) and p != top and stat.S_IMODE(p.lstat().st_mode) & 0o077]
 
 
 @pytest.mark.e2e
