@@ -45,7 +45,8 @@ FAKESNOW_BIN = ROOT / ".tools" / "fakesnow" / "bin"
 BIGQUERY_BIN = ROOT / ".tools" / "bqemulator-venv" / "bin"
 BIGQUERY_PROJECT = "test-project"
 
-#: Emulator -> the port the sandbox environment of meltano.yml expects it on (--free-ports picks others).
+#: Emulator -> its port in the sandbox (meltano.yml's sandbox environment names the first four; the demo
+#: passes every port to the plugins through their environment, so --free-ports can pick others).
 PORTS = {
     "acumatica": 8811,
     "databricks": 8822,
@@ -56,7 +57,8 @@ PORTS = {
     "bigquery-grpc": 9060,
 }
 
-#: The finance streams the BigQuery flow selects (the README's BigQuery section), and the run's record.
+#: The streams the BigQuery flow selects (the tables of the README's BigQuery section, and the run's
+#: record), as tests/test_e2e_bigquery.py does: the emulator loads each table slowly.
 BIGQUERY_SELECT = [
     "vendors",
     "bills",
