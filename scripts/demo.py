@@ -261,6 +261,14 @@ def _start(flow: Flow, ports: dict[str, int], out: Path, emulators: list[subproc
         "TAP_SAGE_INTACCT_ENDPOINT_URL": f"{_url(ports['intacct'])}/ia/xml/xmlgw.phtml",
         "TAP_LOOKER_BASE_URL": _url(ports["looker"]),
         "FAKESNOW_PORT": str(ports["snowflake"]),
+        # target-snowflake stages its batch files in the working directory unless told otherwise; a
+        # stopped run would leave them in the repository.
+        "TARGET_SNOWFLAKE_BATCH_CONFIG": json.dumps(
+            {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": (out / "snowflake-batches").as_uri()},
+            }
+        ),
     }
     if "bigquery" in flow.emulators:
         credentials = out / "bigquery" / "service-account.json"
