@@ -10,11 +10,11 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-databricks test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-list test test-fast bench lint clean
 
 help:
-	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
-	@echo "make demo-databricks - the same into Delta tables through the local Databricks emulator"
+	@echo "make demo   - tap-acumatica into Delta tables through the local Acumatica and Databricks emulators"
+	@echo "make demo FLOW=<flow> - any other flow of the sandbox (make demo-list names them)"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make snowflake-emulator - the fakesnow server venv used by the Snowflake tests"
 	@echo "make bigquery-emulator - the bqemulator venv used by the BigQuery tests"
@@ -72,11 +72,16 @@ $(INTEROP)/%/.installed: tests/interop/requirements/%.txt $(UV)
 
 interop-plugins: $(foreach p,$(INTEROP_PLUGINS),$(INTEROP)/$(p)/.installed)
 
-demo: plugins
-	$(BIN)/python scripts/demo.py
+# One flow of the sandbox with its emulators (scripts/demo.py --list); DEMO_ARGS e.g. --keep, --free-ports.
+FLOW ?= acumatica-to-databricks
+DEMO_NEEDS_acumatica-to-snowflake := snowflake-emulator
+DEMO_NEEDS_acumatica-to-bigquery := bigquery-emulator
 
-demo-databricks: plugins
-	$(BIN)/python scripts/demo.py --target target-databricks
+demo: plugins $(DEMO_NEEDS_$(FLOW))
+	$(BIN)/python scripts/demo.py --flow $(FLOW) $(DEMO_ARGS)
+
+demo-list: env
+	$(BIN)/python scripts/demo.py --list
 
 test: plugins snowflake-emulator bigquery-emulator interop-plugins
 	$(BIN)/python -m pytest -n auto --dist loadfile
