@@ -5,7 +5,8 @@ overhead allocation (the same SCHEMA and columns; journals of 20 to 500 lines, e
 cost-center debits, lengths log-uniform) into the ``target-acumatica`` console script with the sandbox
 mapping of target-acumatica/meltano-plugin.yml. Prints rows/s and journals/s (wall time of the target
 process, start-up included), Acumatica requests per journal and in all (from the emulator's own
-counters), and the target's peak memory (VmHWM). Then pipes the same input in again and prints the
+counters), and the target's peak memory (VmHWM), with the ratio of the largest input's peak to the
+smallest's (1.0 is memory flat in rows and journals). Then pipes the same input in again and prints the
 requests of that rerun: lookups only, no PUT. Prints figures; asserts nothing.
 
     python bench/target_acumatica_post.py [--rows 1000 10000]
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000, 10_000])
     args = parser.parse_args()
     mapping = yaml.safe_load(PLUGIN.read_text())["sandbox"]["config"]
+    peaks: dict[int, float] = {}
     for size in args.rows:
         with tempfile.TemporaryDirectory() as tmp, AcumaticaEmulator(EmulatorConfig(port=0)) as emu:
             input_path = Path(tmp, "input.singer")
@@ -90,6 +92,7 @@ def main() -> None:
             audit = Counter(json.loads(line)["status"] for line in audit_lines)
         label = f"rows_{size // 1000}k"
         journals = len(lengths)
+        peaks[size] = first["peak_kib"]
         requests = first["requests"]
         print_report(
             {
@@ -105,6 +108,11 @@ def main() -> None:
                 f"{label}_rerun_seconds": round(rerun["seconds"], 1),
                 f"{label}_audit_statuses": dict(audit),
             }
+        )
+    if len(peaks) > 1:  # flat memory: the largest input's peak against the smallest's
+        low, high = min(peaks), max(peaks)
+        print_report(
+            {f"peak_memory_ratio_{high // 1000}k_to_{low // 1000}k": round(peaks[high] / peaks[low], 2)}
         )
 
 

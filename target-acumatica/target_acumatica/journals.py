@@ -334,31 +334,18 @@ def is_key_of(record: dict, key: str) -> bool:
     return isinstance(description, str) and description.split(" ", 1)[0] == key
 
 
-def group_rows(
-    mapping: JournalMapping, rows: list[tuple[int, dict]]
-) -> tuple[dict[tuple, list], list[str], dict[tuple, str]]:
-    """Rows by group, in first-seen order; rows without a group value are errors. Groups whose values
-    differ but read the same (``7`` and ``'7'``) would share a natural key: each such group is
-    returned in ``collisions`` with an error naming both."""
-    groups: dict[tuple, list] = {}
-    raw: dict[tuple, tuple] = {}
-    errors = []
-    collisions: dict[tuple, str] = {}
-    for number, record in rows:
-        try:
-            group = mapping.group_of(record, number)
-        except RowError as exc:
-            errors.append(str(exc))
-            continue
+def collision(mapping: JournalMapping, group: tuple[str, ...], rows: list[tuple[int, dict]]) -> str | None:
+    """Rows of one group whose values differ but read the same (``7`` and ``'7'``) would share a
+    natural key with another group: the error naming both, or None."""
+    first = tuple(rows[0][1].get(c) for c in mapping.group_by)
+    for _, record in rows[1:]:
         values = tuple(record.get(c) for c in mapping.group_by)
-        first = raw.setdefault(group, values)
-        if _differ(first, values) and group not in collisions:
-            collisions[group] = (
+        if _differ(first, values):
+            return (
                 f"groups {first!r} and {values!r} of stream {mapping.stream} ({', '.join(mapping.group_by)}) "
                 f"have the same natural key {mapping.key_of(group)}; make the column's values one type"
             )
-        groups.setdefault(group, []).append((number, record))
-    return groups, errors, collisions
+    return None
 
 
 def _differ(a: tuple, b: tuple) -> bool:

@@ -32,6 +32,11 @@ ENTITY = "JournalTransaction"
 RELEASE = "ReleaseJournalTransaction"
 RELEASED = frozenset({"Posted", "Unposted", "Released", "Completed"})
 _CREATE_ATTEMPTS = 3
+#: A PUT is answered with only the fields sent or asked for (API-FACTS 1.5): every PUT asks for the
+#: header fields read from its answer, and the lines when their count matters.
+_HEADER = "BatchNbr,Status,Hold,Description"
+WITH_LINES = {"$select": f"{_HEADER},Details", "$expand": "Details"}
+HEADER_ONLY = {"$select": _HEADER}
 
 
 class PostError(Exception):
@@ -121,9 +126,7 @@ class JournalPoster:
         body["Details"] = [line.body() for line in first]
         for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
-                response = self.api.put(
-                    ENTITY, body, create_only=True, accept=(412, 422), params={"$expand": "Details"}
-                )
+                response = self.api.put(ENTITY, body, create_only=True, accept=(412, 422), params=WITH_LINES)
             except AcumaticaTransientError as exc:
                 # The batch may exist now although the answer was lost: look before trying again.
                 found = self.find(journal.key)
@@ -157,7 +160,7 @@ class JournalPoster:
                     update_only=True,
                     repeatable=False,
                     accept=(422,),
-                    params={"$expand": "Details"},
+                    params=WITH_LINES,
                 )
             except AcumaticaTransientError:
                 found = self.find(journal.key)  # which lines landed is only known by reading them back
@@ -177,7 +180,7 @@ class JournalPoster:
             {"id": record["id"], "Hold": {"value": False}},
             update_only=True,
             accept=(422,),
-            params={"$expand": "Details"},
+            params=HEADER_ONLY,
         )
         if response.status_code == 422:
             raise PostError(self._rejected(journal, response, 0))

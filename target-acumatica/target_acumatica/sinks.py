@@ -11,9 +11,12 @@ from acumatica_client.api import encode
 from acumatica_client.errors import AcumaticaAuthError, AcumaticaError
 from singer_sdk.sinks import BatchSink
 
-from target_acumatica.journals import Journal, check_columns, group_rows, plan
-from target_acumatica.mapping import ConfigError, MessageError, RowError, text
+from target_acumatica.journals import Journal, check_columns, collision, plan
+from target_acumatica.mapping import ConfigError, MessageError, RowError
 from target_acumatica.poster import PostError
+
+if TYPE_CHECKING:
+    from target_acumatica.spool import JournalSpool
 
 if TYPE_CHECKING:
     from target_acumatica.target import TargetAcumatica
@@ -77,37 +80,44 @@ class JournalSink(_AcumaticaSink):
         number = self.target.next_row_number(self.stream_name)
         # Delivery is at least once: a row with the key properties of an earlier one replaces it, in its
         # place (a keyless stream keeps every row).
-        key = row_key(self.key_properties, record) if self.key_properties else ("#row", number)
+        key = row_key(self.key_properties, record) if self.key_properties else b"#%d" % number
         self.target.keep_journal_row(self.stream_name, key, number, self.target.current_input)
 
     def process_batch(self, context: dict) -> None:
-        """Rows wait in ``target.journal_rows`` until the end of the input; STATE is held until then."""
+        """Rows wait in ``target.journal_spools`` until the end of the input; STATE is held until then."""
 
 
-def post_journals(target: TargetAcumatica, stream: str, rows: list[tuple[int, dict]]) -> None:
-    """Group a stream's rows into journals, check them, and post each one that is valid."""
+def post_journals(target: TargetAcumatica, stream: str, spool: JournalSpool) -> None:
+    """Build a stream's journals from its spooled rows one at a time, check each, and post each one that
+    is valid; memory holds one journal at a time."""
     mapping = target.journal_mappings[stream]
-    log = target.logger
-    groups, errors, collisions = group_rows(mapping, rows)
-    if errors:
-        ungrouped = [r for r in rows if not _has_group(mapping.group_by, r[1])]
+    ungrouped = spool.ungrouped()
+    if ungrouped:
+        errors = []
+        for number, record in ungrouped:
+            try:
+                mapping.group_of(record, number)
+            except RowError as exc:
+                errors.append(str(exc))
         target.fail_rows(stream, ungrouped, summarise(errors))
-    journals = []
-    for key, items in groups.items():
+    target.logger.info("Stream %s: %d rows in %d journal(s).", stream, spool.rows, spool.journals())
+    signed_out: AcumaticaAuthError | None = None
+    for key, items in spool.groups():
         journal = plan(mapping, key, [r for _, r in items], [n for n, _ in items])
-        if key in collisions:
-            journal.errors.insert(0, collisions[key])
+        if (message := collision(mapping, key, items)) is not None:
+            journal.errors.insert(0, message)
+        if signed_out is not None:
+            target.fail_journal(journal, "not attempted: signing in to Acumatica failed")
+            continue
         if not journal.errors:
             target.reference_data.check(journal)
-        journals.append(journal)
-    log.info("Stream %s: %d rows in %d journal(s).", stream, len(rows), len(journals))
-    for n, journal in enumerate(journals):
         try:
             _post(target, journal)
-        except AcumaticaAuthError:
-            for rest in journals[n:]:
-                target.fail_journal(rest, "not attempted: signing in to Acumatica failed")
-            raise
+        except AcumaticaAuthError as exc:
+            target.fail_journal(journal, "not attempted: signing in to Acumatica failed")
+            signed_out = exc
+    if signed_out is not None:
+        raise signed_out
 
 
 def _post(target: TargetAcumatica, journal: Journal) -> None:
@@ -146,10 +156,6 @@ def _post(target: TargetAcumatica, journal: Journal) -> None:
         body = journal.header_body(hold=False)
         body["Details"] = [line.body() for line in journal.lines]
         sys.stderr.write(f"DRY RUN {outcome.status} JournalTransaction: {encode(body).decode()}\n")
-
-
-def _has_group(columns: list[str], record: dict) -> bool:
-    return all(text(record.get(c)) is not None for c in columns)
 
 
 _key_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")

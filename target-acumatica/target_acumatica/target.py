@@ -29,6 +29,7 @@ from target_acumatica.poster import JournalPoster
 from target_acumatica.records import ReferenceMapping, ReferenceWriter
 from target_acumatica.reference_data import ReferenceData
 from target_acumatica.sinks import IgnoredSink, JournalSink, ReferenceSink, RunsSink, post_journals
+from target_acumatica.spool import JournalSpool
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -114,9 +115,8 @@ class TargetAcumatica(Target):
             prefixes[prefix] = stream
         self.dry_run = bool(cfg.get("dry_run"))
         self.audit = AuditLog(cfg.get("audit_dir") or DEFAULT_AUDIT_DIR, self.run_id)
-        # Per journal stream, its rows by key properties (see JournalSink.process_record).
-        self.journal_rows: dict[str, dict[object, tuple[int, dict]]] = {}
-        self._repeated: Counter[str] = Counter()
+        # Per journal stream, its rows on disk by key properties (see JournalSink.process_record).
+        self.journal_spools: dict[str, JournalSpool] = {}
         self.failures: list[str] = []
         self._row_numbers: Counter[str] = Counter()
         self._schema_messages: dict[str, dict] = {}
@@ -195,13 +195,13 @@ class TargetAcumatica(Target):
         self.current_input = copy.deepcopy(message_dict.get("record") or {})
         super()._process_record_message(message_dict)
 
-    def keep_journal_row(self, stream: str, key: object, number: int, record: dict) -> None:
+    def keep_journal_row(self, stream: str, key: bytes, number: int, record: dict) -> None:
         """Keep a journal row until the end of the input; a later row with its key replaces it."""
         with self._lock:
-            rows = self.journal_rows.setdefault(stream, {})
-            if key in rows:
-                self._repeated[stream] += 1
-            rows[key] = (number, record)
+            spool = self.journal_spools.get(stream)
+            if spool is None:
+                spool = self.journal_spools[stream] = JournalSpool(self.journal_mappings[stream])
+            spool.add(key, number, record)
 
     def _process_batch_message(self, message_dict: dict) -> None:
         """A BATCH message's records go the way of RECORD messages (stream maps, validation,
@@ -289,15 +289,20 @@ class TargetAcumatica(Target):
     def process_endofpipe(self) -> None:
         """Post the journals (every row is in now), then let the SDK drain, clean up and emit STATE."""
         try:
-            for stream in list(self.journal_rows):
-                if self._repeated[stream]:
+            for stream in list(self.journal_spools):
+                spool = self.journal_spools[stream]
+                if spool.repeated:
                     self.logger.info(
                         "Stream %s: %d row(s) repeated the key properties of an earlier row; the last of "
                         "each was kept, in the place of the first.",
                         stream,
-                        self._repeated[stream],
+                        spool.repeated,
                     )
-                post_journals(self, stream, list(self.journal_rows.pop(stream).values()))
+                try:
+                    post_journals(self, stream, spool)
+                finally:
+                    del self.journal_spools[stream]
+                    spool.close()
         finally:
             try:
                 super().process_endofpipe()
@@ -319,7 +324,7 @@ class TargetAcumatica(Target):
     def _write_state_message(self, state: dict) -> None:
         """STATE only once the rows it covers have landed: never while journal rows wait for the end
         of the input, never after a failure, never in a dry run."""
-        if self.journal_rows or self.failures or self.dry_run:
+        if self.journal_spools or self.failures or self.dry_run:
             return
         super()._write_state_message(state)
 

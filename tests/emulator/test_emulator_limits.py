@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
 import requests
+from acumatica_emulator.config import Knobs
+from acumatica_emulator.limits import Declined, LicenseLimits
 
 V24 = "24.200.001"
 
@@ -39,6 +42,37 @@ def test_rate_limit_delays_after_half_and_declines_long_waits(fresh, session):
     assert "Retry-After" not in declined.headers
     fresh.knobs.retry_after_s = 3
     assert _get(fresh, session).headers.get("Retry-After") == "3"
+
+
+def test_queued_requests_leave_one_by_one_at_the_documented_rate():
+    """Eight requests arrive at once under a limit of 8 per 2 s window: the first half pass, then
+    each queued request waits for the one ahead of it and then (time left) / (requests left), so
+    they leave 0.5 s apart instead of together."""
+    limits = LicenseLimits(Knobs(requests_per_minute=8, rate_window_s=2.0))
+    waits = [limits.reserve(100.0) for _ in range(8)]
+    assert waits == [0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.5, 2.0]
+    limits.knobs.max_queue_wait_s = 2.0
+    with pytest.raises(Declined):  # its turn would come 2.5 s from now
+        limits.reserve(100.0)
+
+
+def test_latency_is_spent_holding_a_concurrency_slot(fresh, signed_in):
+    """With one slot, requests are served one after another, each for the whole latency."""
+    fresh.knobs.max_concurrent_requests = 1
+    fresh.knobs.latency_ms = 100
+    served: list[float] = []
+    remove = fresh.on_request(lambda info: served.append(time.monotonic()))
+    sessions = [signed_in(fresh) for _ in range(5)]
+    threads = [threading.Thread(target=_get, args=(fresh, s)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    remove()
+    served.sort()
+    assert len(served) == 5
+    # Each was routed only after the one before it had held the slot for its latency.
+    assert all(b - a >= 0.1 for a, b in itertools.pairwise(served))
 
 
 def test_queue_longer_than_max_queue_is_declined(fresh, signed_in):

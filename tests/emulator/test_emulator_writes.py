@@ -31,12 +31,11 @@ BALANCED = (
 def put(fresh, signed_in):
     session = signed_in(fresh)
 
-    def call(entity: str, body: dict, **headers):
+    def call(entity: str, body: dict, select: str | None = None, **headers):
+        # The answer holds the fields sent, those asked for, and the expanded lines.
+        params = {"$expand": "Details"} if select is None else {"$expand": "Details", "$select": select}
         return session.put(
-            f"{fresh.base_url}/entity/Default/{V24}/{entity}",
-            json=body,
-            headers=headers,
-            params={"$expand": "Details"},
+            f"{fresh.base_url}/entity/Default/{V24}/{entity}", json=body, headers=headers, params=params
         )
 
     call.session = session
@@ -56,7 +55,12 @@ def test_reference_data_is_consistent_with_the_documents_that_use_it(fresh):
 
 
 def test_put_creates_a_journal_with_the_next_batch_number_and_numbered_lines(fresh, put):
-    response = put("JournalTransaction", _journal(*BALANCED), **{"If-None-Match": "*"})
+    response = put(
+        "JournalTransaction",
+        _journal(*BALANCED),
+        select="BatchNbr,Module,Status,PostPeriod",
+        **{"If-None-Match": "*"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["BatchNbr"]["value"] == "000041" and body["Module"]["value"] == "GL"
@@ -70,8 +74,41 @@ def test_put_creates_a_journal_with_the_next_batch_number_and_numbered_lines(fre
         (Decimal("100.25"), Decimal("0.00")),
         (Decimal("0.00"), Decimal("100.25")),
     ]
-    again = put("JournalTransaction", _journal(*BALANCED), **{"If-None-Match": "*"})
+    again = put("JournalTransaction", _journal(*BALANCED), select="BatchNbr", **{"If-None-Match": "*"})
     assert again.json()["BatchNbr"]["value"] == "000042"
+
+
+def test_put_answers_with_the_fields_sent_and_asked_for_only(fresh, put):
+    """Acumatica answers a PUT with "only the fields that were sent or selected" (API-FACTS 1.5):
+    BatchNbr and Status, which the instance sets, come back only when asked for."""
+    url = f"{fresh.base_url}/entity/Default/{V24}/JournalTransaction"
+    bare = put.session.put(url, json=_journal(*BALANCED))
+    assert bare.status_code == 200, bare.text
+    body = bare.json()
+    assert set(body) == {
+        "id",
+        "rowNumber",
+        "note",
+        "custom",
+        "_links",
+        "Description",
+        "TransactionDate",
+        "Details",
+    }
+    sent_in_lines = set(BALANCED[0]) | set(BALANCED[1])  # one selection for the whole detail array
+    assert [set(line) - {"id", "rowNumber", "note", "custom"} for line in body["Details"]] == [
+        sent_in_lines,
+        sent_in_lines,
+    ]
+    hold = put.session.put(
+        url, json={"id": body["id"], "Hold": {"value": True}}, params={"$select": "BatchNbr"}
+    )
+    assert set(hold.json()) - {"id", "rowNumber", "note", "custom", "_links"} == {"Hold", "BatchNbr"}
+    expanded = put.session.put(url, json={"id": body["id"]}, params={"$expand": "Details"}).json()
+    assert "BatchNbr" not in expanded and "LineNbr" in expanded["Details"][0]
+    fresh.knobs.put_answer = "whole"  # the looser behaviour, kept for comparison
+    whole = put.session.put(url, json={"id": body["id"], "Hold": {"value": False}}).json()
+    assert whole["BatchNbr"]["value"] == "000041" and whole["Status"]["value"] == "Balanced"
 
 
 def test_if_none_match_and_if_match_answer_412(fresh, put):
@@ -133,7 +170,7 @@ def test_422_names_each_failing_field_and_line_and_stores_nothing(fresh, put):
 
 
 def test_update_adds_changes_and_deletes_lines_by_id(fresh, put):
-    made = put("JournalTransaction", _journal(BALANCED[0], Hold=True)).json()
+    made = put("JournalTransaction", _journal(BALANCED[0], Hold=True), select="Status").json()
     assert made["Status"]["value"] == "On Hold"
     first = made["Details"][0]["id"]
     second = {k: {"value": v} for k, v in BALANCED[1].items()}
@@ -189,7 +226,7 @@ def test_release_answers_202_with_a_location_polled_until_204(fresh, put):
 
 def test_release_of_an_unbalanced_batch_fails_on_post_or_on_the_status_url(fresh, put):
     unbalanced = _journal(BALANCED[0], {"Account": "67000", "CreditAmount": 100.24})
-    made = put("JournalTransaction", unbalanced).json()
+    made = put("JournalTransaction", unbalanced, select="Status").json()
     assert made["Status"]["value"] == "On Hold"
     refused = _release(fresh, put.session, made["id"])
     assert refused.status_code == 422 and "out of balance" in refused.json()["error"]

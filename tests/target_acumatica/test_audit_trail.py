@@ -123,9 +123,12 @@ def test_a_taps_run_records_go_to_runs_jsonl_without_a_mapping(emulator, tmp_pat
         "type": "SCHEMA",
         "stream": "_audit_runs",
         "key_properties": ["run_id"],
-        "schema": {"type": "object", "properties": {
-            name: {} if name == "streams" else {"type": ["string", "null"]} for name in record
-        }},
+        "schema": {
+            "type": "object",
+            "properties": {
+                name: {} if name == "streams" else {"type": ["string", "null"]} for name in record
+            },
+        },
     }
     *data, state = singer_input(allocation_rows(allocations=1, lines=4)).splitlines(keepends=True)
     run_messages = [runs_schema, {"type": "RECORD", "stream": "_audit_runs", "record": record}]

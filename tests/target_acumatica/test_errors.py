@@ -8,13 +8,18 @@ import os
 import subprocess
 
 import pytest
+from acumatica_client import AcumaticaAuthError
+from target_acumatica.poster import JournalPoster
 
 from tests.target_acumatica.helpers import (
     MAPPING,
     STREAM,
     TARGET,
     allocation_rows,
+    audit_lines,
+    posted_journals,
     run_cli,
+    run_target,
     singer_input,
     target_config,
 )
@@ -128,3 +133,32 @@ def test_unreadable_input_ends_in_one_line_before_state(emulator, tmp_path, line
     errors = _errors(run.stderr)
     assert len(errors) == 1 and wanted in errors[0], run.stderr
     assert run.states == [] and emulator.stats.requests[("PUT", "entity")] == 0
+
+
+def test_journals_after_a_sign_in_failure_are_failed_as_not_attempted(emulator, tmp_path, monkeypatch):
+    """Journals are built and posted one at a time: once signing in fails, each later journal is still
+    built from its rows and recorded as not attempted (audit line, failed file), and STATE is held."""
+    real_post = JournalPoster.post
+    calls = []
+
+    def post(self, journal):
+        calls.append(journal.key)
+        if len(calls) == 2:
+            raise AcumaticaAuthError("sign-in refused")
+        return real_post(self, journal)
+
+    monkeypatch.setattr(JournalPoster, "post", post)
+    rows = allocation_rows(allocations=3, lines=2)
+    run = run_target(target_config(emulator, tmp_path / "audit"), singer_input(rows), tmp_path)
+    assert run.returncode == 1 and "sign-in refused" in run.stderr
+    assert calls == ["OH:2024-03:A-0001", "OH:2024-03:A-0002"]
+    assert list(posted_journals(emulator)) == ["OH:2024-03:A-0001"]
+    audit = audit_lines(tmp_path / "audit")
+    assert [(a["key"], a["status"], a["rows"]) for a in audit] == [
+        ("OH:2024-03:A-0001", "posted", 3),
+        ("OH:2024-03:A-0002", "failed", 3),
+        ("OH:2024-03:A-0003", "failed", 3),
+    ]
+    assert {a["error"] for a in audit[1:]} == {"not attempted: signing in to Acumatica failed"}
+    assert all(a["failed_file"] for a in audit[1:])
+    assert run.states == []

@@ -173,3 +173,25 @@ def test_a_description_longer_than_acumatica_keeps_is_refused(emulator, tmp_path
     assert run.returncode == 1
     assert "journal OH:2024-03:A-0001: Description is 318 characters; Acumatica keeps 256" in run.stderr
     assert posted_journals(emulator) == {}
+
+
+def test_rows_moved_to_another_group_and_a_row_without_group_keep_their_places(emulator, tmp_path):
+    """Journals are built from the rows on disk group by group: rows sent again with another group value
+    leave their group for the new one, in the place of their first sending, and a row with a blank group
+    column fails alone."""
+    march = allocation_rows(allocations=1, lines=2, period="2024-03")  # keys A-0001/1-3
+    april = allocation_rows(allocations=2, lines=2, period="2024-04")[3:]  # keys A-0002/1-3
+    blank = {**april[0], "allocation_id": "  ", "line": 7}
+    moved = [{**r, "period": "2024-04"} for r in march]
+    text = singer_input([*march, *april, blank, *moved])
+    run = run_target(target_config(emulator, tmp_path / "audit"), text, tmp_path)
+    assert run.returncode == 1
+    assert "row 7 of stream overhead_allocation: group column 'allocation_id' is empty" in run.stderr
+    assert_posted_equal_rows(emulator, [*moved, *april])
+    audit = audit_lines(tmp_path / "audit")
+    assert [(a["key"], a["status"], a["rows"]) for a in audit] == [
+        (None, "failed", 1),
+        ("OH:2024-04:A-0001", "posted", 3),
+        ("OH:2024-04:A-0002", "posted", 3),
+    ]
+    assert run.states == []

@@ -291,3 +291,20 @@ def test_unmapped_stream_and_mapping_typo_fail_naming_the_setting(emulator, tmp_
     run = run_target(config, singer_input(rows), tmp_path)
     assert run.returncode != 0 and "journals.overhead_allocation names columns" in run.stderr
     assert "acount (account)" in run.stderr and _puts(emulator) == 0
+
+
+def test_a_batch_the_instance_keeps_on_hold_fails_naming_its_number(emulator, tmp_path, monkeypatch):
+    """An instance that keeps a batch on hold once Hold is cleared (an approval step, say): the journal
+    fails naming the batch, read from the PUT answer, which holds only what was sent or asked for."""
+    from acumatica_emulator import writes
+
+    monkeypatch.setattr(writes, "journal_status", lambda store, rec: "On Hold")
+    rows = allocation_rows(allocations=1, lines=4)
+    config = target_config(emulator, tmp_path / "audit", lines_per_request=2)
+    run = run_target(config, singer_input(rows), tmp_path)
+    assert run.returncode == 1
+    assert "journal OH:2024-03:A-0001: batch 000041 stays on hold in Acumatica (status On Hold)" in run.stderr
+    assert run.states == []
+    assert [(a["key"], a["status"]) for a in audit_lines(tmp_path / "audit")] == [
+        ("OH:2024-03:A-0001", "failed")
+    ]

@@ -110,6 +110,7 @@ class AcumaticaApp:
             return response
         fault = self.faults.next_fault()
         if fault is not None:
+            self.faults.delay()
             self.stats.request(req.method, kind, 0 if fault.reset else fault.status)
             if fault.reset:
                 return Response(0, reset=True)
@@ -120,6 +121,7 @@ class AcumaticaApp:
             self.stats.request(req.method, kind, 429)
             return self._too_many()
         try:
+            self.faults.delay()
             response = self._route(req, sub, kind)
         except QueryError as exc:
             response = json_response(400, error_body(str(exc)))
@@ -421,7 +423,10 @@ class AcumaticaApp:
             if rec.get("Status") != status:
                 self.store.modify(entity, rec["id"], {"Status": status})
         self.stats.count(f"{entity}_{'created' if existing is None else 'updated'}")
-        plan = self._plan(entity, version, req.query)
+        query = req.query
+        if self.knobs.put_answer == "sent":
+            query = writes.put_answer_query(version, entity, body, query)
+        plan = self._plan(entity, version, query)
         return Response(200, ENCODER.encode(plan.record(self.store.find(entity, rec["id"]), 1)))
 
     def _validate(self, entity: str, values: dict, existing: dict | None) -> list[writes.Problem]:

@@ -54,7 +54,11 @@ class Knobs:
     refresh_chain_lifetime_s: float = 30 * 24 * 3600.0
     #: A cookie session not used for this long is closed (10 minutes on a real instance).
     session_idle_timeout_s: float = 600.0
-    #: Latency added to every request under the instance path.
+    #: What a PUT answers with: "sent" = the fields sent plus those asked for with ``$select`` and
+    #: ``$expand`` (and id, rowNumber, note, custom), as Acumatica documents (API-FACTS 1.5);
+    #: "whole" = every field of the record, as earlier emulator versions did (for comparison only).
+    put_answer: str = "sent"
+    #: Latency added to every request under the instance path, while it holds a concurrency slot.
     latency_ms: int = 0
     #: Probability that a request under the instance path answers 500 (seeded RNG).
     error_rate_5xx: float = 0.0

@@ -46,10 +46,8 @@ class LicenseLimits:
         """Wait for a turn, or raise Declined. Pair with release()."""
         knobs = self.knobs
         with self._lock:
-            wait = self._rate_delay(time.monotonic())
+            wait = self.reserve(time.monotonic())
             if wait > 0:
-                if self._queued + 1 > knobs.max_queue or wait > knobs.max_queue_wait_s:
-                    raise Declined
                 self._queued += 1
         if wait > 0:
             time.sleep(wait)
@@ -58,10 +56,9 @@ class LicenseLimits:
                 self._queued -= 1
             if self._concurrency_full():
                 deadline = time.monotonic() + knobs.max_queue_wait_s
-                if wait <= 0:
-                    if self._queued + 1 > knobs.max_queue:
-                        raise Declined
-                    self._queued += 1
+                if self._queued + 1 > knobs.max_queue:
+                    raise Declined
+                self._queued += 1
                 try:
                     while self._concurrency_full():
                         left = deadline - time.monotonic()
@@ -69,8 +66,7 @@ class LicenseLimits:
                             raise Declined
                         self._lock.wait(left)
                 finally:
-                    if wait <= 0:
-                        self._queued -= 1
+                    self._queued -= 1
             self._running += 1
 
     def release(self) -> None:
@@ -85,31 +81,34 @@ class LicenseLimits:
         limit = self.knobs.max_concurrent_requests
         return limit is not None and self._running >= limit
 
-    def _rate_delay(self, now: float) -> float:
-        """Reserve a slot in the rate window and return how long this request must wait."""
-        limit = self.knobs.requests_per_minute
+    def reserve(self, now: float) -> float:
+        """Reserve this request's turn in the rate window and return how long it must wait from
+        ``now``; raise Declined when the queue is full or the wait too long. Call under the lock.
+
+        Queued requests leave one by one, in order: each waits for the one ahead of it, then for
+        (time left in the window) / (requests left) as counted when it reaches the front."""
+        knobs = self.knobs
+        limit = knobs.requests_per_minute
         if not limit:
             return 0.0
-        window = self.knobs.rate_window_s
+        window = knobs.rate_window_s
+        front = max(now, self._next_free)
         admitted = self._admitted
-        while admitted and admitted[0] <= now - window:
+        while admitted and admitted[0] <= front - window:
             admitted.popleft()
         count = len(admitted)
         delay = 0.0
         if count >= limit / 2:
-            remaining_time = max(0.0, admitted[0] + window - now) if admitted else window
+            remaining_time = max(0.0, admitted[0] + window - front) if admitted else window
             remaining = limit - count
             delay = remaining_time if remaining <= 0 else remaining_time / remaining
-        start = now + delay
-        if delay > 0:
-            start = max(start, self._next_free)  # delayed requests leave the queue one by one
-            self._next_free = start
+        start = front + delay
         wait = start - now
-        if (
-            wait <= self.knobs.max_queue_wait_s
-            and self._queued + (1 if wait > 0 else 0) <= self.knobs.max_queue
-        ):
-            admitted.append(start)
+        if wait > 0 and (self._queued + 1 > knobs.max_queue or wait > knobs.max_queue_wait_s):
+            raise Declined
+        admitted.append(start)
+        if wait > 0:
+            self._next_free = start
         return wait
 
 
@@ -136,9 +135,13 @@ class FaultInjector:
             self._fail.clear()
             self._reset = 0
 
-    def next_fault(self) -> Fault | None:
+    def delay(self) -> None:
+        """The latency knob: called while the request holds its concurrency slot, so requests
+        beyond the license's concurrency wait for it too."""
         if self.knobs.latency_ms:
             time.sleep(self.knobs.latency_ms / 1000)
+
+    def next_fault(self) -> Fault | None:
         with self._lock:
             if self._reset:
                 self._reset -= 1

@@ -11,9 +11,13 @@ import copy
 import re
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from acumatica_client import catalog
+
+from .odata import split_list
 from .store import RecordNotFound, RecordStore
 
 #: Journal statuses after release; such a batch can no longer be changed.
@@ -34,6 +38,58 @@ def unwrap(value: object) -> object:
     if isinstance(value, dict) and set(value) <= {"value", "error"}:
         return value.get("value")
     return value
+
+
+#: Keys of a sent object that are not fields (the record's identity, its note and custom fields, line
+#: deletion): the answer carries id, rowNumber, note and custom whatever is sent or selected.
+_NOT_FIELDS = frozenset({"id", "rowNumber", "note", "custom", "_links", "error", "delete", "files"})
+
+
+def sent_fields(version: str, type_name: str, body: Mapping, path: str = "") -> tuple[list[str], list[str]]:
+    """``$select`` and ``$expand`` items naming what a PUT body sent: its scalar fields, and each sent
+    detail or linked entity with the fields sent in it (fields the endpoint does not know are left out)."""
+    fields = catalog.fields(version, type_name)
+    select: list[str] = []
+    expand: list[str] = []
+    for name, value in body.items():
+        ftype = fields.get(name)
+        if name in _NOT_FIELDS or ftype is None:
+            continue
+        if catalog.is_scalar(ftype):
+            select.append(path + name)
+            continue
+        element = catalog.element_type(ftype)
+        expand.append(path + name)
+        parts = value if isinstance(value, list) else [value]
+        inner: dict = {}
+        for part in parts:
+            if isinstance(part, Mapping):
+                inner.update(part)
+        if not catalog.has_entity(version, element):
+            select.append(path + name)
+            continue
+        sub_select, sub_expand = sent_fields(version, element, inner, f"{path}{name}/")
+        select += sub_select or [path + name]
+        expand += sub_expand
+    return select, expand
+
+
+def put_answer_query(version: str, entity: str, body: Mapping, query: Mapping[str, str]) -> dict[str, str]:
+    """The query options a PUT answer is rendered with: Acumatica answers with "only the fields that
+    were sent or selected" (API-FACTS 1.5), so the sent fields join ``$select``, and each ``$expand``
+    item is returned whole."""
+    select, expand = sent_fields(version, entity, body)
+    asked_expand = split_list(query.get("$expand"))
+    fields = catalog.fields(version, entity)
+    # An expanded entity comes back whole (its nested expansions with it); names the entity does not
+    # have are ignored, as a GET ignores them.
+    select += split_list(query.get("$select")) + [e for e in asked_expand if e in fields]
+    expand += asked_expand
+    out = {k: v for k, v in query.items() if k not in ("$select", "$expand")}
+    out["$select"] = ",".join(dict.fromkeys(select))
+    if expand:
+        out["$expand"] = ",".join(dict.fromkeys(expand))
+    return out
 
 
 def invalid_body(entity: str, body: dict, detail: str | None, problems: list[Problem]) -> dict:
