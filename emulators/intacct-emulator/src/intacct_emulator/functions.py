@@ -113,7 +113,7 @@ class Functions:
             own = ("cmp", "=", "MEGAENTITYID", [caller.locationid])
             tree = own if tree is None else ("and", [own, tree])
         try:
-            predicate = compile_filter(tree, obj, self.clock, casefold)
+            predicate = compile_filter(tree, obj, self.clock, casefold, self.knobs.text_collation)
         except FilterError as exc:
             if exc.field and exc.field not in obj.by_name:
                 raise errors.bad_field(exc.field, obj.name) from None
