@@ -299,6 +299,8 @@ class Functions:
             return self._aggregate(obj, scan, aggregates)
         total = self.app.cached_count(scan, (obj.name, etree.tostring(el), caller.locationid))
         rows = self.store.scan(scan, order, skip=offset, limit=pagesize)
+        if order and obj.name in {o.upper() for o in self.knobs.misordered_objects}:
+            rows = rows[::-1]
         body = self.rows_xml(obj.name, obj, rows, fields, caller)
         remaining = max(0, total - offset - len(rows))
         return (
