@@ -121,11 +121,35 @@ class CheckedTap:
     compatible_replication_keys: tuple[frozenset[str], ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self.halted: dict[str, str] = {}
+        super().__init__(*args, **kwargs)
         self.check_names()
         self.check_catalog()
         self.check_bookmarks()
+
+    # Settings --------------------------------------------------------------------------
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema validation, and dates and date-times that must read as such (the
+        SDK's validator does not check ``format``)."""
+        try:
+            errors = super()._validate_config(raise_errors=True)  # type: ignore[misc]
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        properties = (self.config_jsonschema or {}).get("properties") or {}  # type: ignore[attr-defined]
+        for name, spec in properties.items():
+            value = self.config.get(name)  # type: ignore[attr-defined]
+            kind = spec.get("format") if isinstance(spec, dict) else None
+            if value in (None, "") or kind not in ("date", "date-time"):
+                continue
+            if parse_bookmark(value) is None:
+                errors.append(
+                    f"Setting {name} {str(value)[:60]!r} is not an ISO 8601 {kind} "
+                    f"(e.g. {'2024-01-31' if kind == 'date' else '2024-01-31T00:00:00Z'})."
+                )
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)  # type: ignore[attr-defined]
+        return errors
 
     # Names -----------------------------------------------------------------------------
 
