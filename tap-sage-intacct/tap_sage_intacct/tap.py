@@ -186,16 +186,22 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             logger=self.logger,
         )
 
+    def _configured_zone(self) -> ZoneInfo | None:
+        name = self.config.get("timezone")
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"Setting timezone {name!r} is not an IANA time zone name (e.g. America/New_York)."
+            raise SettingError(msg) from None
+
     @cached_property
     def clock(self) -> Clock:
         """The user's time zone: the ``timezone`` setting, else ``readUserFormatting``."""
-        name = self.config.get("timezone")
-        if name:
-            try:
-                return Clock(ZoneInfo(name))
-            except (ZoneInfoNotFoundError, ValueError):
-                msg = f"Setting timezone {name!r} is not an IANA time zone name (e.g. America/New_York)."
-                raise SettingError(msg) from None
+        zone = self._configured_zone()
+        if zone is not None:
+            return Clock(zone)
         result = self.client.call(
             xmlgw.read_user_formatting(self.config["user_id"]), what="readUserFormatting"
         )
@@ -267,6 +273,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
     # Streams ---------------------------------------------------------------------------
 
     def discover_streams(self) -> list[IntacctStream | RunsStream]:
+        self._configured_zone()  # a wrong zone fails now, before any call
         specs = list(BUILTIN) + [self._configured(o) for o in self.config.get("objects") or []]
         seen: dict[str, str] = {}
         for spec in specs:
