@@ -73,14 +73,18 @@ def test_about_shows_the_ranges():
 def test_a_bookmark_on_another_taps_replication_key_is_refused(tap: TapRunner):
     state = {
         "bookmarks": {
-            "vendors": {"replication_key": "WHENMODIFIED", "replication_key_value": "2030-01-01T00:00:00+00:00"}
+            "vendors": {
+                "replication_key": "WHENMODIFIED",
+                "replication_key_value": "2030-01-01T00:00:00+00:00",
+            }
         }
     }
     refused(tap.sync(["vendors"], state, check=False), "vendors", "WHENMODIFIED", "LastModifiedDateTime")
 
 
 def test_a_bookmark_that_is_not_a_time_is_refused(tap: TapRunner):
-    state = {"bookmarks": {"vendors": {"replication_key": "LastModifiedDateTime", "replication_key_value": "soon"}}}
+    bookmark = {"replication_key": "LastModifiedDateTime", "replication_key_value": "soon"}
+    state = {"bookmarks": {"vendors": bookmark}}
     refused(tap.sync(["vendors"], state, check=False), "vendors", "'soon'")
 
 
@@ -117,7 +121,8 @@ def test_an_extra_entity_with_an_unsafe_name_is_refused_before_any_data(tmp_path
 @pytest.mark.parametrize("name", ["vendors", "Vendors", "VENDORS"])
 def test_an_extra_entity_named_like_a_builtin_in_any_case_is_refused(tmp_path, tap_config, name):
     extra = [{"name": name, "entity": "Vendor", "key_properties": ["VendorID"]}]
-    refused(with_setting(tmp_path, tap_config, extra_entities=extra), "extra_entities", repr(name), "'vendors'")
+    result = with_setting(tmp_path, tap_config, extra_entities=extra)
+    refused(result, "extra_entities", repr(name), "'vendors'")
 
 
 def test_two_extra_entities_differing_in_case_are_refused(tmp_path, tap_config):
@@ -134,7 +139,10 @@ def test_an_extra_entity_schema_property_that_is_not_safe_is_refused(tmp_path, t
             "name": "projects_x",
             "entity": "ProjectX",
             "key_properties": ["ProjectID"],
-            "schema": {"type": "object", "properties": {"ProjectID": {"type": "string"}, 'a"b': {"type": "string"}}},
+            "schema": {
+                "type": "object",
+                "properties": {"ProjectID": {"type": "string"}, 'a"b': {"type": "string"}},
+            },
         }
     ]
     refused(with_setting(tmp_path, tap_config, extra_entities=extra), "extra_entities", "schema property")

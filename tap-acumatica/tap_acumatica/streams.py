@@ -96,7 +96,8 @@ def extra_stream(spec: dict) -> EntityStream:
     (the fields of Acumatica entities are plain identifiers)."""
     missing = [k for k in ("name", "entity", "key_properties") if not spec.get(k)]
     if missing:
-        msg = f"Setting extra_entities: entry {spec.get('name') or spec.get('entity')!r} lacks {', '.join(missing)}."
+        entry = spec.get("name") or spec.get("entity")
+        msg = f"Setting extra_entities: entry {entry!r} lacks {', '.join(missing)}."
         raise SettingError(msg)
     check_name(spec["name"], "Setting extra_entities: stream name")
     where = f"Setting extra_entities, stream {spec['name']}:"

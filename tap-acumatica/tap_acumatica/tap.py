@@ -13,7 +13,7 @@ import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
 from acumatica_client.errors import RETRIABLE_STATUSES
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
-from mlc_run_audit.checks import CheckedTap, SettingError, check_name
+from mlc_run_audit.checks import CheckedTap, SettingError
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -267,7 +267,8 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         for spec in specs:
             other = seen.get(spec.name.casefold())
             if other is not None:
-                origin = "a built-in stream" if any(b.name == other for b in BUILTIN_STREAMS) else "another entry"
+                builtin = any(b.name == other for b in BUILTIN_STREAMS)
+                origin = "a built-in stream" if builtin else "another entry"
                 msg = (
                     f"Setting extra_entities: stream name {spec.name!r} is taken by {origin} ({other!r}; "
                     "loaders ignore case); choose another name."

@@ -183,9 +183,9 @@ class Shape:
         """A function turning one row (text values) into a record with every selected field.
         Empty text is null for every type but text; timestamps are read in ``clock``'s zone."""
         plan = [
-            (name, self.columns[name], _converter(self.field_types[name], clock), self.field_types[name] == "text")
+            (name, self.columns[name], _converter(kind, clock), kind == "text")
             for name in selected
-            if name in self.field_types
+            if (kind := self.field_types.get(name)) is not None
         ]
 
         def convert(row: Mapping[str, str | None]) -> dict:

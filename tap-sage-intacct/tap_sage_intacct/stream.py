@@ -393,7 +393,9 @@ class IntacctStream(AuditedStream, Stream):
         empty = dict.fromkeys(self.shape.json_schema()["properties"])
         count = 0
         key = self.shape.column(self.spec.key)
-        deletions = self._keyset("AUDITHISTORY", "ACCESSTIME", "OBJECTKEY", window, lower, AUDIT_TYPES, fields)
+        deletions = self._keyset(
+            "AUDITHISTORY", "ACCESSTIME", "OBJECTKEY", window, lower, AUDIT_TYPES, fields
+        )
         for rows, complete in deletions:
             for row in rows:
                 record: dict[str, Any] = dict(empty)

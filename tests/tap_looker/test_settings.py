@@ -13,7 +13,9 @@ from tests.tap_looker.conftest import ALLOCATION_QUERY, run_tap, tap_config
 INCREMENTAL = {**ALLOCATION_QUERY, "replication_field": "overhead_allocation.posting_date"}
 
 
-@pytest.mark.parametrize("name", ['x" (i int); DROP TABLE bills; --', "overhead-allocation", "9lives", "a" * 64])
+@pytest.mark.parametrize(
+    "name", ['x" (i int); DROP TABLE bills; --', "overhead-allocation", "9lives", "a" * 64]
+)
 def test_an_unsafe_stream_name_is_refused_naming_the_setting(emulator, name):
     with pytest.raises(SettingError, match=r"Setting queries\[0\]: stream name"):
         TapLooker(config=tap_config(emulator, [{**ALLOCATION_QUERY, "name": name}]))
@@ -53,12 +55,13 @@ def test_a_bookmark_on_another_replication_key_is_refused(emulator):
             "overhead_allocation": {"replication_key": "WHENMODIFIED", "replication_key_value": "2030-01-01"}
         }
     }
-    with pytest.raises(SettingError, match="overhead_allocation has a bookmark on WHENMODIFIED.*posting_date"):
+    with pytest.raises(SettingError, match=r"has a bookmark on WHENMODIFIED.*posting_date"):
         TapLooker(config=tap_config(emulator, [INCREMENTAL]), state=state)
 
 
 def test_a_month_bookmark_is_a_bookmark(emulator):
-    state = {"bookmarks": {"overhead_allocation": {"replication_key": "posting_date", "replication_key_value": "2026-09"}}}
+    bookmark = {"replication_key": "posting_date", "replication_key_value": "2026-09"}
+    state = {"bookmarks": {"overhead_allocation": bookmark}}
     sync = run_tap(tap_config(emulator, [INCREMENTAL]), state=state)
     assert sync.bookmark("overhead_allocation") == "2026-10-31"
 
@@ -71,5 +74,5 @@ def test_a_catalog_selecting_a_stream_the_tap_lacks_is_an_error(emulator):
     for meta in entry["metadata"]:
         if not meta["breadcrumb"]:
             meta["metadata"]["selected"] = True
-    with pytest.raises(SettingError, match="selects stream.* gl_lines"):
+    with pytest.raises(SettingError, match=r"selects stream.* gl_lines"):
         TapLooker(config=config, catalog=catalog)

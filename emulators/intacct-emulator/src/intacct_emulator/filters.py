@@ -244,7 +244,7 @@ def converter(
     obj: ObjectDef, field: str, clock: UserClock, casefold: bool = False, collation: str = "binary"
 ) -> Callable[[str], object]:
     """Intacct string -> comparable value for a field's data type (None for empty); text is
-    ordered by ``collation`` (see the ``text_collation`` knob) unless ``casefold`` asks for case-insensitive."""
+    ordered by ``collation`` (the ``text_collation`` knob) unless ``casefold`` asks for case-insensitive."""
     dtype = obj.by_name[field].datatype
     if dtype == INTEGER:
 

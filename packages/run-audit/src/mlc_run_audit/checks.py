@@ -148,7 +148,8 @@ class CheckedTap:
                     f"(e.g. {'2024-01-31' if kind == 'date' else '2024-01-31T00:00:00Z'})."
                 )
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)  # type: ignore[attr-defined]
+            schema = self.config_jsonschema  # type: ignore[attr-defined]
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
         return errors
 
     # Names -----------------------------------------------------------------------------
