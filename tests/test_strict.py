@@ -160,3 +160,20 @@ def test_a_long_custom_field_gets_a_safe_column_name():
     column = CustomField.parse("VendorPaymentMethodDetails.UsrAVeryLongCustomFieldNameIndeed").column
     assert is_safe_name(column) and len(column) == MAX_NAME_LENGTH
     assert column == CustomField.parse("VendorPaymentMethodDetails.UsrAVeryLongCustomFieldNameIndeed").column
+
+
+def test_an_extra_entity_with_a_schema_emits_only_the_schema_properties(tap: TapRunner):
+    schema = {
+        "type": "object",
+        "properties": {
+            "VendorID": {"type": ["string", "null"]},
+            "VendorName": {"type": ["string", "null"]},
+            "LastModifiedDateTime": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    extra = [{"name": "vendor_names", "entity": "Vendor", "key_properties": ["VendorID"], "schema": schema}]
+    sync = tap.sync(["vendor_names"], extra_entities=extra)
+    records = sync.records["vendor_names"]
+    assert records
+    for record in records:
+        assert {k for k in record if not k.startswith("_audit_")} <= set(schema["properties"]), record
