@@ -7,7 +7,7 @@ from datetime import UTC
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mlc_run_audit.checks import CheckedTap, SettingError, check_name
+from mlc_run_audit.checks import CheckedTap, SettingError, check_name, parse_bookmark
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -17,7 +17,7 @@ from tap_sage_intacct import objects, xmlgw
 from tap_sage_intacct.client import DEFAULT_ENDPOINT, Credentials, IntacctClient
 from tap_sage_intacct.objects import BUILTIN, LineItems, ObjectStream, lookup_type
 from tap_sage_intacct.records import Clock, Shape, fixed_offset
-from tap_sage_intacct.stream import IntacctStream
+from tap_sage_intacct.stream import DELETES_BOOKMARK, IntacctStream
 from tap_sage_intacct.xmlgw import IntacctError
 
 MAX_PAGE_SIZE = 2000
@@ -251,6 +251,18 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
                     found[name] = (lookup_type(node.findtext("DATATYPE") or ""), custom)
             cache[obj] = found
         return cache[obj]
+
+    def check_bookmarks(self) -> None:
+        """The shared checks, and the deletions bookmark (``deleted_after``) must be a time too."""
+        super().check_bookmarks()
+        for name, entry in ((self.state or {}).get("bookmarks") or {}).items():
+            value = entry.get(DELETES_BOOKMARK) if isinstance(entry, dict) else None
+            if value is not None and parse_bookmark(value) is None:
+                msg = (
+                    f"State for stream {name}: {DELETES_BOOKMARK} {value!r} is not an ISO 8601 "
+                    "timestamp. Fix it (meltano state set/edit) or clear it to read again from start_date."
+                )
+                raise SettingError(msg)
 
     def audit_source_description(self) -> str:
         endpoint = public_url(self.config.get("endpoint_url") or DEFAULT_ENDPOINT)

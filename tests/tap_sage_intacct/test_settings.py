@@ -95,3 +95,9 @@ def test_a_config_error_is_one_or_two_lines_without_traceback(tmp_path, config):
     errors = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
     assert 1 <= len(errors) <= 2, proc.stderr[-3000:]
     assert "timezone 'Mars/Olympus'" in errors[0]
+
+
+def test_a_deletions_bookmark_that_is_not_a_time_is_refused(config):
+    state = {"bookmarks": {"ap_bills": {"deleted_after": "last tuesday"}}}
+    with pytest.raises(SettingError, match="ap_bills: deleted_after 'last tuesday'"):
+        tap({**config, "include_deleted": True}, state=state)
