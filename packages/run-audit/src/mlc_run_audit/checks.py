@@ -237,7 +237,7 @@ class CheckedTap:
     def halt_stream(self, stream: str, error: Exception) -> None:
         """Record that ``stream`` stopped at its last bookmark; the run fails after the others."""
         self.halted[stream] = str(error)
-        self.logger.error("Stream %s stopped: %s", stream, error)  # type: ignore[attr-defined]
+        self.logger.error("%s", error if stream in str(error) else f"Stream {stream}: {error}")  # type: ignore[attr-defined]
         audit = getattr(self, "run_audit", None)
         if audit is not None:
             audit.error = "; ".join(f"{s}: {e}" for s, e in self.halted.items())[:2000]
