@@ -148,7 +148,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
         ),
         th.Property(
             "max_retries",
-            th.IntegerType(minimum=0, maximum=100),
+            th.IntegerType(minimum=0),
             default=8,
             title="Max retries",
             description="Retries of a call on GW-0010 rate limiting, 'try again later', HTTP 429/5xx, "
