@@ -66,7 +66,7 @@ def test_an_expansion_the_version_lacks_is_a_clear_error(tmp_path):
     config.write_text(json.dumps({"expand": {"bills": ["NoSuchDetail"]}}))
     proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "Cannot expand 'NoSuchDetail': Bill in endpoint version 24.200.001" in proc.stderr
+    assert "Setting expand: cannot expand 'NoSuchDetail': Bill in endpoint version 24.200.001" in proc.stderr
 
 
 def test_an_extra_entity_with_a_linked_expansion_is_read_like_the_builtins(tap, emulator):

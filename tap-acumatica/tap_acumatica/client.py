@@ -237,8 +237,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
             current = datetime.fromisoformat(value)
             if previous is not None and current < previous:
                 msg = (
-                    f"The instance returned {self.spec.entity} records out of {rk} order although "
-                    "$orderby asked for it. Set paging_order to 'key' for this instance."
+                    f"Stream {self.name}: the instance returned {self.spec.entity} records out of {rk} "
+                    "order although $orderby asked for it. Set paging_order to 'key' for this instance."
                 )
                 raise FatalAPIError(msg)
             previous = current

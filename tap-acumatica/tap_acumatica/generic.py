@@ -8,12 +8,14 @@ from tap_acumatica.schema import CustomField, utc_timestamp
 
 
 class GenericShape:
-    """Unwraps any ``{"value": ...}`` field against a user-given JSON schema."""
+    """Unwraps any ``{"value": ...}`` field against a user-given JSON schema. Only the schema's
+    properties are emitted: a field the server adds reaches no loader under a name nobody checked."""
 
     def __init__(
         self, schema: dict, utc_field: str | None, expand: tuple[str, ...], custom: tuple[CustomField, ...]
     ) -> None:
         self._schema = schema
+        self._keep = frozenset(schema.get("properties") or ())
         self.utc_field = utc_field
         self.expand = expand
         self.custom = custom
@@ -22,7 +24,8 @@ class GenericShape:
         return self._schema
 
     def unwrap(self, raw: dict) -> dict:
-        record = {k: _plain(v) for k, v in raw.items() if k not in ("rowNumber", "_links", "custom", "files")}
+        keep = self._keep
+        record = {k: _plain(v) for k, v in raw.items() if k in keep}
         custom = raw.get("custom") or {}
         for spec in self.custom:
             wrapped = (custom.get(spec.view) or {}).get(spec.field)

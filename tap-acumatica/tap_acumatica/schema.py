@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from acumatica_client import catalog
+from mlc_run_audit.checks import SettingError, safe_name
 
 #: Custom field types a user may declare, and the JSON schema of each.
 CUSTOM_TYPES: dict[str, dict] = {
@@ -26,7 +27,10 @@ CUSTOM_TYPES: dict[str, dict] = {
     "date-time": {"type": ["string", "null"], "format": "date-time"},
 }
 
-_CUSTOM_SPEC = re.compile(r"^(?:(?P<detail>\w+)/)?(?P<view>\w+)\.(?P<field>\w+)(?::(?P<type>[\w-]+))?$")
+# ASCII only: the view and field make the column name, which must be safe in every loader.
+_CUSTOM_SPEC = re.compile(
+    r"^(?:(?P<detail>[A-Za-z0-9_]+)/)?(?P<view>[A-Za-z0-9_]+)\.(?P<field>[A-Za-z0-9_]+)(?::(?P<type>[\w-]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,18 @@ class CustomField:
         match = _CUSTOM_SPEC.match(spec.strip())
         if not match or (match["type"] or "string") not in CUSTOM_TYPES:
             msg = (
-                f"Custom field {spec!r} is not of the form View.Field or View.Field:type "
-                f"(optionally Details/View.Field), type one of {', '.join(CUSTOM_TYPES)}."
+                f"Setting custom_fields: {spec!r} is not of the form View.Field or View.Field:type "
+                "(optionally Details/View.Field; names of ASCII letters, digits and _), type one of "
+                f"{', '.join(CUSTOM_TYPES)}."
             )
-            raise ValueError(msg)
+            raise SettingError(msg)
         return cls(match["view"], match["field"], match["type"] or "string", match["detail"])
 
     @property
     def column(self) -> str:
-        """Column name in the emitted record: ``custom_<View>_<Field>``."""
-        return f"custom_{self.view}_{self.field}"
+        """Column name in the emitted record: ``custom_<View>_<Field>``, cut to the name length limit
+        with a hash of the whole name when longer."""
+        return safe_name(f"custom_{self.view}_{self.field}")
 
     @property
     def query(self) -> str:
@@ -99,10 +105,10 @@ class RecordShape:
             head = path.split("/", 1)[0]
             if head not in fields or catalog.is_scalar(fields[head]):
                 msg = (
-                    f"Cannot expand {path!r}: {self.entity} in endpoint version {self.version} "
-                    f"has no detail or linked entity named {head!r}."
+                    f"Setting expand: cannot expand {path!r}: {self.entity} in endpoint version "
+                    f"{self.version} has no detail or linked entity named {head!r}."
                 )
-                raise ValueError(msg)
+                raise SettingError(msg)
         self._plan = self._make_plan(self.entity, prefix="")
 
     # Schema -----------------------------------------------------------------------

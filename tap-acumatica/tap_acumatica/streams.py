@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlc_run_audit.checks import SettingError, check_name
+
 
 @dataclass(frozen=True)
 class EntityStream:
@@ -89,11 +91,22 @@ BUILTIN_STREAMS: tuple[EntityStream, ...] = (
 
 
 def extra_stream(spec: dict) -> EntityStream:
-    """A stream from one ``extra_entities`` entry of the config."""
+    """A stream from one ``extra_entities`` entry of the config. Its name, and the property names of
+    its schema, reach the loaders as table and column names: unsafe ones are refused, not renamed
+    (the fields of Acumatica entities are plain identifiers)."""
     missing = [k for k in ("name", "entity", "key_properties") if not spec.get(k)]
     if missing:
-        msg = f"extra_entities entry {spec!r} lacks {', '.join(missing)}."
-        raise ValueError(msg)
+        entry = spec.get("name") or spec.get("entity")
+        msg = f"Setting extra_entities: entry {entry!r} lacks {', '.join(missing)}."
+        raise SettingError(msg)
+    check_name(spec["name"], "Setting extra_entities: stream name")
+    where = f"Setting extra_entities, stream {spec['name']}:"
+    for key in spec["key_properties"]:
+        check_name(key, f"{where} key property")
+    if spec.get("replication_key"):
+        check_name(spec["replication_key"], f"{where} replication_key")
+    for prop in ((spec.get("schema") or {}).get("properties") or {}):
+        check_name(prop, f"{where} schema property")
     return EntityStream(
         name=spec["name"],
         entity=spec["entity"],

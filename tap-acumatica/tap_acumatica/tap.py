@@ -13,6 +13,7 @@ import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
 from acumatica_client.errors import RETRIABLE_STATUSES
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
+from mlc_run_audit.checks import CheckedTap, SettingError
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -40,13 +41,16 @@ class _Retry(Exception):
         self.response = response
 
 
-class TapAcumatica(AuditedTap, Tap):
+class TapAcumatica(CheckedTap, AuditedTap, Tap):
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
 
     name = "tap-acumatica"
     message_writer_class = MsgSpecWriter
+    # StockItem's timestamp is LastModified before endpoint 24.200.001, LastModifiedDateTime from it:
+    # the same time, so a bookmark carries over when endpoint_version is raised.
+    compatible_replication_keys = (frozenset({"LastModified", "LastModifiedDateTime"}),)
 
     # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
     # plugin takes, from acumatica_client; what follows is the tap's own.
@@ -59,10 +63,10 @@ class TapAcumatica(AuditedTap, Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=1000,
             title="Page size",
-            description="Records per request ($top).",
+            description="Records per request ($top), at least 1.",
         ),
         th.Property(
             "paging_order",
@@ -103,9 +107,11 @@ class TapAcumatica(AuditedTap, Tap):
                 )
             ),
             title="Extra entities",
-            description="More top-level entities to read: stream name, entity, key fields, "
-            "optional replication key and $expand; 'schema' (JSON schema of the unwrapped "
-            "record) for entities of a custom endpoint.",
+            description="More top-level entities to read: stream name (letters, digits and _, "
+            "starting with a letter or _, at most 63 characters, unlike every other stream's "
+            "ignoring case), entity, key fields, optional replication key and $expand; 'schema' "
+            "(JSON schema of the unwrapped record, property names as safe as stream names) for "
+            "entities of a custom endpoint.",
         ),
         AUDIT_SETTING,
     ).to_dict()
@@ -253,16 +259,28 @@ class TapAcumatica(AuditedTap, Tap):
                 f"Setting endpoint_version {version!r} is not a Default endpoint version this tap "
                 f"knows; use one of {', '.join(catalog.versions())}."
             )
-            raise ValueError(msg)
+            raise SettingError(msg)
         expand = self.config.get("expand") or {}
         customs = self.config.get("custom_fields") or {}
         specs = list(BUILTIN_STREAMS) + [extra_stream(s) for s in self.config.get("extra_entities") or []]
+        seen: dict[str, str] = {}
+        for spec in specs:
+            other = seen.get(spec.name.casefold())
+            if other is not None:
+                builtin = any(b.name == other for b in BUILTIN_STREAMS)
+                origin = "a built-in stream" if builtin else "another entry"
+                msg = (
+                    f"Setting extra_entities: stream name {spec.name!r} is taken by {origin} ({other!r}; "
+                    "loaders ignore case); choose another name."
+                )
+                raise SettingError(msg)
+            seen[spec.name.casefold()] = spec.name
         names = [spec.name for spec in specs]
         for setting, per_stream in (("expand", expand), ("custom_fields", customs)):
             unknown = sorted(set(per_stream) - set(names))
             if unknown:
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
-                raise ValueError(msg)
+                raise SettingError(msg)
         streams = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
@@ -279,10 +297,10 @@ def _shape(spec: EntityStream, version: str, expand: tuple[str, ...], custom: tu
     if spec.schema is not None or not catalog.has_entity(version, spec.entity):
         if spec.schema is None:
             msg = (
-                f"Stream {spec.name}: entity {spec.entity} is not in the Default endpoint "
-                f"{version}; give its 'schema' in extra_entities."
+                f"Setting extra_entities, stream {spec.name}: entity {spec.entity} is not in the Default "
+                f"endpoint {version}; give its 'schema'."
             )
-            raise ValueError(msg)
+            raise SettingError(msg)
         return GenericShape(spec.schema, spec.replication_key or None, expand, custom)
     fields = catalog.fields(version, spec.entity)
     if spec.replication_key is None:
@@ -290,8 +308,11 @@ def _shape(spec: EntityStream, version: str, expand: tuple[str, ...], custom: tu
     else:
         rk = spec.replication_key or None
         if rk and rk not in fields:
-            msg = f"Stream {spec.name}: {spec.entity} has no field {rk} in endpoint version {version}."
-            raise ValueError(msg)
+            msg = (
+                f"Setting extra_entities, stream {spec.name}: {spec.entity} has no field {rk} in endpoint "
+                f"version {version}."
+            )
+            raise SettingError(msg)
     return RecordShape(version, spec.entity, expand, custom, utc_field=rk)
 
 

@@ -5,7 +5,8 @@ Column names: a field of the explore's base view keeps its field name (``overhea
 -> ``account``); a field of a joined view becomes ``<view>__<field>`` (``vendors.vendor_name`` ->
 ``vendors__vendor_name``). Names are lower-cased, anything but ``a-z0-9_`` becomes ``_``, a leading
 digit gets a ``_`` prefix, and names over 63 characters are cut with a hash suffix. A query's
-``column_names`` setting overrides any of them. Two fields landing on one name is an error.
+``column_names`` setting overrides any of them, with a name of letters, digits and ``_`` (refused
+otherwise). Two fields landing on one name, ignoring case, is an error.
 
 Types: Looker numbers stay exact decimals (``count`` and ``count_distinct`` measures are integers);
 ``date_date``/``date_week`` are JSON Schema dates; ``date_time``/``date_raw``/``date_second`` are
@@ -20,6 +21,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+
+from mlc_run_audit.checks import SettingError, check_name
 
 MAX_NAME = 63
 INTEGER_TYPES = ("count", "count_distinct")
@@ -113,22 +116,25 @@ def columns_for(
     base_view = explore.get("view_name") or explore.get("name") or ""
     unknown = [f for f in fields if f not in by_name]
     if unknown:
-        raise ValueError(
+        raise SettingError(
             f"{where}: explore {explore.get('model_name')}::{explore.get('name')} has no field "
             f"{', '.join(unknown)} (it has {len(by_name)} fields, e.g. {', '.join(list(by_name)[:5])})"
         )
     overrides = overrides or {}
     stray = set(overrides) - set(fields)
     if stray:
-        raise ValueError(f"{where}: column_names names fields not in the query: {', '.join(sorted(stray))}")
+        raise SettingError(f"{where}: column_names names fields not in the query: {', '.join(sorted(stray))}")
     columns, seen = [], {}
     for field in fields:
-        name = overrides.get(field) or safe_name(field, base_view)
-        if name in seen:
-            raise ValueError(
-                f"{where}: fields {seen[name]} and {field} both become column {name!r}; "
-                "set column_names for one of them"
+        if field in overrides:
+            name = check_name(overrides[field], f"Setting {where}: column_names[{field!r}]")
+        else:
+            name = safe_name(field, base_view)
+        if name.casefold() in seen:
+            raise SettingError(
+                f"Setting {where}: fields {seen[name.casefold()]} and {field} both become column {name!r} "
+                "(loaders ignore case); set column_names for one of them"
             )
-        seen[name] = field
+        seen[name.casefold()] = field
         columns.append(column_for(by_name[field], name))
     return columns

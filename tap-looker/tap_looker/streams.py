@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit.checks import SettingError
 from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -50,16 +51,16 @@ class QuerySpec:
     def from_config(cls, entry: dict, index: int) -> QuerySpec:
         where = f"queries[{index}]" + (f" ({entry.get('name')})" if isinstance(entry, dict) else "")
         if not isinstance(entry, dict):
-            raise ValueError(f"{where} must be an object with name, model, explore and fields")
+            raise SettingError(f"{where} must be an object with name, model, explore and fields")
         missing = [k for k in ("name", "model", "explore", "fields") if not entry.get(k)]
         if missing:
-            raise ValueError(f"{where} lacks {', '.join(missing)}")
+            raise SettingError(f"{where} lacks {', '.join(missing)}")
         fields = entry["fields"]
         if not isinstance(fields, list) or not all(isinstance(f, str) and "." in f for f in fields):
-            raise ValueError(f"{where}.fields must be a list of Looker field names like 'view.field'")
+            raise SettingError(f"{where}.fields must be a list of Looker field names like 'view.field'")
         filters = entry.get("filters") or {}
         if not isinstance(filters, dict):
-            raise ValueError(f"{where}.filters must be an object of field name to Looker filter expression")
+            raise SettingError(f"{where}.filters must be an object of field name to Looker filter expression")
         replication_field = entry.get("replication_field") or None
         fields = list(fields)
         if replication_field and replication_field not in fields:
@@ -106,7 +107,7 @@ class QueryStream(AuditedStream, Stream):
             elif key in by_name:
                 keys.append(key)
             else:
-                raise ValueError(
+                raise SettingError(
                     f"queries ({spec.name}).key_properties: {key!r} is neither a field of the query nor "
                     f"one of its columns ({', '.join(sorted(by_name))})"
                 )
@@ -114,7 +115,7 @@ class QueryStream(AuditedStream, Stream):
         if spec.replication_field:
             column = next(c for c in columns if c.field == spec.replication_field)
             if column.looker_type not in REPLICATION_TYPES:
-                raise ValueError(
+                raise SettingError(
                     f"queries ({spec.name}).replication_field: {spec.replication_field} is a "
                     f"{column.looker_type} field; it must be a date dimension "
                     f"({', '.join(REPLICATION_TYPES)})"
@@ -157,7 +158,7 @@ class QueryStream(AuditedStream, Stream):
                 bound = f"after {looker_date(start)}"
                 own = filters.get(self.spec.replication_field)
                 if own:
-                    raise ValueError(
+                    raise SettingError(
                         f"queries ({self.spec.name}).filters filters {self.spec.replication_field}, its "
                         "replication_field; the tap filters it from the bookmark or start_date"
                     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
+from mlc_run_audit.checks import CheckedTap, SettingError, check_name
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -14,7 +16,12 @@ from tap_looker.schema import columns_for
 from tap_looker.streams import QuerySpec, QueryStream
 
 QUERY = th.ObjectType(
-    th.Property("name", th.StringType, required=True, description="Stream name."),
+    th.Property(
+        "name",
+        th.StringType,
+        required=True,
+        description="Stream name: letters, digits and _, starting with a letter or _, at most 63 characters.",
+    ),
     th.Property("model", th.StringType, required=True, description="LookML model."),
     th.Property(
         "explore", th.StringType, required=True, description="Explore of that model (the query's view)."
@@ -46,13 +53,14 @@ QUERY = th.ObjectType(
     th.Property(
         "column_names",
         th.ObjectType(additional_properties=th.StringType),
-        description="Looker field name to column name, overriding the default naming.",
+        description="Looker field name to column name, overriding the default naming (letters, "
+        "digits and _, starting with a letter or _, at most 63 characters).",
     ),
     th.Property("query_timezone", th.StringType, description="Looker query_timezone."),
 )
 
 
-class TapLooker(AuditedTap, Tap):
+class TapLooker(CheckedTap, AuditedTap, Tap):
     """Singer tap for Looker: each configured query (model, explore, fields, filters, sorts) is a stream,
     typed from the explore's field metadata, run inline or as an async query task and never silently
     truncated."""
@@ -96,7 +104,7 @@ class TapLooker(AuditedTap, Tap):
         ),
         th.Property(
             "inline_row_limit",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=5000,
             title="Inline row limit",
             description="Rows asked of an inline run; an answer that reaches it is run again as an "
@@ -104,42 +112,42 @@ class TapLooker(AuditedTap, Tap):
         ),
         th.Property(
             "max_rows",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=0,
             title="Max rows",
             description="Most rows a query may return; more fails the stream. 0: unlimited.",
         ),
         th.Property(
             "query_timeout_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=1800,
             title="Query timeout",
             description="Longest wait for an async query task, in seconds.",
         ),
         th.Property(
             "poll_interval_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=1,
             title="Poll interval",
             description="First wait between query task polls, in seconds (grows to 10).",
         ),
         th.Property(
             "request_timeout",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=300,
             title="Request timeout",
             description="Seconds to wait for one response.",
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=8,
             title="Max retries",
             description="Retries of a request on 429, 5xx and dropped connections.",
         ),
         th.Property(
             "max_backoff_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=60,
             title="Max backoff",
             description="Longest wait between retries, in seconds (Retry-After is honoured up to it).",
@@ -161,11 +169,24 @@ class TapLooker(AuditedTap, Tap):
 
     def query_specs(self) -> list[QuerySpec]:
         specs = [QuerySpec.from_config(entry, i) for i, entry in enumerate(self.config.get("queries") or [])]
-        names = [s.name for s in specs]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"queries: stream names must be unique, {', '.join(duplicates)} repeat")
+        seen: dict[str, str] = {}
+        for i, spec in enumerate(specs):
+            check_name(spec.name, f"Setting queries[{i}]: stream name")
+            other = seen.get(spec.name.casefold())
+            if other is not None:
+                msg = (
+                    f"Setting queries: stream names {other!r} and {spec.name!r} would land in one table "
+                    "(loaders ignore case); rename one of them."
+                )
+                raise SettingError(msg)
+            seen[spec.name.casefold()] = spec.name
         return specs
+
+    def bookmark_problem(self, stream, value) -> str | None:
+        """A Looker bookmark is a date, a date-time, a month (2026-01) or a year (2026)."""
+        if isinstance(value, str) and re.fullmatch(r"\d{4}(-\d{2})?", value.strip()):
+            return None
+        return super().bookmark_problem(stream, value)
 
     def discover_streams(self) -> list[QueryStream | RunsStream]:
         streams, explores = [], {}

@@ -3,6 +3,11 @@
 Every value arrives as text. Amounts become exact ``Decimal`` (never binary floats), dates
 ``YYYY-MM-DD`` and timestamps UTC ISO 8601: Intacct writes timestamps in the user's time
 zone, so they are read in that zone and converted. Text is passed on exactly as received.
+
+Column names. A field whose Intacct name is not a safe column name in every loader (Intacct's
+related fields have dots: ``DISPLAYCONTACT.EMAIL1``) is emitted under ``mlc_run_audit.checks.safe_name``
+of it (``DISPLAYCONTACT_EMAIL1``): each character outside ``A-Za-z0-9_`` becomes ``_``. Two fields of
+one object landing on one column (ignoring case) stop the tap before it reads anything.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from mlc_run_audit.checks import SettingError, safe_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -141,13 +148,29 @@ class Shape:
         *,
         arrays: Mapping[str, Shape] | None = None,
         deletes: bool = False,
+        what: str = "",
     ) -> None:
         self.field_types = dict(field_types)
         self.arrays = dict(arrays or {})
         self.deletes = deletes
+        #: Intacct field name -> the column it is emitted as (itself when it is safe).
+        self.columns = {name: safe_name(name) for name in self.field_types}
+        seen: dict[str, str] = {}
+        for name, column in [*self.columns.items(), *((a, a) for a in self.arrays)]:
+            other = seen.setdefault(column.casefold(), name)
+            if other != name:
+                msg = (
+                    f"{what or 'Intacct'} fields {other} and {name} would both be emitted as column "
+                    f"{column}; leave one out (setting objects 'fields', or custom_fields false)."
+                )
+                raise SettingError(msg)
+
+    def column(self, name: str) -> str:
+        """The column an Intacct field is emitted as."""
+        return self.columns.get(name, name)
 
     def json_schema(self) -> dict:
-        properties = {name: json_type(t) for name, t in self.field_types.items()}
+        properties = {self.columns[name]: json_type(t) for name, t in self.field_types.items()}
         for name, lines in self.arrays.items():
             properties[name] = {"type": ["array", "null"], "items": lines.json_schema()}
         if self.deletes:
@@ -160,20 +183,20 @@ class Shape:
         """A function turning one row (text values) into a record with every selected field.
         Empty text is null for every type but text; timestamps are read in ``clock``'s zone."""
         plan = [
-            (name, _converter(self.field_types[name], clock), self.field_types[name] == "text")
+            (name, self.columns[name], _converter(kind, clock), kind == "text")
             for name in selected
-            if name in self.field_types
+            if (kind := self.field_types.get(name)) is not None
         ]
 
         def convert(row: Mapping[str, str | None]) -> dict:
             record: dict[str, Any] = {}
-            for name, to_value, is_text in plan:
+            for name, column, to_value, is_text in plan:
                 text = row.get(name)
                 if text is None or (text == "" and not is_text):
-                    record[name] = None
+                    record[column] = None
                     continue
                 try:
-                    record[name] = to_value(text)
+                    record[column] = to_value(text)
                 except (ValueError, InvalidOperation):
                     msg = (
                         f"{what} record {row.get('RECORDNO', '?')}: field {name} value {text!r} "

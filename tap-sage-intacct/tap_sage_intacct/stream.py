@@ -18,24 +18,34 @@ time zone (``readUserFormatting`` or the ``timezone`` setting), bookmarks are ke
 Bookmarks. STATE is written after each page and names a timestamp only once every row
 carrying it has been emitted, so a run cut off anywhere resumes with ``> bookmark`` and
 loses nothing (at most one timestamp group is read again).
+
+Order. Keyset paging holds only if the gateway returns rows in the order asked for, so every
+page is checked, each field compared as the gateway compares its type: integers and decimals
+as numbers, dates and timestamps as times, text as text (``9`` after ``10``). How the gateway
+collates text is not documented, so a text key may be in code-point, case-insensitive or numeric
+order. A page in none of these orders stops the stream at its last bookmark
+(:class:`OutOfOrder`); the other streams are read and the run fails naming it.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit.checks import StreamHalted
 from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_sage_intacct import xmlgw
-from tap_sage_intacct.records import DELETED_AT, parse_local
+from tap_sage_intacct.records import DELETED_AT, parse_date, parse_local
 from tap_sage_intacct.xmlgw import IntacctError, all_of, compare
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from lxml import etree
 
@@ -46,6 +56,15 @@ if TYPE_CHECKING:
 #: Where AUDITHISTORY keeps deletions; the stream's own state carries this bookmark too.
 DELETES_BOOKMARK = "deleted_after"
 PROGRESS_EVERY_S = 15.0
+#: The AUDITHISTORY fields deletions are paged on, typed as ``lookup`` gives them.
+AUDIT_TYPES = {"OBJECTKEY": "text", "ACCESSTIME": "timestamp"}
+
+
+class OutOfOrder(StreamHalted, IntacctError):
+    """The gateway answered rows out of the order ``orderby`` asked for."""
+
+    def __init__(self, message: str) -> None:
+        IntacctError.__init__(self, message, level="response")
 
 
 class IntacctStream(AuditedStream, Stream):
@@ -64,8 +83,8 @@ class IntacctStream(AuditedStream, Stream):
         self._tap_ref = tap
         schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
         super().__init__(tap, schema=schema, name=spec.name)
-        self.primary_keys = [spec.key]
-        self.replication_key = spec.replication_key
+        self.primary_keys = [shape.column(spec.key)]
+        self.replication_key = shape.column(spec.replication_key) if spec.replication_key else None
         self._fields: list[str] = []
         # Progress of the current stream, logged every PROGRESS_EVERY_S and at its end.
         self._counted = [0, 0]
@@ -78,6 +97,13 @@ class IntacctStream(AuditedStream, Stream):
     # Reading -------------------------------------------------------------------------
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
+        try:
+            yield from self._read(context)
+        except OutOfOrder as exc:
+            # The bookmarks name only what was emitted before; the other streams go on.
+            self._tap_ref.halt_stream(self.name, exc)
+
+    def _read(self, context: dict | None) -> Iterator[dict]:
         tap = self._tap_ref
         client = tap.client
         _ = client.session  # opens the session now, and with it learns the gateway's clock
@@ -86,7 +112,7 @@ class IntacctStream(AuditedStream, Stream):
         convert = self.shape.converter(self._fields, self.spec.object, clock)
         self._started = self._logged = time.monotonic()
         self._counted = [0, 0]
-        rk = self.replication_key
+        rk = self.spec.replication_key
         upper = None
         if rk and client.server_time is not None:
             upper = compare("lessthan", rk, xmlgw.datetime_literal(clock.to_local(client.server_time)))
@@ -105,7 +131,8 @@ class IntacctStream(AuditedStream, Stream):
                 self.spec.object,
                 f"with {rk} {lower[0]} {lower[1]} ({clock.zone} time)" if lower else "from the beginning",
             )
-            for rows, complete in self._keyset(self.spec.object, rk, self.spec.key, upper, lower):
+            keyset = self._keyset(self.spec.object, rk, self.spec.key, upper, lower, self.shape.field_types)
+            for rows, complete in keyset:
                 yield from self._emit(rows, convert)
                 if complete is not None:
                     self._bookmark(clock.to_utc(complete), context)
@@ -136,6 +163,7 @@ class IntacctStream(AuditedStream, Stream):
         key_field: str,
         window: etree._Element | None,
         lower: tuple[str, str] | None,
+        types: Mapping[str, str],
         fields: list[str] | None = None,
     ) -> Iterator[tuple[list[dict[str, str]], str | None]]:
         """Pages as (rows to emit, the latest timestamp all of whose rows are now emitted)."""
@@ -150,14 +178,14 @@ class IntacctStream(AuditedStream, Stream):
                 # The autumn daylight-saving fold: its local times name two instants each, so
                 # they cannot bound a keyset. The whole fold is read as one window by key.
                 head = rows[:fold]
-                self._check_order(head, ts_field, key_field)
+                self._check_order(head, obj, [ts_field, key_field], types)
                 if head:
                     yield head, head[-1][ts_field]
                 start, end = clock.fold_bounds(rows[fold][ts_field])
-                yield from self._fold(obj, fields, window, ts_field, key_field, start, end)
+                yield from self._fold(obj, fields, window, ts_field, key_field, start, end, types)
                 lower = ("greaterthanorequalto", xmlgw.datetime_literal(end))
                 continue
-            self._check_order(rows, ts_field, key_field)
+            self._check_order(rows, obj, [ts_field, key_field], types)
             if not more:
                 yield rows, (rows[-1][ts_field] if rows else None)
                 return
@@ -179,6 +207,7 @@ class IntacctStream(AuditedStream, Stream):
                 rows, more = self._query(
                     obj, fields, all_of(group, compare("greaterthan", key_field, key)), [key_field]
                 )
+                self._check_order(rows, obj, [key_field], types, after=key)
                 yield rows, (None if more else last)
                 if not more:
                     break
@@ -186,7 +215,7 @@ class IntacctStream(AuditedStream, Stream):
             lower = ("greaterthan", _literal(last))
 
     def _fold(
-        self, obj, fields, window, ts_field, key_field, start, end
+        self, obj, fields, window, ts_field, key_field, start, end, types
     ) -> Iterator[tuple[list, str | None]]:
         """Every row of a daylight-saving fold ``[start, end)`` (local), paged by key. The rows
         are complete up to ``end`` afterwards; the bookmark names the fold's last local second,
@@ -200,6 +229,7 @@ class IntacctStream(AuditedStream, Stream):
         while True:
             condition = all_of(bounds, compare("greaterthan", key_field, after) if after else None)
             rows, more = self._query(obj, fields, condition, [key_field])
+            self._check_order(rows, obj, [key_field], types, after=after)
             if not more:
                 yield rows, xmlgw.datetime_literal(end - timedelta(seconds=1))
                 return
@@ -212,6 +242,7 @@ class IntacctStream(AuditedStream, Stream):
         while True:
             condition = compare("greaterthan", key, after) if after is not None else None
             rows, more = self._query(self.spec.object, self._fields, condition, [key])
+            self._check_order(rows, self.spec.object, [key], self.shape.field_types, after=after)
             yield from self._emit(rows, convert)
             if not more or not rows:
                 return
@@ -238,7 +269,9 @@ class IntacctStream(AuditedStream, Stream):
         known = self._tap_ref.object_fields(obj)
         if not known:
             return False
-        unknown = [f for f in fields if f not in known and f not in (self.spec.key, self.replication_key)]
+        unknown = [
+            f for f in fields if f not in known and f not in (self.spec.key, self.spec.replication_key)
+        ]
         if not unknown:
             return False
         self.logger.warning(
@@ -251,29 +284,66 @@ class IntacctStream(AuditedStream, Stream):
         fields[:] = [f for f in fields if f not in unknown]
         return True
 
-    def _check_order(self, rows: list[dict[str, str]], ts_field: str, key_field: str) -> None:
-        previous = None
-        parse = self._tap_ref.clock.to_utc
-        for row in rows:
-            # Keys that are not numbers (AUDITHISTORY OBJECTKEY) sort as the gateway's
-            # collation says; only the timestamps are checked there.
-            key = row[key_field]
-            current = (parse(row[ts_field]), int(key) if key.isdigit() else 0)
-            if previous is not None and current < previous:
-                msg = (
-                    f"The gateway returned {self.spec.object} rows out of ({ts_field}, {key_field}) order "
-                    "although orderby asked for it; keyset paging cannot be trusted."
-                )
-                raise IntacctError(msg, level="response")
-            previous = current
+    def _check_order(
+        self,
+        rows: list[dict[str, str]],
+        obj: str,
+        fields: list[str],
+        types: Mapping[str, str],
+        after: str | None = None,
+    ) -> None:
+        """Raise :class:`OutOfOrder` unless ``rows`` (after the cursor value ``after`` of a key
+        page) come in ``fields`` order, each field compared as the gateway may compare its type."""
+        if after is not None and rows:
+            rows = [{fields[0]: after}, *rows]
+        if len(rows) < 2:
+            return
+        orders = [self._orders(types.get(name, "text")) for name in fields]
+        first: int | None = None
+        for order in itertools.product(*orders):
+            keys = [tuple(key(row[name]) for key, name in zip(order, fields, strict=True)) for row in rows]
+            wrong = next((i for i in range(1, len(keys)) if keys[i] < keys[i - 1]), None)
+            if wrong is None:
+                return
+            first = wrong if first is None else first
+        assert first is not None
+        before, behind = rows[first - 1], rows[first]
+
+        def shown(row: dict[str, str]) -> str:
+            return ", ".join(f"{name} {row.get(name)!r}" for name in fields)
+
+        what = "deletions" if obj == "AUDITHISTORY" else obj
+        remedy = (
+            "set include_deleted to false" if obj == "AUDITHISTORY" else f"deselect stream {self.name}"
+        )
+        msg = (
+            f"Stream {self.name}: the gateway returned {obj} rows out of the ({', '.join(fields)}) order "
+            f"asked for: {shown(behind)} came after {shown(before)}. Keyset paging cannot trust such "
+            f"answers, so the stream's {what} stopped at the last bookmark and the other streams go on. "
+            f"If it repeats, {remedy} and report the answer to Sage Intacct support."
+        )
+        raise OutOfOrder(msg)
+
+    def _orders(self, field_type: str) -> list[Callable[[str], Any]]:
+        """The orders the gateway may sort a field of this type in, likeliest first."""
+        if field_type == "integer":
+            return [int]
+        if field_type == "decimal":
+            return [Decimal]
+        if field_type == "timestamp":
+            return [self._tap_ref.clock.to_utc]
+        if field_type == "date":
+            return [parse_date]
+        return [str, str.casefold, _numeric_text]
 
     def _selected_fields(self) -> list[str]:
         mask = self.mask
-        required = {self.spec.key, self.replication_key}
+        required = {self.spec.key, self.spec.replication_key}
+        column = self.shape.column
         return [
             name
             for name in self.shape.field_types
-            if name in required or mask.get(("properties", name), True)
+            if name in required or mask.get(("properties", column(name)), True)
         ]
 
     # Detail lines --------------------------------------------------------------------
@@ -284,23 +354,26 @@ class IntacctStream(AuditedStream, Stream):
         assert spec is not None
         lines_shape = self.shape.arrays[spec.array]
         convert = lines_shape.converter(lines_shape.field_types, spec.object, self._tap_ref.clock)
-        by_parent: dict[Any, list[dict]] = {r[self.spec.key]: [] for r in records}
+        key = self.shape.column(self.spec.key)
+        parent = lines_shape.column(spec.parent_field)
+        by_parent: dict[Any, list[dict]] = {r[key]: [] for r in records}
         parents = xmlgw.one_of(spec.parent_field, list(by_parent))
         fields = list(lines_shape.field_types)
         after: str | None = None
         while True:
             condition = all_of(parents, compare("greaterthan", "RECORDNO", after) if after else None)
             rows, more = self._query(spec.object, fields, condition, ["RECORDNO"])
+            self._check_order(rows, spec.object, ["RECORDNO"], lines_shape.field_types, after=after)
             for row in rows:
                 line = convert(row)
-                bucket = by_parent.get(line.get(spec.parent_field))
+                bucket = by_parent.get(line.get(parent))
                 if bucket is not None:
                     bucket.append(line)
             if not more:
                 break
             after = rows[-1]["RECORDNO"]
         for record in records:
-            record[spec.array] = by_parent[record[self.spec.key]]
+            record[spec.array] = by_parent[record[key]]
 
     # Deletions -----------------------------------------------------------------------
 
@@ -319,10 +392,14 @@ class IntacctStream(AuditedStream, Stream):
         fields = ["OBJECTKEY", "ACCESSTIME"]
         empty = dict.fromkeys(self.shape.json_schema()["properties"])
         count = 0
-        for rows, complete in self._keyset("AUDITHISTORY", "ACCESSTIME", "OBJECTKEY", window, lower, fields):
+        key = self.shape.column(self.spec.key)
+        deletions = self._keyset(
+            "AUDITHISTORY", "ACCESSTIME", "OBJECTKEY", window, lower, AUDIT_TYPES, fields
+        )
+        for rows, complete in deletions:
             for row in rows:
                 record: dict[str, Any] = dict(empty)
-                record[self.spec.key] = _recordno(row["OBJECTKEY"])
+                record[key] = _recordno(row["OBJECTKEY"])
                 record[DELETED_AT] = clock.to_utc(row["ACCESSTIME"])
                 count += 1
                 yield record
@@ -350,7 +427,7 @@ class IntacctStream(AuditedStream, Stream):
     def audit_source(self, record: dict) -> tuple[Any, Any]:
         """The object's key (RECORDNO) and WHENMODIFIED; a deletion's version is when it was deleted."""
         version = record.get(self.replication_key) if self.replication_key else None
-        return record.get(self.spec.key), version if version is not None else record.get(DELETED_AT)
+        return record.get(self.primary_keys[0]), version if version is not None else record.get(DELETED_AT)
 
     def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
         """Bookmarks move in ``_bookmark`` only, after whole timestamp groups."""
@@ -376,3 +453,11 @@ def _recordno(object_key: str) -> int | str:
     """AUDITHISTORY OBJECTKEY is the RECORDNO, sometimes with a suffix (``123--REC``)."""
     head = object_key.split("--", 1)[0].strip()
     return int(head) if head.isdigit() else object_key
+
+
+def _numeric_text(text: str) -> tuple:
+    """Text ordered as numbers where it reads as one (a number column typed text), else as text."""
+    try:
+        return (0, Decimal(text), "")
+    except InvalidOperation:
+        return (1, 0, text)

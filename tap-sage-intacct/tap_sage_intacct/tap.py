@@ -7,6 +7,7 @@ from datetime import UTC
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mlc_run_audit.checks import CheckedTap, SettingError, check_name, parse_bookmark
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -16,13 +17,13 @@ from tap_sage_intacct import objects, xmlgw
 from tap_sage_intacct.client import DEFAULT_ENDPOINT, Credentials, IntacctClient
 from tap_sage_intacct.objects import BUILTIN, LineItems, ObjectStream, lookup_type
 from tap_sage_intacct.records import Clock, Shape, fixed_offset
-from tap_sage_intacct.stream import IntacctStream
+from tap_sage_intacct.stream import DELETES_BOOKMARK, IntacctStream
 from tap_sage_intacct.xmlgw import IntacctError
 
 MAX_PAGE_SIZE = 2000
 
 
-class TapSageIntacct(AuditedTap, Tap):
+class TapSageIntacct(CheckedTap, AuditedTap, Tap):
     """Singer tap for Sage Intacct: vendors, AP bills with their lines, AP payments, GL accounts,
     journal entries and GL detail, dimensions (departments, locations, classes, projects),
     customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
@@ -82,7 +83,7 @@ class TapSageIntacct(AuditedTap, Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
             default=MAX_PAGE_SIZE,
             title="Page size",
             description=f"Records per query call, 1 to {MAX_PAGE_SIZE}. Intacct bills per call.",
@@ -115,10 +116,12 @@ class TapSageIntacct(AuditedTap, Tap):
                 )
             ),
             title="More objects",
-            description="More Intacct objects to read: stream name, object, optional key (default "
-            "RECORDNO), replication key (default WHENMODIFIED, empty for full table) and fields as "
-            "{FIELD: type} (text, integer, decimal, boolean, date, timestamp); without fields they "
-            "come from lookup at discovery.",
+            description="More Intacct objects to read: stream name (letters, digits and _, starting "
+            "with a letter or _, at most 63 characters, unlike any other stream's ignoring case), object, "
+            "optional key (default RECORDNO), replication key (default WHENMODIFIED, empty for full "
+            "table) and fields as {FIELD: type} (text, integer, decimal, boolean, date, timestamp); "
+            "without fields they come from lookup at discovery. Field names with other characters are "
+            "emitted with each such character as _.",
         ),
         th.Property(
             "custom_fields",
@@ -138,14 +141,14 @@ class TapSageIntacct(AuditedTap, Tap):
         ),
         th.Property(
             "request_timeout",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=300,
             title="Request timeout",
             description="Seconds to wait for one response.",
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=8,
             title="Max retries",
             description="Retries of a call on GW-0010 rate limiting, 'try again later', HTTP 429/5xx, "
@@ -153,7 +156,7 @@ class TapSageIntacct(AuditedTap, Tap):
         ),
         th.Property(
             "max_backoff_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=60,
             title="Max backoff",
             description="Longest wait between retries, in seconds.",
@@ -183,16 +186,22 @@ class TapSageIntacct(AuditedTap, Tap):
             logger=self.logger,
         )
 
+    def _configured_zone(self) -> ZoneInfo | None:
+        name = self.config.get("timezone")
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"Setting timezone {name!r} is not an IANA time zone name (e.g. America/New_York)."
+            raise SettingError(msg) from None
+
     @cached_property
     def clock(self) -> Clock:
         """The user's time zone: the ``timezone`` setting, else ``readUserFormatting``."""
-        name = self.config.get("timezone")
-        if name:
-            try:
-                return Clock(ZoneInfo(name))
-            except (ZoneInfoNotFoundError, ValueError):
-                msg = f"Setting timezone {name!r} is not an IANA time zone name (e.g. America/New_York)."
-                raise ValueError(msg) from None
+        zone = self._configured_zone()
+        if zone is not None:
+            return Clock(zone)
         result = self.client.call(
             xmlgw.read_user_formatting(self.config["user_id"]), what="readUserFormatting"
         )
@@ -243,6 +252,18 @@ class TapSageIntacct(AuditedTap, Tap):
             cache[obj] = found
         return cache[obj]
 
+    def check_bookmarks(self) -> None:
+        """The shared checks, and the deletions bookmark (``deleted_after``) must be a time too."""
+        super().check_bookmarks()
+        for name, entry in ((self.state or {}).get("bookmarks") or {}).items():
+            value = entry.get(DELETES_BOOKMARK) if isinstance(entry, dict) else None
+            if value is not None and parse_bookmark(value) is None:
+                msg = (
+                    f"State for stream {name}: {DELETES_BOOKMARK} {value!r} is not an ISO 8601 "
+                    "timestamp. Fix it (meltano state set/edit) or clear it to read again from start_date."
+                )
+                raise SettingError(msg)
+
     def audit_source_description(self) -> str:
         endpoint = public_url(self.config.get("endpoint_url") or DEFAULT_ENDPOINT)
         where = f"{endpoint} company {self.config.get('company_id')}"
@@ -264,19 +285,23 @@ class TapSageIntacct(AuditedTap, Tap):
     # Streams ---------------------------------------------------------------------------
 
     def discover_streams(self) -> list[IntacctStream | RunsStream]:
-        page_size = int(self.config.get("page_size", MAX_PAGE_SIZE))
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            msg = f"Setting page_size is {page_size}; Intacct's query takes 1 to {MAX_PAGE_SIZE}."
-            raise ValueError(msg)
+        self._configured_zone()  # a wrong zone fails now, before any call
         specs = list(BUILTIN) + [self._configured(o) for o in self.config.get("objects") or []]
-        names = [s.name for s in specs]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            msg = f"Setting objects repeats stream name(s) {duplicated}; stream names must be unique."
-            raise ValueError(msg)
+        seen: dict[str, str] = {}
+        for spec in specs:
+            other = seen.get(spec.name.casefold())
+            if other is not None:
+                origin = "a built-in stream" if any(b.name == other for b in BUILTIN) else "another entry"
+                msg = (
+                    f"Setting objects: stream name {spec.name!r} is taken by {origin} ({other!r}; "
+                    "loaders ignore case); choose another name."
+                )
+                raise SettingError(msg)
+            seen[spec.name.casefold()] = spec.name
         return [*(IntacctStream(self, spec, self._shape(spec)) for spec in specs), RunsStream(self)]
 
     def _configured(self, entry: dict) -> ObjectStream:
+        check_name(entry["name"], "Setting objects: stream name")
         obj = entry["object"].strip().upper()
         given = entry.get("fields") or {}
         bad = {f: t for f, t in given.items() if t not in objects.TYPES}
@@ -285,7 +310,7 @@ class TapSageIntacct(AuditedTap, Tap):
                 f"Setting objects, stream {entry['name']}: field types {bad} are not among "
                 f"{', '.join(objects.TYPES)}."
             )
-            raise ValueError(msg)
+            raise SettingError(msg)
         if given:
             field_types = tuple(given.items())
         else:
@@ -295,7 +320,7 @@ class TapSageIntacct(AuditedTap, Tap):
                     f"Setting objects, stream {entry['name']}: lookup {obj} gave no fields; "
                     "give them as 'fields' or check the object name."
                 )
-                raise ValueError(msg)
+                raise SettingError(msg)
             field_types = tuple((f, t) for f, (t, _custom) in described.items())
         key = entry.get("key") or "RECORDNO"
         rk = entry.get("replication_key", "WHENMODIFIED") or None
@@ -303,7 +328,7 @@ class TapSageIntacct(AuditedTap, Tap):
         for setting, name in (("key", key), ("replication_key", rk)):
             if name and name not in names:
                 msg = f"Setting objects, stream {entry['name']}: {setting} {name} is not among its fields."
-                raise ValueError(msg)
+                raise SettingError(msg)
         return ObjectStream(
             entry["name"],
             obj,
@@ -325,11 +350,16 @@ class TapSageIntacct(AuditedTap, Tap):
         arrays = {}
         if spec.line_items is not None:
             arrays[spec.line_items.array] = self._lines_shape(spec.line_items)
-        return Shape(field_types, arrays=arrays, deletes=bool(self.config.get("include_deleted")))
+        return Shape(
+            field_types,
+            arrays=arrays,
+            deletes=bool(self.config.get("include_deleted")),
+            what=f"Stream {spec.name}: {spec.object}",
+        )
 
     def _lines_shape(self, lines: LineItems) -> Shape:
         spec = objects.BY_OBJECT[lines.object]
-        return Shape(spec.fields)
+        return Shape(spec.fields, what=lines.object)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from intacct_emulator import OBJECTS, SANDBOX, EmulatorConfig, IntacctEmulator
 from mlc_run_audit import AUDIT_COLUMNS
+from mlc_run_audit.checks import safe_name
 from tap_sage_intacct.tap import TapSageIntacct
 
 from tests.compare import instant
@@ -143,7 +144,8 @@ def mismatches(schema: dict, records: list[dict], source: list[dict], key: str =
     by_key = {r[key]: r for r in records}
     if len(by_key) != len(records):
         out.append(f"{len(records) - len(by_key)} duplicate keys emitted")
-    wanted = {int(s[key]): s for s in source}
+    # A field whose Intacct name is not a safe column name is emitted under its safe_name.
+    wanted = {int(s[key]): {safe_name(f): v for f, v in s.items()} for s in source}
     if by_key.keys() != wanted.keys():
         out.append(
             f"keys: missing {sorted(wanted.keys() - by_key.keys())[:10]}, "

@@ -80,6 +80,13 @@ class Knobs:
     #: UNCONFIRMED: ``uniqueid`` applies to each function's controlid ("function", per the API
     #: reference wording) or to the control block's controlid ("request").
     uniqueid_scope: str = "function"
+    #: UNCONFIRMED: how the gateway orders text fields in ``orderby`` and compares them in ordered
+    #: filters (lessthan ... greaterthanorequalto, between): "binary" (code points, so ``10`` before
+    #: ``9``), "nocase" (case-insensitive) or "numeric" (text that reads as a number as that number,
+    #: before other text). Integers, decimals, dates and timestamps always compare as their type.
+    text_collation: str = "binary"
+    #: Fault: ``query`` answers on these objects come in the reverse of the ``orderby`` asked for.
+    misordered_objects: list[str] = field(default_factory=list)
     #: UNCONFIRMED: suffix of AUDITHISTORY ``OBJECTKEY`` after the RECORDNO ("" or e.g. "--REC").
     audit_objectkey_suffix: str = ""
     #: Objects the company does not subscribe to (function error "not subscribed").

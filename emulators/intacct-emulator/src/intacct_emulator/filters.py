@@ -225,10 +225,26 @@ def fields_read(node) -> set[str]:
     return set().union(*(fields_read(n) for n in node[1]))
 
 
+#: Text collations of the ``text_collation`` knob: text -> its sort key.
+COLLATIONS: dict[str, Callable[[str], object]] = {
+    "binary": lambda v: v,
+    "nocase": str.casefold,
+    "numeric": lambda v: _numeric_key(v),
+}
+
+
+def _numeric_key(text: str) -> tuple:
+    try:
+        return (0, Decimal(text), "")
+    except InvalidOperation:
+        return (1, 0, text)
+
+
 def converter(
-    obj: ObjectDef, field: str, clock: UserClock, casefold: bool = False
+    obj: ObjectDef, field: str, clock: UserClock, casefold: bool = False, collation: str = "binary"
 ) -> Callable[[str], object]:
-    """Intacct string -> comparable value for a field's data type (None for empty)."""
+    """Intacct string -> comparable value for a field's data type (None for empty); text is
+    ordered by ``collation`` (the ``text_collation`` knob) unless ``casefold`` asks for case-insensitive."""
     dtype = obj.by_name[field].datatype
     if dtype == INTEGER:
 
@@ -254,6 +270,11 @@ def converter(
 
         def conv(v: str):
             return v.casefold() if v not in ("", None) else None
+    elif collation != "binary":
+        collate = COLLATIONS[collation]
+
+        def conv(v: str):
+            return collate(v) if v not in ("", None) else None
     else:
 
         def conv(v: str):
@@ -269,23 +290,27 @@ def _like(pattern: str, casefold: bool) -> re.Pattern:
     return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if casefold else 0))
 
 
-def compile_filter(node, obj: ObjectDef, clock: UserClock, casefold: bool = False) -> Callable[[dict], bool]:
-    """Tree -> predicate(record). Raises FilterError for unknown fields and bad literals."""
+def compile_filter(
+    node, obj: ObjectDef, clock: UserClock, casefold: bool = False, collation: str = "binary"
+) -> Callable[[dict], bool]:
+    """Tree -> predicate(record). Raises FilterError for unknown fields and bad literals. Ordered
+    comparisons of text use ``collation``, the order ``orderby`` sorts text in."""
     if node is None:
         return lambda rec: True
     kind = node[0]
     if kind in ("and", "or"):
-        parts = [compile_filter(n, obj, clock, casefold) for n in node[1]]
+        parts = [compile_filter(n, obj, clock, casefold, collation) for n in node[1]]
         if kind == "and":
             return lambda rec: all(p(rec) for p in parts)
         return lambda rec: any(p(rec) for p in parts)
     if kind == "not":
-        inner = compile_filter(node[1], obj, clock, casefold)
+        inner = compile_filter(node[1], obj, clock, casefold, collation)
         return lambda rec: not inner(rec)
     _, op, field, values = node
     if field not in obj.by_name:
         raise FilterError(f"Invalid field {field} for object {obj.name}", field)
-    conv = converter(obj, field, clock, casefold)
+    ordered = op in ("<", "<=", ">", ">=", "between")
+    conv = converter(obj, field, clock, casefold, collation if ordered else "binary")
     if op == "isnull":
         return lambda rec: rec.get(field) in ("", None)
     if op == "isnotnull":

@@ -113,7 +113,7 @@ class Functions:
             own = ("cmp", "=", "MEGAENTITYID", [caller.locationid])
             tree = own if tree is None else ("and", [own, tree])
         try:
-            predicate = compile_filter(tree, obj, self.clock, casefold)
+            predicate = compile_filter(tree, obj, self.clock, casefold, self.knobs.text_collation)
         except FilterError as exc:
             if exc.field and exc.field not in obj.by_name:
                 raise errors.bad_field(exc.field, obj.name) from None
@@ -299,6 +299,8 @@ class Functions:
             return self._aggregate(obj, scan, aggregates)
         total = self.app.cached_count(scan, (obj.name, etree.tostring(el), caller.locationid))
         rows = self.store.scan(scan, order, skip=offset, limit=pagesize)
+        if order and obj.name in {o.upper() for o in self.knobs.misordered_objects}:
+            rows = rows[::-1]
         body = self.rows_xml(obj.name, obj, rows, fields, caller)
         remaining = max(0, total - offset - len(rows))
         return (

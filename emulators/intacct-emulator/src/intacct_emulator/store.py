@@ -182,7 +182,8 @@ class RecordStore:
     def sort_key(self, obj: ObjectDef, order: list[tuple[str, bool]]) -> Callable[[dict], tuple]:
         from .filters import converter
 
-        convs = [(name, converter(obj, name, self.clock)) for name, _ in order]
+        collation = self.knobs.text_collation
+        convs = [(name, converter(obj, name, self.clock, collation=collation)) for name, _ in order]
 
         def key(rec: dict) -> tuple:
             out = []

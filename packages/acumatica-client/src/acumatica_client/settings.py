@@ -53,18 +53,21 @@ CONNECTION_PROPERTIES: dict[str, dict] = {
         "type": ["integer"],
         "title": "Request timeout (s)",
         "default": 300,
+        "minimum": 1,
         "description": "Seconds to wait for one response.",
     },
     "max_retries": {
         "type": ["integer"],
         "title": "Retries",
         "default": 8,
+        "minimum": 0,
         "description": "Retries of a request on 429, 5xx and dropped connections.",
     },
     "max_backoff_seconds": {
         "type": ["number"],
         "title": "Maximum backoff (s)",
         "default": 60,
+        "minimum": 0,
         "description": "Longest wait between retries, in seconds; a Retry-After "
         "header is honoured up to this.",
     },
