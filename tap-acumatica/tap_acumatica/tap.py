@@ -46,6 +46,8 @@ class TapAcumatica(AuditedTap, Tap):
     stock items, read incrementally with keyset paging."""
 
     name = "tap-acumatica"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-tap-acumatica"
     message_writer_class = MsgSpecWriter
 
     # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
