@@ -74,8 +74,11 @@ def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
                           env=clean_env(), capture_output=True, text=True, timeout=300, check=False)
     assert init.returncode == 0, init.stderr[-3000:]
     project = tmp_path / "project"
-    commands = [["add", "--plugin-type", PLUGINS[p].rstrip("s"), p, "--from-ref", str(ROOT / p / "meltano-plugin.yml"),
-                 "--no-install"] for p in sorted(PLUGINS)]
+    commands = [
+        ["add", "--plugin-type", PLUGINS[p].rstrip("s"), p, "--from-ref", str(ROOT / p / "meltano-plugin.yml"),
+         "--no-install"]
+        for p in sorted(PLUGINS)
+    ]
     wanted: dict[str, dict[str, tuple[object, str | None]]] = {}
     for plugin in sorted(PLUGINS):
         for setting in definition(plugin)["settings"]:
