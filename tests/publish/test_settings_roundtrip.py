@@ -75,8 +75,8 @@ def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
     assert init.returncode == 0, init.stderr[-3000:]
     project = tmp_path / "project"
     commands = [
-        ["add", "--plugin-type", PLUGINS[p].rstrip("s"), p, "--from-ref", str(ROOT / p / "meltano-plugin.yml"),
-         "--no-install"]
+        ["add", "--plugin-type", PLUGINS[p].rstrip("s"), p,
+         "--from-ref", str(ROOT / p / "meltano-plugin.yml"), "--no-install"]
         for p in sorted(PLUGINS)
     ]
     wanted: dict[str, dict[str, tuple[object, str | None]]] = {}
