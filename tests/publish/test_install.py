@@ -44,7 +44,7 @@ from tests.target_acumatica.helpers import posted_journals
 from tests.test_e2e_looker_to_acumatica import PREFIX, expected_journals, query_rows
 from tests.test_packaging import PLUGINS, ROOT, definition, distribution, sandbox_config
 
-pytestmark = [pytest.mark.publish, pytest.mark.e2e]
+pytestmark = [pytest.mark.publish, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
 UV = str(ROOT / ".tools" / "bin" / "uv") if (ROOT / ".tools" / "bin" / "uv").exists() else str(BIN / "uv")
