@@ -7,7 +7,6 @@ fails here (e.g. `kind: integer` for a decimal: `retry_backoff_s 0.5` cannot be 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.publish import clean_env
 from tests.test_packaging import PLUGINS, ROOT, about, definition
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e]
@@ -58,12 +58,6 @@ def same(got, want) -> bool:
         return datetime.fromisoformat(got.replace("Z", "+00:00")) == datetime.fromisoformat(
             want.replace("Z", "+00:00"))
     return got == want and type(got) is type(want)
-
-
-def clean_env() -> dict[str, str]:
-    """This process's environment without any Meltano or plugin setting that would override the project."""
-    prefixes = ("MELTANO_", "TAP_", "TARGET_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
 def batch(project: Path, commands: list[list[str]]) -> list[dict]:
