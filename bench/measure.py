@@ -19,6 +19,17 @@ from pathlib import Path
 import requests
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sandbox_config(plugin: str) -> dict:
+    """``plugin``'s config in meltano.yml's sandbox environment (the emulators' endpoints and demo data)."""
+    import yaml
+
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    sandbox = next(env for env in project["environments"] if env["name"] == "sandbox")
+    plugins = [p for kind in sandbox["config"]["plugins"].values() for p in kind]
+    return next(p for p in plugins if p["name"] == plugin)["config"]
 
 
 def vm_hwm(pid: int) -> int:

@@ -1,7 +1,7 @@
 """tap-looker: rows/s, HTTP requests, query tasks and peak memory running the overhead allocation query.
 
 Starts the Looker emulator in this process with N overhead allocation rows, runs the ``tap-looker``
-console script with the sandbox example query of tap-looker/meltano-plugin.yml (stdout to /dev/null),
+console script with the sandbox example query of meltano.yml's sandbox environment (stdout to /dev/null),
 and prints rows/s (wall time of the tap process, start-up included), HTTP requests per 10,000 rows and
 query tasks (from the emulator's own counters), and the tap's peak memory (VmHWM). Above 5,000 rows
 the inline run reaches its limit and the tap runs the query again as a query task. Prints figures;
@@ -18,13 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 from looker_emulator import SANDBOX, EmulatorConfig, LookerEmulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, print_report, records_counted, run_measured
-
-PLUGIN = Path(__file__).resolve().parent.parent / "tap-looker" / "meltano-plugin.yml"
+from measure import BIN, print_report, records_counted, run_measured, sandbox_config
 
 
 def main() -> None:
@@ -33,7 +30,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
-    queries = yaml.safe_load(PLUGIN.read_text())["sandbox"]["config"]["queries"]
+    queries = sandbox_config("tap-looker")["queries"]
     for size in args.rows:
         with LookerEmulator(EmulatorConfig(port=0, sizes={"overhead_allocation": size})) as emu:
             print_report(run_tap(emu, queries, f"allocation_{size // 1000}k"))

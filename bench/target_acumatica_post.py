@@ -3,7 +3,7 @@
 Starts the Acumatica emulator in this process and pipes a generated Singer stream shaped like tap-looker's
 overhead allocation (the same SCHEMA and columns; journals of 20 to 500 lines, each a pool credit and its
 cost-center debits, lengths log-uniform) into the ``target-acumatica`` console script with the sandbox
-mapping of target-acumatica/meltano-plugin.yml. Prints rows/s and journals/s (wall time of the target
+mapping of meltano.yml's sandbox environment. Prints rows/s and journals/s (wall time of the target
 process, start-up included), Acumatica requests per journal and in all (from the emulator's own
 counters), and the target's peak memory (VmHWM), with the ratio of the largest input's peak to the
 smallest's (1.0 is memory flat in rows and journals). Then pipes the same input in again and prints the
@@ -24,13 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import msgspec
-import yaml
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, print_report, run_measured
+from measure import BIN, print_report, run_measured, sandbox_config
 
-PLUGIN = Path(__file__).resolve().parent.parent / "target-acumatica" / "meltano-plugin.yml"
 STREAM = "overhead_allocation"
 MIN_LINES, MAX_LINES = 20, 500
 #: Overhead pools of the Looker emulator's allocation: code, name, pool account, receiving account.
@@ -76,7 +74,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000, 10_000])
     args = parser.parse_args()
-    mapping = yaml.safe_load(PLUGIN.read_text())["sandbox"]["config"]
+    mapping = sandbox_config("target-acumatica")
     peaks: dict[int, float] = {}
     for size in args.rows:
         with tempfile.TemporaryDirectory() as tmp, AcumaticaEmulator(EmulatorConfig(port=0)) as emu:

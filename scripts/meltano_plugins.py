@@ -4,9 +4,9 @@
     python scripts/meltano_plugins.py --check   # exit 1 when meltano.yml is out of date
 
 Each connector package carries its own definition (`<package>/meltano-plugin.yml`: what Meltano Hub
-publishes, plus a `sandbox:` block with the local emulator's config). This copies the definition into
-`plugins.extractors` / `plugins.loaders` and the sandbox block into the `sandbox` environment, keeping
-the rest of meltano.yml (comments, other plugins, jobs, schedules) as written.
+publishes). This copies it into `plugins.extractors` / `plugins.loaders`, less the Hub's listing metadata
+(variant, repo, logo, quality, ...) that a project entry does not use, keeping the rest of meltano.yml
+(comments, other plugins, the environments with the sandbox's emulator config, jobs, schedules) as written.
 """
 
 from __future__ import annotations
@@ -37,8 +37,14 @@ def definitions() -> list[dict]:
 
 
 #: What a project sets on a plugin beyond its published definition; kept as meltano.yml has it.
-#: `pip_url` is the PyPI name in the definition and an editable install of this checkout here.
+#: `pip_url` is the package index name in the definition and an editable install of this checkout here.
 PROJECT_KEYS = ("pip_url", "config", "load_schema", "select", "metadata", "schema")
+
+#: Keys of a definition that only the Hub's listing uses; a project's own plugin entry leaves them out.
+HUB_ONLY_KEYS = (
+    "variant", "repo", "docs", "logo_url", "domain_url", "keywords", "maintenance_status", "quality",
+    "supported_python_versions",
+)
 
 
 def _upsert(entries: list, entry: dict, keep: tuple[str, ...] = ()) -> None:
@@ -54,14 +60,9 @@ def merged(text: str) -> str:
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=2, offset=0)
     project = yaml.load(text)
-    sandbox = next(env for env in project["environments"] if env["name"] == "sandbox")
-    env_plugins = sandbox.setdefault("config", {}).setdefault("plugins", {})
     for definition in definitions():
-        kind = plugin_type(definition["name"])
-        sandbox_block = definition.pop("sandbox", None)
-        _upsert(project["plugins"].setdefault(kind, []), definition, keep=PROJECT_KEYS)
-        if sandbox_block:
-            _upsert(env_plugins.setdefault(kind, []), {"name": definition["name"], **sandbox_block})
+        entry = {k: v for k, v in definition.items() if k not in HUB_ONLY_KEYS}
+        _upsert(project["plugins"].setdefault(plugin_type(definition["name"]), []), entry, keep=PROJECT_KEYS)
     out = io.StringIO()
     yaml.dump(project, out)
     return out.getvalue()

@@ -1,6 +1,6 @@
 """End to end: tap-looker runs the overhead allocation query against the Looker emulator and
-target-acumatica posts it into the Acumatica emulator as journals (the sandbox mapping of
-target-acumatica/meltano-plugin.yml). Acumatica's journals equal the query's rows to the cent,
+target-acumatica posts it into the Acumatica emulator as journals (the mapping of meltano.yml's
+sandbox environment). Acumatica's journals equal the query's rows to the cent,
 every one of 6,000+ rows is posted, and a rerun posts nothing."""
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ import contextlib
 import io
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import yaml
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
@@ -20,11 +18,9 @@ from tap_looker.tap import TapLooker
 
 from tests.tap_looker.conftest import ALLOCATION_QUERY, tap_config
 from tests.target_acumatica.helpers import audit_lines, posted_journals, run_target, target_config
+from tests.test_packaging import sandbox_config
 
-PLUGIN = yaml.safe_load(
-    (Path(__file__).parent.parent / "target-acumatica" / "meltano-plugin.yml").read_text()
-)
-SANDBOX_MAPPING = PLUGIN["sandbox"]["config"]["journals"]["overhead_allocation"]
+SANDBOX_MAPPING = sandbox_config("target-acumatica")["journals"]["overhead_allocation"]
 PREFIX = SANDBOX_MAPPING["key_prefix"] + ":"
 
 

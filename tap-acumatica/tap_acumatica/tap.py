@@ -47,6 +47,8 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
     stock items, read incrementally with keyset paging."""
 
     name = "tap-acumatica"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-tap-acumatica"
     message_writer_class = MsgSpecWriter
     # StockItem's timestamp is LastModified before endpoint 24.200.001, LastModifiedDateTime from it:
     # the same time, so a bookmark carries over when endpoint_version is raised.

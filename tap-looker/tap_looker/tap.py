@@ -66,6 +66,8 @@ class TapLooker(CheckedTap, AuditedTap, Tap):
     truncated."""
 
     name = "tap-looker"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-tap-looker"
     message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(

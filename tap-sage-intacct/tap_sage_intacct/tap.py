@@ -29,6 +29,8 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
     customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
 
     name = "tap-sage-intacct"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-tap-sage-intacct"
     message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(

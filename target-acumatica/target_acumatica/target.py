@@ -66,6 +66,8 @@ class TargetAcumatica(Target):
     posts twice, optionally released) and writes reference records such as vendors by natural key."""
 
     name = "target-acumatica"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-target-acumatica"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = JournalSink
     message_reader_class = SingerInput

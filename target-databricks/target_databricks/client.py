@@ -63,7 +63,7 @@ CONNECT_TIMEOUT_S = 10.0
 OIDC_DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
 STATEMENTS_PATH = "/api/2.0/sql/statements"
 HOST_EXAMPLE = "https://adb-123.4.azuredatabricks.net"
-USER_AGENT = f"target-databricks/{version('target-databricks')}"
+USER_AGENT = f"target-databricks/{version('ml-connector-target-databricks')}"
 
 
 class DatabricksRequestError(DatabricksError, ConnectorError):

@@ -33,6 +33,8 @@ class TargetDatabricks(Target):
     apply once."""
 
     name = "target-databricks"
+    #: The distribution that carries this plugin (for --version and --about).
+    package_name = "ml-connector-target-databricks"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = DatabricksSink
     message_reader_class = MsgSpecReader

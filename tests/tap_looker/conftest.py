@@ -32,7 +32,7 @@ ALLOCATION_KEY = [
     "overhead_allocation.branch",
     "overhead_allocation.cost_center",
 ]
-#: The sandbox example query (as in tap-looker/meltano-plugin.yml).
+#: The sandbox example query (as in meltano.yml's sandbox environment).
 ALLOCATION_QUERY = {
     "name": "overhead_allocation",
     "model": "finance",

@@ -3,23 +3,16 @@ overhead_allocation query (tests/test_packaging.py checks the definition against
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from tests.taprun import SANDBOX
-
-ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = yaml.safe_load((ROOT / "target-acumatica" / "meltano-plugin.yml").read_text())
+from tests.test_packaging import sandbox_config
 
 
 def test_sandbox_config_uses_the_emulator_demo_credentials_and_the_looker_allocation_columns():
-    config = PLUGIN["sandbox"]["config"]
+    config = sandbox_config("target-acumatica")
     assert config["base_url"] == "http://127.0.0.1:8811/AcumaticaERP"
     for name in ("tenant", "branch", "client_id", "client_secret", "username", "password"):
         assert config[name] == SANDBOX[name], name
-    looker = yaml.safe_load((ROOT / "tap-looker" / "meltano-plugin.yml").read_text())
-    (query,) = [q for q in looker["sandbox"]["config"]["queries"] if q["name"] == "overhead_allocation"]
+    (query,) = [q for q in sandbox_config("tap-looker")["queries"] if q["name"] == "overhead_allocation"]
     columns = {field.split(".", 1)[1] for field in query["fields"]}
     mapping = config["journals"]["overhead_allocation"]
     used = set(mapping["group_by"])

@@ -52,7 +52,9 @@ def _keyring():
 def store_key_in_keyring(key: str) -> None:
     keyring = _keyring()
     if keyring is None:
-        raise VaultError("the OS keyring needs the 'keyring' package: pip install 'mlc-secrets[keyring]'")
+        raise VaultError(
+            "the OS keyring needs the 'keyring' package: pip install 'ml-connector-secrets[keyring]'"
+        )
     keyring.set_password(KEYRING_SERVICE, KEYRING_USER, key)
 
 
