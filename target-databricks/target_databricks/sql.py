@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -65,6 +65,10 @@ _INT_RANGES = {
     "LONG": (-(2**63), 2**63 - 1),
 }
 _DECIMAL_RE = re.compile(r"^DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
+
+#: Arithmetic on record values never rounds: the default context's 28 digits are fewer than a
+#: DECIMAL(38,s) holds (normalize and quantize would round, or raise, on 29 digits and more).
+EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 _json_sorted_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
@@ -220,7 +224,7 @@ def _multiple_of_scale(prop: Mapping[str, Any]) -> int | None:
         return None
     if not number.is_finite() or number <= 0:
         return None
-    exponent = number.normalize().as_tuple().exponent
+    exponent = number.normalize(EXACT).as_tuple().exponent
     assert isinstance(exponent, int)
     return max(0, -exponent)
 
@@ -436,12 +440,12 @@ def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > scale:
-        reduced = number.normalize()
+        reduced = number.normalize(EXACT)
         reduced_exp = reduced.as_tuple().exponent
         assert isinstance(reduced_exp, int)
         if -reduced_exp > scale:
             raise ValueConversionError(column, sql_type, f"more than {scale} decimal places would be rounded")
-        number = number.quantize(Decimal(1).scaleb(-scale))
+        number = number.quantize(Decimal(1).scaleb(-scale, EXACT), context=EXACT)
     text = format(number, "f")
     integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
     if integer_digits > precision - scale:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import threading
 import uuid
 from collections.abc import Sequence
@@ -111,7 +112,10 @@ class TargetDatabricks(Target):
                 self._schema_lines.get(message_dict.get("stream"), b""),
                 encode_message(message_dict),
             )
-        super()._process_record_message(message_dict)
+        # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
+        # DECIMAL(38,s) value (the default 28 would raise DivisionImpossible on a valid record).
+        with decimal.localcontext(sql.EXACT):
+            super()._process_record_message(message_dict)
 
     def _process_batch_message(self, message_dict: dict) -> None:
         """Load a BATCH message's files as the RECORD messages they stand for.
