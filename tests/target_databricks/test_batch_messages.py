@@ -33,18 +33,30 @@ def batch_files(tmp_path, fmt: str, records: list[dict]) -> list[str]:
     )
     from singer_sdk.batch import Batcher
 
-    return [url for manifest in Batcher("tap-x", "bills", config).get_batches(iter(records)) for url in manifest]
+    return [
+        url for manifest in Batcher("tap-x", "bills", config).get_batches(iter(records)) for url in manifest
+    ]
 
 
 def bills(memo: str) -> list[dict]:
     return [
-        {"id": i, "amount": Decimal(f"{i}.25"), "memo": f"{memo}-{i}", "updated": f"2024-05-0{i}T10:00:00+00:00"}
+        {
+            "id": i,
+            "amount": Decimal(f"{i}.25"),
+            "memo": f"{memo}-{i}",
+            "updated": f"2024-05-0{i}T10:00:00+00:00",
+        }
         for i in (1, 2, 3)
     ]
 
 
 def batch_message(fmt: str, manifest: list[str], compression: str | None = "gzip") -> dict:
-    return {"type": "BATCH", "stream": "bills", "encoding": {"format": fmt, "compression": compression}, "manifest": manifest}
+    return {
+        "type": "BATCH",
+        "stream": "bills",
+        "encoding": {"format": fmt, "compression": compression},
+        "manifest": manifest,
+    }
 
 
 STATE = {"type": "STATE", "value": {"bookmarks": {"bills": {"replication_key_value": "2024-05-03"}}}}
@@ -67,7 +79,11 @@ def test_batch_message_loads_with_audit_and_state_after_commit(tmp_path, dbx, fm
     again = run_in_process(cfg, messages)
     assert again.returncode == 0 and "already committed; skipped" in again.stderr
     # A later BATCH with the first values after other values: it lands (a full-table stream reverting).
-    changed = [schema("bills", PROPS, ["id"]), batch_message(fmt, batch_files(tmp_path, fmt, bills("v2"))), STATE]
+    changed = [
+        schema("bills", PROPS, ["id"]),
+        batch_message(fmt, batch_files(tmp_path, fmt, bills("v2"))),
+        STATE,
+    ]
     assert run_in_process(cfg, changed).returncode == 0
     reverted = [schema("bills", PROPS, ["id"]), batch_message(fmt, batch_files(tmp_path, fmt, source)), STATE]
     assert run_in_process(cfg, reverted).returncode == 0
@@ -92,7 +108,11 @@ def test_a_failing_batch_message_keeps_its_records_and_moves_no_state(tmp_path, 
     failed = tmp_path / "failed"
     cfg = write_config(tmp_path, dbx, failed_batch_dir=str(failed))
     source = [*bills("v1"), {"id": 4, "amount": Decimal("1" * 37)}]  # over DECIMAL(38,2): fails at drain
-    messages = [schema("bills", PROPS, ["id"]), batch_message("jsonl", batch_files(tmp_path, "jsonl", source)), STATE]
+    messages = [
+        schema("bills", PROPS, ["id"]),
+        batch_message("jsonl", batch_files(tmp_path, "jsonl", source)),
+        STATE,
+    ]
     result = run_in_process(cfg, messages)
     assert result.returncode != 0 and result.states == []
     [kept] = failed.iterdir()
@@ -110,8 +130,14 @@ def test_a_failing_batch_message_keeps_its_records_and_moves_no_state(tmp_path, 
             batch_message("avro", ["file:///nowhere/x.avro"]),
             "BATCH message of stream 'bills' uses format 'avro' with compression 'gzip'",
         ),
-        (batch_message("jsonl", ["file:///nowhere/x.json.gz"]), "cannot read batch file file:///nowhere/x.json.gz"),
-        ({**batch_message("jsonl", []), "stream": "vendors"}, "BATCH message of stream 'vendors' arrived before"),
+        (
+            batch_message("jsonl", ["file:///nowhere/x.json.gz"]),
+            "cannot read batch file file:///nowhere/x.json.gz",
+        ),
+        (
+            {**batch_message("jsonl", []), "stream": "vendors"},
+            "BATCH message of stream 'vendors' arrived before",
+        ),
     ],
     ids=["encoding", "missing-file", "no-schema"],
 )
@@ -141,7 +167,9 @@ def test_tap_acumatica_batches_land_equal_to_the_source(tmp_path, emulator, dbx,
     }
     (tmp_path / "tap.json").write_text(json.dumps(tap_config))
     discovery = json.dumps({k: v for k, v in tap_config.items() if k != "base_url"}, sort_keys=True)
-    (tmp_path / "catalog.json").write_text(json.dumps(_catalog(discovery, ["bills", "vendors", "subaccounts"])))
+    (tmp_path / "catalog.json").write_text(
+        json.dumps(_catalog(discovery, ["bills", "vendors", "subaccounts"]))
+    )
     cfg = write_config(tmp_path, dbx)
     tap = subprocess.Popen(
         [TAP, "--config", str(tmp_path / "tap.json"), "--catalog", str(tmp_path / "catalog.json")],
@@ -165,7 +193,9 @@ def test_tap_acumatica_batches_land_equal_to_the_source(tmp_path, emulator, dbx,
         assert row["Description"] == record["Description"]
         lines = json.loads(row["Details"])
         assert [exact(line["Amount"]) for line in lines] == [d["Amount"] for d in record["Details"]]
-    assert {r["VendorID"] for r in rows(dbx, "vendors")} == {r["VendorID"] for r in emulator.store.records("Vendor", VERSION)}
+    assert {r["VendorID"] for r in rows(dbx, "vendors")} == {
+        r["VendorID"] for r in emulator.store.records("Vendor", VERSION)
+    }
     subaccounts = {r["SubaccountCD"]: r for r in emulator.store.records("Subaccount", VERSION)}
     assert {r["SubaccountCD"]: r["Description"] for r in rows(dbx, "subaccounts")} == {
         k: v["Description"] for k, v in subaccounts.items()

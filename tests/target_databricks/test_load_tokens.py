@@ -132,7 +132,9 @@ def test_a_stream_into_a_table_another_stream_loaded_is_refused(tmp_path, dbx):
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_in_process(cfg, [schema("ap_bills", BILL, ["id"]), bill("ap_bills", "second")])
     assert second.returncode != 0
-    assert "Streams 'AP Bills' and 'ap_bills' both map to table `workspace`.`loads`.`ap_bills`" in second.stderr
+    assert (
+        "Streams 'AP Bills' and 'ap_bills' both map to table `workspace`.`loads`.`ap_bills`" in second.stderr
+    )
     assert [r["memo"] for r in rows(dbx, "ap_bills")] == ["first"]
 
 

@@ -25,7 +25,9 @@ def rec(stream: str, record: dict) -> dict:
 
 
 def column_types(dbx, table: str) -> dict[str, str]:
-    described = sql.parse_describe(dbx.query(f"DESCRIBE TABLE {sql.qualified_name(CATALOG, SCHEMA_NAME, table)}"))
+    described = sql.parse_describe(
+        dbx.query(f"DESCRIBE TABLE {sql.qualified_name(CATALOG, SCHEMA_NAME, table)}")
+    )
     return {c.name: c.sql_type for c in described.values()}
 
 
@@ -59,7 +61,12 @@ def test_declared_decimals_stay_exact_whatever_number_type_says(tmp_path, dbx):
         "cents": {"type": ["null", "number"], "multipleOf": 0.01},
         "rate": {"type": ["null", "number"], "multipleOf": Decimal("1E-12")},
         "cost": {"type": ["null", "number"], "x-sql-datatype": "decimal(19,4)"},
-        "text_amount": {"type": ["null", "string"], "format": "x-singer.decimal", "precision": 38, "scale": 18},
+        "text_amount": {
+            "type": ["null", "string"],
+            "format": "x-singer.decimal",
+            "precision": 38,
+            "scale": 18,
+        },
         "huge": {"type": ["null", "integer"], "maximum": 10**30},
         "count": {"type": ["null", "integer"]},
     }
@@ -74,14 +81,17 @@ def test_declared_decimals_stay_exact_whatever_number_type_says(tmp_path, dbx):
     }
     result = run_in_process(cfg, [schema("amounts", props, ["id"]), rec("amounts", record)])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert column_types(dbx, "amounts").items() >= {
-        "cents": "DECIMAL(38,2)",
-        "rate": "DECIMAL(38,12)",
-        "cost": "DECIMAL(19,4)",
-        "text_amount": "DECIMAL(38,18)",
-        "huge": "DECIMAL(38,0)",
-        "count": "BIGINT",
-    }.items()
+    assert (
+        column_types(dbx, "amounts").items()
+        >= {
+            "cents": "DECIMAL(38,2)",
+            "rate": "DECIMAL(38,12)",
+            "cost": "DECIMAL(19,4)",
+            "text_amount": "DECIMAL(38,18)",
+            "huge": "DECIMAL(38,0)",
+            "count": "BIGINT",
+        }.items()
+    )
     [row] = rows(dbx, "amounts")
     for name, value in record.items():
         assert Decimal(str(row[name])) == Decimal(str(value)), name
@@ -93,7 +103,9 @@ def test_an_integer_beyond_bigint_is_refused_by_stream_column_and_value(tmp_path
     props = {"id": {"type": "integer"}, "count": {"type": ["null", "integer"]}}
     result = run_in_process(cfg, [schema("counts", props, ["id"]), rec("counts", {"id": 1, "count": 2**64})])
     assert result.returncode != 0 and result.states == []
-    assert "stream counts failed: column 'count' (BIGINT): 18446744073709551616 is out of range" in result.stderr
+    assert (
+        "stream counts failed: column 'count' (BIGINT): 18446744073709551616 is out of range" in result.stderr
+    )
     assert len(list(failed.iterdir())) == 1
 
 
@@ -101,14 +113,22 @@ def test_a_decimal_column_keeps_its_type_and_a_conflicting_declaration_is_an_err
     # A table made when plain numbers were DECIMAL(38,9): the column stays exact.
     old = write_config(tmp_path, dbx, number_type="decimal")
     props = {"id": {"type": "integer"}, "amount": {"type": ["null", "number"]}}
-    assert run_in_process(old, [schema("bills", props, ["id"]), rec("bills", {"id": 1, "amount": 1})]).returncode == 0
+    assert (
+        run_in_process(old, [schema("bills", props, ["id"]), rec("bills", {"id": 1, "amount": 1})]).returncode
+        == 0
+    )
     new = write_config(tmp_path, dbx, number_type="double")
-    result = run_in_process(new, [schema("bills", props, ["id"]), rec("bills", {"id": 2, "amount": Decimal("0.1")})])
+    result = run_in_process(
+        new, [schema("bills", props, ["id"]), rec("bills", {"id": 2, "amount": Decimal("0.1")})]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert column_types(dbx, "bills")["amount"] == "DECIMAL(38,9)"
     assert by_id(rows(dbx, "bills"))[2]["amount"] == Decimal("0.100000000")
     # A DOUBLE column cannot hold what the stream now declares exact: refused before any row is written.
-    assert run_in_process(new, [schema("rates", props, ["id"]), rec("rates", {"id": 1, "amount": 1})]).returncode == 0
+    assert (
+        run_in_process(new, [schema("rates", props, ["id"]), rec("rates", {"id": 1, "amount": 1})]).returncode
+        == 0
+    )
     exact = {"id": {"type": "integer"}, "amount": {"type": ["null", "number"], "multipleOf": 0.01}}
     refused = run_in_process(new, [schema("rates", exact, ["id"]), rec("rates", {"id": 2, "amount": 2})])
     assert refused.returncode != 0
