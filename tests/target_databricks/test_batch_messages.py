@@ -7,10 +7,11 @@ import subprocess
 from decimal import Decimal
 
 import pytest
+from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BatchConfig
 
-from tests.target_databricks.loadrun import audit, by_id, rows, run_in_process, schema, write_config
 from tests.taprun import BIN, SANDBOX, TAP, _catalog
+from tests.target_databricks.loadrun import audit, by_id, rows, run_in_process, schema, write_config
 
 VERSION = "24.200.001"
 TARGET = str(BIN / "target-databricks")
@@ -31,8 +32,6 @@ def batch_files(tmp_path, fmt: str, records: list[dict]) -> list[str]:
             "batch_size": 2,
         }
     )
-    from singer_sdk.batch import Batcher
-
     return [
         url for manifest in Batcher("tap-x", "bills", config).get_batches(iter(records)) for url in manifest
     ]

@@ -4,12 +4,12 @@ and streams that would share a table are refused (case 4)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from tests.target_databricks.loadrun import (
     audit,
-    by_id,
     rows,
     run_in_process,
     schema,
@@ -123,7 +123,7 @@ def test_streams_that_normalise_to_one_table_fail_before_any_row_is_written(tmp_
     assert "Streams 'AP Bills' and 'ap-bills' both map to table 'ap_bills'" in result.stderr
     assert audit(dbx) == []
     table = dbx.table_path("workspace", "loads", "ap_bills")
-    assert not __import__("os").path.exists(table) or rows(dbx, "ap_bills") == []
+    assert not Path(table).exists() or rows(dbx, "ap_bills") == []
 
 
 def test_a_stream_into_a_table_another_stream_loaded_is_refused(tmp_path, dbx):

@@ -1,4 +1,4 @@
-"""Numbers from any tap (issue 11, item 5) and values at the edges (issue 12, case 7), against the emulator."""
+"""Numbers from any tap (issue 11, item 5) and values at the edges (issue 12, case 7), on the emulator."""
 
 from __future__ import annotations
 
