@@ -118,7 +118,7 @@ TARGET_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "lines_per_request",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=500,
         title="Lines per request",
         description="Most journal lines in one PUT; a longer journal is created on hold, its lines "
@@ -153,22 +153,33 @@ TARGET_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "release_timeout_s",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=600,
         title="Release timeout (s)",
         description="Longest wait for one release to complete (202 answers polled at its Location).",
     ),
     th.Property(
         "poll_interval_s",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=1.0,
         title="Poll interval (s)",
         description="Wait between polls of a running action.",
     ),
 )
 
+#: Bounds of the shared connection settings, checked by the SDK before the run starts (``--about`` shows
+#: them): a negative retry count or a zero timeout would be accepted and misbehave later.
+CONNECTION_BOUNDS = {
+    "request_timeout": {"minimum": 1},
+    "max_retries": {"minimum": 0},
+    "max_backoff_seconds": {"minimum": 0},
+}
+
 CONFIG_SCHEMA: dict = {
     "type": "object",
-    "properties": {**CONNECTION_PROPERTIES, **TARGET_PROPERTIES.to_dict()["properties"]},
+    "properties": {
+        **{name: {**spec, **CONNECTION_BOUNDS.get(name, {})} for name, spec in CONNECTION_PROPERTIES.items()},
+        **TARGET_PROPERTIES.to_dict()["properties"],
+    },
     "required": ["base_url"],
 }

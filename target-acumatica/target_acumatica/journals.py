@@ -2,20 +2,24 @@
 
 A stream's rows are grouped by the configured ``group_by`` columns; each group is one
 JournalTransaction whose Details are the group's rows in arrival order. The journal's natural key
-(``<key_prefix>:<group values>``) starts its Description, so it can be found again before anything
-is posted: a rerun or a replay posts nothing twice.
+(``<key_prefix>:<group values>``, each part percent-encoded so that no ``:``, space or ``%`` is left
+in it) starts its Description, so it can be found again before anything is posted: a rerun or a
+replay posts nothing twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
 from target_acumatica.mapping import (
+    MAX_AMOUNT,
     ConfigError,
     FieldSpec,
     RowError,
@@ -40,6 +44,22 @@ HEADER_SETTINGS = ("description", "transaction_date", "post_period", "ledger", "
 #: Fields a tap or loader stamps on a row (run, source id and version, Singer metadata): not source data.
 AUDIT_FIELD_PREFIXES = ("_audit_", "_sdc_")
 _hash_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+#: Batch.Description is nvarchar(256) up to 2024 R2 (512 from 2025 R2): the key and text must fit.
+DESCRIPTION_LENGTH = 256
+#: Printable ASCII kept as it is in a key part; ``%`` (the escape), ``:`` (the separator), space (ends
+#: the key in the Description) and ``[`` (a LIKE character class, were the instance to pass startswith
+#: to SQL unescaped) are encoded, like every control and non-ASCII character (as UTF-8 bytes).
+_KEY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "%:[")
+
+
+def key_part(value: str) -> str:
+    """One part of a natural key, percent-encoded: parts never hold ``:``, so joined they stay
+    unambiguous, and values without special characters read as they are."""
+    return quote(value, safe=_KEY_SAFE)
+
+
+def natural_key(prefix: str, values: Iterable[str]) -> str:
+    return ":".join(key_part(part) for part in (prefix, *values))
 
 
 @dataclass
@@ -78,16 +98,17 @@ class JournalMapping:
         return cls(stream, list(group_by), raw.get("key_prefix") or stream, specs, rounding)
 
     def group_of(self, row: dict, number: int) -> tuple[str, ...]:
+        """The group's values as text, exactly (not trimmed: ``'FAC '`` and ``'FAC'`` are two groups)."""
         values = []
         for column in self.group_by:
-            value = text(row.get(column))
-            if value is None:
+            value = row.get(column)
+            if value is None or text(value) is None:
                 raise RowError(f"row {number} of stream {self.stream}: group column '{column}' is empty")
-            values.append(value)
+            values.append(value if isinstance(value, str) else text(value))
         return tuple(values)
 
     def key_of(self, group: tuple[str, ...]) -> str:
-        return ":".join((self.key_prefix, *group))
+        return natural_key(self.key_prefix, group)
 
 
 @dataclass
@@ -201,6 +222,18 @@ def plan(mapping: JournalMapping, key: tuple[str, ...], records: list[dict], num
                 f"journal {journal.key}: {spec.describe()} ({name}) differs between its rows "
                 f"({sorted(v or '' for v in values)}); add it to group_by"
             )
+    for side, total in (("debit", journal.debit), ("credit", journal.credit)):
+        if abs(total) >= MAX_AMOUNT:
+            journal.errors.append(
+                f"journal {journal.key}: {side} total {total} is beyond what Acumatica stores (below "
+                f"{MAX_AMOUNT:,}); split the journal"
+            )
+    if len(journal.description) > DESCRIPTION_LENGTH:
+        journal.errors.append(
+            f"journal {journal.key}: Description is {len(journal.description)} characters; Acumatica keeps "
+            f"{DESCRIPTION_LENGTH} (the natural key, a space, the description text): shorten the description "
+            "or key_prefix"
+        )
     if not journal.errors and journal.debit != journal.credit:
         journal.errors.append(
             f"journal {journal.key} does not balance: debits {journal.debit} != credits "
@@ -296,20 +329,40 @@ def posted_signatures(record: dict) -> list[tuple]:
 
 
 def is_key_of(record: dict, key: str) -> bool:
-    description = text(unwrap(record.get("Description"))) or ""
-    return description == key or description.startswith(key + " ")
+    """Whether a batch's Description carries exactly this key (keys hold no space: the first word)."""
+    description = unwrap(record.get("Description"))
+    return isinstance(description, str) and description.split(" ", 1)[0] == key
 
 
-def group_rows(mapping: JournalMapping, rows: list[tuple[int, dict]]) -> tuple[dict[tuple, list], list[str]]:
-    """Rows by group key, in first-seen order; rows without a group value are errors."""
+def group_rows(
+    mapping: JournalMapping, rows: list[tuple[int, dict]]
+) -> tuple[dict[tuple, list], list[str], dict[tuple, str]]:
+    """Rows by group, in first-seen order; rows without a group value are errors. Groups whose values
+    differ but read the same (``7`` and ``'7'``) would share a natural key: each such group is
+    returned in ``collisions`` with an error naming both."""
     groups: dict[tuple, list] = {}
+    raw: dict[tuple, tuple] = {}
     errors = []
+    collisions: dict[tuple, str] = {}
     for number, record in rows:
         try:
-            groups.setdefault(mapping.group_of(record, number), []).append((number, record))
+            group = mapping.group_of(record, number)
         except RowError as exc:
             errors.append(str(exc))
-    return groups, errors
+            continue
+        values = tuple(record.get(c) for c in mapping.group_by)
+        first = raw.setdefault(group, values)
+        if _differ(first, values) and group not in collisions:
+            collisions[group] = (
+                f"groups {first!r} and {values!r} of stream {mapping.stream} ({', '.join(mapping.group_by)}) "
+                f"have the same natural key {mapping.key_of(group)}; make the column's values one type"
+            )
+        groups.setdefault(group, []).append((number, record))
+    return groups, errors, collisions
+
+
+def _differ(a: tuple, b: tuple) -> bool:
+    return any(type(x) is not type(y) or x != y for x, y in zip(a, b, strict=True))
 
 
 def check_columns(mapping: JournalMapping, properties: dict[str, Any]) -> list[str]:

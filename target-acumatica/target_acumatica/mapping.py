@@ -11,6 +11,9 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 CENT = Decimal("0.01")
+#: Acumatica keeps money in decimal(19,4) columns (GLTran's amounts, Batch's totals): 15 digits before
+#: the decimal point. A larger amount could only be rejected or cut by the instance.
+MAX_AMOUNT = Decimal(10) ** 15
 _ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
@@ -20,6 +23,11 @@ class RowError(ValueError):
 
 class ConfigError(ValueError):
     """A mapping setting is malformed; the message names the setting."""
+
+
+class MessageError(ValueError):
+    """A Singer message the target cannot honour (a BATCH it cannot read, an ACTIVATE_VERSION); the
+    message names the stream and what to do. The run stops before STATE moves."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,11 @@ def money(value: Any, what: str, rounding: str) -> Decimal:
         raise RowError(f"{what} is {value!r}, not an amount") from None
     if not amount.is_finite():
         raise RowError(f"{what} is {value!r}, not an amount")
+    if abs(amount) >= MAX_AMOUNT:
+        raise RowError(
+            f"{what} {amount} is beyond what Acumatica stores (decimal(19,4): below {MAX_AMOUNT:,} "
+            "in magnitude)"
+        )
     cents = amount.quantize(CENT, rounding=_ROUNDING.get(rounding, ROUND_HALF_UP))
     if cents != amount and rounding == "reject":
         raise RowError(f"{what} {value} has more than two decimal places (amount_rounding is 'reject')")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+import msgspec
 from acumatica_client.api import encode
 from acumatica_client.errors import AcumaticaAuthError, AcumaticaError
 from singer_sdk.sinks import BatchSink
 
 from target_acumatica.journals import Journal, check_columns, group_rows, plan
-from target_acumatica.mapping import ConfigError, RowError
+from target_acumatica.mapping import ConfigError, MessageError, RowError, text
 from target_acumatica.poster import PostError
 
 if TYPE_CHECKING:
@@ -38,6 +39,16 @@ class _AcumaticaSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         self.rows.append((self.target.next_row_number(self.stream_name), self.target.current_input))
 
+    def activate_version(self, new_version: int) -> None:
+        """ACTIVATE_VERSION asks for every row not in this version to be removed; journals and records
+        posted to Acumatica are never deleted, so the run stops instead of ignoring it."""
+        msg = (
+            f"ACTIVATE_VERSION message of stream {self.stream_name}: target-acumatica never deletes what it "
+            "posted, so it cannot drop the rows missing from version "
+            f"{new_version}; set emit_activate_version_messages to false on the tap"
+        )
+        raise MessageError(msg)
+
 
 class JournalSink(_AcumaticaSink):
     """Hands a stream's rows to the target, which posts them once the input has ended (a journal's
@@ -55,9 +66,19 @@ class JournalSink(_AcumaticaSink):
             )
             raise ConfigError(msg)
 
+        if not self.key_properties:
+            target.logger.warning(
+                "Stream %s has no key properties: its rows cannot be de-duplicated, a row sent twice "
+                "becomes two journal lines.",
+                stream_name,
+            )
+
     def process_record(self, record: dict, context: dict) -> None:
         number = self.target.next_row_number(self.stream_name)
-        self.target.journal_rows.setdefault(self.stream_name, []).append((number, self.target.current_input))
+        # Delivery is at least once: a row with the key properties of an earlier one replaces it, in its
+        # place (a keyless stream keeps every row).
+        key = row_key(self.key_properties, record) if self.key_properties else ("#row", number)
+        self.target.keep_journal_row(self.stream_name, key, number, self.target.current_input)
 
     def process_batch(self, context: dict) -> None:
         """Rows wait in ``target.journal_rows`` until the end of the input; STATE is held until then."""
@@ -67,13 +88,15 @@ def post_journals(target: TargetAcumatica, stream: str, rows: list[tuple[int, di
     """Group a stream's rows into journals, check them, and post each one that is valid."""
     mapping = target.journal_mappings[stream]
     log = target.logger
-    groups, errors = group_rows(mapping, rows)
+    groups, errors, collisions = group_rows(mapping, rows)
     if errors:
         ungrouped = [r for r in rows if not _has_group(mapping.group_by, r[1])]
         target.fail_rows(stream, ungrouped, summarise(errors))
     journals = []
     for key, items in groups.items():
         journal = plan(mapping, key, [r for _, r in items], [n for n, _ in items])
+        if key in collisions:
+            journal.errors.insert(0, collisions[key])
         if not journal.errors:
             target.reference_data.check(journal)
         journals.append(journal)
@@ -126,7 +149,15 @@ def _post(target: TargetAcumatica, journal: Journal) -> None:
 
 
 def _has_group(columns: list[str], record: dict) -> bool:
-    return all(record.get(c) not in (None, "") for c in columns)
+    return all(text(record.get(c)) is not None for c in columns)
+
+
+_key_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+
+
+def row_key(key_properties: list[str], record: dict) -> bytes:
+    """The row's key property names and values, canonically encoded (exact numbers, any type)."""
+    return _key_encoder.encode([[name, record.get(name)] for name in key_properties])
 
 
 class ReferenceSink(_AcumaticaSink):
@@ -167,6 +198,9 @@ class IgnoredSink(_AcumaticaSink):
     def process_batch(self, context: dict) -> None:
         """Nothing is written for an unmapped stream."""
 
+    def activate_version(self, new_version: int) -> None:
+        """Nothing was written for the stream, so there is nothing to remove."""
+
 
 class RunsSink(_AcumaticaSink):
     """A tap's ``_audit_runs`` stream: each run record, as received, is appended to ``runs.jsonl``.
@@ -177,3 +211,6 @@ class RunsSink(_AcumaticaSink):
 
     def process_batch(self, context: dict) -> None:
         """Run records are written as they arrive."""
+
+    def activate_version(self, new_version: int) -> None:
+        """runs.jsonl is append-only: every run a tap reports stays."""

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections import Counter
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+import msgspec
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
-from mlc_run_audit import RUNS_STREAM, current_run_id
+from mlc_run_audit import RUNS_STREAM, RunIdError, current_run_id
 from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
+from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerError
 
 from target_acumatica.audit import AuditLog, replay_command
+from target_acumatica.batch_files import read_records
 from target_acumatica.config import CONFIG_SCHEMA, DEFAULT_AUDIT_DIR
 from target_acumatica.journals import Journal, JournalMapping
-from target_acumatica.mapping import ConfigError
+from target_acumatica.mapping import ConfigError, MessageError
 from target_acumatica.poster import JournalPoster
 from target_acumatica.records import ReferenceMapping, ReferenceWriter
 from target_acumatica.reference_data import ReferenceData
@@ -26,6 +32,31 @@ from target_acumatica.sinks import IgnoredSink, JournalSink, ReferenceSink, Runs
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
+
+#: Errors whose message says what is wrong and what to do: the run ends with the message alone (the
+#: traceback is logged at debug level, LOGLEVEL=DEBUG).
+EXPLAINED_ERRORS = (ConfigError, MessageError, AcumaticaError, RunIdError, SingerSDKError, SingerError)
+#: Longest part of a bad input line quoted in an error.
+QUOTED_CHARS = 200
+
+
+class SingerInput(MsgSpecReader):
+    """The SDK's msgspec reader (numbers as exact decimals), whose errors name the problem in one line:
+    a line that is not JSON, a message type no target reads."""
+
+    def deserialize_json(self, line: str | bytes) -> dict:
+        try:
+            return decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            msg = f"An input line is not JSON ({exc}): {line[:QUOTED_CHARS]!r}"
+            raise InvalidInputLine(msg) from None
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        msg = (
+            f"Unknown Singer message type {message_dict['type']!r}; target-acumatica reads SCHEMA, RECORD, "
+            "BATCH, STATE and ACTIVATE_VERSION messages"
+        )
+        raise MessageError(msg)
 
 
 class TargetAcumatica(Target):
@@ -36,7 +67,20 @@ class TargetAcumatica(Target):
     name = "target-acumatica"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = JournalSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = SingerInput
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [*Target.capabilities, PluginCapabilities.BATCH]
+
+    @classmethod
+    def invoke(cls, *args, **kwargs) -> None:  # ty: ignore[invalid-method-override]
+        """Run the target; an error it can explain ends the run with its message and exit status 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except ConfigValidationError:
+            raise  # the SDK lists each invalid setting itself
+        except EXPLAINED_ERRORS as exc:
+            cls.logger.debug("Traceback of the error below:", exc_info=exc)
+            cls.logger.error("%s: %s", type(exc).__name__, exc)
+            sys.exit(1)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -57,9 +101,22 @@ class TargetAcumatica(Target):
         both = sorted(set(self.journal_mappings) & set(self.reference_mappings))
         if both:
             raise ConfigError(f"Streams {both} are named in both journals and reference_records.")
+        prefixes: dict[str, str] = {}
+        for stream in sorted(self.journal_mappings):
+            prefix = self.journal_mappings[stream].key_prefix
+            if prefix in prefixes:
+                # Journals of two streams with equal group values would share a natural key.
+                msg = (
+                    f"Settings journals.{prefixes[prefix]} and journals.{stream} share key_prefix "
+                    f"{prefix!r}; give each journal stream its own key_prefix."
+                )
+                raise ConfigError(msg)
+            prefixes[prefix] = stream
         self.dry_run = bool(cfg.get("dry_run"))
         self.audit = AuditLog(cfg.get("audit_dir") or DEFAULT_AUDIT_DIR, self.run_id)
-        self.journal_rows: dict[str, list[tuple[int, dict]]] = {}
+        # Per journal stream, its rows by key properties (see JournalSink.process_record).
+        self.journal_rows: dict[str, dict[object, tuple[int, dict]]] = {}
+        self._repeated: Counter[str] = Counter()
         self.failures: list[str] = []
         self._row_numbers: Counter[str] = Counter()
         self._schema_messages: dict[str, dict] = {}
@@ -138,6 +195,43 @@ class TargetAcumatica(Target):
         self.current_input = copy.deepcopy(message_dict.get("record") or {})
         super()._process_record_message(message_dict)
 
+    def keep_journal_row(self, stream: str, key: object, number: int, record: dict) -> None:
+        """Keep a journal row until the end of the input; a later row with its key replaces it."""
+        with self._lock:
+            rows = self.journal_rows.setdefault(stream, {})
+            if key in rows:
+                self._repeated[stream] += 1
+            rows[key] = (number, record)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """A BATCH message's records go the way of RECORD messages (stream maps, validation,
+        de-duplication, audit lines, failed files); STATE waits for them as it waits for records. The
+        SDK's own handling passes them to ``process_batch`` unvalidated, where nothing would post them."""
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        if stream not in self.mapper.stream_maps:
+            self._assert_sink_exists(stream)
+        storage = (self.config.get("batch_config") or {}).get("storage") or {}
+        count = 0
+        for record in read_records(
+            stream,
+            message_dict["encoding"],
+            message_dict["manifest"],
+            self.message_reader.deserialize_json,
+            storage.get("params"),
+        ):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+            count += 1
+        self.logger.info(
+            "BATCH of stream %s: %d record(s) from %d file(s).", stream, count, len(message_dict["manifest"])
+        )
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        if message_dict["stream"] not in self.mapper.stream_maps:
+            self._assert_sink_exists(message_dict["stream"])
+        super()._process_activate_version_message(message_dict)
+
     def next_row_number(self, stream: str) -> int:
         with self._lock:
             self._row_numbers[stream] += 1
@@ -196,7 +290,14 @@ class TargetAcumatica(Target):
         """Post the journals (every row is in now), then let the SDK drain, clean up and emit STATE."""
         try:
             for stream in list(self.journal_rows):
-                post_journals(self, stream, self.journal_rows.pop(stream))
+                if self._repeated[stream]:
+                    self.logger.info(
+                        "Stream %s: %d row(s) repeated the key properties of an earlier row; the last of "
+                        "each was kept, in the place of the first.",
+                        stream,
+                        self._repeated[stream],
+                    )
+                post_journals(self, stream, list(self.journal_rows.pop(stream).values()))
         finally:
             try:
                 super().process_endofpipe()

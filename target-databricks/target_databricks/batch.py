@@ -28,6 +28,7 @@ import msgspec
 from singer_sdk.helpers._batch import StorageTarget
 
 from target_databricks import sql
+from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Column
 
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
@@ -207,8 +208,8 @@ BATCH_ENCODINGS = {"jsonl": (None, "none", "gzip"), "parquet": (None, "none", "g
 _record_decoder = msgspec.json.Decoder(float_hook=Decimal)  # numbers stay exact, as for RECORD messages
 
 
-class BatchFileError(ValueError):
-    """A BATCH message, or one of its files, that this target cannot read."""
+class BatchFileError(ConnectorError, ValueError):
+    """A BATCH message, or one of its files, that this target cannot read (logged as one line)."""
 
 
 def check_batch_encoding(stream: str, encoding: Any) -> tuple[str, str | None]:

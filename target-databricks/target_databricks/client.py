@@ -1,32 +1,44 @@
 """Thin client for the Databricks SQL Statement Execution API 2.0 and the Files API.
 
-Authentication (OAuth M2M or a personal access token) and HTTP transport come from databricks-sdk,
-which already retries HTTP 429 and 503 answers (it honours ``Retry-After``). This module adds what
-the SDK does not: polling a statement to a terminal state within a bounded wait, a typed error for
-FAILED statements, and re-running statements that FAILED for a transient warehouse reason. Every
-statement this target sends is safe to re-run after a FAILED answer, because a failed statement
-commits nothing.
+The client sends its own HTTP requests (requests) and owns the retry policy, so every failure is
+bounded by ``max_retries`` and ``max_backoff_seconds`` and every retry is logged. databricks-sdk
+supplies the vendor's response types (``StatementResponse``) and error base class; its transport is
+not used because it retries 429/503 answers and unreachable hosts silently for up to 5 minutes,
+whatever the caller asks, and reports a failed OAuth discovery as ``Invalid URL 'None'``.
+
+- Authentication: a personal access token, or OAuth M2M (client credentials). The token endpoint
+  comes from ``<host>/oidc/.well-known/oauth-authorization-server``; a token is fetched again when
+  half its lifetime has passed, and once after a 401 (a token revoked on the server).
+- Retries: no answer (connection refused or reset, DNS, timeout) and HTTP 429/502/503/504, with
+  exponential backoff and jitter, or ``Retry-After`` when sent; both at most ``max_backoff_seconds``.
+  One warning per retry names the request, the status or error, the attempt and the wait.
+- Statements that end FAILED with a transient ``error_code`` are run again. Every statement this
+  target sends is safe to re-run: a failed statement commits nothing, and the data statements are
+  idempotent (MERGE, token-guarded INSERT, guarded audit row).
+- Answers that are not the API's (an HTML page from a proxy or sign-in page, a wrong path) raise
+  errors naming the host, the request, the status and content type, and the setting to check.
 """
 
 from __future__ import annotations
 
-import io
+import html
 import logging
 import random
+import re
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.config import Config
+import requests
 from databricks.sdk.errors import DatabricksError
-from databricks.sdk.service.sql import (
-    ExecuteStatementRequestOnWaitTimeout,
-    StatementParameterListItem,
-    StatementResponse,
-    StatementState,
-)
+from databricks.sdk.service.sql import StatementResponse, StatementState
 
+from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Statement
 
 logger = logging.getLogger(__name__)
@@ -45,10 +57,35 @@ RETRIABLE_ERROR_CODES = {
     "RESOURCE_EXHAUSTED",
     "REQUEST_LIMIT_EXCEEDED",
 }
-RETRIABLE_HTTP_STATUS = {429, 503}
+# 429 and 503 are the API's "try again"; 502/504 come from the load balancers in front of it.
+RETRIABLE_HTTP_STATUS = {429, 502, 503, 504}
+CONNECT_TIMEOUT_S = 10.0
+OIDC_DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
+STATEMENTS_PATH = "/api/2.0/sql/statements"
+HOST_EXAMPLE = "https://adb-123.4.azuredatabricks.net"
+USER_AGENT = f"target-databricks/{version('target-databricks')}"
 
 
-class StatementError(RuntimeError):
+class DatabricksRequestError(DatabricksError, ConnectorError):
+    """A request that got no usable answer: refused by the workspace, answered by something else
+    than the Databricks API, or still failing after ``max_retries`` retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        said: str | None = None,
+    ) -> None:
+        super().__init__(message, error_code=error_code)
+        #: HTTP status of the last answer (None: no answer).
+        self.status_code = status_code
+        #: What that answer said (``ERROR_CODE: message``, or its content type).
+        self.said = said
+
+
+class StatementError(RuntimeError, ConnectorError):
     """A statement that ended FAILED, CANCELED or CLOSED, or did not finish in time."""
 
     def __init__(
@@ -76,6 +113,14 @@ class StatementResult:
     rows: list[list[str | None]] = field(default_factory=list)
 
 
+def workspace_url(host: str) -> str:
+    """``host`` as a base URL: ``https://`` added when no scheme is given, no trailing slash."""
+    host = host.strip()
+    if "://" not in host:
+        host = f"https://{host}"
+    return host.rstrip("/")
+
+
 class DatabricksClient:
     """Runs statements on one SQL warehouse; uploads files to Unity Catalog volumes."""
 
@@ -89,91 +134,106 @@ class DatabricksClient:
         token: str | None = None,
         wait_timeout_s: int = 30,
         max_statement_wait_s: float = 3600,
-        max_attempts: int = 6,
+        max_retries: int = 6,
         backoff_base_s: float = 1.0,
-        backoff_max_s: float = 60.0,
-        workspace_client: WorkspaceClient | None = None,
+        max_backoff_s: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._config_kwargs: dict[str, Any] | None = None
-        if workspace_client is None:
-            if token:
-                self._config_kwargs = {"host": host, "token": token, "auth_type": "pat"}
-            elif client_id and client_secret:
-                self._config_kwargs = {
-                    "host": host,
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                    "auth_type": "oauth-m2m",
-                }
-            else:
-                raise ValueError("set either token, or client_id and client_secret")
-            workspace_client = WorkspaceClient(config=Config(**self._config_kwargs))
-        self.workspace = workspace_client
-        self.reauthentications = 0
+        if not token and not (client_id and client_secret):
+            raise ValueError("set either token, or client_id and client_secret")
+        self.host = workspace_url(host)
         self.warehouse_id = warehouse_id
-        # The API accepts 0 or 5-50 seconds for the synchronous part of a call.
-        self.wait_timeout_s = min(max(int(wait_timeout_s), 5), 50)
+        # The API accepts 0 (answer at once, then poll) or 5-50 seconds; the config schema checks it.
+        self.wait_timeout_s = int(wait_timeout_s)
+        # A statement answers within its wait timeout; the margin covers a busy network.
+        self.read_timeout_s = max(60.0, self.wait_timeout_s + 30.0)
         self.max_statement_wait_s = max_statement_wait_s
-        self.max_attempts = max_attempts
+        self.max_retries = max(0, int(max_retries))
         self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
+        self.max_backoff_s = max_backoff_s
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
+        self._sleep = sleep
+        self._token = token
+        self._oauth = None if token else _ClientCredentials(self, client_id or "", client_secret or "")
+        #: Requests sent, by "METHOD path" (statement ids and file paths left out), retries included.
+        self.requests: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+        self.retries = 0
+        self.reauthentications = 0
 
-    def _call(self, fn):
-        """One API call; after a 401 (token revoked or expired early) authenticate afresh, once.
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DatabricksClient:
+        """The client for the target's settings (validated by the config schema)."""
 
-        databricks-sdk refreshes OAuth tokens ahead of their expiry, but a token revoked on the
-        server side only shows as a 401. A rejected request did nothing, so repeating it is safe.
-        """
-        try:
-            return fn(self.workspace)
-        except DatabricksError as exc:
-            if _http_status(exc) != 401 or self._config_kwargs is None:
-                raise
-            logger.warning("HTTP 401 (%s); authenticating again", exc)
-            self.workspace = WorkspaceClient(config=Config(**self._config_kwargs))
-            self.reauthentications += 1
-            return fn(self.workspace)
+        def setting(name: str, default: Any) -> Any:
+            value = config.get(name)
+            return default if value is None else value
 
-    def _sleep_before(self, attempt: int) -> None:
-        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
-        time.sleep(delay * random.uniform(0.5, 1.0))  # jitter spreads parallel sinks apart
+        return cls(
+            host=config["host"],
+            warehouse_id=config["warehouse_id"],
+            client_id=config.get("client_id"),
+            client_secret=config.get("client_secret"),
+            token=config.get("token"),
+            wait_timeout_s=int(setting("statement_wait_timeout", 30)),
+            max_statement_wait_s=float(setting("max_statement_wait_s", 3600)),
+            max_retries=int(setting("max_retries", 6)),
+            backoff_base_s=float(setting("retry_backoff_s", 1.0)),
+            max_backoff_s=float(setting("max_backoff_seconds", 60.0)),
+        )
+
+    @property
+    def auth_setting(self) -> str:
+        """The settings that hold the credentials in use, for messages."""
+        return "token" if self._oauth is None else "client_id and client_secret"
+
+    # --- statements ------------------------------------------------------------------------
 
     def execute(
         self, statement: Statement, *, catalog: str | None = None, schema: str | None = None
     ) -> StatementResult:
-        """Run a statement to a terminal state; re-run it after transient failures with backoff."""
-        for attempt in range(1, self.max_attempts + 1):
+        """Run a statement to a terminal state; run it again after transient failures, with backoff."""
+        retry = 0
+        while True:
             try:
                 return self._execute_once(statement, catalog=catalog, schema=schema)
             except StatementError as exc:
-                if not exc.retriable or attempt == self.max_attempts:
+                if not exc.retriable or retry >= self.max_retries:
                     raise
-                logger.warning("Retrying %s (attempt %d): %s", statement.kind, attempt, exc)
-            except DatabricksError as exc:
-                status = _http_status(exc)
-                if status not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
-                    raise
-                logger.warning("Retrying %s after HTTP %s (attempt %d)", statement.kind, status, attempt)
-            self._sleep_before(attempt)
-        raise AssertionError("unreachable")
+                retry += 1
+                delay = self._backoff(retry, None)
+                logger.warning(
+                    "%s; running it again, retry %d of %d in %.1f s", exc, retry, self.max_retries, delay
+                )
+                self.retries += 1
+                self._sleep(delay)
 
     def _execute_once(
         self, statement: Statement, *, catalog: str | None, schema: str | None
     ) -> StatementResult:
-        response = self._call(
-            lambda w: w.statement_execution.execute_statement(
-                statement=statement.sql,
-                warehouse_id=self.warehouse_id,
-                catalog=catalog,
-                schema=schema,
-                parameters=[
-                    StatementParameterListItem(name=p.name, value=p.value, type=p.type)
-                    for p in statement.parameters
-                ]
-                or None,
-                wait_timeout=f"{self.wait_timeout_s}s",
-                on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-            )
+        body: dict[str, Any] = {
+            "statement": statement.sql,
+            "warehouse_id": self.warehouse_id,
+            "wait_timeout": f"{self.wait_timeout_s}s",
+            "on_wait_timeout": "CONTINUE",
+        }
+        if catalog:
+            body["catalog"] = catalog
+        if schema:
+            body["schema"] = schema
+        if statement.parameters:
+            body["parameters"] = [p.as_json() for p in statement.parameters]
+        response = self._statement_response(
+            self._request(
+                "POST",
+                STATEMENTS_PATH,
+                what=f"{statement.kind} statement",
+                json_body=body,
+                not_found_hint=f"check warehouse_id ({self.warehouse_id!r})",
+            ),
+            statement.kind,
         )
         statement_id = response.statement_id
         deadline = time.monotonic() + self.max_statement_wait_s
@@ -181,17 +241,29 @@ class DatabricksClient:
         while _state(response) not in TERMINAL_STATES:
             if time.monotonic() > deadline:
                 if statement_id:
-                    self._call(lambda w: w.statement_execution.cancel_execution(statement_id))
+                    self._request(
+                        "POST",
+                        f"{STATEMENTS_PATH}/{quote(statement_id, safe='')}/cancel",
+                        what=f"cancel of {statement.kind} statement {statement_id}",
+                    )
                 raise StatementError(
                     statement.kind,
                     "TIMEOUT",
                     None,
-                    f"not finished after {self.max_statement_wait_s}s; cancel requested",
-                    response.statement_id,
+                    f"not finished after {self.max_statement_wait_s}s (max_statement_wait_s); "
+                    "cancel requested",
+                    statement_id,
                 )
-            time.sleep(poll_s)
+            self._sleep(poll_s)
             poll_s = min(poll_s * 2, 10.0)
-            response = self._poll(statement_id)
+            response = self._statement_response(
+                self._request(
+                    "GET",
+                    f"{STATEMENTS_PATH}/{quote(statement_id or '', safe='')}",
+                    what=f"poll of {statement.kind} statement {statement_id}",
+                ),
+                statement.kind,
+            )
         state = _state(response)
         if state != StatementState.SUCCEEDED:
             error = response.status.error if response.status else None
@@ -205,42 +277,378 @@ class DatabricksClient:
         rows = response.result.data_array if response.result and response.result.data_array else []
         return StatementResult(response.statement_id or "", [list(r) for r in rows])
 
-    def _poll(self, statement_id: str | None) -> StatementResponse:
-        """GET the statement; 429/503 answers to a poll are waited out (the statement keeps running)."""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return self._call(lambda w: w.statement_execution.get_statement(statement_id))
-            except DatabricksError as exc:
-                if _http_status(exc) not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
-                    raise
-            self._sleep_before(attempt)
-        raise AssertionError("unreachable")
+    def _statement_response(self, answer: requests.Response, kind: str) -> StatementResponse:
+        body = _json_body(answer)
+        if not isinstance(body, dict) or "status" not in body:
+            raise DatabricksRequestError(
+                f"{kind} statement: {answer.request.method} {self._where(answer)} answered JSON that is not "
+                f"a statement (no status): {_excerpt(answer)}. Check host ({self.host}).",
+                status_code=answer.status_code,
+            )
+        return StatementResponse.from_dict(body)
+
+    # --- Files API -------------------------------------------------------------------------
 
     def upload(self, volume_path: str, data: bytes, *, overwrite: bool = True) -> None:
-        """Upload bytes to ``/Volumes/<catalog>/<schema>/<volume>/<path>`` with the Files API."""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                self._call(lambda w: w.files.upload(volume_path, io.BytesIO(data), overwrite=overwrite))
-                return
-            except DatabricksError as exc:
-                if _http_status(exc) not in RETRIABLE_HTTP_STATUS or attempt == self.max_attempts:
-                    raise
-            self._sleep_before(attempt)
+        """Upload bytes to ``/Volumes/<catalog>/<schema>/<volume>/<path>`` with one Files API PUT
+        (the API takes up to 5 GiB in one request)."""
+        self._request(
+            "PUT",
+            f"/api/2.0/fs/files{quote(volume_path)}",
+            what=f"upload of {volume_path}",
+            params={"overwrite": "true" if overwrite else "false"},
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            expect_json=False,
+        )
 
     def delete_file(self, volume_path: str) -> None:
         """Delete a volume file; a file already gone is fine."""
-        self._delete(lambda w: w.files.delete(volume_path))
+        self._delete("/api/2.0/fs/files", volume_path)
 
     def delete_directory(self, volume_path: str) -> None:
         """Delete an empty volume directory; a directory already gone is fine."""
-        self._delete(lambda w: w.files.delete_directory(volume_path))
+        self._delete("/api/2.0/fs/directories", volume_path)
 
-    def _delete(self, fn) -> None:
+    def _delete(self, api: str, volume_path: str) -> None:
+        self._request(
+            "DELETE",
+            f"{api}{quote(volume_path)}",
+            what=f"delete of {volume_path}",
+            accept={404},
+            expect_json=False,
+        )
+
+    # --- transport -------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        data: bytes | dict | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        url: str | None = None,
+        auth: Any = None,
+        authenticated: bool = True,
+        expect_json: bool = True,
+        accept: set[int] | frozenset[int] = frozenset(),
+        not_found_hint: str | None = None,
+    ) -> requests.Response:
+        """Send one request under the retry policy; returns a 2xx answer (or one of ``accept``).
+
+        ``what`` names the request in logs and errors ("merge statement", "upload of /Volumes/...").
+        """
+        url = url or f"{self.host}{path}"
+        shown = f"{method} {_without_query(url)}"
+        retry = 0
+        renewed = False
+        while True:
+            sent = dict(headers or {})
+            if authenticated:
+                sent["Authorization"] = self._authorization()
+            with self._count_lock:
+                self.requests[f"{method} {_route(path)}"] += 1
+            retry_after: float | None = None
+            status: int | None = None
+            try:
+                answer = self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    data=data,
+                    params=params,
+                    headers=sent,
+                    auth=auth,
+                    timeout=(CONNECT_TIMEOUT_S, self.read_timeout_s),
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"no answer ({_no_answer_reason(exc)})"
+            else:
+                status = answer.status_code
+                if status == 401 and authenticated and self._oauth is not None and not renewed:
+                    # Tokens are renewed ahead of expiry; a token revoked on the server only shows
+                    # as a 401. A refused request did nothing, so it is safe to repeat.
+                    renewed = True
+                    logger.warning(
+                        "%s: HTTP 401 (%s); fetching a new OAuth token", shown, _error_text(answer)
+                    )
+                    self._oauth.invalidate()
+                    self.reauthentications += 1
+                    continue
+                if status in RETRIABLE_HTTP_STATUS:
+                    problem = f"HTTP {status} {_error_text(answer)}"
+                    retry_after = _retry_after(answer)
+                elif 200 <= status < 300 or status in accept:
+                    self._check_content(answer, what, expect_json and status not in accept)
+                    return answer
+                else:
+                    raise self._refused(answer, what, not_found_hint)
+            if retry >= self.max_retries:
+                raise DatabricksRequestError(
+                    f"{what}: {shown} failed after {retry + 1} attempt(s) (max_retries {self.max_retries}): "
+                    f"{_sentence(problem)} {self._unreachable_advice(status)}",
+                    status_code=status,
+                )
+            retry += 1
+            delay = self._backoff(retry, retry_after)
+            logger.warning(
+                "%s (%s): %s; retry %d of %d in %.1f s", shown, what, problem, retry, self.max_retries, delay
+            )
+            self.retries += 1
+            self._sleep(delay)
+
+    def _backoff(self, retry: int, retry_after: float | None) -> float:
+        """Seconds before retry ``retry`` (1-based): Retry-After when sent, else exponential backoff
+        with jitter (spreads parallel sinks apart); both at most ``max_backoff_seconds``."""
+        if retry_after is not None:
+            return min(self.max_backoff_s, retry_after)
+        return min(self.max_backoff_s, self.backoff_base_s * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
+
+    def _authorization(self) -> str:
+        if self._oauth is None:
+            return f"Bearer {self._token}"
+        return self._oauth.authorization()
+
+    def _where(self, answer: requests.Response) -> str:
+        """The URL that answered (where a redirect led, if it did), without its query."""
+        where = _without_query(answer.url or "")
+        if answer.history:
+            where = f"{_without_query(answer.history[0].url)} (redirected to {where})"
+        return where
+
+    def _check_content(self, answer: requests.Response, what: str, expect_json: bool) -> None:
+        """A 2xx answer must be the API's: JSON where JSON is due, and never an HTML page (a proxy,
+        load balancer or sign-in page that answers in the workspace's place)."""
+        content_type = _content_type(answer)
+        html_page = "html" in content_type
+        if expect_json and not html_page:
+            try:
+                answer.json()
+                return
+            except ValueError:
+                pass
+        elif not html_page:
+            return
+        raise DatabricksRequestError(
+            f"{what}: {answer.request.method} {self._where(answer)} answered HTTP {answer.status_code} with "
+            f"{_describe_body(answer)}, not the Databricks API's JSON: something else answers at "
+            f"{self.host} (a proxy or sign-in page?). Check host: it must be the workspace URL, "
+            f"e.g. {HOST_EXAMPLE}.",
+            status_code=answer.status_code,
+        )
+
+    def _refused(
+        self, answer: requests.Response, what: str, not_found_hint: str | None
+    ) -> DatabricksRequestError:
+        status = answer.status_code
+        body = _json_body(answer)
+        error_code = _error_code(body)
+        shown = f"{answer.request.method} {self._where(answer)}"
+        said = _error_text(answer)
+        if status == 404 and (error_code in (None, "ENDPOINT_NOT_FOUND") or not isinstance(body, dict)):
+            path = urlsplit(self.host).path
+            has_path = f" (it has the path {path!r}; a workspace URL has none)" if path else ""
+            advice = (
+                f"There is no Databricks API at this URL: check host ({self.host}){has_path}; it must be the "
+                f"workspace URL, e.g. {HOST_EXAMPLE}."
+            )
+        elif status in (401, 403) and isinstance(body, dict):
+            advice = (
+                f"Check {self.auth_setting}: the workspace at {self.host} refused them."
+                if status == 401
+                else f"The credentials in {self.auth_setting} work but lack a permission this load needs "
+                f"(warehouse {self.warehouse_id!r}, or the catalog, schema or volume)."
+            )
+        elif not isinstance(body, dict):
+            advice = (
+                f"That is not the Databricks API's answer: something else answers at {self.host} "
+                f"(a proxy or sign-in page?). Check host."
+            )
+        elif status == 404 and not_found_hint:
+            advice = f"Not found: {not_found_hint}."
+        else:
+            advice = ""
+        return DatabricksRequestError(
+            f"{what}: {shown} answered HTTP {status} {_sentence(said)} {advice}".rstrip(),
+            status_code=status,
+            error_code=error_code,
+            said=said,
+        )
+
+    def _unreachable_advice(self, status: int | None) -> str:
+        if status is None:
+            return f"Check host ({self.host}), the network and any proxy; raise max_retries to wait longer."
+        return (
+            "The workspace is overloaded or unavailable; try again later, or raise max_retries / "
+            "max_backoff_seconds."
+        )
+
+
+class _ClientCredentials:
+    """OAuth M2M access tokens of one service principal: the token endpoint is discovered once from
+    the workspace's OIDC document; a token is fetched again once half its lifetime has passed (as
+    databricks-sdk does) or after the workspace answered 401."""
+
+    def __init__(self, client: DatabricksClient, client_id: str, client_secret: str) -> None:
+        self._client = client
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._lock = threading.Lock()
+        self._token_endpoint: str | None = None
+        self._header: str | None = None
+        self._renew_at = 0.0
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._header = None
+
+    def authorization(self) -> str:
+        with self._lock:
+            if self._header is None or time.monotonic() >= self._renew_at:
+                self._fetch()
+            assert self._header is not None
+            return self._header
+
+    def _fetch(self) -> None:
+        client = self._client
+        if self._token_endpoint is None:
+            answer = client._request("GET", OIDC_DISCOVERY_PATH, what="OAuth discovery", authenticated=False)
+            endpoint = (
+                _json_body(answer).get("token_endpoint") if isinstance(_json_body(answer), dict) else None
+            )
+            if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+                raise DatabricksRequestError(
+                    f"OAuth discovery: GET {client._where(answer)} named no token_endpoint. "
+                    f"Check host ({client.host}): it must be the workspace URL, e.g. {HOST_EXAMPLE}."
+                )
+            self._token_endpoint = endpoint
+        started = time.monotonic()
         try:
-            self._call(fn)
-        except DatabricksError as exc:
-            if _http_status(exc) != 404:
-                raise
+            answer = client._request(
+                "POST",
+                urlsplit(self._token_endpoint).path,
+                url=self._token_endpoint,
+                what="OAuth token request",
+                data={"grant_type": "client_credentials", "scope": "all-apis"},
+                auth=(self._client_id, self._client_secret),
+                authenticated=False,
+            )
+        except DatabricksRequestError as exc:
+            if exc.status_code in (400, 401):
+                raise DatabricksRequestError(
+                    f"OAuth token request to {_without_query(self._token_endpoint)} was refused "
+                    f"(HTTP {exc.status_code} {exc.said}): check client_id ({self._client_id!r}) and "
+                    "client_secret.",
+                    status_code=exc.status_code,
+                ) from exc
+            raise
+        body = _json_body(answer)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise DatabricksRequestError(
+                f"OAuth token request: POST {client._where(answer)} answered without an access_token."
+            )
+        try:
+            lifetime = float(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        self._header = f"{body.get('token_type') or 'Bearer'} {token}"
+        self._renew_at = started + lifetime / 2
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def _content_type(answer: requests.Response) -> str:
+    return (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def _json_body(answer: requests.Response) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def _error_code(body: Any) -> str | None:
+    if isinstance(body, dict):
+        code = body.get("error_code") or body.get("errorCode") or body.get("error")
+        return code if isinstance(code, str) else None
+    return None
+
+
+def _error_text(answer: requests.Response) -> str:
+    """What an error answer says: ``ERROR_CODE: message`` for the API's JSON, else the content type."""
+    body = _json_body(answer)
+    if isinstance(body, dict):
+        code = _error_code(body)
+        message = body.get("message") or body.get("error_description") or body.get("detail") or ""
+        return ": ".join(str(p) for p in (code, message) if p) or _excerpt(answer)
+    return f"with {_describe_body(answer)}"
+
+
+def _describe_body(answer: requests.Response) -> str:
+    content_type = _content_type(answer) or "no content type"
+    if not answer.content:
+        return f"{content_type}, empty body"
+    title = _TITLE.search(answer.text[:20000])
+    if title:
+        return f"{content_type}, page title {_short(html.unescape(title.group(1)))!r}"
+    return f"{content_type}, body {_excerpt(answer)}"
+
+
+def _excerpt(answer: requests.Response) -> str:
+    return repr(_short(answer.text))
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in one full stop, to put another sentence after it."""
+    return text.rstrip().rstrip(".") + "."
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _retry_after(answer: requests.Response) -> float | None:
+    value = (answer.headers.get("Retry-After") or "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def _no_answer_reason(exc: Exception) -> str:
+    """The innermost cause, e.g. ``ConnectionRefusedError: [Errno 111] Connection refused``."""
+    inner: BaseException = exc
+    while True:
+        nxt = getattr(inner, "reason", None) or inner.__cause__ or inner.__context__
+        if nxt is None or nxt is inner or not isinstance(nxt, BaseException):
+            break
+        inner = nxt
+    text = str(inner)
+    # urllib3 prefixes "<HTTPConnection object at 0x...>: "; keep what the system said.
+    text = re.sub(r"^<[^>]*>:\s*", "", text)
+    return f"{type(inner).__name__}: {_short(text, 160)}" if text else type(inner).__name__
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else url
+
+
+def _route(path: str) -> str:
+    """The API route of a path, for counting: statement ids and volume paths left out."""
+    if path.startswith(STATEMENTS_PATH + "/"):
+        return STATEMENTS_PATH + ("/{id}/cancel" if path.endswith("/cancel") else "/{id}")
+    for prefix in ("/api/2.0/fs/files", "/api/2.0/fs/directories"):
+        if path.startswith(prefix):
+            return prefix
+    return path
 
 
 def _state(response: StatementResponse) -> StatementState | None:
@@ -249,16 +657,3 @@ def _state(response: StatementResponse) -> StatementState | None:
 
 def _enum_text(value: Any) -> str | None:
     return getattr(value, "value", value)
-
-
-def _http_status(exc: DatabricksError) -> int | None:
-    return getattr(exc, "status_code", None) or _status_of(exc)
-
-
-def _status_of(exc: DatabricksError) -> int | None:
-    # Subclasses such as TooManyRequests / TemporarilyUnavailable carry the mapping in their type.
-    names = {"TooManyRequests": 429, "TemporarilyUnavailable": 503, "Unauthenticated": 401, "NotFound": 404}
-    for cls in type(exc).__mro__:
-        if cls.__name__ in names:
-            return names[cls.__name__]
-    return None

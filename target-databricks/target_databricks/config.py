@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
 from singer_sdk import typing as th
 
 from target_databricks import sql
+from target_databricks.client import HOST_EXAMPLE, workspace_url
 
 LOAD_METHODS = ["upsert", "append-only", "overwrite"]
 DEFAULT_FAILED_BATCH_DIR = "output/failed_batches"
+#: Staged files are held in memory while compressed and uploaded.
+MAX_BULK_FILE_BYTES = 48 * 1024 * 1024
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -77,21 +84,22 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "statement_wait_timeout",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=50),
         default=30,
         title="Statement wait timeout (s)",
-        description="Seconds each execute call waits synchronously (5-50) before polling.",
+        description="Seconds each execute call waits for the statement before the target polls it: 0 "
+        "(answer at once) or 5 to 50, as the API's wait_timeout allows.",
     ),
     th.Property(
         "max_statement_wait_s",
-        th.NumberType,
+        th.NumberType(minimum=1),
         default=3600,
         title="Maximum statement wait (s)",
         description="Seconds to wait for one statement in total; then it is cancelled and the batch fails.",
     ),
     th.Property(
         "max_parameters_per_statement",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=sql.DEFAULT_MAX_PARAMETERS,
         title="Parameters per statement",
         description="Most named parameters in one statement (the API's own limit is not "
@@ -99,14 +107,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_statement_bytes",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=sql.STATEMENT_LIMIT_BYTES),
         default=sql.DEFAULT_MAX_STATEMENT_BYTES,
         title="Bytes per statement",
         description="Most bytes of SQL text plus parameters in one statement (API limit 16 MiB).",
     ),
     th.Property(
         "bulk_threshold_rows",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=5000,
         title="Bulk path threshold (rows)",
         description="Batches with at least this many rows are staged as gzip-compressed "
@@ -125,11 +133,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "bulk_file_max_bytes",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_BULK_FILE_BYTES),
         default=32 * 1024 * 1024,
         title="Bulk file size (bytes)",
-        description="Most bytes per staged (compressed) file; at most 48 MiB, as databricks-sdk "
-        "switches to multipart uploads at 50 MiB.",
+        description="Most bytes per staged (compressed) file, at most 48 MiB; each file is held in "
+        "memory while it is compressed and uploaded with one Files API PUT.",
     ),
     th.Property(
         "failed_batch_dir",
@@ -143,17 +151,56 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=6,
-        title="Attempts per statement",
-        description="Attempts for a statement that fails transiently (HTTP 429/503 after the SDK's "
-        "own retries, or FAILED with TEMPORARILY_UNAVAILABLE and similar codes).",
+        title="Retries per request",
+        description="Retries after the first attempt (0 or more) of a request that got no answer (host "
+        "unreachable, connection dropped, timeout) or HTTP 429/502/503/504, and re-runs of a statement "
+        "that ended FAILED with TEMPORARILY_UNAVAILABLE and similar codes. Each retry is logged; then "
+        "the run fails naming the request.",
     ),
     th.Property(
         "retry_backoff_s",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=1.0,
         title="Retry backoff (s)",
-        description="First backoff between attempts; doubles each attempt (max 60 s), with jitter.",
+        description="Wait before the first retry; doubles each retry, with jitter, up to "
+        "max_backoff_seconds.",
+    ),
+    th.Property(
+        "max_backoff_seconds",
+        th.NumberType(minimum=0),
+        default=60,
+        title="Maximum backoff (s)",
+        description="Longest wait between two attempts, also when the workspace asks for a longer "
+        "one (Retry-After). A request gives up after at most max_retries x max_backoff_seconds of waits.",
     ),
 ).to_dict()
+
+
+def config_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the JSON schema cannot say about a config: one message per problem, naming the setting."""
+    problems = []
+    host = config.get("host")
+    if isinstance(host, str):
+        parts = urlsplit(workspace_url(host)) if host.strip() else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or " " in host:
+            problems.append(f"host {host!r} is not a workspace URL; set it like {HOST_EXAMPLE}")
+    wait = config.get("statement_wait_timeout")
+    if isinstance(wait, int) and 0 < wait < 5:
+        problems.append(
+            f"statement_wait_timeout {wait} is not accepted by the Statement Execution API; use 0 "
+            "(answer at once, then poll) or 5 to 50 seconds"
+        )
+    if not config.get("token"):
+        has_id, has_secret = bool(config.get("client_id")), bool(config.get("client_secret"))
+        if has_id and not has_secret:
+            problems.append("client_id is set but client_secret is not; set both (OAuth M2M), or token")
+        elif has_secret and not has_id:
+            problems.append("client_secret is set but client_id is not; set both (OAuth M2M), or token")
+        elif not has_id:
+            problems.append(
+                "no credentials: set token (a personal access token), or client_id and client_secret "
+                "(OAuth M2M service principal)"
+            )
+    return problems

@@ -9,15 +9,18 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from mlc_run_audit import current_run_id
+import click
+from mlc_run_audit import RunIdError, current_run_id
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError
 
 from target_databricks import sql
 from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
+from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
-from target_databricks.config import CONFIG_SCHEMA
+from target_databricks.config import CONFIG_SCHEMA, config_problems
 from target_databricks.sinks import DatabricksSink
 from target_databricks.sql import Column, Statement
 
@@ -140,20 +143,26 @@ class TargetDatabricks(Target):
                 count += 1
             self.logger.info("Read %d record(s) of stream %s from batch file %s", count, stream, url)
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with errors that say what to do logged as one line (traceback at DEBUG)."""
+        return concise_errors(
+            super().get_singer_command(), cls.logger, (ConnectorError, RunIdError, sql.SqlBuildError)
+        )
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The schema's checks, then what it cannot express (credentials, host, wait timeout)."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        problems = config_problems(self.config)
+        if problems and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=problems, schema=self.config_jsonschema
+            )
+        return errors + problems
+
     @cached_property
     def client(self) -> DatabricksClient:
-        cfg = self.config
-        return DatabricksClient(
-            host=cfg["host"],
-            warehouse_id=cfg["warehouse_id"],
-            client_id=cfg.get("client_id"),
-            client_secret=cfg.get("client_secret"),
-            token=cfg.get("token"),
-            wait_timeout_s=int(cfg.get("statement_wait_timeout") or 30),
-            max_statement_wait_s=float(cfg.get("max_statement_wait_s") or 3600),
-            max_attempts=int(cfg.get("max_retries") or 6),
-            backoff_base_s=float(cfg["retry_backoff_s"]) if cfg.get("retry_backoff_s") is not None else 1.0,
-        )
+        return DatabricksClient.from_config(self.config)
 
     def prepare_schema(self) -> None:
         """Create the target schema and the load-audit table once per run; an audit table made by an

@@ -52,14 +52,14 @@ def test_failed_batch_is_kept_and_replays_once(tmp_path, dbx, failing):
     failed_dir = tmp_path / "failed"
     # append-only: a batch applied twice would show as duplicate rows
     cfg = write_config(
-        tmp_path, dbx, load_method="append-only", failed_batch_dir=str(failed_dir), max_retries=2
+        tmp_path, dbx, load_method="append-only", failed_batch_dir=str(failed_dir), max_retries=1
     )
     messages = [
         {**schema("bills", BILL_PROPS, ["id"]), "bookmark_properties": ["updated"]},
         *bills([1, 2, 3]),
         state(1),
     ]
-    # Two attempts (max_retries), both TEMPORARILY_UNAVAILABLE: the statement fails for good.
+    # Two attempts (max_retries 1: one retry), both TEMPORARILY_UNAVAILABLE: the statement fails for good.
     dbx.app.executor.fail_matching(failing, 2, "TEMPORARILY_UNAVAILABLE")
 
     first = run_in_process(cfg, messages)

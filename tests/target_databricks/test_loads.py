@@ -171,7 +171,8 @@ def test_failed_data_statement_fails_the_run_without_state(tmp_path, dbx):
 
 
 def test_transient_failures_and_429_storms_are_retried(tmp_path, dbx):
-    cfg = write_config(tmp_path, dbx)
+    # The storm below answers 8 requests in a row with 429/503: within 8 retries (max_retries).
+    cfg = write_config(tmp_path, dbx, max_retries=8)
     dbx.fail_next_statements(2, "TEMPORARILY_UNAVAILABLE")
 
     def storm():

@@ -41,11 +41,16 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.http_fail: list[int] = []
+        self.html_pages: list[int] = []
         self.drop_after_accept = 0
 
     def take_http_fail(self) -> int | None:
         with self._lock:
             return self.http_fail.pop(0) if self.http_fail else None
+
+    def take_html_page(self) -> int | None:
+        with self._lock:
+            return self.html_pages.pop(0) if self.html_pages else None
 
     def take_drop(self) -> bool:
         with self._lock:
@@ -84,6 +89,10 @@ class DatabricksApp:
             return self._control(req)
         if self.knobs.latency_ms:
             time.sleep(self.knobs.latency_ms / 1000)
+        html_status = self.faults.take_html_page()
+        if html_status is not None:
+            self.stats.count("html_pages")
+            return _html_page(html_status)
         if path == "/.well-known/databricks-config" and req.method == "GET":
             return json_response(200, self._host_metadata())
         if path == "/oidc/.well-known/oauth-authorization-server" and req.method == "GET":
@@ -377,6 +386,9 @@ class DatabricksApp:
             if parts == ["http_fail_next"] and req.method == "POST":
                 self.http_fail_next(int(body.get("n", 1)), int(body.get("status", 429)))
                 return Response(204, content_type="")
+            if parts == ["html_next"] and req.method == "POST":
+                self.html_next(int(body.get("n", 1)), int(body.get("status", 200)))
+                return Response(204, content_type="")
             if parts == ["drop_after_accept_next"] and req.method == "POST":
                 self.faults.drop_after_accept += int(body.get("n", 1))
                 return Response(204, content_type="")
@@ -401,3 +413,27 @@ class DatabricksApp:
             raise ValueError("status must be 429 or 503")
         with self.faults._lock:
             self.faults.http_fail.extend([status] * n)
+
+    def html_next(self, n: int, status: int) -> None:
+        if status not in HTML_PAGES:
+            raise ValueError(f"status must be one of {sorted(HTML_PAGES)}")
+        with self.faults._lock:
+            self.faults.html_pages.extend([status] * n)
+
+
+# What answers in a workspace's place when a request never reaches the API: a single-sign-on page
+# (200, e.g. a private-link workspace reached from outside its network), a proxy's or load
+# balancer's error pages.
+HTML_PAGES = {
+    200: "Sign in",
+    404: "404 Not Found",
+    502: "502 Bad Gateway",
+    503: "503 Service Temporarily Unavailable",
+    504: "504 Gateway Time-out",
+}
+
+
+def _html_page(status: int) -> Response:
+    title = HTML_PAGES[status]
+    body = f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+    return Response(status, body.encode(), content_type="text/html; charset=utf-8")

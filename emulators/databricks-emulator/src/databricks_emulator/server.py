@@ -81,6 +81,11 @@ class DatabricksEmulator(HttpEmulator):
         """The next ``n`` API requests answer ``status`` (429 or 503) with ``Retry-After``."""
         self.app.http_fail_next(n, status)
 
+    def html_next(self, n: int = 1, status: int = 200) -> None:
+        """The next ``n`` requests (API, OAuth discovery and token) answer an HTML page with ``status``
+        (200 sign-in page, 404/502/503/504 proxy pages), as what sits in front of a workspace does."""
+        self.app.html_next(n, status)
+
     def drop_after_accept_next(self, n: int = 1) -> None:
         """The next ``n`` statement submissions run, then the connection closes without an answer."""
         with self.app.faults._lock:
