@@ -15,6 +15,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_databricks import sql
 from target_databricks.batch import InputSpool, StagedBatch
+from target_databricks.cli_errors import ConnectorError
 from target_databricks.client import StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
@@ -87,6 +88,22 @@ class DatabricksSink(BatchSink):
         record["_sdc_extracted_at"] = message.get("time_extracted")
         record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
         record["_sdc_sequence"] = next_sequence()
+
+    def activate_version(self, new_version: int) -> None:
+        """Refuse ACTIVATE_VERSION: this target does not delete the rows a full-table version no longer
+        holds, and ignoring the message (the SDK's default) would leave them in the table, exit 0.
+        With overwrite the table is replaced by the run's records anyway, which honours it."""
+        if self.load_method == "overwrite":
+            self.logger.info(
+                "ACTIVATE_VERSION %s of %s: the overwrite replaces the table", new_version, self.stream_name
+            )
+            return
+        raise ConnectorError(
+            f"Stream {self.stream_name!r} sent ACTIVATE_VERSION {new_version}: target-databricks does not "
+            "delete rows missing from a full-table version, so they would stay in the table. Turn the "
+            "tap's emit_activate_version_messages off (rows deleted in the source then stay, knowingly), "
+            "or use load_method overwrite to replace the table each run."
+        )
 
     def run(self, statement: Statement) -> str:
         return self.client.execute(statement, catalog=self.catalog, schema=self.schema_name).statement_id

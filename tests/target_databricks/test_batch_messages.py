@@ -147,6 +147,22 @@ def test_a_batch_message_that_cannot_be_honoured_fails_before_state(tmp_path, db
     assert error in result.stderr
 
 
+@pytest.mark.parametrize("method", ["upsert", "append-only", "overwrite"])
+def test_activate_version_is_refused_unless_the_table_is_overwritten(tmp_path, dbx, method):
+    cfg = write_config(tmp_path, dbx, load_method=method)
+    record = {"type": "RECORD", "stream": "bills", "record": {"id": 1, "memo": "m"}, "version": 7}
+    activate = {"type": "ACTIVATE_VERSION", "stream": "bills", "version": 7}
+    result = run_in_process(cfg, [schema("bills", PROPS, ["id"]), record, activate, STATE])
+    if method == "overwrite":
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.states == [STATE["value"]] and [r["id"] for r in rows(dbx, "bills")] == [1]
+    else:
+        assert result.returncode != 0 and result.states == []
+        assert (
+            "Stream 'bills' sent ACTIVATE_VERSION 7: target-databricks does not delete rows" in result.stderr
+        )
+
+
 # --- tap-acumatica with batch_config | target-databricks -------------------------------------------
 
 
