@@ -10,14 +10,15 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins snowflake-emulator bigquery-emulator demo demo-databricks test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-list test test-fast bench lint clean
 
 help:
-	@echo "make demo   - run tap-acumatica into DuckDB against the local Acumatica emulator"
-	@echo "make demo-databricks - the same into Delta tables through the local Databricks emulator"
+	@echo "make demo   - tap-acumatica into Delta tables through the local Acumatica and Databricks emulators"
+	@echo "make demo FLOW=<flow> - any other flow of the sandbox (make demo-list names them)"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make snowflake-emulator - the fakesnow server venv used by the Snowflake tests"
 	@echo "make bigquery-emulator - the bqemulator venv used by the BigQuery tests"
+	@echo "make interop-plugins - third-party Singer taps and targets, each in its own venv, for tests/interop"
 	@echo "make bench  - throughput, request and memory figures of every connector"
 	@echo "make lint   - ruff over the packages, tests and scripts"
 
@@ -58,13 +59,31 @@ $(BQEMULATOR)/.installed: $(UV) emulators/bigquery-compat/setup_venv.py emulator
 
 bigquery-emulator: $(BQEMULATOR)/.installed
 
-demo: plugins
-	$(BIN)/python scripts/demo.py
+# Other people's Singer taps and targets, installed from the package index as a user would, each in
+# its own venv (their pins clash with ours and with each other), every dependency pinned in
+# tests/interop/requirements/<name>.txt. Rebuilt only when that file changes.
+INTEROP := $(TOOLS)/interop
+INTEROP_PLUGINS := $(basename $(notdir $(wildcard tests/interop/requirements/*.txt)))
 
-demo-databricks: plugins
-	$(BIN)/python scripts/demo.py --target target-databricks
+$(INTEROP)/%/.installed: tests/interop/requirements/%.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(INTEROP)/$*
+	$(UV) pip sync --quiet --python $(INTEROP)/$*/bin/python $<
+	touch $@
 
-test: plugins snowflake-emulator bigquery-emulator
+interop-plugins: $(foreach p,$(INTEROP_PLUGINS),$(INTEROP)/$(p)/.installed)
+
+# One flow of the sandbox with its emulators (scripts/demo.py --list); DEMO_ARGS e.g. --keep, --free-ports.
+FLOW ?= acumatica-to-databricks
+DEMO_NEEDS_acumatica-to-snowflake := snowflake-emulator
+DEMO_NEEDS_acumatica-to-bigquery := bigquery-emulator
+
+demo: plugins $(DEMO_NEEDS_$(FLOW))
+	$(BIN)/python scripts/demo.py --flow $(FLOW) $(DEMO_ARGS)
+
+demo-list: env
+	$(BIN)/python scripts/demo.py --list
+
+test: plugins snowflake-emulator bigquery-emulator interop-plugins
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: env

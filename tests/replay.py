@@ -66,6 +66,7 @@ def kill_loader_mid_load(
     tap: str = "tap-acumatica",
     command_prefix: tuple[str, ...] | list[str] = (),
     timeout: float = 300,
+    executable: str | None = None,
     **env_overrides: str,
 ) -> KilledRun:
     """Run `meltano --environment=sandbox run <tap> <target>` and SIGKILL the loader once ``landed()``.
@@ -73,6 +74,8 @@ def kill_loader_mid_load(
     ``landed`` is polled while the run goes on; it says the loader has committed some of the data.
     The loader dies as a crash or the OOM killer would end it: no chance to drain, emit STATE or
     clean up. Fails the test if the run ends before ``landed()`` holds (nothing was killed).
+    ``executable`` is the loader's console script when it is not named as the plugin (an inherited
+    plugin such as target-snowflake--sandbox).
     """
     run_id = str(uuid.uuid4())
     env = meltano_env(tmp_path, MELTANO_RUN_ID=run_id, **env_overrides)
@@ -90,7 +93,7 @@ def kill_loader_mid_load(
                                 f"nothing was killed:\n{log.read()[-4000:]}")
                 assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
                 time.sleep(0.2)
-            loaders = _loader_pids(proc.pid, target)
+            loaders = _loader_pids(proc.pid, executable or target)
             assert len(loaders) == 1, f"expected one {target} process in the run, found {loaders}"
             os.kill(loaders[0], signal.SIGKILL)
             returncode = proc.wait(timeout=120)
@@ -106,9 +109,11 @@ def kill_loader_mid_load(
 
 def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[str] = (),
            **env_overrides: str) -> tuple[str, subprocess.CompletedProcess]:
-    """The documented replay: `meltano --environment=sandbox run <job>`; returns its run id."""
+    """The documented replay: `meltano --environment=sandbox run <job>` (a job, or blocks separated by
+    spaces); returns its run id."""
     run_id = str(uuid.uuid4())
-    proc = meltano(tmp_path, job, command_prefix=command_prefix, MELTANO_RUN_ID=run_id, **env_overrides)
+    proc = meltano(tmp_path, *job.split(), command_prefix=command_prefix, MELTANO_RUN_ID=run_id,
+                   **env_overrides)
     return run_id, proc
 
 

@@ -1,4 +1,7 @@
-"""End to end: `meltano run tap-acumatica target-bigquery` into the local BigQuery emulator.
+"""End to end: `meltano run tap-acumatica target-bigquery--sandbox` into the local BigQuery emulator.
+
+target-bigquery--sandbox is target-bigquery with emulators/bigquery-compat in its own venv; the
+production target-bigquery venv holds no shim.
 
 bqemulator runs from its own venv (.tools/bqemulator-venv, built here when missing) with the fixes of
 emulators/bigquery-compat; the loader signs in with a freshly generated service account at a local
@@ -45,7 +48,9 @@ pytestmark = pytest.mark.e2e
 
 BQ_VENV = ROOT / ".tools" / "bqemulator-venv"
 SETUP_VENV = ROOT / "emulators" / "bigquery-compat" / "setup_venv.py"
-LOADER_VENV = ROOT / ".meltano" / "loaders" / "target-bigquery" / "venv"
+#: The sandbox's loader: inherits target-bigquery, adds emulators/bigquery-compat to its own venv.
+LOADER = "target-bigquery--sandbox"
+LOADER_VENV = ROOT / ".meltano" / "loaders" / LOADER / "venv"
 PROJECT = "test-project"
 DATASET = "acumatica"
 #: BigQuery table -> tap stream it is loaded from (meltano/bigquery.meltano.yml's stream maps)
@@ -124,7 +129,7 @@ def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
     )
     if not any(LOADER_VENV.glob("lib/python*/site-packages/bigquery_compat.pth")):
         install = subprocess.run(
-            [MELTANO, "install", "loader", "target-bigquery"],
+            [MELTANO, "install", "loader", LOADER],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -233,7 +238,7 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     # Slow requests and small batches: batches are loaded while the tap still reads later streams.
     emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
     killed = kill_loader_mid_load(
-        tmp_path, "target-bigquery", lambda: any(staged_rows(bigquery).values()),
+        tmp_path, LOADER, lambda: any(staged_rows(bigquery).values()), executable="target-bigquery",
         TARGET_BIGQUERY_BATCH_SIZE=str(KILLED_RUN_BATCH_ROWS), **env,
     )
     emulator.knobs.latency_ms = 0
@@ -243,10 +248,10 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     staged = {table: [row for name, rows in staging.items() if STAGING.fullmatch(name)["table"] == table
                       for row in rows] for table in TABLES}
     assert_part_landed(staged, emulator, streams=TABLES)
-    assert_failed_state_behind_landed(tmp_path, killed.run_id, "sandbox:tap-acumatica-to-target-bigquery",
+    assert_failed_state_behind_landed(tmp_path, killed.run_id, f"sandbox:tap-acumatica-to-{LOADER}",
                                       left, emulator, streams=TABLES, column=str)
 
-    replayed, _ = replay(tmp_path, "acumatica-to-bigquery", **env)
+    replayed, _ = replay(tmp_path, f"tap-acumatica {LOADER}", **env)
     assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = read_tables(bigquery)
     assert_tables_equal_source(first, emulator, leftovers=staging)
@@ -261,7 +266,7 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     emulator.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed Vendor Ltd"})
     added = emulator.store.insert("Bill", {"Description": "added between runs"})
 
-    meltano_run(tmp_path, "target-bigquery", **env)
+    meltano_run(tmp_path, LOADER, **env)
     second = read_tables(bigquery)
     assert_tables_equal_source(second, emulator, leftovers=staging)
     bills = {r["ReferenceNbr"]: r for r in second["invoices"] if r["Type"] == "Bill"}

@@ -1,7 +1,8 @@
 """End to end: `meltano run tap-acumatica target-snowflake` into the fakesnow server.
 
-The headline command runs unchanged; FAKESNOW_PORT switches on the redirect of
-emulators/snowflake-compat in the target's venv. The tables are read back with
+The headline command, with the sandbox's loader target-snowflake--sandbox (target-snowflake's
+settings, plus emulators/snowflake-compat in its venv): FAKESNOW_PORT switches on its redirect.
+The production target-snowflake venv holds no shim. The tables are read back with
 snowflake-connector from fakesnow's own venv (`make snowflake-emulator`).
 """
 
@@ -28,6 +29,9 @@ from tests.test_e2e_meltano import (
 )
 
 pytestmark = pytest.mark.e2e
+
+#: The sandbox's loader: inherits target-snowflake, adds the connection redirect to its own venv.
+LOADER = "target-snowflake--sandbox"
 
 FAKESNOW = ROOT / ".tools" / "fakesnow" / "bin"
 #: A statement fakesnow cannot run answers HTTP 500, which the connector retries for long.
@@ -147,13 +151,14 @@ def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path,
     emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
     with SnowflakeSession(fakesnow_port, tmp_path / "snowflake-session.log") as query:
         killed = kill_loader_mid_load(
-            tmp_path, "target-snowflake", lambda: any(landed_tables(query).values()), command_prefix=TIMEOUT,
+            tmp_path, LOADER, lambda: any(landed_tables(query).values()), command_prefix=TIMEOUT,
+            executable="target-snowflake",
             TARGET_SNOWFLAKE_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS), **env,
         )
         emulator.knobs.latency_ms = 0
-        assert_killed_mid_load(tmp_path, killed, "sandbox:tap-acumatica-to-target-snowflake",
+        assert_killed_mid_load(tmp_path, killed, f"sandbox:tap-acumatica-to-{LOADER}",
                                landed_tables(query), emulator)
-    replayed, _ = replay(tmp_path, "acumatica-to-snowflake", command_prefix=TIMEOUT, **env)
+    replayed, _ = replay(tmp_path, f"tap-acumatica {LOADER}", command_prefix=TIMEOUT, **env)
     assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = assert_tables_equal_source(fakesnow_port, emulator)
     assert all(first[stream] for stream in FLOWS), "a stream landed no rows"
@@ -175,7 +180,7 @@ def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path,
     emulator.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed Vendor Ltd"})
     added = emulator.store.insert("Bill", {"Description": "added between runs"})
 
-    meltano_run(tmp_path, "target-snowflake", command_prefix=TIMEOUT, **env)
+    meltano_run(tmp_path, LOADER, command_prefix=TIMEOUT, **env)
     second = assert_tables_equal_source(fakesnow_port, emulator)
     bills = {r["referencenbr"]: r for r in second["bills"]}
     assert bills["000003"]["description"] == "changed between runs"

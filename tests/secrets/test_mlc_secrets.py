@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -12,7 +15,7 @@ import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig, OAuthClient, User
 
 from tests.replay import meltano_runs
-from tests.test_e2e_meltano import ROOT, meltano_run
+from tests.test_e2e_meltano import MELTANO, ROOT, meltano_env, meltano_run, one_meltano_run_at_a_time
 
 CLI = str(Path(sys.executable).parent / "mlc-secrets")
 CLIENT_SECRET = "cs-7f1e2d9c4b-do-not-log"
@@ -140,3 +143,101 @@ def test_meltano_run_with_decrypted_credentials_leaves_no_secret_anywhere(tmp_pa
         runs = con.execute("select run_id, status from acumatica._audit_runs").fetchall()
     assert stamped == {(run_id,)}
     assert runs == [(run_id, "extracted")]
+
+
+#: Folders of the project tree that hold installed software, not anything a run writes.
+NOT_SCANNED = {".git", ".venv", ".tools", "venv", "node_modules", "__pycache__"}
+
+
+def files_holding(top: Path, secrets: tuple[str, ...], since: float = 0.0) -> list[Path]:
+    """Every regular file under ``top`` (links not followed) changed since ``since`` that holds a secret."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if d not in NOT_SCANNED]
+        for name in filenames:
+            path = Path(dirpath, name)
+            try:
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode) or info.st_mtime < since:
+                    continue
+                content = path.read_bytes()
+            except OSError:
+                continue  # removed while scanning
+            if any(secret.encode() in content for secret in secrets):
+                found.append(path)
+    return found
+
+
+def private_run_dirs(run_root: Path) -> list[Path]:
+    return sorted(run_root.glob("mlc-secrets-run-*"))
+
+
+def open_to_others(path: Path, top: Path) -> list[str]:
+    """``path`` and each directory below ``top`` down to it that group or others may use."""
+    return [f"{p} {stat.S_IMODE(p.lstat().st_mode):o}" for p in (path, *path.parents)
+            if p.is_relative_to(top) and p != top and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+
+
+@pytest.mark.e2e
+def test_plugin_config_files_are_private_during_a_run_and_gone_after_it_or_a_kill(tmp_path, key, vault):
+    """Meltano writes each plugin's settings, secrets included, to a config file for the plugin's
+    command. Under `mlc-secrets run` that file is in a private run directory outside the project
+    (700, file 600), which is removed when the run ends (also on SIGTERM) and, after a SIGKILL, by the
+    next `mlc-secrets run`. The secret values are canaries: no file of the project tree holds them."""
+    secrets = (CLIENT_SECRET, PASSWORD)
+    started = time.time() - 1
+    run_root = tmp_path / "runtime"
+    config = EmulatorConfig(port=0, users=(User("admin", PASSWORD),), latency_ms=150,
+                            clients=(OAuthClient(EmulatorConfig().clients[0].client_id, CLIENT_SECRET),))
+    env = {k: v for k, v in meltano_env(tmp_path).items()
+           if not k.startswith("MLC_SECRETS_") and k != "XDG_RUNTIME_DIR"}
+    env |= {"MLC_SECRETS_KEY": key, "MLC_SECRETS_FILE": str(vault), "MLC_SECRETS_RUN_ROOT": str(run_root),
+            "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb")}
+    command = [CLI, "run", "--", MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-duckdb"]
+
+    def start(emulator) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=ROOT, env=env | {"TAP_ACUMATICA_BASE_URL": emulator.base_url},
+                                stdout=subprocess.DEVNULL, stderr=(tmp_path / "run.log").open("a"),
+                                start_new_session=True)
+
+    def config_files_during(proc: subprocess.Popen) -> list[Path]:
+        """Once the tap runs: the files that hold a secret, all checked to be private and outside the
+        project tree."""
+        deadline = time.monotonic() + 240
+        while not (held := files_holding(run_root, secrets)):
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-4000:]
+            assert not files_holding(ROOT, secrets, since=started), "a secret reached the project tree"
+            assert time.monotonic() < deadline, "no plugin config file appeared within 240 s"
+            time.sleep(0.2)
+        for path in held:
+            assert not open_to_others(path, run_root), f"readable by others: {open_to_others(path, run_root)}"
+        assert not files_holding(ROOT, secrets, since=started), "a secret reached the project tree"
+        return held
+
+    with AcumaticaEmulator(config) as emulator, one_meltano_run_at_a_time():
+        # A whole run: the config files exist only while it runs.
+        proc = start(emulator)
+        config_files_during(proc)
+        assert proc.wait(timeout=600) == 0, (tmp_path / "run.log").read_text()[-4000:]
+        assert private_run_dirs(run_root) == [], "the run left its private directory behind"
+
+        # SIGTERM to mlc-secrets: Meltano is told to stop, and the directory goes when it has.
+        proc = start(emulator)
+        config_files_during(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) != 0
+        assert private_run_dirs(run_root) == [], "a run stopped with SIGTERM left its private directory"
+
+        # SIGKILL to every process of the run: nothing can clean up, so the next start does.
+        proc = start(emulator)
+        held = config_files_during(proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert all(path.exists() for path in held)  # what the next start has to remove
+        nothing = secrets_cli(tmp_path, "run", "--", sys.executable, "-c", "pass", key=key,
+                              MLC_SECRETS_RUN_ROOT=str(run_root), MELTANO_PROJECT_ROOT=str(ROOT))
+        assert nothing.returncode == 0, nothing.stderr
+        assert "left by a run that was killed" in nothing.stderr
+        assert private_run_dirs(run_root) == []
+
+    assert not files_holding(run_root, secrets) and not files_holding(ROOT, secrets, since=started)

@@ -76,13 +76,19 @@ def _put(cursor, match, *args, **kwargs):
     return _execute(cursor, f"put {match['src']} {stage}{match['rest']}", *args, **kwargs)
 
 
+#: The target merges several streams at once. fakesnow runs a MERGE as several statements around one
+#: table named merge_candidates, so two at once fail with "duplicate key ... MERGE_CANDIDATES";
+#: Snowflake runs them side by side. One MERGE at a time here.
+_MERGE_LOCK = threading.Lock()
+
+
 def _merge(cursor, match, *args, **kwargs):
     staged = _load_staged(cursor, match["sync"])
     # DuckDB cannot run QUALIFY inside MERGE ... USING (subquery): de-duplicate into a table first.
     _execute(cursor, f"CREATE OR REPLACE TABLE {staged}_SRC AS {_from_staged(match['select'], staged)} "
                      f"from {staged} {_from_staged(match['qualify'], staged)}")
     merge = f"merge into {match['table']} d using {staged}_SRC s {match['rest']}"
-    with _current_schema(cursor, match["table"]):
+    with _MERGE_LOCK, _current_schema(cursor, match["table"]):
         return _execute(cursor, merge, *args, **kwargs)
 
 

@@ -10,12 +10,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
+import signal
+import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+from .rundir import SYS_DIR_ENV, find_project, private_system_dir
 from .vault import (
     DEFAULT_FILE,
     FILE_ENV,
@@ -123,10 +127,50 @@ def _cmd_run(args) -> int:
     # One id for the run: Meltano takes it as its own run id (`meltano run --run-id`) and the
     # connectors write it on every record and audit row. A run id already set is kept.
     env.setdefault(RUN_ID_ENV, str(uuid.uuid4()))
+    project = find_project(env, Path.cwd())
+    if project is None:
+        return _supervise(command, env, ())
+    with private_system_dir(project, env) as (sys_dir, lock):
+        return _supervise(command, env | {SYS_DIR_ENV: str(sys_dir)}, (lock,))
+
+
+def _supervise(command: list[str], env: dict[str, str], pass_fds: tuple[int, ...]) -> int:
+    """Run ``command`` to its end, passing on SIGTERM, SIGHUP and SIGINT, so that this process outlives
+    it and can remove the private run directory; the command's exit code, or 128 + the signal."""
+    child: subprocess.Popen | None = None
+    early: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        # Ctrl-C reaches the whole foreground process group, the command included: sent once is enough.
+        if signum == signal.SIGINT and _in_terminal_foreground():
+            return
+        if child is None:
+            early.append(signum)  # arrived while the command was being started
+            return
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    # Installed first: from here on no signal ends this process before the directory is removed.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, forward)
     try:
-        os.execvpe(command[0], command, env)
+        # The command inherits the run directory's lock: while it lives, no other run removes the directory.
+        # umask 077: whatever the command writes (Meltano's plugin config files hold the secrets) is the
+        # user's alone.
+        child = subprocess.Popen(command, env=env, pass_fds=pass_fds, umask=0o077)
     except FileNotFoundError:
         raise VaultError(f"command not found: {command[0]}") from None
+    for signum in early:
+        child.send_signal(signum)
+    returncode = child.wait()
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _in_terminal_foreground() -> bool:
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError):
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
