@@ -188,6 +188,9 @@ class DatabricksSink(BatchSink):
                     self.stream_name,
                     self.table_fqn,
                 )
+            if isinstance(exc, sql.ValueConversionError):
+                # The run's last line names the stream too, not only the column and value.
+                raise sql.SqlBuildError(f"Stream {self.stream_name!r}: {exc}") from exc
             raise
         finally:
             batch.close()
