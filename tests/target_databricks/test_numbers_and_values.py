@@ -151,7 +151,9 @@ def test_a_year_10000_utc_timestamp_is_refused_by_stream_column_and_value_and_ke
     assert "stream bills failed: column 'due' (TIMESTAMP): '9999-12-31T23:59:59.999000-05:00' is after" in (
         result.stderr
     )
-    assert result.stderr.splitlines()[-1].startswith("SqlBuildError: Stream 'bills': column 'due' (TIMESTAMP)")
+    assert result.stderr.splitlines()[-1].startswith(
+        "SqlBuildError: Stream 'bills': column 'due' (TIMESTAMP)"
+    )
     [kept] = failed.iterdir()
     assert [json.loads(line)["record"]["id"] for line in kept.read_text().splitlines()[1:]] == [1, 2, 3]
     # Without the refused record the batch lands exactly, years 1 and 9999 included.
