@@ -12,16 +12,23 @@ that a batch that fails can be written out as a Singer file and piped into the t
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import math
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+from singer_sdk.helpers._batch import StorageTarget
 
 from target_databricks import sql
+from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Column
 
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
@@ -68,7 +75,10 @@ def _bound_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+        try:
+            return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+        except OverflowError:  # past year 9999 in UTC: the value as written
+            return value.isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -189,3 +199,83 @@ class InputSpool:
 
     def close(self) -> None:
         self._file.close()
+
+
+# --- BATCH messages (the SDK's batch manifests) ---------------------------------------------------
+
+#: Encodings of the SDK's BATCH messages that this target reads: format -> compressions.
+BATCH_ENCODINGS = {"jsonl": (None, "none", "gzip"), "parquet": (None, "none", "gzip", "snappy", "zstd")}
+_record_decoder = msgspec.json.Decoder(float_hook=Decimal)  # numbers stay exact, as for RECORD messages
+
+
+class BatchFileError(ConnectorError, ValueError):
+    """A BATCH message, or one of its files, that this target cannot read (logged as one line)."""
+
+
+def check_batch_encoding(stream: str, encoding: Any) -> tuple[str, str | None]:
+    """The (format, compression) of a BATCH message, refused by name when this target cannot read it."""
+    if not isinstance(encoding, Mapping):
+        raise BatchFileError(f"BATCH message of stream {stream!r} has no encoding object")
+    fmt, compression = encoding.get("format"), encoding.get("compression")
+    if fmt not in BATCH_ENCODINGS or compression not in BATCH_ENCODINGS[fmt]:
+        raise BatchFileError(
+            f"BATCH message of stream {stream!r} uses format {fmt!r} with compression {compression!r}; "
+            "target-databricks reads jsonl (plain or gzip) and parquet. Set the tap's batch_config "
+            "encoding to one of these, or run the tap without batch_config."
+        )
+    return fmt, compression
+
+
+def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[dict]:
+    """The records of one file of a BATCH manifest, one at a time, as RECORD messages would carry them.
+
+    Files are opened through the SDK's storage helper (``file://`` and the fsspec protocols it knows).
+    JSONL lines decode with exact decimals. Parquet values are turned back into JSON values: timestamps
+    and dates as ISO 8601 text, decimals stay ``Decimal``.
+    """
+    head, tail = StorageTarget.split_url(url)
+    try:
+        with StorageTarget.from_url(head).open(tail, mode="rb") as raw:
+            if fmt == "jsonl":
+                yield from _jsonl_records(raw, compression == "gzip", url)
+            else:
+                import pyarrow.parquet as pq  # only needed for parquet batches
+
+                for chunk in pq.ParquetFile(raw).iter_batches(batch_size=1000):
+                    for record in chunk.to_pylist():
+                        yield {k: _json_value(v) for k, v in record.items()}
+    except BatchFileError:
+        raise
+    except (OSError, EOFError, zlib.error, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise BatchFileError(
+            f"cannot read batch file {url} ({fmt}, {compression or 'no compression'}): {exc}"
+        ) from None
+
+
+def _jsonl_records(raw: IO[bytes], gzipped: bool, url: str) -> Iterator[dict]:
+    with gzip.open(raw) if gzipped else contextlib.nullcontext(raw) as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = _record_decoder.decode(line)
+            except msgspec.DecodeError as exc:
+                raise BatchFileError(f"line {number} of {url} is not a JSON object: {exc}") from None
+            if not isinstance(record, dict):
+                raise BatchFileError(f"line {number} of {url} is not a JSON object")
+            yield record
+
+
+def _json_value(value: Any) -> Any:
+    """A value read from parquet as the JSON value a RECORD message would hold."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # not a JSON number: validation names it
+    return value

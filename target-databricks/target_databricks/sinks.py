@@ -15,6 +15,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_databricks import sql
 from target_databricks.batch import InputSpool, StagedBatch
+from target_databricks.cli_errors import ConnectorError
 from target_databricks.client import StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
@@ -45,6 +46,7 @@ class DatabricksSink(BatchSink):
         self.schema_name: str = self.config["schema"]
         self.table: str = sql.table_name(stream_name, self.config.get("table_prefix") or "")
         self.table_fqn = sql.qualified_name(self.catalog, self.schema_name, self.table)
+        target.claim_table(self.table, stream_name)
         self.budget = Budget(
             max_bytes=int(self.config.get("max_statement_bytes") or sql.DEFAULT_MAX_STATEMENT_BYTES),
             max_parameters=int(self.config.get("max_parameters_per_statement") or sql.DEFAULT_MAX_PARAMETERS),
@@ -87,16 +89,56 @@ class DatabricksSink(BatchSink):
         record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
         record["_sdc_sequence"] = next_sequence()
 
+    def activate_version(self, new_version: int) -> None:
+        """Refuse ACTIVATE_VERSION: this target does not delete the rows a full-table version no longer
+        holds, and ignoring the message (the SDK's default) would leave them in the table, exit 0.
+        With overwrite the table is replaced by the run's records anyway, which honours it."""
+        if self.load_method == "overwrite":
+            self.logger.info(
+                "ACTIVATE_VERSION %s of %s: the overwrite replaces the table", new_version, self.stream_name
+            )
+            return
+        raise ConnectorError(
+            f"Stream {self.stream_name!r} sent ACTIVATE_VERSION {new_version}: target-databricks does not "
+            "delete rows missing from a full-table version, so they would stay in the table. Turn the "
+            "tap's emit_activate_version_messages off (rows deleted in the source then stay, knowingly), "
+            "or use load_method overwrite to replace the table each run."
+        )
+
     def run(self, statement: Statement) -> str:
         return self.client.execute(statement, catalog=self.catalog, schema=self.schema_name).statement_id
 
     def setup(self) -> None:
-        """Create the schema, audit table and table; add columns the table lacks (never drop)."""
+        """Create the schema, audit table and table; add columns the table lacks (never drop).
+
+        An existing column keeps its type. One that cannot hold what the stream now declares exactly
+        (an exact decimal for a DOUBLE column, more decimal places than its scale) fails the stream
+        before any of its data is written."""
         self.target.prepare_schema()
-        wanted = sql.columns_for_schema(self.schema)
+        wanted = sql.columns_for_schema(self.schema, self.target.number_type)
         self.run(Statement(sql.create_table(self.table_fqn, wanted), kind="create table"))
         existing = self.target.add_missing_columns(self.table_fqn, wanted)
+        conflicts = sql.type_conflicts(existing, wanted)
+        if conflicts:
+            raise sql.SqlBuildError(
+                f"Stream {self.stream_name!r}, table {self.table_fqn}: {'; '.join(conflicts)}. Values would "
+                "be rounded, so nothing was loaded: change the column's type in Databricks (or load into "
+                "another table with table_prefix), then run again."
+            )
         self.columns = sql.resolve_columns(existing, wanted)
+        kept = [
+            c.name
+            for c, w in zip(self.columns, wanted, strict=True)
+            if sql.decimal_parts(c.sql_type) and w.sql_type == "DOUBLE"
+        ]
+        if kept:
+            self.logger.info(
+                "Table %s keeps its DECIMAL column(s) %s for the plain numbers of stream %s: values are "
+                "stored exactly, and one with more decimal places than the column's scale fails its batch.",
+                self.table_fqn,
+                kept,
+                self.stream_name,
+            )
         if self.load_method == "overwrite":
             stage = sql.staging_table_name(self.table, self.target.run_hex, "overwrite")
             self.overwrite_stage = sql.qualified_name(self.catalog, self.schema_name, stage)
@@ -146,6 +188,9 @@ class DatabricksSink(BatchSink):
                     self.stream_name,
                     self.table_fqn,
                 )
+            if isinstance(exc, sql.ValueConversionError):
+                # The run's last line names the stream too, not only the column and value.
+                raise sql.SqlBuildError(f"Stream {self.stream_name!r}: {exc}") from exc
             raise
         finally:
             batch.close()
@@ -184,8 +229,13 @@ class DatabricksSink(BatchSink):
             return
         token = batch.token
         started = datetime.now(tz=UTC)
-        if self.load_method != "overwrite" and self._committed(token):
-            self.logger.info("Batch %s of %s already committed; skipped", token[:16], self.stream_name)
+        if self.load_method != "overwrite" and self._is_latest_load(token):
+            self.logger.info(
+                "Batch %s of %s already committed; skipped (nothing was loaded into %s after it)",
+                token[:16],
+                self.stream_name,
+                self.table,
+            )
             return
         constants = batch.constants(datetime.now(tz=UTC), token)
         cleanups: list[Callable[[], None]] = []
@@ -229,7 +279,12 @@ class DatabricksSink(BatchSink):
         bulk = self.bulk_threshold_rows > 0
         if not bulk or (batch.rows < self.bulk_threshold_rows and batch.rows <= self.budget.max_parameters):
             rows = batch.row_values(constants)
-            direct = self._direct_statements(rows, token)
+            try:
+                direct = self._direct_statements(rows, token)
+            except sql.RowTooLargeError:
+                if not bulk:
+                    raise
+                direct = []  # a row over the statement budget (a value of megabytes): through the volume
             if len(direct) == 1:
                 return [self.run(direct[0])]
             if not bulk:
@@ -348,11 +403,20 @@ class DatabricksSink(BatchSink):
         except (StatementError, DatabricksError, OSError) as exc:
             self.logger.warning("Could not drop staging table %s: %s", table, exc)
 
-    def _committed(self, token: str) -> bool:
-        result = self.client.execute(
-            sql.audit_committed_query(self.catalog, self.schema_name, self.stream_name, token)
-        )
-        return bool(result.rows) and int(result.rows[0][0] or 0) > 0
+    def _is_latest_load(self, token: str) -> bool:
+        """Whether ``token`` is the table's most recent committed load (then applying it again changes
+        nothing). A table whose loads came from another stream is refused: two streams would be merged."""
+        result = self.client.execute(sql.audit_latest_query(self.catalog, self.schema_name, self.table))
+        if not result.rows:
+            return False
+        stream, latest = result.rows[0][0], result.rows[0][1]
+        if stream is not None and stream != self.stream_name:
+            raise sql.SqlBuildError(
+                f"Streams {stream!r} and {self.stream_name!r} both map to table {self.table_fqn} (the audit "
+                f"table shows {stream!r} loaded it); nothing of {self.stream_name!r} was written. Give one "
+                "of them another name (stream_maps alias) or another table_prefix."
+            )
+        return latest == token
 
     @property
     def replication_key_name(self) -> str | None:

@@ -12,13 +12,14 @@ extract) from eating the per-statement parameter budget.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -65,12 +66,20 @@ _INT_RANGES = {
 }
 _DECIMAL_RE = re.compile(r"^DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
 
+#: Arithmetic on record values never rounds: the default context's 28 digits are fewer than a
+#: DECIMAL(38,s) holds (normalize and quantize would round, or raise, on 29 digits and more).
+EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 _json_sorted_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
 
 
 class SqlBuildError(ValueError):
     """A stream, schema or record that cannot be expressed as Databricks SQL."""
+
+
+class RowTooLargeError(SqlBuildError):
+    """One row that does not fit a statement of parameters (it can still go through the volume)."""
 
 
 class ValueConversionError(SqlBuildError):
@@ -148,28 +157,134 @@ def _json_types(prop: Mapping[str, Any]) -> tuple[set[str], str | None]:
     return types, fmt
 
 
-def sql_type_for(prop: Mapping[str, Any]) -> str:
+#: Types a plain JSON ``number`` may map to (the ``number_type`` setting).
+NUMBER_TYPES = {"double": "DOUBLE", "decimal": DEFAULT_DECIMAL}
+DEFAULT_NUMBER_TYPE = "double"
+_BIGINT_RANGE = (-(2**63), 2**63 - 1)
+#: ``x-sql-datatype`` hints (the SDK's SQL-type annotation) this target honours, by their base name.
+_HINT_TYPES = {
+    "bigint": "BIGINT",
+    "int": "INT",
+    "integer": "INT",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "DOUBLE",
+    "double precision": "DOUBLE",
+}
+_HINT_DECIMAL_RE = re.compile(r"^(?:decimal|numeric|number)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?$")
+
+
+def _subschemas(prop: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The property and the members of its anyOf/oneOf (where taps put a type next to ``null``)."""
+    subs = [prop]
+    for combinator in ("anyOf", "oneOf"):
+        subs.extend(sub for sub in prop.get(combinator) or [] if isinstance(sub, Mapping))
+    return subs
+
+
+def _first(prop: Mapping[str, Any], key: str) -> Any:
+    return next((sub[key] for sub in _subschemas(prop) if sub.get(key) is not None), None)
+
+
+def decimal_type(precision: Any, scale: Any) -> str | None:
+    """``DECIMAL(p,s)`` for a declared precision and scale Databricks can hold, else None."""
+    try:
+        p = DECIMAL_PRECISION if precision is None else int(precision)
+        s = 0 if scale is None else int(scale)
+    except (TypeError, ValueError):
+        return None
+    if not (1 <= p <= DECIMAL_PRECISION and 0 <= s <= p):
+        return None
+    return f"DECIMAL({p},{s})"
+
+
+def _hinted_type(prop: Mapping[str, Any]) -> str | None:
+    """The type an ``x-sql-datatype`` hint names, when it is a numeric type Databricks has."""
+    hint = _first(prop, "x-sql-datatype")
+    if not isinstance(hint, str):
+        return None
+    text = " ".join(hint.strip().lower().split())
+    if text in _HINT_TYPES:
+        return _HINT_TYPES[text]
+    match = _HINT_DECIMAL_RE.match(text)
+    if match:
+        return decimal_type(match.group(1), match.group(2) or 0)
+    return None
+
+
+def _multiple_of_scale(prop: Mapping[str, Any]) -> int | None:
+    """Decimal places a ``multipleOf`` allows (``0.01`` -> 2, ``0.25`` -> 2, ``5`` -> 0), or None."""
+    step = _first(prop, "multipleOf")
+    if step is None or isinstance(step, bool):
+        return None
+    try:
+        number = Decimal(str(step))
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number <= 0:
+        return None
+    exponent = number.normalize(EXACT).as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def _beyond_bigint(prop: Mapping[str, Any]) -> bool:
+    """Whether the declared bounds of an integer property pass BIGINT's range."""
+    low, high = _BIGINT_RANGE
+    for key, beyond in (
+        ("minimum", lambda v: v < low),
+        ("exclusiveMinimum", lambda v: v < low - 1),
+        ("maximum", lambda v: v > high),
+        ("exclusiveMaximum", lambda v: v > high + 1),
+    ):
+        value = _first(prop, key)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and beyond(value):
+            return True
+    return False
+
+
+def sql_type_for(prop: Mapping[str, Any], number_type: str = NUMBER_TYPES[DEFAULT_NUMBER_TYPE]) -> str:
     """Databricks type for one JSON schema property.
 
-    integer -> BIGINT; number -> DECIMAL(38,9) (exact, never DOUBLE); string with format date-time
-    -> TIMESTAMP, date -> DATE; boolean -> BOOLEAN; object and array -> STRING holding JSON;
-    anything else, including mixed types, -> STRING.
+    Numbers: an ``x-sql-datatype`` hint naming a numeric type wins (``decimal(19,4)`` -> DECIMAL(19,4));
+    ``number`` with ``multipleOf`` -> DECIMAL(38,s) with s the decimal places of the step (exact);
+    a string with ``format: x-singer.decimal`` (the SDK's decimal-as-text) -> DECIMAL(precision,scale),
+    DECIMAL(38,9) when it gives none; any other ``number`` -> ``number_type`` (DOUBLE by default: a
+    float is a float); ``integer`` -> BIGINT, DECIMAL(38,0) when its declared bounds pass 64 bits.
+    String with format date-time -> TIMESTAMP, date -> DATE; boolean -> BOOLEAN; object and array
+    -> STRING holding JSON; anything else, including mixed types, -> STRING.
     """
     types, fmt = _json_types(prop)
-    if types == {"integer"}:
-        return "BIGINT"
     if types and types <= {"integer", "number"}:
-        return DEFAULT_DECIMAL
+        hinted = _hinted_type(prop)
+        if hinted:
+            return hinted
+    if types == {"integer"}:
+        return f"DECIMAL({DECIMAL_PRECISION},0)" if _beyond_bigint(prop) else "BIGINT"
+    if types and types <= {"integer", "number"}:
+        scale = _multiple_of_scale(prop)
+        if scale is not None:
+            return decimal_type(DECIMAL_PRECISION, scale) or number_type
+        return number_type
     if types == {"boolean"}:
         return "BOOLEAN"
     if types == {"string"} and fmt == "date-time":
         return "TIMESTAMP"
     if types == {"string"} and fmt == "date":
         return "DATE"
+    if types == {"string"} and fmt == "x-singer.decimal":
+        precision, scale = _first(prop, "precision"), _first(prop, "scale")
+        if precision is None and scale is None:
+            return DEFAULT_DECIMAL
+        # Wider than Databricks decimals: the text is kept exactly rather than rounded.
+        return decimal_type(precision, scale) or "STRING"
     return "STRING"
 
 
-def columns_for_schema(schema: Mapping[str, Any]) -> list[Column]:
+def columns_for_schema(
+    schema: Mapping[str, Any], number_type: str = NUMBER_TYPES[DEFAULT_NUMBER_TYPE]
+) -> list[Column]:
     """Columns for a stream's schema: its properties in order, then the audit columns.
 
     Databricks column names are case-insensitive, so two properties differing only in case are
@@ -188,7 +303,7 @@ def columns_for_schema(schema: Mapping[str, Any]) -> list[Column]:
                 "(Databricks column names are case-insensitive)"
             )
         seen[folded] = name
-        columns.append(Column(name, sql_type_for(prop or {})))
+        columns.append(Column(name, sql_type_for(prop or {}, number_type)))
     columns.extend(Column(name, sql_type) for name, sql_type in AUDIT_COLUMN_TYPES.items())
     return columns
 
@@ -256,9 +371,45 @@ def resolve_columns(existing: Mapping[str, Column], wanted: Sequence[Column]) ->
     """Columns to load: the wanted order, but with the table's own name spelling and type.
 
     A column that exists keeps its type (a DECIMAL(38,9) column stays one even if the schema now
-    says integer); values are converted and checked against that type.
+    says a plain number); values are converted and checked against that type. ``type_conflicts``
+    finds the changes that would lose what the stream now declares.
     """
     return [existing.get(c.name.lower(), c) for c in wanted]
+
+
+def decimal_parts(sql_type: str) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL type text, else None."""
+    match = _DECIMAL_RE.match(normalize_type(sql_type))
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def type_conflicts(existing: Mapping[str, Column], wanted: Sequence[Column]) -> list[str]:
+    """Existing columns that cannot hold what the stream now declares exactly, described for an error.
+
+    An exact decimal declared for a DOUBLE or integer column, or with more decimal places than the
+    column's DECIMAL scale, would be rounded: that is a conflict. A column that stays exact or wider
+    (a DECIMAL(38,9) column for a plain number, a DECIMAL column for an integer) is not; its values
+    are still checked one by one.
+    """
+    problems = []
+    for column in wanted:
+        have = existing.get(column.name.lower())
+        if have is None or normalize_type(have.sql_type) == normalize_type(column.sql_type):
+            continue
+        want = decimal_parts(column.sql_type)
+        if want is None or (want[1] == 0 and normalize_type(have.sql_type) in _INT_RANGES):
+            continue
+        held = decimal_parts(have.sql_type)
+        if held is None and normalize_type(have.sql_type) in ("STRING", "VARCHAR"):
+            continue  # text keeps every decimal exactly
+        if held is None or held[1] < want[1]:
+            problems.append(
+                f"column {have.name!r} is {normalize_type(have.sql_type)} but the stream now declares "
+                f"{normalize_type(column.sql_type)}"
+            )
+    return problems
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -289,12 +440,12 @@ def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > scale:
-        reduced = number.normalize()
+        reduced = number.normalize(EXACT)
         reduced_exp = reduced.as_tuple().exponent
         assert isinstance(reduced_exp, int)
         if -reduced_exp > scale:
             raise ValueConversionError(column, sql_type, f"more than {scale} decimal places would be rounded")
-        number = number.quantize(Decimal(1).scaleb(-scale))
+        number = number.quantize(Decimal(1).scaleb(-scale, EXACT), context=EXACT)
     text = format(number, "f")
     integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
     if integer_digits > precision - scale:
@@ -313,6 +464,37 @@ def _to_datetime(value: Any, column: str, sql_type: str) -> datetime:
         except ValueError:
             raise ValueConversionError(column, sql_type, "text is not an ISO 8601 timestamp") from None
     raise ValueConversionError(column, sql_type, f"{type(value).__name__} is not a timestamp")
+
+
+def utc_moment(moment: datetime, value: Any, column: str, sql_type: str) -> datetime:
+    """``moment`` in UTC (naive read as UTC); one past year 9999 in UTC is refused with its value."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueConversionError(
+            column, sql_type, f"{_shown(value)} is after 9999-12-31 in UTC, beyond Databricks timestamps"
+        ) from None
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut to 80 characters."""
+    text = value.isoformat() if isinstance(value, datetime | date) else str(value)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _double_text(number: Decimal, value: Any, column: str, sql_type: str) -> str:
+    """The shortest text of the DOUBLE nearest ``number``; magnitudes a DOUBLE cannot hold are refused
+    (rather than becoming infinity or zero)."""
+    as_float = float(number)
+    if math.isinf(as_float):
+        raise ValueConversionError(column, sql_type, f"{_shown(value)} is beyond the range of a DOUBLE")
+    if as_float == 0.0 and number != 0:
+        raise ValueConversionError(
+            column, sql_type, f"{_shown(value)} is too small for a DOUBLE (it would be 0)"
+        )
+    return repr(as_float)
 
 
 def to_json_text(value: Any) -> str:
@@ -351,13 +533,20 @@ def parameter_value(value: Any, sql_type: str, column: str = "?") -> str | None:
         integer = int(number)
         low, high = _INT_RANGES[base]
         if not low <= integer <= high:
-            raise ValueConversionError(column, base, "out of range")
+            raise ValueConversionError(
+                column,
+                base,
+                f"{integer} is out of range; declare the property's maximum/minimum or "
+                "x-sql-datatype decimal(38,0) for a DECIMAL(38,0) column",
+            )
         return str(integer)
     match = _DECIMAL_RE.match(base)
     if match:
         precision = int(match.group(1))
         scale = int(match.group(2) or 0)
         return _decimal_text(_to_decimal(value, column, base), precision, scale, column, base)
+    if base in ("DOUBLE", "FLOAT", "REAL"):
+        return _double_text(_to_decimal(value, column, base), value, column, base)
     if base == "BOOLEAN":
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -366,11 +555,13 @@ def parameter_value(value: Any, sql_type: str, column: str = "?") -> str | None:
         raise ValueConversionError(column, base, f"{type(value).__name__} is not a boolean")
     if base in ("TIMESTAMP", "TIMESTAMP_LTZ"):
         moment = _to_datetime(value, column, base)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        # isoformat, not strftime: %Y does not pad years before 1000 to four digits
+        return (
+            utc_moment(moment, value, column, base).replace(tzinfo=None).isoformat("T", "microseconds")
+            + "+00:00"
+        )
     if base == "TIMESTAMP_NTZ":
-        return _to_datetime(value, column, base).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return _to_datetime(value, column, base).replace(tzinfo=None).isoformat("T", "microseconds")
     if base == "DATE":
         if isinstance(value, date) and not isinstance(value, datetime):
             return value.isoformat()
@@ -399,6 +590,7 @@ def parameter_type(sql_type: str) -> str:
             "TIMESTAMP_NTZ",
             "DATE",
             "STRING",
+            "DOUBLE",
         )
     ):
         return {"INTEGER": "INT", "LONG": "BIGINT", "TIMESTAMP_LTZ": "TIMESTAMP"}.get(base, base)
@@ -446,8 +638,10 @@ class LoadToken:
     """Deterministic token of a batch, fed record by record: sha256 over the stream name and its records.
 
     Audit columns (``_sdc_*`` set by this target, and the ``_audit_*`` run and source stamps a tap
-    sets, which vary between runs) are left out, and keys are sorted, so re-sending the same records
-    in the same order gives the same token.
+    sets, which vary between runs) are left out, and keys are sorted. Each record's ``time_extracted``
+    (kept as ``_sdc_extracted_at``) is part of it: the same input (a replayed failed-batch file, a
+    killed run's input piped again) gives the same token, while a new extraction that happens to
+    carry the same values as an earlier one is a new load.
     """
 
     def __init__(self, stream_name: str) -> None:
@@ -456,8 +650,12 @@ class LoadToken:
 
     def add(self, record: Mapping[str, Any]) -> None:
         clean = {k: v for k, v in record.items() if k not in _NOT_IN_TOKEN}
+        extracted = record.get("_sdc_extracted_at")
         self._digest.update(b"\n")
-        self._digest.update(_json_sorted_encoder.encode(clean))
+        if extracted is None:  # no time_extracted: the token of the values alone
+            self._digest.update(_json_sorted_encoder.encode(clean))
+        else:
+            self._digest.update(_json_sorted_encoder.encode({"record": clean, "time_extracted": extracted}))
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
@@ -604,7 +802,7 @@ def chunk_statements(
                 fixed_params + len(new) <= budget.max_parameters
             )
         if not fits:
-            raise SqlBuildError(
+            raise RowTooLargeError(
                 f"one row needs {len(new)} parameters and {cost} bytes, over the statement budget "
                 f"({budget.max_parameters} parameters, {budget.max_bytes} bytes)"
             )
@@ -711,12 +909,18 @@ def create_audit_table(catalog: str, schema: str) -> str:
     )
 
 
-def audit_committed_query(catalog: str, schema: str, stream: str, token: str) -> Statement:
-    """Count of committed audit rows for (stream, token): non-zero means skip the batch."""
+def audit_latest_query(catalog: str, schema: str, table: str) -> Statement:
+    """The stream and load token of the table's most recent committed load (no row: never loaded).
+
+    A batch is skipped only when its token is that of the table's LAST committed load: a replay of it
+    changes nothing, while a batch equal to an older load (a full-table stream whose values went back)
+    is applied, since loads committed after it changed the table.
+    """
     return Statement(
-        f"SELECT COUNT(*) FROM {qualified_name(catalog, schema, AUDIT_TABLE)} "
-        "WHERE `stream` = :stream AND `load_token` = :load_token AND `status` = 'committed'",
-        [Parameter("stream", stream), Parameter("load_token", token)],
+        f"SELECT `stream`, `load_token` FROM {qualified_name(catalog, schema, AUDIT_TABLE)} "
+        "WHERE `table_name` = :table_name AND `status` = 'committed' "
+        "ORDER BY `finished_at` DESC, `started_at` DESC LIMIT 1",
+        [Parameter("table_name", table)],
         kind="audit check",
     )
 
@@ -724,8 +928,10 @@ def audit_committed_query(catalog: str, schema: str, stream: str, token: str) ->
 def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statement:
     """INSERT of one audit row; every value is a typed parameter.
 
-    Safe to repeat: nothing is inserted when a row with the same stream, load token and status
-    exists (a retried request whose answer was lost does not write a second row).
+    Safe to repeat: nothing is inserted when a row with the same stream, load token, status, run and
+    start time exists (a retried request whose answer was lost does not write a second row). A batch
+    applied again later (a replay after newer loads) gets a row of its own, so the audit table's
+    latest committed load is the one that changed the table last.
     """
     params = [
         Parameter(
@@ -738,8 +944,10 @@ def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statem
     markers = ", ".join(
         f"CAST(:a{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(AUDIT_COLUMNS)
     )
+    types = {c.name: c.sql_type for c in AUDIT_COLUMNS}
     same = " AND ".join(
-        f"a.`{name}` <=> CAST(:a{index[name]} AS STRING)" for name in ("stream", "load_token", "status")
+        f"a.{quote_identifier(name)} <=> CAST(:a{index[name]} AS {types[name]})"
+        for name in ("stream", "load_token", "status", "run_id", "started_at")
     )
     return Statement(
         f"INSERT INTO {table} ({column_list(AUDIT_COLUMNS)}) SELECT {markers} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import threading
 import uuid
 from collections.abc import Sequence
@@ -11,11 +12,12 @@ from typing import TYPE_CHECKING
 import click
 from mlc_run_audit import RunIdError, current_run_id
 from singer_sdk import Target
+from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_databricks import sql
-from target_databricks.batch import encode_message
+from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
 from target_databricks.config import CONFIG_SCHEMA, config_problems
@@ -24,6 +26,25 @@ from target_databricks.sql import Column, Statement
 
 if TYPE_CHECKING:
     from target_databricks.sinks import DatabricksSink as _Sink
+
+#: Settings of the load itself, declared beside the connection settings of ``config.py``.
+LOAD_SETTINGS = th.PropertiesList(
+    th.Property(
+        "number_type",
+        th.StringType,
+        default=sql.DEFAULT_NUMBER_TYPE,
+        allowed_values=list(sql.NUMBER_TYPES),
+        title="Type of plain numbers",
+        description="Column type of a JSON schema number that declares no scale: double (DOUBLE, a float "
+        "is a float) or decimal (DECIMAL(38,9): exact, and a value with more than 9 decimal places or 29 "
+        "integer digits fails its batch). Numbers with multipleOf, an x-sql-datatype decimal hint or "
+        "format x-singer.decimal are exact DECIMALs either way; existing columns keep their type.",
+    ),
+).to_dict()
+
+
+def _with_load_settings(schema: dict) -> dict:
+    return {**schema, "properties": {**schema["properties"], **LOAD_SETTINGS["properties"]}}
 
 
 class TargetDatabricks(Target):
@@ -35,7 +56,7 @@ class TargetDatabricks(Target):
     name = "target-databricks"
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-target-databricks"
-    config_jsonschema = CONFIG_SCHEMA
+    config_jsonschema = _with_load_settings(CONFIG_SCHEMA)
     default_sink_class = DatabricksSink
     message_reader_class = MsgSpecReader
 
@@ -57,6 +78,27 @@ class TargetDatabricks(Target):
         self._keep_input = (self.config.get("load_method") or "upsert") != "overwrite"
         self._schema_lines: dict[str, bytes] = {}
         self.current_input: tuple[bytes, bytes] = (b"", b"")
+        self._table_streams: dict[str, str] = {}
+        #: Column type of plain JSON numbers (the ``number_type`` setting).
+        self.number_type = sql.NUMBER_TYPES[self.config.get("number_type") or sql.DEFAULT_NUMBER_TYPE]
+
+    def claim_table(self, table: str, stream: str) -> None:
+        """Refuse a second stream whose name gives the same table (``AP Bills``, ``ap-bills`` and
+        ``ap_bills`` are all ``ap_bills``), and tables this target keeps for itself; called when a sink
+        is made, so at the stream's SCHEMA message, before any of its records."""
+        if table == sql.AUDIT_TABLE or table.startswith("__tdbx_"):
+            raise sql.SqlBuildError(
+                f"Stream {stream!r} maps to table {table!r}, a name target-databricks keeps for itself; "
+                "give the stream another name (stream_maps alias) or set a table_prefix."
+            )
+        with self._lock:
+            other = self._table_streams.setdefault(table, stream)
+        if other != stream:
+            raise sql.SqlBuildError(
+                f"Streams {other!r} and {stream!r} both map to table {table!r}; nothing of {stream!r} "
+                "was written. Give one of them another name (stream_maps alias) or drop one from the "
+                "tap's selection."
+            )
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """Remember the stream's replication key (``bookmark_properties``) for the audit rows, and the
@@ -75,7 +117,33 @@ class TargetDatabricks(Target):
                 self._schema_lines.get(message_dict.get("stream"), b""),
                 encode_message(message_dict),
             )
-        super()._process_record_message(message_dict)
+        # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
+        # DECIMAL(38,s) value (the default 28 would raise DivisionImpossible on a valid record).
+        with decimal.localcontext(sql.EXACT):
+            super()._process_record_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Load a BATCH message's files as the RECORD messages they stand for.
+
+        Each record of each file of the manifest goes through the same path as a RECORD message
+        (stream maps, validation, spooling, de-duplication, load token, audit row, failed-batch file),
+        so STATE still moves only after the rows committed. A BATCH message that cannot be honoured
+        (stream without SCHEMA, unknown encoding, unreadable file) fails the run, before any STATE
+        that follows it.
+        """
+        stream = message_dict.get("stream")
+        if stream not in self.mapper.stream_maps:
+            raise BatchFileError(f"BATCH message of stream {stream!r} arrived before its SCHEMA message")
+        fmt, compression = check_batch_encoding(stream, message_dict.get("encoding"))
+        manifest = message_dict.get("manifest")
+        if not isinstance(manifest, list) or not all(isinstance(u, str) for u in manifest):
+            raise BatchFileError(f"BATCH message of stream {stream!r} has no manifest list of file URLs")
+        for url in manifest:
+            count = 0
+            for record in batch_file_records(url, fmt, compression):
+                self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+                count += 1
+            self.logger.info("Read %d record(s) of stream %s from batch file %s", count, stream, url)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

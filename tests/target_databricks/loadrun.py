@@ -46,6 +46,8 @@ def write_config(tmp_path, dbx, **extra) -> str:
                 "client_id": "sandbox-sp",
                 "client_secret": "sandbox-sp-secret",
                 "retry_backoff_s": 0.05,
+                # These tests check exact decimals for plain numbers, as the project's flows configure it.
+                "number_type": "decimal",
                 **extra,
             }
         )

@@ -25,7 +25,7 @@ class Recorder:
     def execute(self, statement, *, catalog=None, schema=None):
         self.statements.append(statement)
         if statement.kind == "audit check":
-            return StatementResult("s", [["0"]])
+            return StatementResult("s", [])  # the table was never loaded
         return StatementResult(f"s{len(self.statements)}")
 
 

@@ -11,7 +11,9 @@ from target_databricks.sql import Column
 
 
 def test_staged_batch_dedupes_on_keys_and_matches_the_whole_batch_token():
-    cols = sql.columns_for_schema({"properties": {"id": {"type": "integer"}, "v": {"type": "number"}}})
+    cols = sql.columns_for_schema(
+        {"properties": {"id": {"type": "integer"}, "v": {"type": "number"}}}, sql.NUMBER_TYPES["decimal"]
+    )
     records = [
         {"id": 1, "v": Decimal("1.5"), "_sdc_sequence": 1},
         {"id": 2, "v": 2, "_sdc_sequence": 2},

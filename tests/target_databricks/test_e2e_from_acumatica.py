@@ -39,6 +39,8 @@ def pipe(tmp_path, acumatica, databricks, state: dict | None = None) -> list[dic
                 "schema": "acumatica",
                 "client_id": "sandbox-sp",
                 "client_secret": "sandbox-sp-secret",
+                # The tap sends amounts as plain numbers; the project's flows keep them exact DECIMALs.
+                "number_type": "decimal",
             }
         )
     )
@@ -80,6 +82,7 @@ def test_bills_and_vendors_land_exactly_and_a_rerun_upserts(tmp_path, emulator, 
         assert landed.keys() == source.keys()
         for key, record in source.items():
             row = landed[key]
+            assert isinstance(row["Amount"], Decimal), "amounts must land as exact decimals"
             assert exact(row["Amount"]) == record["Amount"], key
             lines = json.loads(row["Details"])
             assert [exact(line["Amount"]) for line in lines] == [d["Amount"] for d in record["Details"]]

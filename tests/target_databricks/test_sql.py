@@ -95,9 +95,9 @@ def test_table_name_length_capped():
     [
         ({"type": "integer"}, "BIGINT"),
         ({"type": ["null", "integer"]}, "BIGINT"),
-        ({"type": ["number", "null"]}, "DECIMAL(38,9)"),
-        ({"type": ["integer", "number"]}, "DECIMAL(38,9)"),
-        ({"type": "number", "multipleOf": 0.01}, "DECIMAL(38,9)"),
+        ({"type": ["number", "null"]}, "DOUBLE"),
+        ({"type": ["integer", "number"]}, "DOUBLE"),
+        ({"type": "number", "multipleOf": 0.01}, "DECIMAL(38,2)"),
         ({"type": "boolean"}, "BOOLEAN"),
         ({"type": ["string", "null"], "format": "date-time"}, "TIMESTAMP"),
         ({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}, "TIMESTAMP"),
@@ -113,9 +113,8 @@ def test_type_mapping(prop, sql_type):
     assert sql.sql_type_for(prop) == sql_type
 
 
-def test_never_double_for_numbers():
-    assert "DOUBLE" not in sql.sql_type_for({"type": "number"})
-    assert "FLOAT" not in sql.sql_type_for({"type": "number"})
+def test_number_type_decimal_never_gives_double():
+    assert sql.sql_type_for({"type": "number"}, sql.NUMBER_TYPES["decimal"]) == "DECIMAL(38,9)"
 
 
 def test_columns_keep_order_and_add_audit_columns():
@@ -419,8 +418,8 @@ def test_overwrite_and_staging_shapes():
 
 
 def test_audit_statements_parameterised():
-    check = sql.audit_committed_query("main", "fin", "bills", "tok'")
-    assert "tok'" not in check.sql and check.parameters[1].value == "tok'"
+    check = sql.audit_latest_query("main", "fin", "bi`lls'")
+    assert "bi`lls'" not in check.sql and check.parameters[0].value == "bi`lls'"
     row = sql.audit_insert(
         "main",
         "fin",

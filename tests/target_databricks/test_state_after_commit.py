@@ -23,19 +23,21 @@ CONFIG = {
 
 
 class RecordingClient:
-    def __init__(self, fail_kind: str | None = None, committed: bool = False) -> None:
+    def __init__(self, fail_kind: str | None = None, committed: str | None = None) -> None:
         self.fail_kind = fail_kind
-        self.committed = committed
+        self.committed = committed  # load token of the table's latest committed load
         self.kinds: list[str] = []
+        self.statements = []
 
     def execute(self, statement, *, catalog=None, schema=None):
         self.kinds.append(statement.kind)
+        self.statements.append(statement)
         if statement.kind == self.fail_kind:
             raise StatementError(statement.kind, "FAILED", "BAD_REQUEST", "boom", "s-1")
         if statement.kind == "describe table":
             return StatementResult("s", [["id", "bigint", None]])
         if statement.kind == "audit check":
-            return StatementResult("s", [["1" if self.committed else "0"]])
+            return StatementResult("s", [["bills", self.committed]] if self.committed else [])
         return StatementResult(f"s{len(self.kinds)}")
 
 
@@ -86,7 +88,12 @@ def test_no_state_when_the_batch_fails(capsys):
 
 
 def test_committed_token_is_skipped(capsys):
-    client = RecordingClient(committed=True)
+    first = RecordingClient()
+    _run(first)
+    audit_row = next(s for s in first.statements if s.kind == "audit insert")
+    token = next(p.value for p in audit_row.parameters if p.name == "a2")  # load_token
+    capsys.readouterr()
+    client = RecordingClient(committed=token)
     _run(client)
     assert "merge" not in client.kinds and "audit insert" not in client.kinds
     assert "bookmarks" in capsys.readouterr().out
