@@ -1,0 +1,38 @@
+"""Round trips through target-databricks into the Databricks emulator's Delta tables.
+
+Documented mapping (target-databricks/README.md): strings as STRING; numbers as DECIMAL(38,9), a value
+with more than 9 decimal places or 29 integer digits refused; date-times as UTC TIMESTAMP (Delta's
+range is years 1-9999 UTC); property names as they are; tables named by the normalised stream name.
+"""
+
+from __future__ import annotations
+
+from hypothesis import example, given
+
+from tests.property import properties as p
+from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
+
+
+@loads(examples=3)
+@given(values=p.strings)
+def test_strings_of_every_plane_land_exactly(databricks, values):
+    p.strings_land(databricks, values)
+
+
+@loads(examples=3)
+@given(values=p.decimals)
+def test_decimals_land_exactly_or_are_refused_by_name(databricks, values):
+    p.decimals_land(databricks, values, must_land=p.fits_decimal(38, 9))
+
+
+@loads(examples=3)
+@given(values=p.datetimes)
+def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(databricks, values):
+    p.timestamps_land(databricks, values)
+
+
+@loads(examples=8)
+@given(streams=hostile_streams())
+@example(streams=COLLIDING_STREAMS)
+def test_hostile_names_land_apart_or_are_refused_by_name(databricks, streams):
+    p.names_land(databricks, streams)
