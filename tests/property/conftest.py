@@ -88,7 +88,9 @@ def snowflake(workdir):
     server = FAKESNOW / "snowflake-compat-server"
     assert server.exists(), f"{server} is missing: run `make snowflake-emulator`"
     port = _free_port()
-    proc = _server([str(server), "--port", str(port)], workdir / "fakesnow.log", _listening(port), "fakesnow", 30)
+    proc = _server(
+        [str(server), "--port", str(port)], workdir / "fakesnow.log", _listening(port), "fakesnow", 30
+    )
     reader = Reader(FAKESNOW / "python", SNOWFLAKE_READER, [str(port)], {}, workdir / "snowflake-reader.log")
     try:
         yield Snowflake(port, reader, workdir)
@@ -112,15 +114,40 @@ def bigquery(workdir):
             return False
 
     proc = _server(
-        [str(sandbox), "--rest-port", str(rest_port), "--grpc-port", str(grpc_port), "--project", "test-project",
-         "--credentials-out", str(credentials)],
-        workdir / "bigquery-sandbox.log", ready, "bqemulator", 60,
+        [
+            str(sandbox),
+            "--rest-port",
+            str(rest_port),
+            "--grpc-port",
+            str(grpc_port),
+            "--project",
+            "test-project",
+            "--credentials-out",
+            str(credentials),
+        ],
+        workdir / "bigquery-sandbox.log",
+        ready,
+        "bqemulator",
+        60,
     )
     env = {"BIGQUERY_EMULATOR_HOST": rest_url}
-    reader = Reader(BQ_VENV / "python", BIGQUERY_READER, ["test-project", str(credentials)], env,
-                    workdir / "bigquery-reader.log")
+    reader = Reader(
+        BQ_VENV / "python",
+        BIGQUERY_READER,
+        ["test-project", str(credentials)],
+        env,
+        workdir / "bigquery-reader.log",
+    )
     try:
         yield BigQuery(rest_url, credentials, reader, workdir)
     finally:
         reader.close()
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def acumatica():
+    from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
+
+    with AcumaticaEmulator(EmulatorConfig(port=0)) as emu:
+        yield emu

@@ -21,7 +21,7 @@ import duckdb
 import yaml
 from deltalake import DeltaTable
 
-from tests.property.support import Outcome, Stream, Tables, singer_messages
+from tests.property.support import HUNG, Outcome, Stream, Tables, singer_messages
 from tests.target_databricks.loadrun import CATALOG, run_in_process, write_config
 from tests.test_e2e_meltano import ROOT
 
@@ -70,15 +70,24 @@ def _loader_tables(tables: Tables) -> Tables:
     }
 
 
-def run_process(command: list[str], streams: list[Stream], env: dict[str, str], timeout: float = 240):
-    done = subprocess.run(
-        command,
-        input=b"".join(singer_messages(streams)),
-        capture_output=True,
-        timeout=timeout,
-        env={**os.environ, **env},
-        check=False,
-    )
+#: Longest a loader run may take (a run here takes 1-40 s); one still running then is stopped and
+#: fails the property as a run that hung.
+RUN_TIMEOUT_S = 60
+
+
+def run_process(command: list[str], streams: list[Stream], env: dict[str, str]):
+    try:
+        done = subprocess.run(
+            command,
+            input=b"".join(singer_messages(streams)),
+            capture_output=True,
+            timeout=RUN_TIMEOUT_S,
+            env={**os.environ, **env},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        log = (exc.stderr or b"").decode("utf-8", "replace")
+        return HUNG, f"{log}\nHUNG: the loader was still running after {RUN_TIMEOUT_S} s and was stopped", []
     stdout = done.stdout.decode("utf-8", "replace")
     states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     return done.returncode, done.stderr.decode("utf-8", "replace"), states
@@ -92,8 +101,8 @@ class Databricks:
     def __init__(self, dbx, workdir: Path) -> None:
         self.dbx, self.workdir = dbx, workdir
 
-    def run(self, streams: list[Stream]) -> Outcome:
-        schema = fresh_name()
+    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+        schema = schema or fresh_name()
         config = write_config(
             self.workdir, self.dbx, schema=schema, failed_batch_dir=str(self.workdir / "failed" / schema)
         )
@@ -125,11 +134,11 @@ class DuckDB:
         self.executable = LOADERS / "target-duckdb" / "venv" / "bin" / "target-duckdb"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
-    def run(self, streams: list[Stream]) -> Outcome:
-        name = fresh_name()
+    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+        name = schema or fresh_name()
         path = self.workdir / f"warehouse_{name}.duckdb"
         config = {**meltano_config("target-duckdb"), "filepath": str(path), "default_target_schema": name}
-        config_path = self.workdir / f"{name}.json"
+        config_path = self.workdir / f"{name}-{next(_names)}.json"
         config_path.write_text(json.dumps(config))
         code, stderr, states = run_process([str(self.executable), "--config", str(config_path)], streams, {})
         return Outcome(code, stderr, states, self.tables(path, name))
@@ -148,7 +157,9 @@ class DuckDB:
             for table, cols in itertools.groupby(columns, key=lambda c: c[0]):
                 names = [c[1] for c in cols]
                 select = ", ".join(f"cast({_dq(c)} as varchar)" for c in names)
-                rows = con.execute(f"select {select} from {_dq(path.stem)}.{_dq(schema)}.{_dq(table)}").fetchall()
+                rows = con.execute(
+                    f"select {select} from {_dq(path.stem)}.{_dq(schema)}.{_dq(table)}"
+                ).fetchall()
                 out[table] = [dict(zip(names, row, strict=True)) for row in rows]
         return _loader_tables(out)
 
@@ -251,9 +262,9 @@ class Snowflake:
         self.executable = LOADERS / "target-snowflake" / "venv" / "bin" / "target-snowflake"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
-    def run(self, streams: list[Stream]) -> Outcome:
-        schema = fresh_name("PROP")
-        batches = self.workdir / "batches" / schema
+    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+        schema = schema or fresh_name("PROP")
+        batches = self.workdir / "batches" / f"{schema}-{next(_names)}"
         batches.mkdir(parents=True)
         config = {
             **meltano_config("target-snowflake"),
@@ -263,7 +274,7 @@ class Snowflake:
                 "storage": {"root": f"file://{batches}"},
             },
         }
-        config_path = self.workdir / f"{schema}.json"
+        config_path = self.workdir / f"{schema}-{next(_names)}.json"
         config_path.write_text(json.dumps(config))
         code, stderr, states = run_process(
             [str(self.executable), "--config", str(config_path)], streams, {"FAKESNOW_PORT": str(self.port)}
@@ -281,8 +292,8 @@ class BigQuery:
         self.executable = LOADERS / "target-bigquery" / "venv" / "bin" / "target-bigquery"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
-    def run(self, streams: list[Stream]) -> Outcome:
-        dataset = fresh_name()
+    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+        dataset = schema or fresh_name()
         config = {
             **meltano_config("target-bigquery"),
             "dataset": dataset,
@@ -291,9 +302,11 @@ class BigQuery:
         }
         # The stream maps of meltano.yml rename the Acumatica streams; these streams are not them.
         config.pop("stream_maps", None)
-        config_path = self.workdir / f"{dataset}.json"
+        config_path = self.workdir / f"{dataset}-{next(_names)}.json"
         config_path.write_text(json.dumps(config))
         code, stderr, states = run_process(
-            [str(self.executable), "--config", str(config_path)], streams, {"BIGQUERY_EMULATOR_HOST": self.rest_url}
+            [str(self.executable), "--config", str(config_path)],
+            streams,
+            {"BIGQUERY_EMULATOR_HOST": self.rest_url},
         )
         return Outcome(code, stderr, states, self.reader.tables(dataset))

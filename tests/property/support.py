@@ -51,7 +51,11 @@ def loads(examples: int, xfail: str | None = None):
         database=None,
         phases=phases,
         report_multiple_bugs=False,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
     )
 
     def apply(test):
@@ -106,7 +110,9 @@ _CHARS = st.one_of(
 text_values = st.one_of(st.sampled_from(SPECIAL_TEXT), st.text(_CHARS, max_size=40))
 
 
-def decimal_values(max_digits: int = 38, max_scale: int = 38, edges: tuple[str, ...] = ()) -> st.SearchStrategy:
+def decimal_values(
+    max_digits: int = 38, max_scale: int = 38, edges: tuple[str, ...] = ()
+) -> st.SearchStrategy:
     """Exact decimals of up to ``max_digits`` significant digits with up to ``max_scale`` decimal
     places, signs and trailing zeros included; ``edges`` are drawn often."""
 
@@ -311,7 +317,8 @@ def singer_messages(streams: list[Stream]) -> list[bytes]:
     messages: list[dict] = [s.schema_message() for s in streams]
     for s in streams:
         messages += [
-            {"type": "RECORD", "stream": s.name, "record": row, "time_extracted": TIME_EXTRACTED} for row in s.rows
+            {"type": "RECORD", "stream": s.name, "record": row, "time_extracted": TIME_EXTRACTED}
+            for row in s.rows
         ]
     messages.append({"type": "STATE", "value": FINAL_STATE})
     return [ENCODER.encode(m) + b"\n" for m in messages]
@@ -346,12 +353,20 @@ def hostile_streams(draw) -> list[Stream]:
 Tables = dict[str, list[dict[str, str | None]]]
 
 
+#: The return code of a loader run that was stopped because it hung.
+HUNG = -9
+
+
 @dataclass
 class Outcome:
     returncode: int
     stderr: str
     states: list[dict]
     tables: Tables
+
+    @property
+    def hung(self) -> bool:
+        return self.returncode == HUNG
 
     def describe(self) -> str:
         tail = "\n".join(self.stderr.strip().splitlines()[-6:])
@@ -385,6 +400,7 @@ def assert_value_stream(
     outside ``must_land`` and left nothing behind."""
     column = next(c for c in stream.columns if c.name == "v")
     refusable = [row["v"] for row in stream.rows if row["v"] is not None and not must_land(row["v"])]
+    assert not outcome.hung, f"the loader hung on stream {stream.name!r}: {outcome.describe()}"
     if outcome.returncode != 0:
         assert refusable, (
             f"run refused although every value is within the loader's documented range: {outcome.describe()}"
@@ -395,7 +411,8 @@ def assert_value_stream(
             f"the error names neither stream {stream.name!r} nor property 'v': {outcome.describe()}"
         )
         assert any(_mentions(outcome.stderr, str(v)) for v in refusable), (
-            f"the error names none of the values that cannot be stored ({refusable[:5]}): {outcome.describe()}"
+            f"the error names none of the values that cannot be stored ({refusable[:5]}): "
+            f"{outcome.describe()}"
         )
         return
     assert outcome.states == [FINAL_STATE], f"exit 0 without the input's final STATE: {outcome.describe()}"
@@ -411,9 +428,11 @@ def assert_value_stream(
         f"missing {sorted(set(sent) - set(landed))[:10]}, extra {sorted(set(landed) - set(sent))[:10]}"
     )
     wrong = [(i, sent[i], landed[i]) for i in sent if not same(column.kind, sent[i], landed[i])]
-    assert not wrong, "exit 0 but values differ (id, sent, landed): " + "; ".join(
-        f"{i}: {s!r} -> {v!r}" for i, s, v in wrong[:8]
-    ) + (f" (and {len(wrong) - 8} more)" if len(wrong) > 8 else "")
+    assert not wrong, (
+        "exit 0 but values differ (id, sent, landed): "
+        + "; ".join(f"{i}: {s!r} -> {v!r}" for i, s, v in wrong[:8])
+        + (f" (and {len(wrong) - 8} more)" if len(wrong) > 8 else "")
+    )
 
 
 def assert_names(streams: list[Stream], outcome: Outcome) -> dict[tuple[str, str], tuple[str, str]]:
@@ -422,6 +441,7 @@ def assert_names(streams: list[Stream], outcome: Outcome) -> dict[tuple[str, str
 
     Returns the name mapping found: (stream, property) -> (table, column)."""
     names = [s.name for s in streams] + [c.name for s in streams for c in s.columns]
+    assert not outcome.hung, f"the loader hung on streams and properties {names}: {outcome.describe()}"
     if outcome.returncode != 0:
         assert not any(outcome.tables.values()), f"refused, yet rows landed: {_summary(outcome.tables)}"
         assert outcome.states == [], f"refused, yet STATE was emitted: {outcome.states}"

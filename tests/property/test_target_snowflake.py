@@ -1,38 +1,50 @@
-"""Round trips through target-snowflake."""
+"""Round trips through target-snowflake 0.19.2 (meltanolabs) into fakesnow, with meltano.yml's settings
+(TIMESTAMP_TZ, upsert). Its limit, stated in the README: numbers are DOUBLE (FLOAT)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given
 
 from tests.property import properties as p
 from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
 
+pytestmark = pytest.mark.e2e
 
-@loads(examples=2)
-@given(values=p.strings)
+
+@loads(examples=1)
+@given(values=p.few_strings)
 def test_strings_of_every_plane_land_exactly(snowflake, values):
     p.strings_land(snowflake, values)
 
 
-@loads(examples=2)
-@given(values=p.decimals)
+@loads(
+    examples=1,
+    xfail="numbers are stored as DOUBLE (target-snowflake 0.19.2): 9007199254740993 lands as "
+    "9007199254740992, 99999999999999999999999999999.999999999 as 1e+29",
+)
+@given(values=p.few_decimals)
 def test_decimals_land_exactly_or_are_refused_by_name(snowflake, values):
     p.decimals_land(snowflake, values, must_land=p.anything)
 
 
-@loads(examples=2)
-@given(values=p.decimals_15)
+@loads(examples=1)
+@given(values=p.few_decimals_15)
 def test_decimals_of_15_significant_digits_land_exactly(snowflake, values):
     p.decimals_land(snowflake, values, must_land=p.anything)
 
 
-@loads(examples=2)
-@given(values=p.datetimes)
+@loads(examples=1)
+@given(values=p.few_datetimes)
 def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(snowflake, values):
     p.timestamps_land(snowflake, values)
 
 
-@loads(examples=3)
+@loads(
+    examples=2,
+    xfail="a stream and property named \"'\" end the run with 'IndexError: string index out of "
+    "range' (singer-sdk's name conformer), naming neither",
+)
 @given(streams=hostile_streams())
 @example(streams=COLLIDING_STREAMS)
 def test_hostile_names_land_apart_or_are_refused_by_name(snowflake, streams):
