@@ -383,9 +383,14 @@ def same(kind: str, sent: Any, landed: str | None) -> bool:
     return landed == sent
 
 
-def _mentions(log: str, text: str) -> bool:
-    """The log names ``text``: as it is, or as JSON or Python would escape it."""
-    return any(form in log for form in {text, json.dumps(text)[1:-1], repr(text)[1:-1], ascii(text)[1:-1]})
+def _mentions(log: str, text: str, tail: int | None = 12) -> bool:
+    """The error names ``text``: as it is, or as JSON or Python would escape it, in the last lines of the
+    log other than metrics (the error and its traceback; earlier lines that merely name every stream,
+    such as "Initializing sink for stream x", do not count). ``tail=None``: anywhere, for targets that
+    log one error line per refused record."""
+    lines = [line for line in log.strip().splitlines() if "METRIC:" not in line]
+    end = "\n".join(lines[-tail:] if tail else lines)
+    return any(form in end for form in {text, json.dumps(text)[1:-1], repr(text)[1:-1], ascii(text)[1:-1]})
 
 
 def find_table(tables: Tables, stream: str) -> str | None:

@@ -41,7 +41,11 @@ def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(bigquery, v
     p.timestamps_land(bigquery, values)
 
 
-@loads(examples=2)
+@loads(
+    examples=2,
+    xfail="two properties of one stream that differ only in case ('Amount' and 'AMOUNT'; 'nullgroup ' and "
+    "'NULLGROUP ') make the run hang: still running after 60 s, nothing landed, no error",
+)
 @given(streams=hostile_streams())
 @example(streams=COLLIDING_STREAMS)
 def test_hostile_names_land_apart_or_are_refused_by_name(bigquery, streams):
