@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given
 
 from tests.property import properties as p
+from tests.property.loaders import fresh_name
 from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
 
 pytestmark = pytest.mark.e2e
@@ -50,3 +51,8 @@ def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(bigquery, v
 @example(streams=COLLIDING_STREAMS)
 def test_hostile_names_land_apart_or_are_refused_by_name(bigquery, streams):
     p.names_land(bigquery, streams)
+
+
+@pytest.mark.parametrize("payload", [p.INJECTIONS[1]])
+def test_injected_names_leave_other_tables_alone(bigquery, payload):
+    p.injection_leaves_other_tables_alone(bigquery, payload, fresh_name("PROP"))

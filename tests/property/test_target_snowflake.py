@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given
 
 from tests.property import properties as p
+from tests.property.loaders import fresh_name
 from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
 
 pytestmark = pytest.mark.e2e
@@ -42,10 +43,22 @@ def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(snowflake, 
 
 @loads(
     examples=2,
-    xfail="a stream and property named \"'\" end the run with 'IndexError: string index out of "
+    xfail="streams 'AP Bills', 'ap-bills', 'ap_bills': 20 rows land in AP_BILLS, then the run fails (exit 1 "
+    "after data moved); a stream and property named \"'\" end the run with 'IndexError: string index out of "
     "range' (singer-sdk's name conformer), naming neither",
 )
 @given(streams=hostile_streams())
 @example(streams=COLLIDING_STREAMS)
 def test_hostile_names_land_apart_or_are_refused_by_name(snowflake, streams):
     p.names_land(snowflake, streams)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="target-snowflake 0.19.2 puts the stream name unescaped into 'create or replace file format "
+    '<schema>."tf-<stream>-<uuid>"\': the stream named here drops table T in fakesnow, '
+    "and the run then fails",
+)
+@pytest.mark.parametrize("payload", [p.INJECTIONS[0]])
+def test_injected_names_leave_other_tables_alone(snowflake, payload):
+    p.injection_leaves_other_tables_alone(snowflake, payload, fresh_name("PROP"))
