@@ -1,0 +1,58 @@
+"""Round trips through target-bigquery 0.7.2 (z3z1ma) into bqemulator, with meltano.yml's settings
+(batch_job, denormalized, upsert). Its limit, stated in the README: numbers are FLOAT64."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given
+
+from tests.property import properties as p
+from tests.property.loaders import fresh_name
+from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
+
+pytestmark = pytest.mark.e2e
+
+
+@loads(examples=1)
+@given(values=p.few_strings)
+def test_strings_of_every_plane_land_exactly(bigquery, values):
+    p.strings_land(bigquery, values)
+
+
+@loads(
+    examples=1,
+    xfail="numbers are FLOAT64 (target-bigquery 0.7.2): 9007199254740993 lands as 9007199254740992; "
+    "an integral number beyond 64 bits (100000000000000000000000000000) ends the run with "
+    "'TypeError: Integer exceeds 64-bit range', naming no stream, property or value",
+)
+@given(values=p.few_decimals)
+def test_decimals_land_exactly_or_are_refused_by_name(bigquery, values):
+    p.decimals_land(bigquery, values, must_land=p.anything)
+
+
+@loads(examples=1)
+@given(values=p.few_decimals_15)
+def test_decimals_of_15_significant_digits_land_exactly(bigquery, values):
+    p.decimals_land(bigquery, values, must_land=p.anything)
+
+
+@loads(examples=1)
+@given(values=p.few_datetimes)
+def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(bigquery, values):
+    p.timestamps_land(bigquery, values)
+
+
+@loads(
+    examples=2,
+    xfail="two properties of one stream that differ only in case ('Amount' and 'AMOUNT'; 'nullgroup ' and "
+    "'NULLGROUP ') make the run hang: still running after 60 s, nothing landed, no error",
+)
+@given(streams=hostile_streams())
+@example(streams=COLLIDING_STREAMS)
+def test_hostile_names_land_apart_or_are_refused_by_name(bigquery, streams):
+    p.names_land(bigquery, streams)
+
+
+@pytest.mark.parametrize("payload", [p.INJECTIONS[1]])
+def test_injected_names_leave_other_tables_alone(bigquery, payload):
+    p.injection_leaves_other_tables_alone(bigquery, payload, fresh_name("PROP"))
