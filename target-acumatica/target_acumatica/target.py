@@ -120,6 +120,8 @@ class TargetAcumatica(Target):
         # Per journal stream, its rows on disk by key properties (see JournalSink.process_record).
         self.journal_spools: dict[str, JournalSpool] = {}
         self.failures: list[str] = []
+        #: Set when posting stopped on an unexpected error: no STATE may follow.
+        self.aborted = False
         self._row_numbers: Counter[str] = Counter()
         self._schema_messages: dict[str, dict] = {}
         self._writers: dict[str, ReferenceWriter] = {}
@@ -302,6 +304,10 @@ class TargetAcumatica(Target):
                     )
                 try:
                     post_journals(self, stream, spool)
+                except BaseException:
+                    # Whatever stopped the posting, the rows of this spool may not have landed.
+                    self.aborted = True
+                    raise
                 finally:
                     del self.journal_spools[stream]
                     spool.close()
@@ -326,7 +332,7 @@ class TargetAcumatica(Target):
     def _write_state_message(self, state: dict) -> None:
         """STATE only once the rows it covers have landed: never while journal rows wait for the end
         of the input, never after a failure, never in a dry run."""
-        if self.journal_spools or self.failures or self.dry_run:
+        if self.journal_spools or self.failures or self.aborted or self.dry_run:
             return
         super()._write_state_message(state)
 

@@ -162,3 +162,24 @@ def test_journals_after_a_sign_in_failure_are_failed_as_not_attempted(emulator, 
     assert {a["error"] for a in audit[1:]} == {"not attempted: signing in to Acumatica failed"}
     assert all(a["failed_file"] for a in audit[1:])
     assert run.states == []
+
+
+def test_an_unexpected_error_while_posting_emits_no_state(emulator, tmp_path, monkeypatch):
+    """Whatever stops the posting (here a bug-like error from inside the poster), the rows of that
+    stream may not have landed: the run fails and no STATE follows, even for journals posted before."""
+    real_post = JournalPoster.post
+    calls = []
+
+    def post(self, journal):
+        calls.append(journal.key)
+        if len(calls) == 2:
+            raise RuntimeError("unexpected")
+        return real_post(self, journal)
+
+    monkeypatch.setattr(JournalPoster, "post", post)
+    state = '{"type": "STATE", "value": {"bookmarks": {"overhead_allocation": {"replication_key_value": "x"}}}}\n'
+    text = singer_input(allocation_rows(allocations=3, lines=2)) + state
+    run = run_target(target_config(emulator, tmp_path / "audit"), text, tmp_path)
+    assert run.returncode == 1 and "unexpected" in run.stderr
+    assert list(posted_journals(emulator)) == ["OH:2024-03:A-0001"]
+    assert run.states == []
