@@ -177,7 +177,8 @@ def test_an_unexpected_error_while_posting_emits_no_state(emulator, tmp_path, mo
         return real_post(self, journal)
 
     monkeypatch.setattr(JournalPoster, "post", post)
-    state = '{"type": "STATE", "value": {"bookmarks": {"overhead_allocation": {"replication_key_value": "x"}}}}\n'
+    bookmark = {"bookmarks": {"overhead_allocation": {"replication_key_value": "x"}}}
+    state = json.dumps({"type": "STATE", "value": bookmark}) + "\n"
     text = singer_input(allocation_rows(allocations=3, lines=2)) + state
     run = run_target(target_config(emulator, tmp_path / "audit"), text, tmp_path)
     assert run.returncode == 1 and "unexpected" in run.stderr
