@@ -241,3 +241,14 @@ def test_plugin_config_files_are_private_during_a_run_and_gone_after_it_or_a_kil
         assert private_run_dirs(run_root) == []
 
     assert not files_holding(run_root, secrets) and not files_holding(ROOT, secrets, since=started)
+
+
+def test_a_keyring_without_a_backend_is_no_key_not_a_traceback(tmp_path, vault):
+    """keyring installed on a server without a desktop session has no backend: with no other key the
+    error names every place a key can come from, and storing a key there is refused in one line."""
+    no_backend = "keyring.backends.fail.Keyring"
+    missing = secrets_cli(tmp_path, "list", key=None, PYTHON_KEYRING_BACKEND=no_backend)
+    assert missing.returncode == 2 and "MLC_SECRETS_KEY" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    store = secrets_cli(tmp_path, "keygen", "--keyring", key=None, PYTHON_KEYRING_BACKEND=no_backend)
+    assert store.returncode == 2 and "keyring refused" in store.stderr and "Traceback" not in store.stderr

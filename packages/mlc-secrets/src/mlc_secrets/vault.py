@@ -44,9 +44,22 @@ def check_name(name: str) -> str:
 def _keyring():
     try:
         import keyring
+        import keyring.errors
     except ImportError:
         return None
     return keyring
+
+
+def _key_from_keyring() -> str | None:
+    """The stored key, or None when keyring is not installed, has no usable backend (a server without
+    a desktop session) or holds no key: the caller then names every place a key can come from."""
+    keyring = _keyring()
+    if keyring is None:
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+    except keyring.errors.KeyringError:
+        return None
 
 
 def store_key_in_keyring(key: str) -> None:
@@ -55,7 +68,12 @@ def store_key_in_keyring(key: str) -> None:
         raise VaultError(
             "the OS keyring needs the 'keyring' package: pip install 'ml-connector-secrets[keyring]'"
         )
-    keyring.set_password(KEYRING_SERVICE, KEYRING_USER, key)
+    try:
+        keyring.set_password(KEYRING_SERVICE, KEYRING_USER, key)
+    except keyring.errors.KeyringError as exc:
+        raise VaultError(
+            f"the OS keyring refused the key ({exc}); keep it in {KEY_ENV} or a key file instead"
+        ) from None
 
 
 def load_key(key_file: str | os.PathLike | None = None) -> bytes:
@@ -68,8 +86,7 @@ def load_key(key_file: str | os.PathLike | None = None) -> bytes:
         if path:
             source, key = f"key file {path}", _read_key_file(Path(path))
         else:
-            keyring = _keyring()
-            stored = keyring.get_password(KEYRING_SERVICE, KEYRING_USER) if keyring is not None else None
+            stored = _key_from_keyring()
             if stored:
                 source, key = "the OS keyring", stored
     if key is None:
