@@ -36,8 +36,8 @@ class AcumaticaAuthError(AcumaticaError):
 class AcumaticaRequestError(AcumaticaError):
     """The instance refused a request (a 4xx other than 401/429, or retries ran out)."""
 
-    def __init__(self, response: requests.Response, context: str = "") -> None:
-        super().__init__(f"{context}{describe_error(response)}")
+    def __init__(self, response: requests.Response, context: str = "", *, message: str | None = None) -> None:
+        super().__init__(message or f"{context}{describe_error(response)}")
         self.response = response
         self.status = response.status_code
 

@@ -46,16 +46,15 @@ RETRY_SETTINGS: dict[str, dict[str, Any]] = {
         "title": "Retries",
         "default": DEFAULT_MAX_RETRIES,
         "minimum": 0,
-        "description": "Retries of a request after the first attempt, on rate limits (429), "
-        "transient server errors (5xx) and dropped connections. 0 sends each request once.",
+        "description": "Retries of a request on 429, 5xx and dropped connections.",
     },
     "max_backoff_seconds": {
         "type": ["number"],
         "title": "Maximum backoff (s)",
-        "default": DEFAULT_MAX_BACKOFF_SECONDS,
+        "default": int(DEFAULT_MAX_BACKOFF_SECONDS),
         "minimum": 0,
-        "description": "Longest wait between retries, in seconds; a Retry-After header is honoured "
-        "up to this.",
+        "description": "Longest wait between retries, in seconds; a Retry-After "
+        "header is honoured up to this.",
     },
 }
 
