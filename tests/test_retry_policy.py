@@ -4,24 +4,9 @@ max_backoff_seconds, and a final error naming the host. Requests are counted by 
 
 from __future__ import annotations
 
-import re
-import socket
-
 import pytest
 
-#: "<METHOD> <url> [(<what>)]: <problem>; retry <n> of <m> in <wait> s"
-RETRY_LINE = re.compile(r"(GET|POST|PUT) (\S+)(?: \(([^)]*)\))?: (.+); retry (\d+) of (\d+) in ([\d.]+) s$")
-
-
-def retry_lines(stderr: str) -> list[re.Match]:
-    return [m for line in stderr.splitlines() if (m := RETRY_LINE.search(line))]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+from tests.retry_support import closed_port_url, retry_lines
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(tap):

@@ -4,11 +4,9 @@ max_backoff_seconds, and a final error naming the host. Requests are counted by 
 
 from __future__ import annotations
 
-import re
-import socket
-
 import pytest
 
+from tests.retry_support import closed_port_url, retry_lines
 from tests.target_acumatica.helpers import (
     allocation_rows,
     posted_journals,
@@ -16,20 +14,6 @@ from tests.target_acumatica.helpers import (
     singer_input,
     target_config,
 )
-
-#: "<METHOD> <url> [(<what>)]: <problem>; retry <n> of <m> in <wait> s"
-RETRY_LINE = re.compile(r"(GET|POST|PUT) (\S+)(?: \(([^)]*)\))?: (.+); retry (\d+) of (\d+) in ([\d.]+) s$")
-
-
-def retry_lines(stderr: str) -> list[re.Match]:
-    return [m for line in stderr.splitlines() if (m := RETRY_LINE.search(line))]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(emulator, tmp_path):
