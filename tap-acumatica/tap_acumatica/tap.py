@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
-from acumatica_client.errors import RETRIABLE_STATUSES
+from acumatica_client.errors import raise_if_retriable
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
 from mlc_run_audit.checks import CheckedTap, SettingError
-from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -209,13 +209,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             response = self.http_session.get(
                 url, params=params, auth=self.auth, timeout=self.config.get("request_timeout", 300)
             )
-            if response.status_code in RETRIABLE_STATUSES:
-                raise Retry(
-                    describe_error(response),
-                    status=response.status_code,
-                    retry_after=policy.retry_after(response),
-                    response=response,
-                )
+            raise_if_retriable(response, policy)
             return response
 
         for signed_in_again in (False, True):

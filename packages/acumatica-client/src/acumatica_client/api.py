@@ -30,7 +30,6 @@ from mlc_run_audit.retry import (
     DEFAULT_MAX_BACKOFF_SECONDS,
     DEFAULT_MAX_RETRIES,
     RetriesExhausted,
-    Retry,
     RetryPolicy,
 )
 
@@ -42,6 +41,7 @@ from acumatica_client.errors import (
     AcumaticaRequestError,
     AcumaticaTransientError,
     describe_error,
+    raise_if_retriable,
 )
 from acumatica_client.instance import Instance
 
@@ -141,16 +141,9 @@ class AcumaticaApi:
                     )
                     raise AcumaticaTransientError(msg) from exc
                 raise
-            status = response.status_code
-            if status in RETRIABLE_STATUSES:
-                if status != 429 and not repeatable:
-                    raise AcumaticaTransientError(describe_error(response))
-                raise Retry(
-                    describe_error(response),
-                    status=status,
-                    retry_after=self.policy.retry_after(response),
-                    response=response,
-                )
+            if response.status_code in RETRIABLE_STATUSES - {429} and not repeatable:
+                raise AcumaticaTransientError(describe_error(response))
+            raise_if_retriable(response, self.policy)
             return response
 
         for signed_in_again in (False, True):

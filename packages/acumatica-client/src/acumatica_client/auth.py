@@ -19,16 +19,16 @@ import time
 from typing import Any, Protocol
 
 import requests
-from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
 from requests.cookies import get_cookie_header
 
 from acumatica_client.errors import (
-    RETRIABLE_STATUSES,
     AcumaticaAuthError,
     AcumaticaRequestError,
     AcumaticaTransientError,
     describe_error,
     error_detail,
+    raise_if_retriable,
 )
 from acumatica_client.instance import Instance
 
@@ -63,13 +63,7 @@ def _post(
 
     def send() -> requests.Response:
         response = session.post(url, timeout=timeout, auth=_unauthenticated, **body)
-        if response.status_code in RETRIABLE_STATUSES:
-            raise Retry(
-                describe_error(response),
-                status=response.status_code,
-                retry_after=policy.retry_after(response),
-                response=response,
-            )
+        raise_if_retriable(response, policy)
         return response
 
     try:
