@@ -22,16 +22,17 @@ resumes with ``gt bookmark`` and loses nothing.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import requests
 from acumatica_client import odata
 from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, describe_error
+from mlc_run_audit.retry import RetriesExhausted, Retry
 from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -41,13 +42,14 @@ from singer_sdk.pagination import BaseAPIPaginator
 from tap_acumatica.schema import RecordShape
 
 if TYPE_CHECKING:
-    import requests
-
     from tap_acumatica.streams import EntityStream
     from tap_acumatica.tap import TapAcumatica
 
 #: Exact decimals: amounts must not pass through binary floating point.
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
+
+#: An answer that broke off mid-body: as transient as no answer at all.
+_CUT_OFF = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 TIMESTAMP_ORDER = "timestamp"
 KEY_ORDER = "key"
@@ -287,34 +289,42 @@ class AcumaticaStream(AuditedStream, RESTStream):
             raise FatalAPIError(f"Stream {self.name}: {describe_error(response)}")
         self._unauthorized = 0
 
-    def backoff_wait_generator(self) -> Iterator[float]:
-        """Exponential waits from 1 s with jitter, capped; a ``Retry-After`` header wins."""
-        cap = float(self.config.get("max_backoff_seconds", 60))
+    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+        """Send under the run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own:
+        one rule and one log line per retry for every request of the run. A 401 is repeated at
+        once, after ``validate_response`` made the authenticator sign in again."""
+        policy = self._tap_ref.retry_policy
 
-        def waits() -> Iterator[float]:
-            attempt = 0
-            exc = yield 0.0
-            while True:
-                response = getattr(exc, "response", None)
-                retry_after = response.headers.get("Retry-After") if response is not None else None
-                if retry_after and retry_after.strip().isdigit():
-                    delay = min(cap, float(retry_after))
-                elif getattr(response, "status_code", None) == 401:
-                    delay = 0.0  # a fresh token is all it takes
-                else:
-                    # Jitter spreads retrying clients out; it never shortens Retry-After.
-                    delay = random.uniform(0.5, 1.0) * min(cap, 2.0**attempt)
-                attempt += 1
-                exc = yield delay
+        def send_once(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+            for _ in range(2):
+                try:
+                    return func(prepared_request, context)
+                except _CUT_OFF as exc:
+                    raise Retry(f"answer cut off ({type(exc).__name__})") from None
+                except RetriableAPIError as exc:
+                    response = exc.response
+                    if response is not None and response.status_code == 401:
+                        continue  # signed in again; a second 401 is an AcumaticaAuthError
+                    raise Retry(
+                        str(exc),
+                        status=response.status_code if response is not None else None,
+                        retry_after=policy.retry_after(response) if response is not None else None,
+                        response=response,
+                    ) from None
+            raise AssertionError("unreachable")
 
-        return waits()
+        def send(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+            try:
+                return policy.run(
+                    lambda: send_once(prepared_request, context),
+                    method=prepared_request.method or "GET",
+                    url=prepared_request.url or self.url_base,
+                    what=f"stream {self.name}",
+                )
+            except RetriesExhausted as exc:
+                raise FatalAPIError(str(exc)) from None
 
-    def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 8)) + 1
-
-    def backoff_jitter(self, value: float) -> float:
-        """Jitter is applied in ``backoff_wait_generator``, where the cause is known."""
-        return value
+        return send
 
 
 class _Progress:

@@ -8,12 +8,12 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
-import backoff
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
-from acumatica_client.errors import RETRIABLE_STATUSES
+from acumatica_client.errors import raise_if_retriable
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
 from mlc_run_audit.checks import CheckedTap, SettingError
+from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -31,14 +31,6 @@ from tap_acumatica.streams import (
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
-
-
-class _Retry(Exception):
-    """A transient answer outside the streams (429, 5xx, 401 before signing in again)."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(describe_error(response))
-        self.response = response
 
 
 class TapAcumatica(CheckedTap, AuditedTap, Tap):
@@ -145,9 +137,14 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         return session
 
     @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The run's retry policy: every request, sign-ins included, follows it."""
+        return RetryPolicy.from_config(self.config, logger=self.logger)
+
+    @cached_property
     def auth(self) -> AcumaticaAuth:
         # Built lazily: discovery and --about never sign in.
-        return make_auth(self.config, self.instance, self.http_session)
+        return make_auth(self.config, self.instance, self.http_session, self.retry_policy)
 
     server_time: datetime | None = None
 
@@ -207,36 +204,25 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         return honoured
 
     def _get(self, url: str, params: dict | None = None) -> requests.Response:
-        """A GET outside the streams, with their retry rules: 429/5xx/dropped connections
-        retried with backoff and jitter, one fresh sign-in on 401."""
-        signed_in_again = False
+        """A GET outside the streams, under the run's retry policy; one fresh sign-in on 401."""
+        policy = self.retry_policy
 
         def send() -> requests.Response:
-            nonlocal signed_in_again
             response = self.http_session.get(
                 url, params=params, auth=self.auth, timeout=self.config.get("request_timeout", 300)
             )
-            if response.status_code == 401 and not signed_in_again:
-                signed_in_again = True
-                self.auth.invalidate()
-                raise _Retry(response)
-            if response.status_code in RETRIABLE_STATUSES:
-                raise _Retry(response)
+            raise_if_retriable(response, policy)
             return response
 
-        retrying = backoff.on_exception(
-            backoff.expo,
-            (_Retry, requests.ConnectionError, requests.Timeout),
-            max_tries=int(self.config.get("max_retries", 8)) + 1,
-            max_value=float(self.config.get("max_backoff_seconds", 60)),
-            jitter=backoff.full_jitter,
-            logger=self.logger,
-        )(send)
-        try:
-            return retrying()
-        except _Retry as exc:
-            msg = f"Giving up after {self.config.get('max_retries', 8)} retries: {exc}"
-            raise AcumaticaError(msg) from None
+        for signed_in_again in (False, True):
+            try:
+                response = policy.run(send, method="GET", url=url)
+            except RetriesExhausted as exc:
+                raise AcumaticaError(str(exc)) from None
+            if response.status_code != 401 or signed_in_again:
+                return response
+            self.auth.invalidate()
+        raise AssertionError("unreachable")
 
     def sync_all(self) -> None:
         """Check the endpoint, read the selected streams, and sign out exactly once."""

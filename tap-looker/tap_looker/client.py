@@ -2,8 +2,9 @@
 query runs that never come back silently truncated.
 
 Looker has no refresh token: an expired or revoked token answers 401 and the client logs in again with
-its client id and secret. 429 (``Retry-After`` when sent) and 5xx answers are retried with exponential
-backoff and full jitter. Secrets never appear in messages: errors name the method, path and status.
+its client id and secret. 429, 5xx and dropped connections are retried under the shared retry policy
+(``mlc_run_audit.retry``: ``max_retries`` after the first attempt, ``Retry-After`` up to
+``max_backoff_seconds``). Secrets never appear in messages: errors name the method, path and status.
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import requests
+from mlc_run_audit.retry import (
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+)
 
 API_PATH = "/api/4.0"
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
@@ -84,8 +91,8 @@ class LookerClient:
         client_secret: str,
         *,
         timeout: float = 300,
-        max_retries: int = 8,
-        max_backoff: float = 60,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -96,10 +103,12 @@ class LookerClient:
         self._client_id = client_id
         self._client_secret = client_secret
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_backoff = max_backoff
         self.logger = logger or logging.getLogger("tap-looker")
         self.sleep = sleep
+        self.policy = RetryPolicy(
+            max_retries=max_retries, max_backoff_seconds=max_backoff, logger=self.logger, sleep=sleep
+        )
+        self.max_retries = self.policy.max_retries
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "tap-looker"
         self._token: str | None = None
@@ -141,31 +150,25 @@ class LookerClient:
 
     # ---- requests ------------------------------------------------------------------------
     def _send(self, method: str, path: str, **kw) -> requests.Response:
-        """One request with retries on 429, 5xx and dropped connections (not on 401)."""
-        attempt = 0
-        while True:
-            try:
-                response = self.session.request(method, self.api_url + path, timeout=self.timeout, **kw)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= self.max_retries:
-                    raise LookerError(
-                        f"{method} {API_PATH}{path} failed after {attempt + 1} tries: {type(exc).__name__}"
-                    ) from None
-                self._backoff(attempt, None, f"{method} {API_PATH}{path}: {type(exc).__name__}")
-                attempt += 1
-                continue
-            if response.status_code not in RETRIABLE_STATUSES or attempt >= self.max_retries:
-                return response
-            self._backoff(attempt, response.headers.get("Retry-After"), describe(response))
-            attempt += 1
+        """One request under the retry policy: 429, 5xx and dropped connections are retried (not
+        401, which ``request`` answers with a new login)."""
+        url = self.api_url + path
 
-    def _backoff(self, attempt: int, retry_after: str | None, what: str) -> None:
-        delay = random.uniform(0, min(self.max_backoff, 0.5 * 2**attempt))  # full jitter
-        if retry_after:
-            with contextlib.suppress(ValueError):  # an HTTP-date Retry-After: keep the computed delay
-                delay = max(delay, min(self.max_backoff, float(retry_after)))
-        self.logger.warning("%s; retry %d/%d in %.2f s.", what, attempt + 1, self.max_retries, delay)
-        self.sleep(delay)
+        def send() -> requests.Response:
+            response = self.session.request(method, url, timeout=self.timeout, **kw)
+            if response.status_code in RETRIABLE_STATUSES:
+                raise Retry(
+                    describe(response),
+                    status=response.status_code,
+                    retry_after=self.policy.retry_after(response),
+                    response=response,
+                )
+            return response
+
+        try:
+            return self.policy.run(send, method=method, url=url)
+        except RetriesExhausted as exc:
+            raise LookerError(str(exc)) from None
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
         """An authenticated request; logs in first when needed and once more on 401."""

@@ -5,23 +5,30 @@
   ``sessiontimeout`` is about to pass or when the gateway rejects it. Calls go to the
   endpoint ``getAPISession`` returned.
 - Transient failures (``GW-0010`` rate limiting, "try again later", HTTP 429/5xx, cut-off
-  or unreadable answers, dropped connections) are retried with exponential backoff and
-  full jitter. A retry sends the same document, so the control and function ``controlid``
-  stay the same; reads go with ``uniqueid`` false, writes would go with true, so the
-  gateway never applies a write twice.
+  or unreadable answers, dropped connections) are retried under the shared retry policy
+  (``mlc_run_audit.retry``: ``max_retries`` after the first attempt, backoff with jitter,
+  ``Retry-After`` up to ``max_backoff_seconds``). A retry sends the same document, so the
+  control and function ``controlid`` stay the same; reads go with ``uniqueid`` false, writes
+  would go with true, so the gateway never applies a write twice.
 - Nothing here logs a request body: it carries the sender and user passwords.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import requests
+from mlc_run_audit.retry import (
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+)
 
 from tap_sage_intacct import xmlgw
 from tap_sage_intacct.xmlgw import (
@@ -103,18 +110,23 @@ class IntacctClient:
         endpoint_url: str = DEFAULT_ENDPOINT,
         *,
         timeout: float = 300,
-        max_retries: int = 8,
-        max_backoff_s: float = 60,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
         self.endpoint_url = endpoint_url
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_backoff_s = max_backoff_s
         self.logger = logger or logging.getLogger("tap-sage-intacct")
-        self._sleep = sleep
+        self.policy = RetryPolicy(
+            max_retries=max_retries,
+            max_backoff_seconds=max_backoff_s,
+            host_setting="endpoint_url",
+            logger=self.logger,
+            sleep=sleep,
+        )
+        self.max_retries = self.policy.max_retries
         self._http = requests.Session()
         self._http.headers["Content-Type"] = "application/xml"
         self._session: Session | None = None
@@ -206,45 +218,44 @@ class IntacctClient:
             Control(creds.sender_id, creds.sender_password, _new_id()), auth, functions
         )
         with_session = isinstance(auth, str)
-        attempt = 0
-        while True:
+        level = "transport"
+
+        def send() -> xmlgw.Response:
+            nonlocal level
             try:
                 return self._send(url, document, what=what, with_session=with_session)
             except IntacctTransientError as exc:
-                if attempt >= self.max_retries:
-                    msg = f"Giving up after {self.max_retries} retries: {exc}"
-                    raise IntacctError(msg, level=exc.level) from None
-                delay = self._backoff(attempt, exc.retry_after)
-                attempt += 1
-                self.counts.retries += 1
-                self.logger.warning("%s; retry %d of %d in %.1f s.", exc, attempt, self.max_retries, delay)
-                self._sleep(delay)
+                level = exc.level
+                raise Retry(str(exc), status=exc.status, retry_after=exc.retry_after) from None
+
+        try:
+            return self.policy.run(send, method="POST", url=url, what=what, on_retry=self._count_retry)
+        except RetriesExhausted as exc:
+            raise IntacctError(str(exc), level=level) from None
+
+    def _count_retry(self) -> None:
+        self.counts.retries += 1
 
     def _send(self, url: str, document: bytes, *, what: str, with_session: bool) -> xmlgw.Response:
         self.counts.requests += 1
-        try:
-            http = self._http.post(url, data=document, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise IntacctTransientError(
-                f"{what}: {type(exc).__name__} talking to {_host(url)}", level="transport"
-            ) from None
+        # No answer at all (refused, reset, timeout) goes to the retry policy as it is.
+        http = self._http.post(url, data=document, timeout=self.timeout)
         if http.status_code in RETRIABLE_STATUSES:
             raise IntacctTransientError(
-                f"{what}: HTTP {http.status_code} from {_host(url)}",
+                f"HTTP {http.status_code} from {_host(url)}",
                 level="transport",
-                retry_after=_retry_after(http),
+                retry_after=self.policy.retry_after(http),
+                status=http.status_code,
             )
         if http.status_code >= 400 and b"<response" not in http.content[:512]:
             msg = f"{what}: HTTP {http.status_code} from {_host(url)}: {_snippet(http.content)}"
             raise IntacctError(msg, level="transport")
         self.counts.functions += 1
-        return xmlgw.parse_response(http.content, what=what, with_session=with_session)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(self.max_backoff_s, retry_after)
-        # Full jitter: clients rate-limited together do not come back together.
-        return random.uniform(0, min(self.max_backoff_s, 0.5 * 2.0**attempt))
+        try:
+            return xmlgw.parse_response(http.content, what=what, with_session=with_session)
+        except IntacctTransientError as exc:
+            exc.status = http.status_code
+            raise
 
     def close(self) -> None:
         self._http.close()
@@ -256,11 +267,6 @@ def _new_id() -> str:
 
 def _host(url: str) -> str:
     return url.split("/")[2] if "//" in url else url
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = (response.headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() else None
 
 
 def _snippet(content: bytes) -> str:

@@ -95,9 +95,13 @@ class IntacctTransientError(IntacctError):
         *,
         level: str | None = None,
         retry_after: float | None = None,
+        status: int | None = None,
     ):
         super().__init__(context, errors, level=level)
+        #: Seconds the answer's Retry-After asked for, if it sent one.
         self.retry_after = retry_after
+        #: HTTP status of the answer (200 for a GW-0010 inside a 200).
+        self.status = status
 
 
 class IntacctAuthError(IntacctError):

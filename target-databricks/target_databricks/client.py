@@ -1,7 +1,8 @@
 """Thin client for the Databricks SQL Statement Execution API 2.0 and the Files API.
 
-The client sends its own HTTP requests (requests) and owns the retry policy, so every failure is
-bounded by ``max_retries`` and ``max_backoff_seconds`` and every retry is logged. databricks-sdk
+The client sends its own HTTP requests (requests) under the shared retry policy
+(``mlc_run_audit.retry``), so every failure is bounded by ``max_retries`` and
+``max_backoff_seconds`` and every retry is logged. databricks-sdk
 supplies the vendor's response types (``StatementResponse``) and error base class; its transport is
 not used because it retries 429/503 answers and unreachable hosts silently for up to 5 minutes,
 whatever the caller asks, and reports a failed OAuth discovery as ``Invalid URL 'None'``.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import html
 import logging
-import random
 import re
 import threading
 import time
@@ -37,6 +37,13 @@ from urllib.parse import quote, urlsplit
 import requests
 from databricks.sdk.errors import DatabricksError
 from databricks.sdk.service.sql import StatementResponse, StatementState
+from mlc_run_audit.retry import (
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+)
 
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Statement
@@ -134,9 +141,9 @@ class DatabricksClient:
         token: str | None = None,
         wait_timeout_s: int = 30,
         max_statement_wait_s: float = 3600,
-        max_retries: int = 6,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_base_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -149,9 +156,17 @@ class DatabricksClient:
         # A statement answers within its wait timeout; the margin covers a busy network.
         self.read_timeout_s = max(60.0, self.wait_timeout_s + 30.0)
         self.max_statement_wait_s = max_statement_wait_s
-        self.max_retries = max(0, int(max_retries))
+        self.policy = RetryPolicy(
+            max_retries=max_retries,
+            max_backoff_seconds=max_backoff_s,
+            backoff_base_seconds=backoff_base_s,
+            host_setting="host",
+            logger=logger,
+            sleep=sleep,
+        )
+        self.max_retries = self.policy.max_retries
         self.backoff_base_s = backoff_base_s
-        self.max_backoff_s = max_backoff_s
+        self.max_backoff_s = self.policy.max_backoff_seconds
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
         self._sleep = sleep
@@ -179,9 +194,9 @@ class DatabricksClient:
             token=config.get("token"),
             wait_timeout_s=int(setting("statement_wait_timeout", 30)),
             max_statement_wait_s=float(setting("max_statement_wait_s", 3600)),
-            max_retries=int(setting("max_retries", 6)),
+            max_retries=int(setting("max_retries", DEFAULT_MAX_RETRIES)),
             backoff_base_s=float(setting("retry_backoff_s", 1.0)),
-            max_backoff_s=float(setting("max_backoff_seconds", 60.0)),
+            max_backoff_s=float(setting("max_backoff_seconds", DEFAULT_MAX_BACKOFF_SECONDS)),
         )
 
     @property
@@ -195,20 +210,28 @@ class DatabricksClient:
         self, statement: Statement, *, catalog: str | None = None, schema: str | None = None
     ) -> StatementResult:
         """Run a statement to a terminal state; run it again after transient failures, with backoff."""
-        retry = 0
-        while True:
+        failed: list[StatementError] = []
+
+        def send() -> StatementResult:
             try:
                 return self._execute_once(statement, catalog=catalog, schema=schema)
             except StatementError as exc:
-                if not exc.retriable or retry >= self.max_retries:
+                if not exc.retriable:
                     raise
-                retry += 1
-                delay = self._backoff(retry, None)
-                logger.warning(
-                    "%s; running it again, retry %d of %d in %.1f s", exc, retry, self.max_retries, delay
-                )
-                self.retries += 1
-                self._sleep(delay)
+                failed.append(exc)
+                raise Retry(f"{exc}; running it again", status=None) from None
+
+        try:
+            return self.policy.run(
+                send,
+                method="POST",
+                url=f"{self.host}{STATEMENTS_PATH}",
+                what=f"{statement.kind} statement",
+                on_retry=self._count_retry,
+            )
+        except RetriesExhausted:
+            # The statement's own error says more than "failed after n attempts".
+            raise failed[-1] from None
 
     def _execute_once(
         self, statement: Statement, *, catalog: str | None, schema: str | None
@@ -344,17 +367,16 @@ class DatabricksClient:
         """
         url = url or f"{self.host}{path}"
         shown = f"{method} {_without_query(url)}"
-        retry = 0
         renewed = False
-        while True:
-            sent = dict(headers or {})
-            if authenticated:
-                sent["Authorization"] = self._authorization()
-            with self._count_lock:
-                self.requests[f"{method} {_route(path)}"] += 1
-            retry_after: float | None = None
-            status: int | None = None
-            try:
+
+        def send() -> requests.Response:
+            nonlocal renewed
+            while True:
+                sent = dict(headers or {})
+                if authenticated:
+                    sent["Authorization"] = self._authorization()
+                with self._count_lock:
+                    self.requests[f"{method} {_route(path)}"] += 1
                 answer = self.session.request(
                     method,
                     url,
@@ -365,9 +387,6 @@ class DatabricksClient:
                     auth=auth,
                     timeout=(CONNECT_TIMEOUT_S, self.read_timeout_s),
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"no answer ({_no_answer_reason(exc)})"
-            else:
                 status = answer.status_code
                 if status == 401 and authenticated and self._oauth is not None and not renewed:
                     # Tokens are renewed ahead of expiry; a token revoked on the server only shows
@@ -380,33 +399,24 @@ class DatabricksClient:
                     self.reauthentications += 1
                     continue
                 if status in RETRIABLE_HTTP_STATUS:
-                    problem = f"HTTP {status} {_error_text(answer)}"
-                    retry_after = _retry_after(answer)
-                elif 200 <= status < 300 or status in accept:
+                    raise Retry(
+                        f"HTTP {status} {_error_text(answer)}",
+                        status=status,
+                        retry_after=self.policy.retry_after(answer),
+                        response=answer,
+                    )
+                if 200 <= status < 300 or status in accept:
                     self._check_content(answer, what, expect_json and status not in accept)
                     return answer
-                else:
-                    raise self._refused(answer, what, not_found_hint)
-            if retry >= self.max_retries:
-                raise DatabricksRequestError(
-                    f"{what}: {shown} failed after {retry + 1} attempt(s) (max_retries {self.max_retries}): "
-                    f"{_sentence(problem)} {self._unreachable_advice(status)}",
-                    status_code=status,
-                )
-            retry += 1
-            delay = self._backoff(retry, retry_after)
-            logger.warning(
-                "%s (%s): %s; retry %d of %d in %.1f s", shown, what, problem, retry, self.max_retries, delay
-            )
-            self.retries += 1
-            self._sleep(delay)
+                raise self._refused(answer, what, not_found_hint)
 
-    def _backoff(self, retry: int, retry_after: float | None) -> float:
-        """Seconds before retry ``retry`` (1-based): Retry-After when sent, else exponential backoff
-        with jitter (spreads parallel sinks apart); both at most ``max_backoff_seconds``."""
-        if retry_after is not None:
-            return min(self.max_backoff_s, retry_after)
-        return min(self.max_backoff_s, self.backoff_base_s * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
+        try:
+            return self.policy.run(send, method=method, url=url, what=what, on_retry=self._count_retry)
+        except RetriesExhausted as exc:
+            raise DatabricksRequestError(str(exc), status_code=exc.status) from None
+
+    def _count_retry(self) -> None:
+        self.retries += 1
 
     def _authorization(self) -> str:
         if self._oauth is None:
@@ -477,14 +487,6 @@ class DatabricksClient:
             status_code=status,
             error_code=error_code,
             said=said,
-        )
-
-    def _unreachable_advice(self, status: int | None) -> str:
-        if status is None:
-            return f"Check host ({self.host}), the network and any proxy; raise max_retries to wait longer."
-        return (
-            "The workspace is overloaded or unavailable; try again later, or raise max_retries / "
-            "max_backoff_seconds."
         )
 
 
@@ -615,25 +617,6 @@ def _sentence(text: str) -> str:
 def _short(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
-def _retry_after(answer: requests.Response) -> float | None:
-    value = (answer.headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() else None
-
-
-def _no_answer_reason(exc: Exception) -> str:
-    """The innermost cause, e.g. ``ConnectionRefusedError: [Errno 111] Connection refused``."""
-    inner: BaseException = exc
-    while True:
-        nxt = getattr(inner, "reason", None) or inner.__cause__ or inner.__context__
-        if nxt is None or nxt is inner or not isinstance(nxt, BaseException):
-            break
-        inner = nxt
-    text = str(inner)
-    # urllib3 prefixes "<HTTPConnection object at 0x...>: "; keep what the system said.
-    text = re.sub(r"^<[^>]*>:\s*", "", text)
-    return f"{type(inner).__name__}: {_short(text, 160)}" if text else type(inner).__name__
 
 
 def _without_query(url: str) -> str:

@@ -150,7 +150,7 @@ def test_cut_off_answers_are_retried_with_the_same_controlid(intacct, config):
 
 def test_retries_run_out_with_a_clear_error(intacct, config):
     intacct.knobs.fail_next = 100
-    with pytest.raises(IntacctError, match=r"Giving up after 2 retries: .*HTTP 503"):
+    with pytest.raises(IntacctError, match=r"failed after 3 attempt\(s\) \(max_retries 2\): .*HTTP 503"):
         run({**config, "max_retries": 2}, ["classes"])
     assert intacct.stats.requests == 0 or intacct.stats.statuses[503] == 3
 

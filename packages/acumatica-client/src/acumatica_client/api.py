@@ -1,8 +1,8 @@
-"""Requests to the contract-based REST API with the retry policy every Acumatica plugin follows.
+"""Requests to the contract-based REST API under the shared retry policy (``mlc_run_audit.retry``).
 
 - 429 (license limits) is retried always: the instance declined the request before doing anything.
-  A ``Retry-After`` header is honoured (capped by ``max_backoff_s``); otherwise the wait grows
-  exponentially with jitter.
+  A ``Retry-After`` header is honoured (capped by ``max_backoff_seconds``); otherwise the wait grows
+  exponentially with jitter. ``max_retries`` counts retries after the first attempt.
 - 500/502/503/504 and dropped connections are retried for reads and for writes that are safe to
   repeat. A write that is not (a create without a key) raises ``AcumaticaTransientError`` instead,
   so the caller can look for the record before it tries again.
@@ -17,7 +17,6 @@ Bodies are encoded and decoded with exact decimals: amounts never pass through b
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -27,6 +26,12 @@ from urllib.parse import urlsplit
 
 import msgspec
 import requests
+from mlc_run_audit.retry import (
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    RetriesExhausted,
+    RetryPolicy,
+)
 
 from acumatica_client.auth import AcumaticaAuth
 from acumatica_client.errors import (
@@ -36,6 +41,7 @@ from acumatica_client.errors import (
     AcumaticaRequestError,
     AcumaticaTransientError,
     describe_error,
+    raise_if_retriable,
 )
 from acumatica_client.instance import Instance
 
@@ -55,15 +61,6 @@ def decode(content: bytes) -> Any:
     return _decode(content) if content else None
 
 
-def retry_delay(response: requests.Response | None, attempt: int, cap: float) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): Retry-After when sent, else exponential
-    backoff with jitter, both at most ``cap``."""
-    retry_after = response.headers.get("Retry-After") if response is not None else None
-    if retry_after and retry_after.strip().isdigit():
-        return min(cap, float(retry_after))
-    return random.uniform(0.5, 1.0) * min(cap, 2.0**attempt)
-
-
 class AcumaticaApi:
     """One instance and one sign-in for a whole run; counts its requests per method and entity."""
 
@@ -73,21 +70,33 @@ class AcumaticaApi:
         auth: AcumaticaAuth,
         session: requests.Session,
         *,
-        max_retries: int = 8,
-        max_backoff_s: float = 60.0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
         timeout: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.instance = instance
         self.auth = auth
         self.session = session
-        self.max_retries = max_retries
-        self.max_backoff_s = max_backoff_s
+        #: The retry policy; pass the one the authenticator uses, so sign-ins follow the same rule.
+        self.policy = policy or RetryPolicy(
+            max_retries=max_retries, max_backoff_seconds=max_backoff_s, logger=logger, sleep=sleep
+        )
         self.timeout = timeout
-        self._sleep = sleep
+        self._sleep = self.policy.sleep
         #: Requests sent, by "METHOD Entity" (retries included), for logs and tests.
         self.calls: Counter[str] = Counter()
-        self.retries = 0
+
+    @property
+    def max_retries(self) -> int:
+        return self.policy.max_retries
+
+    @property
+    def retries(self) -> int:
+        """Retries made under this client's policy (sign-in requests too, when the authenticator
+        shares it)."""
+        return self.policy.retries
 
     def __repr__(self) -> str:
         return f"AcumaticaApi({self.instance.endpoint_url!r})"
@@ -111,9 +120,8 @@ class AcumaticaApi:
             data = encode(body)
             sent_headers["Content-Type"] = "application/json"
         label = f"{method} {_entity_of(url, self.instance)}"
-        attempt = 0
-        signed_in_again = False
-        while True:
+
+        def send() -> requests.Response:
             self.calls[label] += 1
             try:
                 response = self.session.request(
@@ -127,15 +135,28 @@ class AcumaticaApi:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not repeatable:
-                    msg = f"{method} {urlsplit(url).path} got no answer ({type(exc).__name__})"
+                    msg = (
+                        f"{method} {urlsplit(url).path} at {urlsplit(url).netloc} got no answer "
+                        f"({type(exc).__name__}); not retried because it may have been applied"
+                    )
                     raise AcumaticaTransientError(msg) from exc
-                attempt = self._wait(None, attempt, f"{label}: {type(exc).__name__}")
-                continue
+                raise
+            if response.status_code in RETRIABLE_STATUSES - {429} and not repeatable:
+                raise AcumaticaTransientError(describe_error(response))
+            raise_if_retriable(response, self.policy)
+            return response
+
+        for signed_in_again in (False, True):
+            try:
+                response = self.policy.run(send, method=method, url=url)
+            except RetriesExhausted as exc:
+                if exc.response is not None:
+                    raise AcumaticaRequestError(exc.response, message=str(exc)) from None
+                raise AcumaticaTransientError(str(exc)) from None
             status = response.status_code
             if status in accepted or response.ok:
                 return response
             if status == 401 and not signed_in_again:
-                signed_in_again = True
                 self.auth.invalidate()
                 continue
             if status == 401:
@@ -144,24 +165,8 @@ class AcumaticaApi:
                     "Check that the user has rights to this entity."
                 )
                 raise AcumaticaAuthError(msg)
-            if status in RETRIABLE_STATUSES:
-                if status != 429 and not repeatable:
-                    raise AcumaticaTransientError(describe_error(response))
-                attempt = self._wait(response, attempt, describe_error(response))
-                continue
             raise AcumaticaRequestError(response)
-
-    def _wait(self, response: requests.Response | None, attempt: int, what: str) -> int:
-        if attempt >= self.max_retries:
-            if response is not None:
-                raise AcumaticaRequestError(response, f"Gave up after {attempt} retries: ")
-            msg = f"Gave up after {attempt} retries: {what}"
-            raise AcumaticaTransientError(msg)
-        delay = retry_delay(response, attempt, self.max_backoff_s)
-        logger.info("Retrying in %.1fs (%d/%d) after %s", delay, attempt + 1, self.max_retries, what)
-        self.retries += 1
-        self._sleep(delay)
-        return attempt + 1
+        raise AssertionError("unreachable")
 
     # Entities ---------------------------------------------------------------------------
 

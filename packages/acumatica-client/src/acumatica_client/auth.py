@@ -18,15 +18,17 @@ import threading
 import time
 from typing import Any, Protocol
 
-import backoff
 import requests
+from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
 from requests.cookies import get_cookie_header
 
 from acumatica_client.errors import (
-    RETRIABLE_STATUSES,
     AcumaticaAuthError,
+    AcumaticaRequestError,
+    AcumaticaTransientError,
     describe_error,
     error_detail,
+    raise_if_retriable,
 )
 from acumatica_client.instance import Instance
 
@@ -34,14 +36,6 @@ logger = logging.getLogger("acumatica_client")
 
 #: Renew an access token this many seconds before the server would reject it.
 DEFAULT_REFRESH_MARGIN_S = 60.0
-
-
-class _Transient(Exception):
-    """A sign-in request met a rate limit, a server error or a dropped connection."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class AcumaticaAuth(Protocol):
@@ -61,25 +55,25 @@ def _unauthenticated(request: requests.PreparedRequest) -> requests.PreparedRequ
     return request
 
 
-def _retrying(max_tries: int):
-    return backoff.on_exception(
-        backoff.expo,
-        (_Transient, requests.ConnectionError, requests.Timeout),
-        max_tries=max_tries,
-        factor=1,
-        max_value=30,
-        jitter=backoff.full_jitter,
-        logger=logger,
-    )
+def _post(
+    policy: RetryPolicy, session: requests.Session, url: str, what: str, timeout: float, **body: Any
+) -> requests.Response:
+    """POST a sign-in request under the retry policy: 429/5xx and dropped connections are retried,
+    any other answer is returned."""
 
+    def send() -> requests.Response:
+        response = session.post(url, timeout=timeout, auth=_unauthenticated, **body)
+        raise_if_retriable(response, policy)
+        return response
 
-def _check_transient(response: requests.Response) -> None:
-    if response.status_code in RETRIABLE_STATUSES:
-        retry_after = response.headers.get("Retry-After")
-        raise _Transient(
-            describe_error(response),
-            float(retry_after) if retry_after and retry_after.isdigit() else None,
-        )
+    try:
+        return policy.run(send, method="POST", url=url, what=what)
+    except RetriesExhausted as exc:
+        # An AcumaticaError, not a requests error: the request that needed the sign-in must not
+        # retry it again on top of these retries.
+        if exc.response is not None:
+            raise AcumaticaRequestError(exc.response, message=str(exc)) from None
+        raise AcumaticaTransientError(str(exc)) from None
 
 
 class OAuthPasswordAuth:
@@ -101,7 +95,7 @@ class OAuthPasswordAuth:
         session: requests.Session,
         scope: str = "api offline_access",
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
-        max_tries: int = 5,
+        policy: RetryPolicy | None = None,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -117,7 +111,7 @@ class OAuthPasswordAuth:
         self._refresh_token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self._post = _retrying(max_tries)(self._post_once)
+        self._policy = policy or RetryPolicy(logger=logger)
         #: Tokens obtained this run, by grant type (for logs and tests).
         self.grants: dict[str, int] = {"password": 0, "refresh_token": 0}
 
@@ -181,7 +175,14 @@ class OAuthPasswordAuth:
 
     def _grant(self, fields: dict[str, str], *, fallback_ok: bool) -> dict[str, Any] | None:
         form = {"client_id": self._client_id, "client_secret": self._client_secret, **fields}
-        response = self._post(form)
+        response = _post(
+            self._policy,
+            self._session,
+            self._instance.token_url,
+            "OAuth token request",
+            self._timeout,
+            data=form,
+        )
         if response.ok:
             return response.json()
         if fallback_ok and response.status_code in (400, 401):
@@ -191,13 +192,6 @@ class OAuthPasswordAuth:
             f"{self._instance.token_url}: {error_detail(response)}. Check the settings "
             "client_id (GUID@Tenant), client_secret, username and password."
         )
-
-    def _post_once(self, form: dict[str, str]) -> requests.Response:
-        response = self._session.post(
-            self._instance.token_url, data=form, timeout=self._timeout, auth=_unauthenticated
-        )
-        _check_transient(response)
-        return response
 
 
 class CookieLoginAuth:
@@ -218,7 +212,7 @@ class CookieLoginAuth:
         branch: str | None,
         session: requests.Session,
         locale: str | None = None,
-        max_tries: int = 5,
+        policy: RetryPolicy | None = None,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -231,7 +225,7 @@ class CookieLoginAuth:
         self._timeout = timeout
         self._signed_in = False
         self._lock = threading.Lock()
-        self._post = _retrying(max_tries)(self._post_once)
+        self._policy = policy or RetryPolicy(logger=logger)
         #: Sign-ins and sign-outs this run (for logs and tests).
         self.logins = 0
         self.logouts = 0
@@ -278,7 +272,9 @@ class CookieLoginAuth:
         for key, value in (("tenant", self._tenant), ("branch", self._branch), ("locale", self._locale)):
             if value:
                 body[key] = value
-        response = self._post(body)
+        response = _post(
+            self._policy, self._session, self._instance.login_url, "sign-in", self._timeout, json=body
+        )
         if not response.ok:
             raise AcumaticaAuthError(
                 f"Acumatica sign-in at {self._instance.login_url} failed: {describe_error(response)}. "
@@ -287,16 +283,17 @@ class CookieLoginAuth:
         self._signed_in = True
         self.logins += 1
 
-    def _post_once(self, body: dict[str, str]) -> requests.Response:
-        response = self._session.post(
-            self._instance.login_url, json=body, timeout=self._timeout, auth=_unauthenticated
-        )
-        _check_transient(response)
-        return response
 
-
-def make_auth(config: dict[str, Any], instance: Instance, session: requests.Session) -> AcumaticaAuth:
-    """The authenticator a tap or target config asks for (``auth_method``: oauth or cookie)."""
+def make_auth(
+    config: dict[str, Any],
+    instance: Instance,
+    session: requests.Session,
+    policy: RetryPolicy | None = None,
+) -> AcumaticaAuth:
+    """The authenticator a tap or target config asks for (``auth_method``: oauth or cookie). Its
+    sign-in requests follow ``policy`` (default: the config's ``max_retries`` and
+    ``max_backoff_seconds``), like every other request of the run."""
+    policy = policy or RetryPolicy.from_config(config, logger=logger)
     method = config.get("auth_method", "oauth")
     missing = [k for k in ("username", "password") if not config.get(k)]
     if method == "oauth":
@@ -318,6 +315,7 @@ def make_auth(config: dict[str, Any], instance: Instance, session: requests.Sess
             username=config["username"],
             password=config["password"],
             session=session,
+            policy=policy,
         )
     return CookieLoginAuth(
         instance,
@@ -326,4 +324,5 @@ def make_auth(config: dict[str, Any], instance: Instance, session: requests.Sess
         tenant=config.get("tenant"),
         branch=config.get("branch"),
         session=session,
+        policy=policy,
     )

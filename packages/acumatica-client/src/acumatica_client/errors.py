@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from mlc_run_audit.retry import Retry, RetryPolicy
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -23,6 +24,17 @@ _MAX_DETAIL = 500
 
 #: Statuses worth retrying: license limit (429) and transient server trouble.
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def raise_if_retriable(response: requests.Response, policy: RetryPolicy) -> None:
+    """Hand a 429/5xx answer to the retry policy (``Retry``, with its Retry-After)."""
+    if response.status_code in RETRIABLE_STATUSES:
+        raise Retry(
+            describe_error(response),
+            status=response.status_code,
+            retry_after=policy.retry_after(response),
+            response=response,
+        )
 
 
 class AcumaticaError(Exception):
@@ -36,8 +48,8 @@ class AcumaticaAuthError(AcumaticaError):
 class AcumaticaRequestError(AcumaticaError):
     """The instance refused a request (a 4xx other than 401/429, or retries ran out)."""
 
-    def __init__(self, response: requests.Response, context: str = "") -> None:
-        super().__init__(f"{context}{describe_error(response)}")
+    def __init__(self, response: requests.Response, context: str = "", *, message: str | None = None) -> None:
+        super().__init__(message or f"{context}{describe_error(response)}")
         self.response = response
         self.status = response.status_code
 

@@ -6,6 +6,8 @@ Plain JSON schema (no Singer SDK types), so this package stays free of the SDK; 
 
 from __future__ import annotations
 
+from mlc_run_audit.retry import RETRY_SETTINGS
+
 from acumatica_client import catalog
 
 DEFAULT_VERSION = "24.200.001"
@@ -56,21 +58,8 @@ CONNECTION_PROPERTIES: dict[str, dict] = {
         "minimum": 1,
         "description": "Seconds to wait for one response.",
     },
-    "max_retries": {
-        "type": ["integer"],
-        "title": "Retries",
-        "default": 8,
-        "minimum": 0,
-        "description": "Retries of a request on 429, 5xx and dropped connections.",
-    },
-    "max_backoff_seconds": {
-        "type": ["number"],
-        "title": "Maximum backoff (s)",
-        "default": 60,
-        "minimum": 0,
-        "description": "Longest wait between retries, in seconds; a Retry-After "
-        "header is honoured up to this.",
-    },
+    # Retries follow the policy every plugin here shares (mlc_run_audit.retry).
+    **RETRY_SETTINGS,
 }
 
 #: Settings whose values never reach logs, files or state.
