@@ -152,3 +152,23 @@ def test_rows_with_a_null_key_all_land_or_fail_the_run(tmp_path, databricks):
     assert run.target_states == []
     (error,) = error_lines(run.target_stderr)
     assert f"Stream {STREAM!r}, record 4: key property 'line' is null" in error
+
+
+def test_a_value_databricks_cannot_store_ends_the_run_in_one_line_without_traceback(tmp_path, databricks):
+    # 2^63 is a JSON integer tap-jsonl declares "integer" (BIGINT), one past its range.
+    big = [dict(row, line=2**63) if n == 5 else row for n, row in enumerate(ROWS[:20])]
+    run = pipe(tap_jsonl(tmp_path, big), target_databricks(tmp_path, databricks), tmp_path)
+    assert run.tap_code == 0 and run.target_code == 1 and run.target_states == []
+    errors = error_lines(run.target_stderr)
+    assert not any("Traceback" in line for line in errors), run.target_stderr[-3000:]
+    assert f"Stream {STREAM!r}: column 'line' (BIGINT): 9223372036854775808 is out of range" in errors[-1]
+
+
+def test_a_journal_acumatica_refuses_ends_the_run_in_one_line_without_traceback(tmp_path, acumatica):
+    unknown = [dict(row, account="99999") if n == 0 else row for n, row in enumerate(ROWS[:20])]
+    run = pipe(tap_jsonl(tmp_path, unknown), target_acumatica(tmp_path, acumatica), tmp_path)
+    assert run.tap_code == 0 and run.target_code == 1 and run.target_states == []
+    errors = error_lines(run.target_stderr)
+    assert not any("Traceback" in line for line in errors), run.target_stderr[-3000:]
+    assert "AcumaticaError: 1 journal(s) or record(s) failed" in errors[-1]
+    assert "Account '99999' does not exist in Acumatica" in errors[-1]
