@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from databricks.sdk.errors import DatabricksError
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_databricks import sql
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from target_databricks.client import DatabricksClient
     from target_databricks.target import TargetDatabricks
 
+#: Longest part of a validation message quoted in an error (it may quote the value).
+QUOTED_CHARS = 300
 _sequence_lock = threading.Lock()
 _last_sequence = 0
 
@@ -34,6 +37,16 @@ def next_sequence() -> int:
     with _sequence_lock:
         _last_sequence = max(_last_sequence + 1, time.time_ns() // 1000)
         return _last_sequence
+
+
+def _named(singular: str, plural: str, names: list[str]) -> str:
+    """``field 'a' is`` or ``fields 'a', 'b' are``."""
+    quoted = ", ".join(repr(n) for n in names)
+    return f"{singular} {quoted} is" if len(names) == 1 else f"{plural} {quoted} are"
+
+
+class RecordRefusedError(ConnectorError):
+    """A record that would not land as sent (an undeclared field, a null key when upserting)."""
 
 
 class DatabricksSink(BatchSink):
@@ -63,6 +76,7 @@ class DatabricksSink(BatchSink):
         self.columns: list[Column] = []
         self.overwrite_stage: str | None = None
         self.failed_batch_dir = Path(self.config.get("failed_batch_dir") or DEFAULT_FAILED_BATCH_DIR)
+        self._ignored_fields: set[str] = set()
 
     @property
     def client(self) -> DatabricksClient:
@@ -157,10 +171,76 @@ class DatabricksSink(BatchSink):
         context["input"] = InputSpool() if self.keeps_failed_batches else None
 
     def process_record(self, record: dict, context: dict) -> None:
+        self._check_record(record)
         spool: InputSpool | None = context["input"]
         if spool is not None:
             spool.add(*self.target.current_input)
         context["batch"].add(record)
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """The SDK's validation against the stream's SCHEMA and its parsing of date-time strings; a
+        record that fails validation is refused in one line naming the stream, record and property
+        (the SDK would log a traceback of the validator at ERROR level)."""
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                cause = exc.__cause__
+                where = ".".join(str(p) for p in getattr(cause, "absolute_path", ()))
+                problem = (f"property {where!r}: " if where else "") + exc.error_message[:QUOTED_CHARS]
+                if self.fail_on_record_validation_exception:
+                    self._refuse(
+                        f"it does not match the stream's SCHEMA ({problem}). Fix the tap's schema or the "
+                        "data it sends."
+                    )
+                self.logger.warning(
+                    "Stream %s: a record does not match its SCHEMA: %s", self.stream_name, problem
+                )
+        self._parse_timestamps_in_record(
+            record=record, schema=self.schema, treatment=self.datetime_error_treatment
+        )
+        return record
+
+    def _check_record(self, record: dict) -> None:
+        """Refuse a record whose values would not all land as sent: a non-null field the SCHEMA does not
+        declare (no column holds it) unless ``undeclared_fields`` is ignore, and, when upserting, a null
+        key property (MERGE matches no null, and within a batch rows with null keys would be one key).
+        Raised while reading the input, so no later STATE is emitted and the batch is not loaded."""
+        properties = self.schema.get("properties", {})
+        undeclared = sorted(k for k, v in record.items() if v is not None and k not in properties)
+        if undeclared:
+            if self.target.undeclared_fields_fail:
+                self._refuse(
+                    f"{_named('field', 'fields', undeclared)} not declared in the stream's SCHEMA, so "
+                    "no column would hold it. Declare it in the tap's schema (its catalog or schema "
+                    "files), or set undeclared_fields to ignore to load the stream without it."
+                )
+            for name in undeclared:
+                if name not in self._ignored_fields:
+                    self._ignored_fields.add(name)
+                    self.logger.warning(
+                        "Stream %s: field %r is not declared in the SCHEMA and is not loaded "
+                        "(undeclared_fields: ignore)",
+                        self.stream_name,
+                        name,
+                    )
+        if self.load_method == "upsert":
+            nulls = [k for k in self.key_properties if record.get(k) is None]
+            if nulls:
+                self._refuse(
+                    f"{_named('key property', 'key properties', nulls)} null, and upsert cannot merge a "
+                    "row whose key is null (rows with null keys would be taken for one row). Make the "
+                    "tap send every key property, or use load_method append-only."
+                )
+
+    def _refuse(self, problem: str) -> None:
+        stream, number = self.target.current_record
+        self.target.mark_failed()
+        raise RecordRefusedError(
+            f"Stream {self.stream_name!r}, record {number}"
+            + (f" of input stream {stream!r}" if stream and stream != self.stream_name else "")
+            + f": {problem} The run stopped; STATE stays at the last batch that landed."
+        )
 
     @property
     def keeps_failed_batches(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -39,6 +40,17 @@ LOAD_SETTINGS = th.PropertiesList(
         "is a float) or decimal (DECIMAL(38,9): exact, and a value with more than 9 decimal places or 29 "
         "integer digits fails its batch). Numbers with multipleOf, an x-sql-datatype decimal hint or "
         "format x-singer.decimal are exact DECIMALs either way; existing columns keep their type.",
+    ),
+    th.Property(
+        "undeclared_fields",
+        th.StringType,
+        default="fail",
+        allowed_values=["fail", "ignore"],
+        title="Record fields the SCHEMA does not declare",
+        description="What to do with a non-null record field that the stream's SCHEMA message does not "
+        "declare (a table has a column only for a declared property): fail (the run stops before any "
+        "STATE that follows, naming the stream, field and record) or ignore (the field is not loaded, "
+        "with one warning per stream and field).",
     ),
 ).to_dict()
 
@@ -81,6 +93,11 @@ class TargetDatabricks(Target):
         self._table_streams: dict[str, str] = {}
         #: Column type of plain JSON numbers (the ``number_type`` setting).
         self.number_type = sql.NUMBER_TYPES[self.config.get("number_type") or sql.DEFAULT_NUMBER_TYPE]
+        #: Whether a record field its SCHEMA does not declare fails the run (``undeclared_fields``).
+        self.undeclared_fields_fail = (self.config.get("undeclared_fields") or "fail") == "fail"
+        self._records_read: Counter[str] = Counter()
+        #: The input stream of the record being processed, and its number in that stream (from 1).
+        self.current_record: tuple[str, int] = ("", 0)
 
     def claim_table(self, table: str, stream: str) -> None:
         """Refuse a second stream whose name gives the same table (``AP Bills``, ``ap-bills`` and
@@ -111,7 +128,11 @@ class TargetDatabricks(Target):
         super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
-        """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it)."""
+        """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it), and
+        its number in its stream, which the sinks' errors name."""
+        stream = message_dict.get("stream")
+        self._records_read[stream] += 1
+        self.current_record = (stream, self._records_read[stream])
         if self._keep_input:
             self.current_input = (
                 self._schema_lines.get(message_dict.get("stream"), b""),

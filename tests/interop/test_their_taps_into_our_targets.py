@@ -26,6 +26,7 @@ from tests.target_acumatica.helpers import MAPPING, SCHEMA, STREAM, allocation_r
 from tests.target_acumatica.helpers import target_config as acumatica_target_config
 from tests.target_acumatica.test_journals import assert_posted_equal_rows
 from tests.target_databricks.loadrun import audit, rows, write_config
+from tests.target_databricks.test_refused_records import error_lines
 
 KEY = SCHEMA["key_properties"]  # allocation_id, line
 ROWS = allocation_rows(allocations=20, lines=9)  # 200 rows, debits to cost centers and a pool credit
@@ -120,12 +121,6 @@ def test_amounts_sent_as_text_as_csv_taps_send_them_post_to_the_cent(tmp_path, a
     assert_posted_equal_rows(acumatica, ROWS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="target-databricks defect: a record field its stream's SCHEMA does not declare (valid JSON "
-    "Schema: additionalProperties is not false) is dropped with the warning 'No schema for record "
-    "field' and the run exits 0 with STATE",
-)
 def test_a_field_the_schema_does_not_declare_lands_or_fails_the_run(tmp_path, databricks):
     # singer-python taps write records as they read them: here every row carries a "memo" that the
     # stream's schema leaves out, as many do when a schema was written by hand.
@@ -137,13 +132,14 @@ def test_a_field_the_schema_does_not_declare_lands_or_fails_the_run(tmp_path, da
     assert run.target_code != 0 or landed_memos == sorted(r["memo"] for r in memos), (
         f"exit 0, and the memo column did not land: {landed_memos[:3]}"
     )
+    # Refused (the default undeclared_fields: fail) in one line naming stream, record, field and setting.
+    assert run.target_states == []
+    (error,) = error_lines(run.target_stderr)
+    assert (
+        f"Stream {STREAM!r}, record 1: field 'memo' is not declared" in error and "undeclared_fields" in error
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="target-databricks defect: rows whose key properties are null are de-duplicated as one key "
-    "within a batch; the run exits 0 with STATE and only the last of them lands",
-)
 def test_rows_with_a_null_key_all_land_or_fail_the_run(tmp_path, databricks):
     # tap-jsonl keys rows on the configured columns, null or not; two cost-center lines lack their
     # line number.
@@ -152,3 +148,27 @@ def test_rows_with_a_null_key_all_land_or_fail_the_run(tmp_path, databricks):
     assert run.tap_code == 0 and len(run.tap.records[STREAM]) == len(nulls)
     landed = rows(databricks, STREAM) if run.target_code == 0 else []
     assert run.target_code != 0 or len(landed) == len(nulls), f"exit 0, {len(landed)}/{len(nulls)} landed"
+    # Refused by name at the first null key (record 4), before any STATE.
+    assert run.target_states == []
+    (error,) = error_lines(run.target_stderr)
+    assert f"Stream {STREAM!r}, record 4: key property 'line' is null" in error
+
+
+def test_a_value_databricks_cannot_store_ends_the_run_in_one_line_without_traceback(tmp_path, databricks):
+    # 2^63 is a JSON integer tap-jsonl declares "integer" (BIGINT), one past its range.
+    big = [dict(row, line=2**63) if n == 5 else row for n, row in enumerate(ROWS[:20])]
+    run = pipe(tap_jsonl(tmp_path, big), target_databricks(tmp_path, databricks), tmp_path)
+    assert run.tap_code == 0 and run.target_code == 1 and run.target_states == []
+    errors = error_lines(run.target_stderr)
+    assert not any("Traceback" in line for line in errors), run.target_stderr[-3000:]
+    assert f"Stream {STREAM!r}: column 'line' (BIGINT): 9223372036854775808 is out of range" in errors[-1]
+
+
+def test_a_journal_acumatica_refuses_ends_the_run_in_one_line_without_traceback(tmp_path, acumatica):
+    unknown = [dict(row, account="99999") if n == 0 else row for n, row in enumerate(ROWS[:20])]
+    run = pipe(tap_jsonl(tmp_path, unknown), target_acumatica(tmp_path, acumatica), tmp_path)
+    assert run.tap_code == 0 and run.target_code == 1 and run.target_states == []
+    errors = error_lines(run.target_stderr)
+    assert not any("Traceback" in line for line in errors), run.target_stderr[-3000:]
+    assert "AcumaticaError: 1 journal(s) or record(s) failed" in errors[-1]
+    assert "Account '99999' does not exist in Acumatica" in errors[-1]
