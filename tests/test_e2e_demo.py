@@ -35,7 +35,8 @@ SCHEMA = {
         "properties": {
             "Type": {"type": "string"},
             "ReferenceNbr": {"type": "string"},
-            "Amount": {"type": ["number", "null"]},
+            # Declared exact as tap-acumatica declares its DecimalValue fields.
+            "Amount": {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"},
             "Description": {"type": ["string", "null"]},
         },
     },

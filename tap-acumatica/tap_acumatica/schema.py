@@ -18,11 +18,18 @@ from typing import Any
 from acumatica_client import catalog
 from mlc_run_audit.checks import SettingError, safe_name
 
+#: Schema of an exact decimal (the catalog's ``DecimalValue``: amounts, quantities, prices, rates).
+#: ``x-sql-datatype`` is the SDK's SQL-type hint: loaders that honour it make an exact DECIMAL column
+#: instead of a float. 38 digits with 9 decimal places hold every Acumatica decimal (amounts have 4
+#: places, quantities and unit prices 6, exchange rates 8) and equal the columns loaders made before.
+DECIMAL_SCHEMA: dict = {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"}
+
 #: Custom field types a user may declare, and the JSON schema of each.
 CUSTOM_TYPES: dict[str, dict] = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
-    "number": {"type": ["number", "null"]},
+    # Read as exact Decimals, so declared like the catalog's decimals.
+    "number": DECIMAL_SCHEMA,
     "boolean": {"type": ["boolean", "null"]},
     "date-time": {"type": ["string", "null"], "format": "date-time"},
 }
@@ -119,20 +126,22 @@ class RecordShape:
         props.update(self._properties(self.entity, prefix=""))
         for custom in self.custom:
             if custom.detail is None:
-                props[custom.column] = CUSTOM_TYPES[custom.type]
+                props[custom.column] = dict(CUSTOM_TYPES[custom.type])
         return {"type": "object", "properties": props}
 
     def _properties(self, entity: str, prefix: str) -> dict:
         props: dict[str, dict] = {}
         for name, kind in sorted(catalog.fields(self.version, entity).items()):
-            if catalog.is_scalar(kind):
+            if kind == "DecimalValue":
+                props[name] = dict(DECIMAL_SCHEMA)
+            elif catalog.is_scalar(kind):
                 props[name] = dict(catalog.SCALAR_TYPES[kind])
             elif self._expanded(prefix + name):
                 inner = {"id": {"type": ["string", "null"]}}
                 inner.update(self._properties(catalog.element_type(kind), prefix + name + "/"))
                 for custom in self.custom:
                     if custom.detail == prefix + name:
-                        inner[custom.column] = CUSTOM_TYPES[custom.type]
+                        inner[custom.column] = dict(CUSTOM_TYPES[custom.type])
                 obj = {"type": ["object", "null"], "properties": inner}
                 props[name] = {"type": ["array", "null"], "items": obj} if catalog.is_detail(kind) else obj
         return props

@@ -9,6 +9,8 @@ digit gets a ``_`` prefix, and names over 63 characters are cut with a hash suff
 otherwise). Two fields landing on one name, ignoring case, is an error.
 
 Types: Looker numbers stay exact decimals (``count`` and ``count_distinct`` measures are integers);
+numbers that are amounts (not averages, medians, percentiles or percent-formatted) carry the SQL-type
+hint ``x-sql-datatype: decimal(38,9)``;
 ``date_date``/``date_week`` are JSON Schema dates; ``date_time``/``date_raw``/``date_second`` are
 date-times (Looker's ``2026-01-31 10:00:00`` becomes ``2026-01-31T10:00:00``); ``yesno`` is boolean;
 everything else (months ``2026-01``, quarters, tiers) is a string.
@@ -28,6 +30,19 @@ MAX_NAME = 63
 INTEGER_TYPES = ("count", "count_distinct")
 DATE_TYPES = ("date_date", "date_week")
 DATETIME_TYPES = ("date_time", "date_raw", "date_second")
+#: Measures that compute a statistic rather than add up amounts: their values may have any number of
+#: decimal places, so they stay plain numbers (a float column in loaders that ignore exactness).
+STATISTIC_TYPES = (
+    "average",
+    "average_distinct",
+    "median",
+    "median_distinct",
+    "percentile",
+    "percentile_distinct",
+)
+#: SQL-type hint (the SDK's ``x-sql-datatype``) of numbers that are amounts: loaders that honour it make
+#: an exact DECIMAL column instead of a float; 38 digits with 9 places equal what loaders made before.
+DECIMAL_HINT = "decimal(38,9)"
 
 
 def safe_name(field_name: str, base_view: str) -> str:
@@ -92,6 +107,9 @@ def column_for(meta: dict, name: str) -> Column:
         schema, convert = {"type": ["integer", "null"]}, _integer
     elif meta.get("is_numeric") or looker_type == "number":
         schema, convert = {"type": ["number", "null"]}, _number
+        percent = str(meta.get("value_format_name") or "").startswith("percent")
+        if looker_type not in STATISTIC_TYPES and not percent:
+            schema["x-sql-datatype"] = DECIMAL_HINT
     elif looker_type == "yesno":
         schema, convert = {"type": ["boolean", "null"]}, _yesno
     elif looker_type in DATE_TYPES:

@@ -27,7 +27,10 @@ DELETED_AT = "_sdc_deleted_at"
 _JSON_TYPES: dict[str, dict[str, Any]] = {
     "text": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
-    "decimal": {"type": ["number", "null"]},
+    # x-sql-datatype (the SDK's SQL-type hint) tells loaders the amounts are exact: a DECIMAL column, not
+    # a float. 9 decimal places and 29 integer digits hold every Intacct amount, rate and percentage, and
+    # equal the columns loaders made for plain numbers before.
+    "decimal": {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"},
     "boolean": {"type": ["boolean", "null"]},
     "date": {"type": ["string", "null"], "format": "date"},
     "timestamp": {"type": ["string", "null"], "format": "date-time"},

@@ -38,8 +38,6 @@ def pipe(tmp_path, config: dict, databricks, state: dict | None = None) -> tuple
                 "schema": "intacct",
                 "client_id": "sandbox-sp",
                 "client_secret": "sandbox-sp-secret",
-                # The tap sends amounts as plain numbers; the project's flows keep them exact DECIMALs.
-                "number_type": "decimal",
             }
         )
     )

@@ -39,8 +39,6 @@ def pipe(tmp_path, acumatica, databricks, state: dict | None = None) -> list[dic
                 "schema": "acumatica",
                 "client_id": "sandbox-sp",
                 "client_secret": "sandbox-sp-secret",
-                # The tap sends amounts as plain numbers; the project's flows keep them exact DECIMALs.
-                "number_type": "decimal",
             }
         )
     )
