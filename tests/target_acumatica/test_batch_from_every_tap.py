@@ -10,8 +10,13 @@ from collections import Counter
 
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
+from intacct_emulator import SANDBOX as INTACCT_SANDBOX
+from intacct_emulator import EmulatorConfig as IntacctConfig
+from intacct_emulator import IntacctEmulator
 
 from tests.compare import differences
+from tests.tap_sage_intacct.conftest import TIMEZONE
+from tests.tap_sage_intacct.test_cli import files
 from tests.taprun import SANDBOX, TAP, _catalog
 from tests.target_acumatica.helpers import audit_lines, run_target, target_config
 
@@ -71,3 +76,51 @@ def test_tap_acumatica_vendor_batches_are_written_to_a_second_company(tmp_path, 
             assert not differences(written[key], record, FIELDS), key
         statuses = Counter(a["status"] for a in audit_lines(tmp_path / "audit"))
         assert statuses == {"unchanged": len(wanted) - 3, "updated": 2, "created": 1}, statuses
+
+
+# --- tap-sage-intacct with batch_config | target-acumatica -----------------------------------------
+# Intacct's GL detail lines do not balance per batch in a partial read and use another chart of
+# accounts, so they cannot post as Acumatica journals; its vendor master can be written as vendors.
+
+INTACCT_MAPPING = {
+    "entity": "Vendor",
+    "key": ["VendorID"],
+    "mode": "upsert",
+    "fields": {"VendorID": "VENDORID", "VendorName": "NAME"},
+}
+
+
+def test_tap_sage_intacct_vendor_batches_are_written_as_acumatica_vendors(tmp_path):
+    with (
+        IntacctEmulator(IntacctConfig(port=0, seed=42, sizes={"VENDOR": 12}, timezone=TIMEZONE)) as intacct,
+        AcumaticaEmulator(EmulatorConfig(port=0)) as destination,
+    ):
+        config = {
+            **INTACCT_SANDBOX,
+            "endpoint_url": intacct.endpoint_url,
+            "timezone": TIMEZONE,
+            "start_date": "2020-01-01T00:00:00Z",
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": (tmp_path / "batches").as_uri(), "prefix": "intacct-"},
+            },
+        }
+        tap = subprocess.run(
+            files(tmp_path, config, ["vendors"]), capture_output=True, text=True, timeout=120, check=False
+        )
+        assert tap.returncode == 0, tap.stderr[-3000:]
+        sent = Counter(json.loads(line)["type"] for line in tap.stdout.splitlines() if line.strip())
+        assert sent["BATCH"] >= 1 and sent["RECORD"] == 0, sent
+
+        target = target_config(
+            destination, tmp_path / "audit", journals={}, reference_records={"vendors": INTACCT_MAPPING}
+        )
+        before = {r["VendorID"]: r["VendorName"] for r in destination.store.records("Vendor", VERSION)}
+        run = run_target(target, tap.stdout, tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.states and run.states[-1]["bookmarks"]["vendors"]
+        source = {r["VENDORID"]: r["NAME"] for r in intacct.store.records("VENDOR")}
+        after = {r["VendorID"]: r["VendorName"] for r in destination.store.records("Vendor", VERSION)}
+        assert len(source) >= 10 and not source.keys() & before.keys()
+        assert after == {**before, **source}
+        assert [a["status"] for a in audit_lines(tmp_path / "audit")] == ["created"] * len(source)
