@@ -18,7 +18,7 @@ from mlc_run_audit import AUDIT_COLUMNS
 
 from tests.compare import differences
 from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected
-from tests.tap_sage_intacct.conftest import TIMEZONE, mismatches
+from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, mismatches
 from tests.tap_sage_intacct.test_cli import files
 from tests.tap_sage_intacct.test_e2e_databricks import as_emitted, delta_rows
 from tests.target_acumatica.test_batch_messages import _tap_output
@@ -110,3 +110,47 @@ def test_tap_looker_batches_land_equal_to_the_query_results(tmp_path, dbx):
     assert 20 <= len(source) == len(landed)
     for got, want in zip(by_key(landed), by_key(source), strict=True):
         assert not differences(got, want), differences(got, want)
+
+
+def test_tap_sage_intacct_batches_with_deletions_land_and_a_rerun_upserts(tmp_path, dbx):
+    sizes = {"VENDOR": 10, "APBILL": 5, "GLDETAIL": 5, "GLBATCH": 5, "APPYMT": 5, "CUSTOMER": 5}
+    # Real clock seconds for the changes below, so all three belong to the run after this second.
+    emulator = IntacctConfig(
+        port=0, seed=42, sizes=sizes, timezone=TIMEZONE, strictly_increasing_changes=False
+    )
+    with IntacctEmulator(emulator) as intacct:
+        config = {
+            **INTACCT_SANDBOX,
+            "endpoint_url": intacct.endpoint_url,
+            "timezone": TIMEZONE,
+            "start_date": "2020-01-01T00:00:00Z",
+            "include_deleted": True,
+            "batch_config": batch_config(tmp_path, "jsonl", "intacct-"),
+        }
+
+        def sync(state: dict | None = None) -> tuple[dict, dict]:
+            tap = subprocess.run(
+                files(tmp_path, config, ["vendors"], state), capture_output=True, timeout=120, check=False
+            )
+            assert tap.returncode == 0, tap.stderr[-3000:]
+            assert kinds(tap.stdout)["RECORD"] == 0
+            [schema] = [
+                m["schema"] for m in map(json.loads, tap.stdout.splitlines()) if m["type"] == "SCHEMA"
+            ]
+            done = load(tmp_path, dbx, tap.stdout, schema="intacct")
+            return json.loads(done.stdout.splitlines()[-1]), schema
+
+        state, schema = sync()
+        intacct.store.modify("VENDOR", 3, {"NAME": "Renamed vendor"})
+        intacct.store.insert("VENDOR", {"VENDORID": "V9999", "NAME": "New vendor", "TOTALDUE": "10.05"})
+        intacct.store.delete("VENDOR", 5)
+        after_this_second()
+        sync(state)
+
+        landed = [as_emitted(r, schema) for r in delta_rows(dbx, "vendors")]
+        deleted = [r for r in landed if r["_sdc_deleted_at"] is not None]
+        # The deleted vendor stays as its key with the deletion time and every other field empty.
+        assert [(r["RECORDNO"], r["NAME"]) for r in deleted] == [(5, None)]
+        live = [r for r in landed if r["_sdc_deleted_at"] is None]
+        wrong = mismatches(schema, live, intacct.store.records("VENDOR"))
+        assert not wrong, wrong[:5]
