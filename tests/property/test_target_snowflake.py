@@ -25,6 +25,7 @@ def test_strings_of_every_plane_land_exactly(snowflake, values):
     "9007199254740992, 99999999999999999999999999999.999999999 as 1e+29",
 )
 @given(values=p.few_decimals)
+@example(values=p.DECIMAL_BATCH)
 def test_decimals_land_exactly_or_are_refused_by_name(snowflake, values):
     p.decimals_land(snowflake, values, must_land=p.anything)
 
