@@ -75,7 +75,9 @@ def _loader_tables(tables: Tables) -> Tables:
 RUN_TIMEOUT_S = 60
 
 
-def run_process(command: list[str], streams: list[Stream], env: dict[str, str], timeout: float = RUN_TIMEOUT_S):
+def run_process(
+    command: list[str], streams: list[Stream], env: dict[str, str], timeout: float = RUN_TIMEOUT_S
+):
     try:
         done = subprocess.run(
             command,
@@ -299,7 +301,9 @@ class BigQuery:
         self.executable = LOADERS / "target-bigquery--sandbox" / "venv" / "bin" / "target-bigquery"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
-    def run(self, streams: list[Stream], schema: str | None = None, timeout: float = RUN_TIMEOUT_S) -> Outcome:
+    def run(
+        self, streams: list[Stream], schema: str | None = None, timeout: float = RUN_TIMEOUT_S
+    ) -> Outcome:
         dataset = schema or fresh_name()
         config = {
             **meltano_config("target-bigquery"),

@@ -1,9 +1,11 @@
 """Round trips through target-databricks into the Databricks emulator's Delta tables.
 
-Documented mapping (target-databricks/README.md): strings as STRING; a plain number as DOUBLE; a number
-declared exact (x-sql-datatype decimal, multipleOf, string format x-singer.decimal) as DECIMAL(38,9), a
-value with more than 9 decimal places or 29 integer digits refused by name; date-times as UTC TIMESTAMP (Delta's
-range is years 1-9999 UTC); property names as they are; tables named by the normalised stream name.
+Documented mapping (target-databricks/README.md): strings as STRING; a plain number as DOUBLE by default
+(``number_type: decimal``, as the project's flows set it: DECIMAL(38,9)); a number declared exact
+(x-sql-datatype decimal, multipleOf, string format x-singer.decimal) as DECIMAL(38,9); a value with more
+than 9 decimal places or 29 integer digits for a DECIMAL(38,9) refused by name; date-times as UTC
+TIMESTAMP (Delta's range is years 1-9999 UTC, later instants refused by name); property names as they
+are; tables named by the normalised stream name, colliding names refused.
 """
 
 from __future__ import annotations
