@@ -75,19 +75,21 @@ def _loader_tables(tables: Tables) -> Tables:
 RUN_TIMEOUT_S = 60
 
 
-def run_process(command: list[str], streams: list[Stream], env: dict[str, str]):
+def run_process(
+    command: list[str], streams: list[Stream], env: dict[str, str], timeout: float = RUN_TIMEOUT_S
+):
     try:
         done = subprocess.run(
             command,
             input=b"".join(singer_messages(streams)),
             capture_output=True,
-            timeout=RUN_TIMEOUT_S,
+            timeout=timeout,
             env={**os.environ, **env},
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
         log = (exc.stderr or b"").decode("utf-8", "replace")
-        return HUNG, f"{log}\nHUNG: the loader was still running after {RUN_TIMEOUT_S} s and was stopped", []
+        return HUNG, f"{log}\nHUNG: the loader was still running after {timeout:.0f} s and was stopped", []
     stdout = done.stdout.decode("utf-8", "replace")
     states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     return done.returncode, done.stderr.decode("utf-8", "replace"), states
@@ -101,10 +103,15 @@ class Databricks:
     def __init__(self, dbx, workdir: Path) -> None:
         self.dbx, self.workdir = dbx, workdir
 
-    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+    def run(self, streams: list[Stream], schema: str | None = None, number_type: str = "decimal") -> Outcome:
+        """``number_type``: decimal, as the project's flows set it (meltano.yml), or the target's default."""
         schema = schema or fresh_name()
         config = write_config(
-            self.workdir, self.dbx, schema=schema, failed_batch_dir=str(self.workdir / "failed" / schema)
+            self.workdir,
+            self.dbx,
+            schema=schema,
+            failed_batch_dir=str(self.workdir / "failed" / schema),
+            number_type=number_type,
         )
         messages = [json.loads(line, parse_float=Decimal) for line in singer_messages(streams)]
         run = run_in_process(config, messages)
@@ -259,7 +266,8 @@ class Snowflake:
 
     def __init__(self, port: int, reader: Reader, workdir: Path) -> None:
         self.port, self.reader, self.workdir = port, reader, workdir
-        self.executable = LOADERS / "target-snowflake" / "venv" / "bin" / "target-snowflake"
+        # The sandbox's loader: target-snowflake with the redirect to fakesnow in its venv (FAKESNOW_PORT).
+        self.executable = LOADERS / "target-snowflake--sandbox" / "venv" / "bin" / "target-snowflake"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
     def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
@@ -289,10 +297,13 @@ class BigQuery:
 
     def __init__(self, rest_url: str, credentials: Path, reader: Reader, workdir: Path) -> None:
         self.rest_url, self.credentials, self.reader, self.workdir = rest_url, credentials, reader, workdir
-        self.executable = LOADERS / "target-bigquery" / "venv" / "bin" / "target-bigquery"
+        # The sandbox's loader: target-bigquery with the emulator shim in its venv (BIGQUERY_EMULATOR_HOST).
+        self.executable = LOADERS / "target-bigquery--sandbox" / "venv" / "bin" / "target-bigquery"
         assert self.executable.exists(), f"{self.executable} is missing: run `make plugins`"
 
-    def run(self, streams: list[Stream], schema: str | None = None) -> Outcome:
+    def run(
+        self, streams: list[Stream], schema: str | None = None, timeout: float = RUN_TIMEOUT_S
+    ) -> Outcome:
         dataset = schema or fresh_name()
         config = {
             **meltano_config("target-bigquery"),
@@ -308,5 +319,6 @@ class BigQuery:
             [str(self.executable), "--config", str(config_path)],
             streams,
             {"BIGQUERY_EMULATOR_HOST": self.rest_url},
+            timeout,
         )
         return Outcome(code, stderr, states, self.reader.tables(dataset))

@@ -46,6 +46,12 @@ DECIMAL_OUTSIDE = (
     "1E-38",
     "12345678901234567890123456789012345678",
 )
+#: One batch with every edge value and every value outside DECIMAL(38,9): the fixed example of a loader's
+#: known defect with decimals (hypothesis then runs it once instead of searching for it and replaying it).
+DECIMAL_BATCH = [Decimal(e) for e in DECIMAL_EDGES + DECIMAL_OUTSIDE] + [None]
+#: Likewise for text and timestamps (these hold the instants outside years 1-9999 UTC as well).
+STRING_BATCH = [*SPECIAL_TEXT, None]
+TIMESTAMP_BATCH = [*TIMESTAMP_EDGES, None]
 DECIMAL_15_EDGES = ("999999999999999", "-0.000000000000001", "0.1", "123456789.123456", "1E-15", "-1E+14")
 
 
@@ -88,9 +94,16 @@ def strings_land(loader, values: list) -> None:
     assert_value_stream(stream, loader.run([stream]), must_land=lambda v: True)
 
 
-def decimals_land(loader, values: list, must_land) -> None:
-    stream = value_stream("p_decimals", "decimal", NUMBER, values)
-    assert_value_stream(stream, loader.run([stream]), must_land=must_land)
+def decimals_land(
+    loader, values: list, must_land, schema: dict = NUMBER, kind: str = "decimal", **run
+) -> None:
+    """``values`` as the numbers of a column of ``schema``; ``kind`` "double" compares them as the nearest
+    double (a loader that stores plain numbers as DOUBLE), "decimal" exactly. A string ``schema`` (the
+    SDK's ``x-singer.decimal``) gets the values as their exact text."""
+    if "string" in schema.get("type", ()):
+        values = [None if v is None else str(v) for v in values]
+    stream = value_stream("p_decimals", kind, schema, values)
+    assert_value_stream(stream, loader.run([stream], **run), must_land=lambda v: must_land(Decimal(v)))
 
 
 def timestamps_land(loader, values: list) -> None:
@@ -98,8 +111,8 @@ def timestamps_land(loader, values: list) -> None:
     assert_value_stream(stream, loader.run([stream]), must_land=in_utc_range)
 
 
-def names_land(loader, streams) -> dict:
-    return assert_names(streams, loader.run(streams))
+def names_land(loader, streams, **run) -> dict:
+    return assert_names(streams, loader.run(streams, **run))
 
 
 def fits_decimal(precision: int, scale: int):

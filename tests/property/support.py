@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,9 +42,11 @@ ROWS = {"min_size": 50, "max_size": 200}
 def loads(examples: int, xfail: str | None = None):
     """Settings of one property: a few fixed examples (each is one loader run), no example database, no
     deadline. ``xfail`` marks a known defect or limit (strict, so the mark must be lifted once it is
-    fixed); an expected failure is reported as found, without shrinking it (each shrink step is a
-    loader run). Without the mark a failing batch is shrunk to the value that breaks it."""
-    phases = [Phase.explicit, Phase.generate] if xfail else [Phase.explicit, Phase.generate, Phase.shrink]
+    fixed): then only the test's explicit ``@example`` runs, the batch that holds the failing value, once
+    (a search would find it again, and hypothesis replays a found failure: two loader runs for nothing);
+    lifting the mark brings the search back. Without the mark a failing batch is shrunk to the value
+    that breaks it."""
+    phases = [Phase.explicit] if xfail else [Phase.explicit, Phase.generate, Phase.shrink]
     chosen = settings(
         max_examples=examples,
         derandomize=True,
@@ -289,7 +292,8 @@ def name_sets(draw, count_range: tuple[int, int]) -> list[str]:
 class Column:
     name: str
     schema: dict
-    #: How sent and landed values compare: "text", "decimal", "timestamp".
+    #: How sent and landed values compare: "text", "decimal", "double" (as the nearest double),
+    #: "timestamp".
     kind: str = "text"
 
 
@@ -332,12 +336,17 @@ def value_stream(name: str, kind: str, schema: dict, values: list) -> Stream:
 
 
 @st.composite
-def hostile_streams(draw) -> list[Stream]:
+def hostile_streams(draw, properties_apart_in_case: bool = False) -> list[Stream]:
     """1-3 streams with hostile names, 1-4 hostile property names each (the first is the key); every
-    cell a distinct text, so each value read back tells which stream, row and property it came from."""
+    cell a distinct text, so each value read back tells which stream, row and property it came from.
+    ``properties_apart_in_case``: no two properties of a stream differ only in case (for a loader whose
+    known defect with them is tested apart, on a fixed batch)."""
     streams = []
     for s, name in enumerate(draw(name_sets((1, 2)))):
         properties = draw(name_sets((1, 3)))
+        if properties_apart_in_case:
+            folded = [p.casefold() for p in properties]
+            properties = [p for i, p in enumerate(properties) if folded[i] not in folded[:i]]
         columns = [Column(p, {"type": "string"}) for p in properties]
         rows = draw(st.integers(17, 70))
         stream = Stream(name, properties[0], columns)
@@ -378,6 +387,8 @@ def same(kind: str, sent: Any, landed: str | None) -> bool:
         return sent is None and landed is None
     if kind == "decimal":
         return Decimal(landed) == Decimal(sent)
+    if kind == "double":
+        return float(Decimal(landed)) == float(Decimal(sent))
     if kind == "timestamp":
         return instant(landed) == instant(sent)
     return landed == sent
@@ -391,6 +402,15 @@ def _mentions(log: str, text: str, tail: int | None = 12) -> bool:
     lines = [line for line in log.strip().splitlines() if "METRIC:" not in line]
     end = "\n".join(lines[-tail:] if tail else lines)
     return any(form in end for form in {text, json.dumps(text)[1:-1], repr(text)[1:-1], ascii(text)[1:-1]})
+
+
+def _forms(kind: str, value: Any) -> list[str]:
+    """How an error may name a value: as sent, or (a timestamp) as Python writes the same local time
+    (``9999-12-31T23:59:59.999-05:00`` as ``9999-12-31T23:59:59.999000-05:00``)."""
+    forms = [str(value)]
+    if kind == "timestamp":
+        forms.append(datetime.fromisoformat(value).isoformat())
+    return forms
 
 
 def find_table(tables: Tables, stream: str) -> str | None:
@@ -415,7 +435,7 @@ def assert_value_stream(
         assert _mentions(outcome.stderr, stream.name) or _mentions(outcome.stderr, "v"), (
             f"the error names neither stream {stream.name!r} nor property 'v': {outcome.describe()}"
         )
-        assert any(_mentions(outcome.stderr, str(v)) for v in refusable), (
+        assert any(_mentions(outcome.stderr, form) for v in refusable for form in _forms(column.kind, v)), (
             f"the error names none of the values that cannot be stored ({refusable[:5]}): "
             f"{outcome.describe()}"
         )

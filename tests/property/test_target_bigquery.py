@@ -8,7 +8,7 @@ from hypothesis import example, given
 
 from tests.property import properties as p
 from tests.property.loaders import fresh_name
-from tests.property.support import COLLIDING_STREAMS, hostile_streams, loads
+from tests.property.support import COLLIDING_STREAMS, Column, Stream, hostile_streams, loads
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +21,12 @@ def test_strings_of_every_plane_land_exactly(bigquery, values):
 
 @loads(
     examples=1,
-    xfail="numbers are FLOAT64 (target-bigquery 0.7.2): 9007199254740993 lands as 9007199254740992; "
-    "an integral number beyond 64 bits (100000000000000000000000000000) ends the run with "
-    "'TypeError: Integer exceeds 64-bit range', naming no stream, property or value",
+    xfail="an integral number beyond 64 bits (100000000000000000000000000000) ends the run with "
+    "'TypeError: Integer exceeds 64-bit range', naming no stream, property or value (numbers are FLOAT64 "
+    "in target-bigquery 0.7.2 besides: 9007199254740993 would land as 9007199254740992)",
 )
 @given(values=p.few_decimals)
+@example(values=p.DECIMAL_BATCH)
 def test_decimals_land_exactly_or_are_refused_by_name(bigquery, values):
     p.decimals_land(bigquery, values, must_land=p.anything)
 
@@ -42,15 +43,28 @@ def test_timestamps_with_offsets_land_exactly_or_are_refused_by_name(bigquery, v
     p.timestamps_land(bigquery, values)
 
 
-@loads(
-    examples=2,
-    xfail="two properties of one stream that differ only in case ('Amount' and 'AMOUNT'; 'nullgroup ' and "
-    "'NULLGROUP ') make the run hang: still running after 60 s, nothing landed, no error",
-)
-@given(streams=hostile_streams())
+@loads(examples=2)
+@given(streams=hostile_streams(properties_apart_in_case=True))
 @example(streams=COLLIDING_STREAMS)
 def test_hostile_names_land_apart_or_are_refused_by_name(bigquery, streams):
     p.names_land(bigquery, streams)
+
+
+def _case_only(*properties: str) -> Stream:
+    stream = Stream("p_case", properties[0], [Column(n, {"type": "string"}) for n in properties])
+    stream.rows = [{n: f"s0p{j}r{r}" for j, n in enumerate(properties)} for r in range(20)]
+    return stream
+
+
+#: The hang is known and always the same: one fixed batch (no search, no replay of a found example),
+#: and a short watchdog (a run of this size lands in about 5 s).
+@pytest.mark.xfail(
+    strict=True,
+    reason="two properties of one stream that differ only in case ('Amount' and 'AMOUNT') make the run "
+    "hang: still running after 20 s, nothing landed, no error",
+)
+def test_properties_differing_only_in_case_land_apart_or_are_refused_by_name(bigquery):
+    p.names_land(bigquery, [_case_only("id", "Amount", "AMOUNT")], timeout=20)
 
 
 @pytest.mark.parametrize("payload", [p.INJECTIONS[1]])

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @loads(examples=2, xfail="'' lands as NULL (target-duckdb 0.8.0)")
 @given(values=p.strings)
+@example(values=p.STRING_BATCH)
 def test_strings_of_every_plane_land_exactly(duckdb_loader, values):
     p.strings_land(duckdb_loader, values)
 
@@ -27,6 +28,7 @@ def test_strings_of_every_plane_land_exactly(duckdb_loader, values):
     "99999999999999999999999999999.999999999 lands as 1e+29",
 )
 @given(values=p.decimals)
+@example(values=p.DECIMAL_BATCH)
 def test_decimals_land_exactly_or_are_refused_by_name(duckdb_loader, values):
     p.decimals_land(duckdb_loader, values, must_land=p.anything)
 
