@@ -8,6 +8,7 @@ the rows it sends a second time update instead of duplicate.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -58,6 +59,14 @@ def _loader_pids(session: int, executable: str) -> list[int]:
     return found
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def kill_loader_mid_load(
     tmp_path: Path,
     target: str,
@@ -93,9 +102,14 @@ def kill_loader_mid_load(
                                 f"nothing was killed:\n{log.read()[-4000:]}")
                 assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
                 time.sleep(0.2)
-            loaders = _loader_pids(proc.pid, executable or target)
-            assert len(loaders) == 1, f"expected one {target} process in the run, found {loaders}"
-            os.kill(loaders[0], signal.SIGKILL)
+            found = _loader_pids(proc.pid, executable or target)
+            # A loader may fork workers (target-bigquery loads through a process pool): the loader is
+            # the one whose parent is not itself a loader process, and its workers die with it.
+            loaders = [pid for pid in found if _parent(pid) not in found]
+            assert len(loaders) == 1, f"expected one {target} process in the run, found {found}"
+            for pid in [loaders[0], *(p for p in found if p != loaders[0])]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             returncode = proc.wait(timeout=120)
         finally:
             if proc.poll() is None:

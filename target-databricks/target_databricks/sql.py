@@ -444,12 +444,16 @@ def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_
         reduced_exp = reduced.as_tuple().exponent
         assert isinstance(reduced_exp, int)
         if -reduced_exp > scale:
-            raise ValueConversionError(column, sql_type, f"more than {scale} decimal places would be rounded")
+            raise ValueConversionError(
+                column, sql_type, f"value {number} has more than {scale} decimal places; it would be rounded"
+            )
         number = number.quantize(Decimal(1).scaleb(-scale, EXACT), context=EXACT)
     text = format(number, "f")
     integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
     if integer_digits > precision - scale:
-        raise ValueConversionError(column, sql_type, f"more than {precision - scale} integer digits")
+        raise ValueConversionError(
+            column, sql_type, f"value {number} has more than {precision - scale} integer digits"
+        )
     return text
 
 

@@ -33,15 +33,7 @@ def test_plain_numbers_land_as_the_nearest_double_by_default(databricks, values)
     p.decimals_land(databricks, values, must_land=p.anything, kind="double", number_type="double")
 
 
-#: The refusal of a value beyond DECIMAL(38,9) names stream and column, not the value nor its record.
-NAMELESS = (
-    "a value beyond DECIMAL(38,9) fails the batch naming stream and column, not the value or its record: "
-    "the batch with -1E-10, 1E+30, 1E-38 gives only \"Stream 'p_decimals': column 'v' (DECIMAL(38,9)): more "
-    "than 9 decimal places would be rounded\""
-)
-
-
-@loads(examples=2, xfail=NAMELESS)
+@loads(examples=2)
 @given(values=p.decimals)
 @example(values=p.DECIMAL_BATCH)
 def test_plain_numbers_land_exactly_or_are_refused_by_name_with_number_type_decimal(databricks, values):
@@ -57,13 +49,7 @@ DECLARED = {
 }
 
 
-@pytest.mark.parametrize(
-    "declared",
-    [
-        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=NAMELESS)) if d != "multipleOf" else d
-        for d in sorted(DECLARED)
-    ],
-)
+@pytest.mark.parametrize("declared", sorted(DECLARED))
 @loads(examples=1)
 @given(values=p.decimals)
 @example(values=p.DECIMAL_BATCH)

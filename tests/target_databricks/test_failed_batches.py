@@ -102,7 +102,7 @@ def test_bad_value_fails_its_batch_which_is_kept_whole(tmp_path, dbx):
     )
     result = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), good[0], bad, good[1], state(1)])
     assert result.returncode != 0 and result.states == []
-    assert "more than 9 decimal places would be rounded" in result.stderr
+    assert "value 1E-10 has more than 9 decimal places; it would be rounded" in result.stderr
     [kept] = failed_dir.iterdir()
     assert [json.loads(line)["record"]["id"] for line in kept.read_text().splitlines()[1:]] == [1, 3, 2]
     assert rows(dbx, "bills") == []
