@@ -152,6 +152,15 @@ TARGET_PROPERTIES = th.PropertiesList(
         "Replay a failed file with: target-acumatica --config <config.json> < <file>.",
     ),
     th.Property(
+        "keep_failed_records",
+        th.BooleanType,
+        default=True,
+        title="Keep failed rows",
+        description="Write the rows of a journal or record that fails to <audit_dir>/failed/ (record "
+        "contents on local disk) for replay. False keeps none; the audit lines still name every failure, "
+        "and a failed journal is replayed by rerunning the input.",
+    ),
+    th.Property(
         "release_timeout_s",
         th.NumberType(minimum=0),
         default=600,

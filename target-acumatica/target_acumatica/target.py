@@ -265,7 +265,7 @@ class TargetAcumatica(Target):
     ) -> None:
         """Record a failure: audit line, error log, and the rows kept in this run's failed file."""
         path = None
-        if rows and not self.dry_run:
+        if rows and not self.dry_run and self.config.get("keep_failed_records", True):
             schema = self._schema_messages.get(stream) or {
                 "type": "SCHEMA",
                 "stream": stream,

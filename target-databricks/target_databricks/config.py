@@ -150,6 +150,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "Relative paths are relative to the working directory (the project directory under Meltano).",
     ),
     th.Property(
+        "keep_failed_records",
+        th.BooleanType,
+        default=True,
+        title="Keep failed batches",
+        description="Write a batch that fails to failed_batch_dir (its records as received, on local disk) "
+        "for replay. False keeps no record contents on disk; a failed batch is then replayed by rerunning "
+        "the input.",
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0),
         default=6,

@@ -244,8 +244,9 @@ class DatabricksSink(BatchSink):
 
     @property
     def keeps_failed_batches(self) -> bool:
-        """Overwrite batches are not kept: replaying one would replace the table with that batch alone."""
-        return self.load_method != "overwrite"
+        """Overwrite batches are not kept: replaying one would replace the table with that batch alone.
+        ``keep_failed_records: false`` keeps none (no record contents on local disk)."""
+        return self.load_method != "overwrite" and self.config.get("keep_failed_records", True)
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -260,6 +261,14 @@ class DatabricksSink(BatchSink):
             self.target.mark_failed()
             if spool is not None:
                 self._keep_failed_batch(spool, batch, exc)
+            elif self.load_method != "overwrite":
+                self.logger.error(
+                    "Batch of %d record(s) of stream %s failed: %s. It was not kept (keep_failed_records is "
+                    "false): rerun the input from the last STATE that landed.",
+                    batch.received,
+                    self.stream_name,
+                    exc,
+                )
             else:
                 self.logger.error(
                     "Batch of %d record(s) of stream %s failed; the overwrite of %s is abandoned. "

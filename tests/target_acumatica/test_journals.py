@@ -308,3 +308,17 @@ def test_a_batch_the_instance_keeps_on_hold_fails_naming_its_number(emulator, tm
     assert [(a["key"], a["status"]) for a in audit_lines(tmp_path / "audit")] == [
         ("OH:2024-03:A-0001", "failed")
     ]
+
+
+def test_keep_failed_records_false_leaves_no_rows_on_disk(emulator, tmp_path):
+    """With keep_failed_records false a failed journal is still named in the error and the audit line,
+    but no file with its rows is written."""
+    rows = allocation_rows(allocations=2, lines=3)
+    rows[1]["allocated_amount"] += Decimal("0.01")
+    config = target_config(emulator, tmp_path / "audit", keep_failed_records=False)
+    run = run_target(config, singer_input(rows), tmp_path)
+    assert run.returncode != 0 and "journal OH:2024-03:A-0001 does not balance" in run.stderr
+    assert not (tmp_path / "audit" / "failed").exists()
+    failed = [a for a in audit_lines(tmp_path / "audit") if a["status"] == "failed"]
+    assert [(a["key"], a["failed_file"]) for a in failed] == [("OH:2024-03:A-0001", None)]
+    assert sorted(posted_journals(emulator)) == ["OH:2024-03:A-0002"] and run.states == []

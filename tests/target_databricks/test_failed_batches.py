@@ -106,3 +106,17 @@ def test_bad_value_fails_its_batch_which_is_kept_whole(tmp_path, dbx):
     [kept] = failed_dir.iterdir()
     assert [json.loads(line)["record"]["id"] for line in kept.read_text().splitlines()[1:]] == [1, 3, 2]
     assert rows(dbx, "bills") == []
+
+
+def test_keep_failed_records_false_keeps_no_file(tmp_path, dbx):
+    """keep_failed_records false: the failed batch is named in the error and nothing of its records is
+    written to local disk; no STATE."""
+    failed_dir = tmp_path / "failed"
+    cfg = write_config(tmp_path, dbx, failed_batch_dir=str(failed_dir), keep_failed_records=False)
+    bad = record(
+        "bills", {"id": 3, "amount": Decimal("0.0000000001"), "memo": "x", "updated": "2024-05-01T00:00:00Z"}
+    )
+    result = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), bad, state(1)])
+    assert result.returncode != 0 and result.states == []
+    assert "It was not kept (keep_failed_records is false)" in result.stderr
+    assert not failed_dir.exists() and rows(dbx, "bills") == []
