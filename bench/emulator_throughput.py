@@ -49,7 +49,8 @@ def params(last: tuple[str, str, str] | None) -> dict[str, str]:
         out["$filter"] = (
             f"LastModifiedDateTime gt datetimeoffset'{t}' or (LastModifiedDateTime eq "
             f"datetimeoffset'{t}' and (Type gt '{typ}' or (Type eq '{typ}' and "
-            f"ReferenceNbr gt '{ref}')))")
+            f"ReferenceNbr gt '{ref}')))"
+        )
     return out
 
 
@@ -75,24 +76,37 @@ def run(name: str, fetch) -> None:
             break
         last = cursor(body)
     elapsed = time.perf_counter() - started
-    print(f"{name}: pages={pages} records={records} seconds={elapsed:.2f} "
-          f"bytes/record={nbytes / max(records, 1):,.0f}")
+    print(
+        f"{name}: pages={pages} records={records} seconds={elapsed:.2f} "
+        f"bytes/record={nbytes / max(records, 1):,.0f}"
+    )
     print(f"  end to end: records/s={records / elapsed:,.0f} MB/s={nbytes / elapsed / 1e6:,.1f}")
-    print(f"  server:     records/s={records / server:,.0f} MB/s={nbytes / server / 1e6:,.1f} "
-          f"ms/page={server / pages * 1000:.1f}")
+    print(
+        f"  server:     records/s={records / server:,.0f} MB/s={nbytes / server / 1e6:,.1f} "
+        f"ms/page={server / pages * 1000:.1f}"
+    )
 
 
 def main() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "acumatica_emulator.cli", "--port", str(PORT), "--size", f"Bill={SIZE}"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
         base = line.strip().rsplit(" ", 1)[-1]
-        token = requests.post(f"{base}/identity/connect/token", data={
-            "grant_type": "password", "client_id": CLIENT_ID, "client_secret": "sandbox-secret",
-            "username": "admin", "password": "sandbox", "scope": "api"}).json()["access_token"]
+        token = requests.post(
+            f"{base}/identity/connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": CLIENT_ID,
+                "client_secret": "sandbox-secret",
+                "username": "admin",
+                "password": "sandbox",
+                "scope": "api",
+            },
+        ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         url = f"{base}/entity/Default/24.200.001/Bill"
 

@@ -136,6 +136,7 @@ def sync_one_stream(tap: str, config: dict, stream: str, tmp: Path) -> tuple[Mea
                 meta["metadata"]["selected"] = entry["tap_stream_id"] == stream
     catalog_path = tmp / "catalog.json"
     catalog_path.write_text(json.dumps(catalog))
-    run = run_measured([executable, "--config", str(config_path), "--catalog", str(catalog_path)],
-                       tmp / "stderr.log")
+    run = run_measured(
+        [executable, "--config", str(config_path), "--catalog", str(catalog_path)], tmp / "stderr.log"
+    )
     return run, records_counted(run.log)

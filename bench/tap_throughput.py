@@ -39,8 +39,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--million", action="store_true", help="also run the tap over 1,000,000 Bills")
-    parser.add_argument("--no-audit-columns", action="store_true",
-                        help="run the tap with audit_columns off (the _audit_* stamps' cost)")
+    parser.add_argument(
+        "--no-audit-columns",
+        action="store_true",
+        help="run the tap with audit_columns off (the _audit_* stamps' cost)",
+    )
     args = parser.parse_args()
 
     with Emulator(args.records) as emu:

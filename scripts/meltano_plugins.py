@@ -42,7 +42,14 @@ PROJECT_KEYS = ("pip_url", "config", "load_schema", "select", "metadata", "schem
 
 #: Keys of a definition that only the Hub's listing uses; a project's own plugin entry leaves them out.
 HUB_ONLY_KEYS = (
-    "variant", "repo", "docs", "logo_url", "domain_url", "keywords", "maintenance_status", "quality",
+    "variant",
+    "repo",
+    "docs",
+    "logo_url",
+    "domain_url",
+    "keywords",
+    "maintenance_status",
+    "quality",
     "supported_python_versions",
 )
 

@@ -91,15 +91,21 @@ def kill_loader_mid_load(
     with one_meltano_run_at_a_time(), (tmp_path / f"killed-{run_id}.log").open("w+") as log:
         proc = subprocess.Popen(
             [*command_prefix, MELTANO, "--environment=sandbox", "run", tap, target],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + timeout
             while not landed():
                 if proc.poll() is not None:
                     log.seek(0)
-                    pytest.fail(f"the run ended (exit {proc.returncode}) before any data landed; "
-                                f"nothing was killed:\n{log.read()[-4000:]}")
+                    pytest.fail(
+                        f"the run ended (exit {proc.returncode}) before any data landed; "
+                        f"nothing was killed:\n{log.read()[-4000:]}"
+                    )
                 assert time.monotonic() < deadline, f"nothing landed within {timeout} s"
                 time.sleep(0.2)
             found = _loader_pids(proc.pid, executable or target)
@@ -121,13 +127,15 @@ def kill_loader_mid_load(
     return KilledRun(run_id, loaders[0], returncode, stderr)
 
 
-def replay(tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[str] = (),
-           **env_overrides: str) -> tuple[str, subprocess.CompletedProcess]:
+def replay(
+    tmp_path: Path, job: str, *, command_prefix: tuple[str, ...] | list[str] = (), **env_overrides: str
+) -> tuple[str, subprocess.CompletedProcess]:
     """The documented replay: `meltano --environment=sandbox run <job>` (a job, or blocks separated by
     spaces); returns its run id."""
     run_id = str(uuid.uuid4())
-    proc = meltano(tmp_path, *job.split(), command_prefix=command_prefix, MELTANO_RUN_ID=run_id,
-                   **env_overrides)
+    proc = meltano(
+        tmp_path, *job.split(), command_prefix=command_prefix, MELTANO_RUN_ID=run_id, **env_overrides
+    )
     return run_id, proc
 
 
@@ -153,8 +161,11 @@ def kept_state(tmp_path: Path, state_id: str) -> dict:
 def _merged(base: dict, over: dict) -> dict:
     merged = dict(base)
     for key, value in over.items():
-        merged[key] = _merged(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(
-            value, dict) else value
+        merged[key] = (
+            _merged(merged[key], value)
+            if isinstance(merged.get(key), dict) and isinstance(value, dict)
+            else value
+        )
     return merged
 
 
@@ -167,8 +178,15 @@ def bookmarks(state: dict) -> dict[str, str]:
     }
 
 
-def assert_killed_mid_load(tmp_path: Path, killed: KilledRun, state_id: str, tables: dict[str, list[dict]],
-                           emulator, streams: dict[str, str] | None = None, column=str.lower) -> None:
+def assert_killed_mid_load(
+    tmp_path: Path,
+    killed: KilledRun,
+    state_id: str,
+    tables: dict[str, list[dict]],
+    emulator,
+    streams: dict[str, str] | None = None,
+    column=str.lower,
+) -> None:
     """A killed `tap-acumatica` run: part of the records had landed in ``tables``, Meltano recorded the
     run failed and kept no state beyond what landed (see the two assertions)."""
     assert_part_landed(tables, emulator, streams)
@@ -190,8 +208,13 @@ def assert_part_landed(tables: dict[str, list[dict]], emulator, streams: dict[st
 
 
 def assert_failed_state_behind_landed(
-    tmp_path: Path, run_id: str, state_id: str, tables: dict[str, list[dict]], emulator,
-    streams: dict[str, str] | None = None, column=str.lower,
+    tmp_path: Path,
+    run_id: str,
+    state_id: str,
+    tables: dict[str, list[dict]],
+    emulator,
+    streams: dict[str, str] | None = None,
+    column=str.lower,
 ) -> None:
     """Meltano recorded the run failed, and every Acumatica record at or before a bookmark it kept is
     in ``tables``: the replay starts after those bookmarks, so a record behind one that had not landed
@@ -209,8 +232,11 @@ def assert_failed_state_behind_landed(
         bookmark, field = entry["replication_key_value"], entry["replication_key"]
         entity, keys = FLOWS[stream]
         present = {tuple(row[column(k)] for k in keys) for row in tables.get(table, ())}
-        behind = [tuple(r[k] for k in keys) for r in emulator.store.records(entity, VERSION)
-                  if r.get(field) and instant(r[field]) <= instant(bookmark)]
+        behind = [
+            tuple(r[k] for k in keys)
+            for r in emulator.store.records(entity, VERSION)
+            if r.get(field) and instant(r[field]) <= instant(bookmark)
+        ]
         missing = [key for key in behind if key not in present]
         assert not missing, f"{stream}: Meltano kept {field} {bookmark}; {missing[:5]} behind it never landed"
 
@@ -219,8 +245,16 @@ def assert_failed_state_behind_landed(
 MODIFIED_FIELDS = ("LastModifiedDateTime", "LastModified")
 
 
-def assert_traceable(tables: dict[str, list[dict]], runs: list[dict], emulator, *, run_ids: set[str],
-                     replayed: str, streams: dict[str, str] | None = None, column=str.lower) -> None:
+def assert_traceable(
+    tables: dict[str, list[dict]],
+    runs: list[dict],
+    emulator,
+    *,
+    run_ids: set[str],
+    replayed: str,
+    streams: dict[str, str] | None = None,
+    column=str.lower,
+) -> None:
     """Every landed row of an Acumatica flow names its run (one of ``run_ids``), its Acumatica record
     (``id``) and that record's version (its last-modified time, none for full-table streams), when it
     was extracted and which loader batch wrote it; the replay's own record in the ``_audit_runs``
@@ -243,7 +277,10 @@ def assert_traceable(tables: dict[str, list[dict]], runs: list[dict], emulator, 
             modified = next((record[f] for f in MODIFIED_FIELDS if record.get(f)), None)
             version = row[column("_audit_source_version")]
             assert (version is None and modified is None) or instant(str(version)) == instant(modified), (
-                where, version, modified)
+                where,
+                version,
+                modified,
+            )
             assert row[column("_sdc_extracted_at")] is not None, where
             assert row[column("_sdc_batched_at")] is not None, where
     mine = [run for run in runs if run[column("run_id")] == replayed]

@@ -99,7 +99,11 @@ class TapRunner:
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
             proc = subprocess.run(
-                args, capture_output=True, text=True, timeout=timeout, check=False,
+                args,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
                 env={**os.environ, **env} if env else None,
             )
         result = Sync.of_output(proc.stdout, proc.returncode, proc.stderr)

@@ -238,26 +238,48 @@ def test_meltano_run_into_bigquery_lands_the_finance_tables_and_reruns_upsert(tm
     # Slow requests and small batches: batches are loaded while the tap still reads later streams.
     emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
     killed = kill_loader_mid_load(
-        tmp_path, LOADER, lambda: any(staged_rows(bigquery).values()), executable="target-bigquery",
-        TARGET_BIGQUERY_BATCH_SIZE=str(KILLED_RUN_BATCH_ROWS), **env,
+        tmp_path,
+        LOADER,
+        lambda: any(staged_rows(bigquery).values()),
+        executable="target-bigquery",
+        TARGET_BIGQUERY_BATCH_SIZE=str(KILLED_RUN_BATCH_ROWS),
+        **env,
     )
     emulator.knobs.latency_ms = 0
     left = read_tables(bigquery)
     staging = {name: rows for name, rows in left.items() if STAGING.fullmatch(name)}
     assert set(left) - set(staging) <= set(TABLES) and not any(left.get(table) for table in TABLES), left
-    staged = {table: [row for name, rows in staging.items() if STAGING.fullmatch(name)["table"] == table
-                      for row in rows] for table in TABLES}
+    staged = {
+        table: [
+            row for name, rows in staging.items() if STAGING.fullmatch(name)["table"] == table for row in rows
+        ]
+        for table in TABLES
+    }
     assert_part_landed(staged, emulator, streams=TABLES)
-    assert_failed_state_behind_landed(tmp_path, killed.run_id, f"sandbox:tap-acumatica-to-{LOADER}",
-                                      left, emulator, streams=TABLES, column=str)
+    assert_failed_state_behind_landed(
+        tmp_path,
+        killed.run_id,
+        f"sandbox:tap-acumatica-to-{LOADER}",
+        left,
+        emulator,
+        streams=TABLES,
+        column=str,
+    )
 
     replayed, _ = replay(tmp_path, f"tap-acumatica {LOADER}", **env)
     assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = read_tables(bigquery)
     assert_tables_equal_source(first, emulator, leftovers=staging)
     assert all(first[table] for table in TABLES), {t: len(r) for t, r in first.items()}
-    assert_traceable(first, first[RUNS], emulator, run_ids={killed.run_id, replayed}, replayed=replayed,
-                     streams=TABLES, column=str)
+    assert_traceable(
+        first,
+        first[RUNS],
+        emulator,
+        run_ids={killed.run_id, replayed},
+        replayed=replayed,
+        streams=TABLES,
+        column=str,
+    )
     # Detail lines land as repeated records, compared line by line above.
     assert all(isinstance(row["Details"], list) for row in first["invoices"])
     assert any(row["Details"] for row in first["invoices"])

@@ -55,16 +55,28 @@ def expected_journals(rows: list[dict]) -> dict[str, list[tuple]]:
     for r in rows:
         amount = Decimal(str(r["allocated_amount"]))
         expected.setdefault(f"{PREFIX}{r['period']}:{r['allocation_id']}", []).append(
-            (r["account"], r["subaccount"], r["branch"], max(amount, Decimal(0)), max(-amount, Decimal(0)),
-             r["description"])
+            (
+                r["account"],
+                r["subaccount"],
+                r["branch"],
+                max(amount, Decimal(0)),
+                max(-amount, Decimal(0)),
+                r["description"],
+            )
         )
     return expected
 
 
 def journal_lines(journal: dict) -> Counter:
     return Counter(
-        (d["Account"], d["Subaccount"], d["BranchID"], d["DebitAmount"], d["CreditAmount"],
-         d["TransactionDescription"])
+        (
+            d["Account"],
+            d["Subaccount"],
+            d["BranchID"],
+            d["DebitAmount"],
+            d["CreditAmount"],
+            d["TransactionDescription"],
+        )
         for d in journal["Details"]
     )
 

@@ -62,8 +62,9 @@ def meltano_env(tmp_path: Path, **env_overrides: str) -> dict[str, str]:
     return {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
 
 
-def meltano(tmp_path: Path, *blocks: str, command_prefix: list[str] | tuple[str, ...] = (),
-            **env_overrides: str) -> subprocess.CompletedProcess:
+def meltano(
+    tmp_path: Path, *blocks: str, command_prefix: list[str] | tuple[str, ...] = (), **env_overrides: str
+) -> subprocess.CompletedProcess:
     """`meltano --environment=sandbox run <blocks>` (a job, or a tap and a target), which must succeed."""
     with one_meltano_run_at_a_time():
         proc = subprocess.run(
@@ -79,8 +80,13 @@ def meltano(tmp_path: Path, *blocks: str, command_prefix: list[str] | tuple[str,
     return proc
 
 
-def meltano_run(tmp_path: Path, target: str, command_prefix: list[str] = (), tap: str = "tap-acumatica",
-                **env_overrides: str) -> subprocess.CompletedProcess:
+def meltano_run(
+    tmp_path: Path,
+    target: str,
+    command_prefix: list[str] = (),
+    tap: str = "tap-acumatica",
+    **env_overrides: str,
+) -> subprocess.CompletedProcess:
     """`meltano --environment=sandbox run <tap> <target>` with its own system database."""
     return meltano(tmp_path, tap, target, command_prefix=command_prefix, **env_overrides)
 
@@ -101,8 +107,9 @@ def warehouse(tmp_path: Path, table: str) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def assert_landed_equal_source(tables: dict[str, list[dict]], emulator, streams: dict[str, str] | None = None,
-                               column=str.lower) -> None:
+def assert_landed_equal_source(
+    tables: dict[str, list[dict]], emulator, streams: dict[str, str] | None = None, column=str.lower
+) -> None:
     """Every landed table equals the Acumatica emulator's records: same keys, no duplicates, same values.
 
     ``tables`` maps a table to its rows, ``streams`` a table to its stream in FLOWS (default: the same
@@ -222,12 +229,21 @@ def test_meltano_run_into_databricks_lands_every_stream_and_reruns_upsert(tmp_pa
         # Slow requests and small batches: batches commit while the tap still reads later streams.
         emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
         killed = kill_loader_mid_load(
-            tmp_path, "target-databricks", lambda: bool(rows("_sdc_load_audit")),
-            TARGET_DATABRICKS_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS), **env,
+            tmp_path,
+            "target-databricks",
+            lambda: bool(rows("_sdc_load_audit")),
+            TARGET_DATABRICKS_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS),
+            **env,
         )
         emulator.knobs.latency_ms = 0
-        assert_killed_mid_load(tmp_path, killed, "sandbox:tap-acumatica-to-target-databricks",
-                               {stream: rows(stream) for stream in FLOWS}, emulator, column=str)
+        assert_killed_mid_load(
+            tmp_path,
+            killed,
+            "sandbox:tap-acumatica-to-target-databricks",
+            {stream: rows(stream) for stream in FLOWS},
+            emulator,
+            column=str,
+        )
         replayed, _ = replay(tmp_path, "acumatica-to-databricks", **env)
         assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
         check()

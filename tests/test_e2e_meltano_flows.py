@@ -34,7 +34,10 @@ pytestmark = pytest.mark.e2e
 
 #: stream -> Intacct object, checked row for row in the `intacct` schema (the extractor's load_schema)
 INTACCT_STREAMS = {
-    "vendors": "VENDOR", "ap_bills": "APBILL", "gl_details": "GLDETAIL", "departments": "DEPARTMENT",
+    "vendors": "VENDOR",
+    "ap_bills": "APBILL",
+    "gl_details": "GLDETAIL",
+    "departments": "DEPARTMENT",
 }
 INTACCT_STATE_ID = "sandbox:tap-sage-intacct-to-target-databricks"
 LOOKER_STATE_ID = "sandbox:tap-looker-to-target-acumatica"
@@ -43,9 +46,16 @@ LOOKER_STATE_ID = "sandbox:tap-looker-to-target-acumatica"
 def intacct_tap_streams() -> dict:
     from tap_sage_intacct.tap import TapSageIntacct
 
-    return TapSageIntacct(config={
-        "sender_id": "x", "sender_password": "x", "company_id": "x", "user_id": "x", "user_password": "x",
-    }, parse_env_config=False).streams
+    return TapSageIntacct(
+        config={
+            "sender_id": "x",
+            "sender_password": "x",
+            "company_id": "x",
+            "user_id": "x",
+            "user_password": "x",
+        },
+        parse_env_config=False,
+    ).streams
 
 
 def landed_rows(databricks, table: str) -> list[dict]:
@@ -63,18 +73,28 @@ def test_meltano_run_intacct_into_databricks_killed_mid_load_replays_to_rows_equ
     schemas = {name: stream.schema for name, stream in streams.items()}
     # Every gateway call waits, so the loader is killed after its first batches and long before the
     # tap has read the later streams; the replay runs at full speed.
-    with IntacctEmulator(IntacctConfig(port=0, latency_ms=1000)) as intacct, \
-            DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks:
-        env = {"TAP_SAGE_INTACCT_ENDPOINT_URL": intacct.endpoint_url,
-               "TARGET_DATABRICKS_HOST": databricks.base_url,
-               "TAP_SAGE_INTACCT__SELECT": json.dumps([f"{s}.*" for s in [*INTACCT_STREAMS, RUNS_STREAM]])}
+    with (
+        IntacctEmulator(IntacctConfig(port=0, latency_ms=1000)) as intacct,
+        DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(tmp_path / "dbx"))) as databricks,
+    ):
+        env = {
+            "TAP_SAGE_INTACCT_ENDPOINT_URL": intacct.endpoint_url,
+            "TARGET_DATABRICKS_HOST": databricks.base_url,
+            "TAP_SAGE_INTACCT__SELECT": json.dumps([f"{s}.*" for s in [*INTACCT_STREAMS, RUNS_STREAM]]),
+        }
 
         def committed() -> bool:
             return any(a["status"] == "committed" for a in landed_rows(databricks, "_sdc_load_audit"))
 
         # Batches of 10 rows: the killed run commits some of them.
-        killed = kill_loader_mid_load(tmp_path, "target-databricks", committed, tap="tap-sage-intacct",
-                                      **env, TARGET_DATABRICKS_BATCH_SIZE_ROWS="10")
+        killed = kill_loader_mid_load(
+            tmp_path,
+            "target-databricks",
+            committed,
+            tap="tap-sage-intacct",
+            **env,
+            TARGET_DATABRICKS_BATCH_SIZE_ROWS="10",
+        )
         landed = {name: keys(landed_rows(databricks, name), streams[name]) for name in INTACCT_STREAMS}
         sizes = {name: len(intacct.store.records(obj)) for name, obj in INTACCT_STREAMS.items()}
         assert 0 < sum(map(len, landed.values())) < sum(sizes.values()), (landed, sizes)
@@ -112,11 +132,17 @@ def test_meltano_run_looker_allocations_killed_mid_post_replays_each_journal_onc
     # Journals of 9 lines go in PUTs of 3, each request waiting: the loader is killed once a journal is
     # on hold with its first 3 lines (a PUT then in flight may still add lines; the one taking the journal
     # off hold comes two PUTs later), so the replay must complete that journal, not post it again.
-    with LookerEmulator(LookerConfig(port=0)) as looker, \
-            AcumaticaEmulator(AcumaticaConfig(port=0, latency_ms=400)) as acumatica:
+    with (
+        LookerEmulator(LookerConfig(port=0)) as looker,
+        AcumaticaEmulator(AcumaticaConfig(port=0, latency_ms=400)) as acumatica,
+    ):
         audit_dir = tmp_path / "audit"
-        env = {"TAP_LOOKER_BASE_URL": looker.base_url, "TARGET_ACUMATICA_BASE_URL": acumatica.base_url,
-               "TARGET_ACUMATICA_AUDIT_DIR": str(audit_dir), "TARGET_ACUMATICA_LINES_PER_REQUEST": "3"}
+        env = {
+            "TAP_LOOKER_BASE_URL": looker.base_url,
+            "TARGET_ACUMATICA_BASE_URL": acumatica.base_url,
+            "TARGET_ACUMATICA_AUDIT_DIR": str(audit_dir),
+            "TARGET_ACUMATICA_LINES_PER_REQUEST": "3",
+        }
         expected = expected_journals(query_rows(looker))
 
         def first_put_held() -> bool:
@@ -151,7 +177,8 @@ def test_meltano_run_looker_allocations_killed_mid_post_replays_each_journal_onc
         assert {a["run_id"] for a in audit_lines(audit_dir)} <= {killed.run_id, replay_id}
         runs = [json.loads(line) for line in (audit_dir / "runs.jsonl").read_text().splitlines()]
         assert [(r["run_id"], r["target_run_id"], r["status"]) for r in runs] == [
-            (killed.run_id, killed.run_id, "extracted"), (replay_id, replay_id, "extracted"),
+            (killed.run_id, killed.run_id, "extracted"),
+            (replay_id, replay_id, "extracted"),
         ]
 
         puts = acumatica.stats.requests[("PUT", "entity")]

@@ -86,8 +86,12 @@ def fakesnow_port(tmp_path):
 
 def snowflake(port: int, **queries: str) -> dict[str, list[dict]]:
     proc = subprocess.run(
-        [str(FAKESNOW / "python"), "-c", QUERY, str(port)], input=json.dumps(queries) + "\n",
-        capture_output=True, text=True, timeout=60, check=False,
+        [str(FAKESNOW / "python"), "-c", QUERY, str(port)],
+        input=json.dumps(queries) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -101,7 +105,10 @@ class SnowflakeSession:
         with log.open("w") as stderr:
             self._proc = subprocess.Popen(
                 [str(FAKESNOW / "python"), "-c", QUERY, str(port)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
             )
 
     def __call__(self, **queries: str) -> dict[str, list[dict]]:
@@ -151,13 +158,18 @@ def test_meltano_run_into_snowflake_upserts_and_keeps_lines_in_variant(tmp_path,
     emulator.knobs.latency_ms = KILLED_RUN_LATENCY_MS
     with SnowflakeSession(fakesnow_port, tmp_path / "snowflake-session.log") as query:
         killed = kill_loader_mid_load(
-            tmp_path, LOADER, lambda: any(landed_tables(query).values()), command_prefix=TIMEOUT,
+            tmp_path,
+            LOADER,
+            lambda: any(landed_tables(query).values()),
+            command_prefix=TIMEOUT,
             executable="target-snowflake",
-            TARGET_SNOWFLAKE_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS), **env,
+            TARGET_SNOWFLAKE_BATCH_SIZE_ROWS=str(KILLED_RUN_BATCH_ROWS),
+            **env,
         )
         emulator.knobs.latency_ms = 0
-        assert_killed_mid_load(tmp_path, killed, f"sandbox:tap-acumatica-to-{LOADER}",
-                               landed_tables(query), emulator)
+        assert_killed_mid_load(
+            tmp_path, killed, f"sandbox:tap-acumatica-to-{LOADER}", landed_tables(query), emulator
+        )
     replayed, _ = replay(tmp_path, f"tap-acumatica {LOADER}", command_prefix=TIMEOUT, **env)
     assert meltano_runs(tmp_path)[replayed] == "SUCCESS"
     first = assert_tables_equal_source(fakesnow_port, emulator)

@@ -78,9 +78,23 @@ def test_plugin_definition_declares_every_setting_with_secrets_sensitive(plugin)
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
 def test_plugin_definition_is_hub_ready(plugin):
     spec = definition(plugin)
-    for key in ("name", "variant", "namespace", "label", "description", "pip_url", "executable",
-                "capabilities", "repo", "docs", "logo_url", "domain_url", "keywords", "maintenance_status",
-                "quality"):
+    for key in (
+        "name",
+        "variant",
+        "namespace",
+        "label",
+        "description",
+        "pip_url",
+        "executable",
+        "capabilities",
+        "repo",
+        "docs",
+        "logo_url",
+        "domain_url",
+        "keywords",
+        "maintenance_status",
+        "quality",
+    ):
         assert spec.get(key), f"{plugin}/meltano-plugin.yml lacks {key}"
     assert spec["namespace"] == plugin.replace("-", "_")
     assert spec["executable"] == plugin
@@ -160,8 +174,12 @@ def test_meltano_yml_installs_each_plugin_with_its_workspace_dependencies():
 
 
 def test_meltano_yml_is_current():
-    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "meltano_plugins.py"), "--check"],
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "meltano_plugins.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
 
 

@@ -70,12 +70,14 @@ def test_an_expansion_the_version_lacks_is_a_clear_error(tmp_path):
 
 
 def test_an_extra_entity_with_a_linked_expansion_is_read_like_the_builtins(tap, emulator):
-    extra = [{
-        "name": "vendor_contacts",
-        "entity": "Vendor",
-        "key_properties": ["VendorID"],
-        "expand": ["MainContact"],
-    }]
+    extra = [
+        {
+            "name": "vendor_contacts",
+            "entity": "Vendor",
+            "key_properties": ["VendorID"],
+            "expand": ["MainContact"],
+        }
+    ]
     sync = tap.sync(["vendor_contacts"], extra_entities=extra)
     vendors = emulator.store.records("Vendor", "24.200.001", expand=("MainContact",))
     source = {r["VendorID"]: r for r in vendors}

@@ -105,7 +105,7 @@ def extra_stream(spec: dict) -> EntityStream:
         check_name(key, f"{where} key property")
     if spec.get("replication_key"):
         check_name(spec["replication_key"], f"{where} replication_key")
-    for prop in ((spec.get("schema") or {}).get("properties") or {}):
+    for prop in (spec.get("schema") or {}).get("properties") or {}:
         check_name(prop, f"{where} schema property")
     return EntityStream(
         name=spec["name"],

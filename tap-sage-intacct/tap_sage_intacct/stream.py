@@ -313,9 +313,7 @@ class IntacctStream(AuditedStream, Stream):
             return ", ".join(f"{name} {row.get(name)!r}" for name in fields)
 
         what = "deletions" if obj == "AUDITHISTORY" else obj
-        remedy = (
-            "set include_deleted to false" if obj == "AUDITHISTORY" else f"deselect stream {self.name}"
-        )
+        remedy = "set include_deleted to false" if obj == "AUDITHISTORY" else f"deselect stream {self.name}"
         msg = (
             f"Stream {self.name}: the gateway returned {obj} rows out of the ({', '.join(fields)}) order "
             f"asked for: {shown(behind)} came after {shown(before)}. Keyset paging cannot trust such "

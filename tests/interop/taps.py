@@ -35,8 +35,10 @@ LOOKER_STREAM = ALLOCATION_QUERY["name"]
 def command(script: str, folder: Path, config: dict, catalog: dict) -> list[str]:
     return [
         ours(script),
-        "--config", write_json(folder, "tap.json", config),
-        "--catalog", write_json(folder, "catalog.json", catalog),
+        "--config",
+        write_json(folder, "tap.json", config),
+        "--catalog",
+        write_json(folder, "catalog.json", catalog),
     ]
 
 

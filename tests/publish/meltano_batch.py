@@ -19,8 +19,17 @@ def main() -> None:
     for argv in json.loads(sys.argv[1]):
         result = runner.invoke(cli, argv, catch_exceptions=True)
         escaped = result.exception if not isinstance(result.exception, SystemExit | type(None)) else None
-        print(json.dumps({"argv": argv, "exit_code": result.exit_code, "stdout": result.stdout,
-                          "exception": repr(escaped) if escaped else None}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "argv": argv,
+                    "exit_code": result.exit_code,
+                    "stdout": result.stdout,
+                    "exception": repr(escaped) if escaped else None,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ def validator(plugin_type: str) -> Draft7Validator:
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
 def test_definition_validates_against_the_hub_schema(plugin):
     definition = yaml.safe_load((ROOT / plugin / "meltano-plugin.yml").read_text())
-    errors = [f"{'/'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
-              for e in validator(PLUGINS[plugin]).iter_errors(definition)]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
+        for e in validator(PLUGINS[plugin]).iter_errors(definition)
+    ]
     assert not errors, f"{plugin}/meltano-plugin.yml fails the Hub's schema:\n" + "\n".join(errors)
 
 
@@ -44,6 +46,10 @@ def test_the_hub_schema_copy_rejects_what_the_hub_rejects():
     definition["sandbox"] = {"config": {}}
     definition["settings"][0]["kind"] = "number"
     messages = " | ".join(e.message for e in validator("extractors").iter_errors(definition))
-    for wanted in ("'variant' is a required property", "'quality' is a required property",
-                   "'sandbox' was unexpected", "'number' is not one of"):
+    for wanted in (
+        "'variant' is a required property",
+        "'quality' is a required property",
+        "'sandbox' was unexpected",
+        "'number' is not one of",
+    ):
         assert wanted in messages, messages

@@ -70,8 +70,16 @@ def dist(tmp_path_factory) -> Path:
     """Every wheel and sdist, built once for the module."""
     out = tmp_path_factory.mktemp("dist")
     names = [distribution(p) for p in PACKAGES]
-    builds = [subprocess.Popen([UV, "build", "--quiet", "--package", name, "--out-dir", str(out)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in names]
+    builds = [
+        subprocess.Popen(
+            [UV, "build", "--quiet", "--package", name, "--out-dir", str(out)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
     for name, build in zip(names, builds, strict=True):
         _, err = build.communicate(timeout=600)
         assert build.returncode == 0, f"uv build --package {name}: {err[-3000:]}"
@@ -126,10 +134,12 @@ def test_every_artifact_passes_twine_check_strict_and_carries_the_license(dist):
 def sources(tmp_path_factory) -> Iterator[dict]:
     """The three source emulators and a Databricks emulator, for the module."""
     data = tmp_path_factory.mktemp("dbx")
-    with AcumaticaEmulator(AcumaticaConfig(port=0)) as acumatica, \
-            IntacctEmulator(IntacctConfig(port=0)) as intacct, \
-            LookerEmulator(LookerConfig(port=0)) as looker, \
-            DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(data))) as databricks:
+    with (
+        AcumaticaEmulator(AcumaticaConfig(port=0)) as acumatica,
+        IntacctEmulator(IntacctConfig(port=0)) as intacct,
+        LookerEmulator(LookerConfig(port=0)) as looker,
+        DatabricksEmulator(DatabricksConfig(port=0, data_dir=str(data))) as databricks,
+    ):
         yield {"acumatica": acumatica, "intacct": intacct, "looker": looker, "databricks": databricks}
 
 
@@ -156,20 +166,24 @@ def test_plugin_installs_alone_from_its_pip_url_and_answers(plugin, dist, source
     run([UV, "pip", "install", "--quiet", "--python", python, *shlex.split(spec["pip_url"])], env=env)
     print(f"{plugin}: installed alone in {time.monotonic() - started:.1f} s")
 
-    installed = {d["name"]: d for d in json.loads(run(
-        [UV, "pip", "list", "--format=json", "--python", python], env=env).stdout)}
+    installed = {
+        d["name"]: d
+        for d in json.loads(run([UV, "pip", "list", "--format=json", "--python", python], env=env).stdout)
+    }
     ours = {name for name in installed if name.startswith("ml-connector-")}
     needs = {distribution(plugin), distribution("packages/run-audit")} | (
-        {distribution("packages/acumatica-client")} if "acumatica" in plugin else set())
+        {distribution("packages/acumatica-client")} if "acumatica" in plugin else set()
+    )
     assert ours == needs, f"{plugin} alone installed {sorted(ours)}"
-    assert all(installed[name]["version"] == VERSION and "editable_project_location" not in installed[name]
-               for name in ours), installed
+    assert all(
+        installed[name]["version"] == VERSION and "editable_project_location" not in installed[name]
+        for name in ours
+    ), installed
 
     executable = str(venv / "bin" / spec["executable"])
     assert run([executable, "--version"], env=env).stdout.startswith(f"{plugin} v{VERSION},")
     module = plugin.replace("-", "_")
-    assert run([python, "-m", module, "--version"], env=env).stdout.startswith(
-        f"{plugin} v{VERSION},")
+    assert run([python, "-m", module, "--version"], env=env).stdout.startswith(f"{plugin} v{VERSION},")
     about = json.loads(run([executable, "--about", "--format=json"], env=env).stdout)
     assert (about["name"], about["version"]) == (plugin, VERSION)
     assert sorted(about["capabilities"]) == sorted(spec["capabilities"])
@@ -187,8 +201,10 @@ def test_plugin_installs_alone_from_its_pip_url_and_answers(plugin, dist, source
 def setting_env(plugin: str, config: dict) -> dict[str, str]:
     """``config`` as the environment variables Meltano reads a plugin's settings from."""
     prefix = plugin.upper().replace("-", "_")
-    return {f"{prefix}_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-            for name, value in config.items()}
+    return {
+        f"{prefix}_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in config.items()
+    }
 
 
 def delta_rows(databricks, schema: str, table: str) -> list[dict]:
@@ -201,11 +217,24 @@ def test_new_meltano_project_adds_installs_tests_and_runs_each_plugin(dist, sour
     run([meltano, "init", "project", "--no-usage-stats"], cwd=tmp_path, env=env)
     project = tmp_path / "project"
     for plugin in sorted(PLUGINS):
-        run([meltano, "add", "--plugin-type", PLUGINS[plugin].rstrip("s"), plugin,
-             "--from-ref", str(ROOT / plugin / "meltano-plugin.yml"), "--no-install"], cwd=project, env=env)
+        run(
+            [
+                meltano,
+                "add",
+                "--plugin-type",
+                PLUGINS[plugin].rstrip("s"),
+                plugin,
+                "--from-ref",
+                str(ROOT / plugin / "meltano-plugin.yml"),
+                "--no-install",
+            ],
+            cwd=project,
+            env=env,
+        )
     added = yaml.safe_load((project / "meltano.yml").read_text())["plugins"]
     assert {p["name"]: p["pip_url"] for kind in added.values() for p in kind} == {
-        p: definition(p)["pip_url"] for p in PLUGINS}
+        p: definition(p)["pip_url"] for p in PLUGINS
+    }
     started = time.monotonic()
     run([meltano, "install"], cwd=project, env=env)
     print(f"meltano install of the five plugins: {time.monotonic() - started:.1f} s")
@@ -218,8 +247,10 @@ def test_new_meltano_project_adds_installs_tests_and_runs_each_plugin(dist, sour
         "target-acumatica": plugin_config("target-acumatica", sources, audit_dir=str(audit_dir)),
     }
     settings = {k: v for plugin, config in configs.items() for k, v in setting_env(plugin, config).items()}
-    settings |= {"TAP_ACUMATICA__SELECT": json.dumps(["vendors.*", "gl_accounts.*"]),
-                 "TAP_SAGE_INTACCT__SELECT": json.dumps(["vendors.*"])}
+    settings |= {
+        "TAP_ACUMATICA__SELECT": json.dumps(["vendors.*", "gl_accounts.*"]),
+        "TAP_SAGE_INTACCT__SELECT": json.dumps(["vendors.*"]),
+    }
     for tap in DISCOVERED:
         run([meltano, "config", "test", tap], cwd=project, env=env | settings)
 

@@ -56,26 +56,48 @@ def representative(spec: dict) -> tuple[str, object]:
 def same(got, want) -> bool:
     if want == DATE and isinstance(got, str):
         return datetime.fromisoformat(got.replace("Z", "+00:00")) == datetime.fromisoformat(
-            want.replace("Z", "+00:00"))
+            want.replace("Z", "+00:00")
+        )
     return got == want and type(got) is type(want)
 
 
 def batch(project: Path, commands: list[list[str]]) -> list[dict]:
-    done = subprocess.run([sys.executable, str(BATCH), json.dumps(commands)], cwd=project, env=clean_env(),
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [sys.executable, str(BATCH), json.dumps(commands)],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 @pytest.mark.timeout(900)
 def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
-    init = subprocess.run([str(BIN / "meltano"), "init", "project", "--no-usage-stats"], cwd=tmp_path,
-                          env=clean_env(), capture_output=True, text=True, timeout=300, check=False)
+    init = subprocess.run(
+        [str(BIN / "meltano"), "init", "project", "--no-usage-stats"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr[-3000:]
     project = tmp_path / "project"
     commands = [
-        ["add", "--plugin-type", PLUGINS[p].rstrip("s"), p,
-         "--from-ref", str(ROOT / p / "meltano-plugin.yml"), "--no-install"]
+        [
+            "add",
+            "--plugin-type",
+            PLUGINS[p].rstrip("s"),
+            p,
+            "--from-ref",
+            str(ROOT / p / "meltano-plugin.yml"),
+            "--no-install",
+        ]
         for p in sorted(PLUGINS)
     ]
     wanted: dict[str, dict[str, object]] = {}
@@ -88,11 +110,17 @@ def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
     commands += [["invoke", "--dump=config", p] for p in sorted(PLUGINS)]
     results = batch(project, commands)
     assert len(results) == len(commands), results[-1:]
-    failed = [f"{' '.join(r['argv'])}: exit {r['exit_code']} {r['exception'] or r['stdout'][-300:]}"
-              for r in results if r["exit_code"] != 0]
+    failed = [
+        f"{' '.join(r['argv'])}: exit {r['exit_code']} {r['exception'] or r['stdout'][-300:]}"
+        for r in results
+        if r["exit_code"] != 0
+    ]
     assert not failed, "\n".join(failed)
-    for plugin, result in zip(sorted(PLUGINS), results[-len(PLUGINS):], strict=True):
-        dumped = json.loads(result["stdout"][result["stdout"].index("{"):])
-        wrong = {name: (dumped.get(name), value) for name, value in wanted[plugin].items()
-                 if not same(dumped.get(name), value)}
+    for plugin, result in zip(sorted(PLUGINS), results[-len(PLUGINS) :], strict=True):
+        dumped = json.loads(result["stdout"][result["stdout"].index("{") :])
+        wrong = {
+            name: (dumped.get(name), value)
+            for name, value in wanted[plugin].items()
+            if not same(dumped.get(name), value)
+        }
         assert not wrong, f"{plugin}: (read back, set) differ: {wrong}"

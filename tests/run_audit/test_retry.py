@@ -146,7 +146,9 @@ def test_the_policy_reads_retry_after_from_an_answer_by_its_clock():
 
 
 def test_shown_urls_carry_no_query_and_no_user_info():
-    assert shown_url("https://user:pw@erp.example.com:8443/a/b?token=x#f") == "https://erp.example.com:8443/a/b"
+    assert (
+        shown_url("https://user:pw@erp.example.com:8443/a/b?token=x#f") == "https://erp.example.com:8443/a/b"
+    )
     assert shown_url("/relative?x=1") == "/relative"
 
 

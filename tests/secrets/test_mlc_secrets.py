@@ -27,8 +27,9 @@ def secrets_cli(tmp_path: Path, *args: str, key: str | None, stdin: str = "", **
     environ["MLC_SECRETS_FILE"] = str(tmp_path / "vault" / "credentials.enc")
     if key is not None:
         environ["MLC_SECRETS_KEY"] = key
-    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, env=environ | env,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [CLI, *args], input=stdin, capture_output=True, text=True, env=environ | env, timeout=120, check=False
+    )
 
 
 @pytest.fixture
@@ -40,8 +41,14 @@ def key(tmp_path) -> str:
 
 @pytest.fixture
 def vault(tmp_path, key) -> Path:
-    stored = secrets_cli(tmp_path, "set", "TAP_ACUMATICA_CLIENT_SECRET", "TAP_ACUMATICA_PASSWORD",
-                         key=key, stdin=f"{CLIENT_SECRET}\n{PASSWORD}\n")
+    stored = secrets_cli(
+        tmp_path,
+        "set",
+        "TAP_ACUMATICA_CLIENT_SECRET",
+        "TAP_ACUMATICA_PASSWORD",
+        key=key,
+        stdin=f"{CLIENT_SECRET}\n{PASSWORD}\n",
+    )
     assert stored.returncode == 0, stored.stderr
     assert CLIENT_SECRET not in stored.stdout + stored.stderr
     return tmp_path / "vault" / "credentials.enc"
@@ -57,8 +64,10 @@ def test_values_are_encrypted_at_rest_and_listed_by_name_only(tmp_path, key, vau
 
 
 def test_run_puts_the_secrets_only_into_the_child_environment(tmp_path, key, vault):
-    probe = ("import os, sys; sys.exit(0 if os.environ['TAP_ACUMATICA_CLIENT_SECRET'] == sys.argv[1] "
-             "and os.environ['TAP_ACUMATICA_PASSWORD'] == sys.argv[2] else 3)")
+    probe = (
+        "import os, sys; sys.exit(0 if os.environ['TAP_ACUMATICA_CLIENT_SECRET'] == sys.argv[1] "
+        "and os.environ['TAP_ACUMATICA_PASSWORD'] == sys.argv[2] else 3)"
+    )
     ran = secrets_cli(tmp_path, "run", "--", sys.executable, "-c", probe, CLIENT_SECRET, PASSWORD, key=key)
     assert ran.returncode == 0, ran.stderr
     assert "TAP_ACUMATICA_CLIENT_SECRET" not in os.environ
@@ -116,19 +125,30 @@ def test_import_a_dotenv_file(tmp_path, key):
 @pytest.mark.e2e
 def test_meltano_run_with_decrypted_credentials_leaves_no_secret_anywhere(tmp_path, key, vault):
     """The credentials reach the tap only through `mlc-secrets run`; no log, state or database holds them."""
-    config = EmulatorConfig(port=0, users=(User("admin", PASSWORD),),
-                            clients=(OAuthClient(EmulatorConfig().clients[0].client_id, CLIENT_SECRET),))
+    config = EmulatorConfig(
+        port=0,
+        users=(User("admin", PASSWORD),),
+        clients=(OAuthClient(EmulatorConfig().clients[0].client_id, CLIENT_SECRET),),
+    )
     logs = ROOT / ".meltano" / "logs"
     before = {p for p in logs.rglob("*") if p.is_file()} if logs.exists() else set()
     with AcumaticaEmulator(config) as emulator:
         env = {"MLC_SECRETS_KEY": key, "MLC_SECRETS_FILE": str(vault)}
-        proc = meltano_run(tmp_path, "target-duckdb", command_prefix=[CLI, "run", "--"],
-                           TAP_ACUMATICA_BASE_URL=emulator.base_url,
-                           TARGET_DUCKDB_FILEPATH=str(tmp_path / "warehouse.duckdb"), **env)
+        proc = meltano_run(
+            tmp_path,
+            "target-duckdb",
+            command_prefix=[CLI, "run", "--"],
+            TAP_ACUMATICA_BASE_URL=emulator.base_url,
+            TARGET_DUCKDB_FILEPATH=str(tmp_path / "warehouse.duckdb"),
+            **env,
+        )
         assert emulator.stats.tokens_issued >= 1  # the decrypted credentials were the ones used
-    places = {"stdout": proc.stdout.encode(), "stderr": proc.stderr.encode(),
-              "meltano system database": (tmp_path / "meltano.db").read_bytes(),
-              "warehouse": (tmp_path / "warehouse.duckdb").read_bytes()}
+    places = {
+        "stdout": proc.stdout.encode(),
+        "stderr": proc.stderr.encode(),
+        "meltano system database": (tmp_path / "meltano.db").read_bytes(),
+        "warehouse": (tmp_path / "warehouse.duckdb").read_bytes(),
+    }
     for path in (p for p in logs.rglob("*") if p.is_file() and p not in before):
         places[str(path)] = path.read_bytes()
     for name, content in places.items():
@@ -174,8 +194,11 @@ def private_run_dirs(run_root: Path) -> list[Path]:
 
 def open_to_others(path: Path, top: Path) -> list[str]:
     """``path`` and each directory below ``top`` down to it that group or others may use."""
-    return [f"{p} {stat.S_IMODE(p.lstat().st_mode):o}" for p in (path, *path.parents)
-            if p.is_relative_to(top) and p != top and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+    return [
+        f"{p} {stat.S_IMODE(p.lstat().st_mode):o}"
+        for p in (path, *path.parents)
+        if p.is_relative_to(top) and p != top and stat.S_IMODE(p.lstat().st_mode) & 0o077
+    ]
 
 
 @pytest.mark.e2e
@@ -187,18 +210,34 @@ def test_plugin_config_files_are_private_during_a_run_and_gone_after_it_or_a_kil
     secrets = (CLIENT_SECRET, PASSWORD)
     started = time.time() - 1
     run_root = tmp_path / "runtime"
-    config = EmulatorConfig(port=0, users=(User("admin", PASSWORD),), latency_ms=150,
-                            clients=(OAuthClient(EmulatorConfig().clients[0].client_id, CLIENT_SECRET),))
-    env = {k: v for k, v in meltano_env(tmp_path).items()
-           if not k.startswith("MLC_SECRETS_") and k != "XDG_RUNTIME_DIR"}
-    env |= {"MLC_SECRETS_KEY": key, "MLC_SECRETS_FILE": str(vault), "MLC_SECRETS_RUN_ROOT": str(run_root),
-            "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb")}
+    config = EmulatorConfig(
+        port=0,
+        users=(User("admin", PASSWORD),),
+        latency_ms=150,
+        clients=(OAuthClient(EmulatorConfig().clients[0].client_id, CLIENT_SECRET),),
+    )
+    env = {
+        k: v
+        for k, v in meltano_env(tmp_path).items()
+        if not k.startswith("MLC_SECRETS_") and k != "XDG_RUNTIME_DIR"
+    }
+    env |= {
+        "MLC_SECRETS_KEY": key,
+        "MLC_SECRETS_FILE": str(vault),
+        "MLC_SECRETS_RUN_ROOT": str(run_root),
+        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
+    }
     command = [CLI, "run", "--", MELTANO, "--environment=sandbox", "run", "tap-acumatica", "target-duckdb"]
 
     def start(emulator) -> subprocess.Popen:
-        return subprocess.Popen(command, cwd=ROOT, env=env | {"TAP_ACUMATICA_BASE_URL": emulator.base_url},
-                                stdout=subprocess.DEVNULL, stderr=(tmp_path / "run.log").open("a"),
-                                start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env | {"TAP_ACUMATICA_BASE_URL": emulator.base_url},
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "run.log").open("a"),
+            start_new_session=True,
+        )
 
     def config_files_during(proc: subprocess.Popen) -> list[Path]:
         """Once the tap runs: the files that hold a secret, all checked to be private and outside the
@@ -234,8 +273,17 @@ def test_plugin_config_files_are_private_during_a_run_and_gone_after_it_or_a_kil
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         assert all(path.exists() for path in held)  # what the next start has to remove
-        nothing = secrets_cli(tmp_path, "run", "--", sys.executable, "-c", "pass", key=key,
-                              MLC_SECRETS_RUN_ROOT=str(run_root), MELTANO_PROJECT_ROOT=str(ROOT))
+        nothing = secrets_cli(
+            tmp_path,
+            "run",
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+            key=key,
+            MLC_SECRETS_RUN_ROOT=str(run_root),
+            MELTANO_PROJECT_ROOT=str(ROOT),
+        )
         assert nothing.returncode == 0, nothing.stderr
         assert "left by a run that was killed" in nothing.stderr
         assert private_run_dirs(run_root) == []

@@ -48,8 +48,14 @@ def test_schema_is_typed_from_the_explore_and_names_are_warehouse_safe(emulator)
     assert vendors["created_date"]["format"] == "date"
     gl = sync.schemas["gl_by_account"]["properties"]
     assert list(gl) == [
-        "period", "account", "vendors__vendor_name", "net_amount", "count",
-        "_audit_run_id", "_audit_source_id", "_audit_source_version",
+        "period",
+        "account",
+        "vendors__vendor_name",
+        "net_amount",
+        "count",
+        "_audit_run_id",
+        "_audit_source_id",
+        "_audit_source_version",
     ]
     assert gl["net_amount"]["type"] == ["number", "null"] and gl["count"]["type"] == ["integer", "null"]
     assert "gl_lines.net_amount" in gl["net_amount"]["description"]

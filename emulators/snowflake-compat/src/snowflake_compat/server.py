@@ -35,12 +35,14 @@ STAGED = r"'@~/target-snowflake/(?P<sync>[^'/]+)/?'"
 
 PUT = re.compile(r"put\s+(?P<src>'[^']*'|\S+)\s+'@~/(?P<path>[^']*)'(?P<rest>.*)", FLAGS)
 MERGE = re.compile(
-    r"merge into (?P<table>\S+) d using \((?P<select>select .+) from " + STAGED
+    r"merge into (?P<table>\S+) d using \((?P<select>select .+) from "
+    + STAGED
     + r"\s*\(file_format => [^)]+\)\s*(?P<qualify>QUALIFY .+?)\) s (?P<rest>on .+)",
     FLAGS,
 )
 COPY = re.compile(
-    r"copy into (?P<table>\S+) (?P<columns>\([^)]*\)) from \((?P<select>select .+) from " + STAGED
+    r"copy into (?P<table>\S+) (?P<columns>\([^)]*\)) from \((?P<select>select .+) from "
+    + STAGED
     + r"\)\s*file_format = \(format_name='[^']*'\)",
     FLAGS,
 )
@@ -85,8 +87,11 @@ _MERGE_LOCK = threading.Lock()
 def _merge(cursor, match, *args, **kwargs):
     staged = _load_staged(cursor, match["sync"])
     # DuckDB cannot run QUALIFY inside MERGE ... USING (subquery): de-duplicate into a table first.
-    _execute(cursor, f"CREATE OR REPLACE TABLE {staged}_SRC AS {_from_staged(match['select'], staged)} "
-                     f"from {staged} {_from_staged(match['qualify'], staged)}")
+    _execute(
+        cursor,
+        f"CREATE OR REPLACE TABLE {staged}_SRC AS {_from_staged(match['select'], staged)} "
+        f"from {staged} {_from_staged(match['qualify'], staged)}",
+    )
     merge = f"merge into {match['table']} d using {staged}_SRC s {match['rest']}"
     with _MERGE_LOCK, _current_schema(cursor, match["table"]):
         return _execute(cursor, merge, *args, **kwargs)
@@ -108,12 +113,20 @@ def _current_schema(cursor, table: str):
 
 def _copy(cursor, match, *args, **kwargs):
     staged = _load_staged(cursor, match["sync"])
-    _execute(cursor, f"insert into {match['table']} {match['columns']} "
-                     f"{_from_staged(match['select'], staged)} from {staged}")
+    _execute(
+        cursor,
+        f"insert into {match['table']} {match['columns']} "
+        f"{_from_staged(match['select'], staged)} from {staged}",
+    )
     loaded = cursor.rowcount or 0
     # COPY answers one row per file; the target sums rows_loaded.
-    return _execute(cursor, f"select '{match['sync']}' as file, 'LOADED' as status, "
-                            f"{loaded} as rows_parsed, {loaded} as rows_loaded", *args, **kwargs)
+    return _execute(
+        cursor,
+        f"select '{match['sync']}' as file, 'LOADED' as status, "
+        f"{loaded} as rows_parsed, {loaded} as rows_loaded",
+        *args,
+        **kwargs,
+    )
 
 
 def _remove(cursor, match, *args, **kwargs):

@@ -1,10 +1,10 @@
 """``mlc-secrets``: keep credentials encrypted at rest; decrypt them only into one run's environment.
 
-    mlc-secrets keygen                  # print a new key; keep it in MLC_SECRETS_KEY (or --keyring)
-    mlc-secrets set TAP_ACUMATICA_PASSWORD   # prompts, or one line per name on stdin
-    mlc-secrets import .env             # encrypt an existing dotenv file, then delete the plain file
-    mlc-secrets list                    # names only, never values
-    mlc-secrets run -- meltano run tap-acumatica target-databricks
+mlc-secrets keygen                  # print a new key; keep it in MLC_SECRETS_KEY (or --keyring)
+mlc-secrets set TAP_ACUMATICA_PASSWORD   # prompts, or one line per name on stdin
+mlc-secrets import .env             # encrypt an existing dotenv file, then delete the plain file
+mlc-secrets list                    # names only, never values
+mlc-secrets run -- meltano run tap-acumatica target-databricks
 """
 
 from __future__ import annotations
@@ -174,10 +174,14 @@ def _in_terminal_foreground() -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlc-secrets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--file", default=os.environ.get(FILE_ENV, DEFAULT_FILE),
-                        help=f"the encrypted file (default ${FILE_ENV} or {DEFAULT_FILE})")
+    parser = argparse.ArgumentParser(
+        prog="mlc-secrets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--file",
+        default=os.environ.get(FILE_ENV, DEFAULT_FILE),
+        help=f"the encrypted file (default ${FILE_ENV} or {DEFAULT_FILE})",
+    )
     parser.add_argument("--key-file", default=None, help="read the key from this file (mode 600)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("keygen", help="print a new key (or store it in the OS keyring)")

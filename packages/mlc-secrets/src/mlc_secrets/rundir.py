@@ -32,8 +32,16 @@ SYS_DIR_ENV = "MELTANO_SYS_DIR_ROOT"
 PROJECT_ROOT_ENV = "MELTANO_PROJECT_ROOT"
 #: The system dir's folders of installed plugins, one per Meltano plugin type. Made in the project's
 #: system dir when missing, so that `meltano install` under `mlc-secrets run` installs into the project.
-PLUGIN_DIRS = ("extractors", "loaders", "mappers", "utilities", "transformers", "orchestrators", "transforms",
-               "files")
+PLUGIN_DIRS = (
+    "extractors",
+    "loaders",
+    "mappers",
+    "utilities",
+    "transformers",
+    "orchestrators",
+    "transforms",
+    "files",
+)
 #: Meltano's default system database (sqlite:///$MELTANO_SYS_DIR_ROOT/meltano.db). SQLite resolves the
 #: link, so the database and its journal stay in the project.
 SYSTEM_DB = "meltano.db"

@@ -36,8 +36,10 @@ def new_key() -> str:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise VaultError(f"{name!r} is not an environment variable name (letters, digits and _; "
-                         "e.g. TAP_ACUMATICA_CLIENT_SECRET)")
+        raise VaultError(
+            f"{name!r} is not an environment variable name (letters, digits and _; "
+            "e.g. TAP_ACUMATICA_CLIENT_SECRET)"
+        )
     return name
 
 
@@ -90,14 +92,18 @@ def load_key(key_file: str | os.PathLike | None = None) -> bytes:
             if stored:
                 source, key = "the OS keyring", stored
     if key is None:
-        raise VaultError(f"no key: set {KEY_ENV}, pass --key-file (or {KEY_FILE_ENV}), or store one in "
-                         "the OS keyring with `mlc-secrets keygen --keyring`")
+        raise VaultError(
+            f"no key: set {KEY_ENV}, pass --key-file (or {KEY_FILE_ENV}), or store one in "
+            "the OS keyring with `mlc-secrets keygen --keyring`"
+        )
     key_bytes = key.strip().encode()
     try:
         Fernet(key_bytes)
     except ValueError:
-        raise VaultError(f"the key from {source} is not a valid key (32 url-safe base64-encoded bytes); "
-                         "make one with `mlc-secrets keygen`") from None
+        raise VaultError(
+            f"the key from {source} is not a valid key (32 url-safe base64-encoded bytes); "
+            "make one with `mlc-secrets keygen`"
+        ) from None
     return key_bytes
 
 
@@ -127,8 +133,9 @@ class Vault:
         try:
             plain = self._fernet.decrypt(self.path.read_bytes().strip())
         except InvalidToken:
-            raise VaultError(f"cannot decrypt {self.path}: the key is wrong or the file was altered; "
-                             "nothing was decrypted") from None
+            raise VaultError(
+                f"cannot decrypt {self.path}: the key is wrong or the file was altered; nothing was decrypted"
+            ) from None
         document = json.loads(plain)
         secrets = document.get("secrets") if isinstance(document, dict) else None
         if document.get("version") != FORMAT_VERSION or not isinstance(secrets, dict):
@@ -138,8 +145,9 @@ class Vault:
     def write(self, secrets: dict[str, str]) -> None:
         for name in secrets:
             check_name(name)
-        token = self._fernet.encrypt(json.dumps({"version": FORMAT_VERSION, "secrets": secrets},
-                                                sort_keys=True).encode())
+        token = self._fernet.encrypt(
+            json.dumps({"version": FORMAT_VERSION, "secrets": secrets}, sort_keys=True).encode()
+        )
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
         try:

@@ -35,9 +35,7 @@ logger = logging.getLogger(__name__)
 #: Snowflake, BigQuery); 63 also fits PostgreSQL-style loaders, and leaves room for a table prefix.
 MAX_NAME_LENGTH = 63
 _SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-NAME_RULE = (
-    f"letters, digits and _ only, starting with a letter or _, at most {MAX_NAME_LENGTH} characters"
-)
+NAME_RULE = f"letters, digits and _ only, starting with a letter or _, at most {MAX_NAME_LENGTH} characters"
 
 
 class SettingError(ConfigValidationError, ValueError):
