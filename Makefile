@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-list test test-fast bench lint clean
+.PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-list test test-fast bench lint format format-check typecheck check clean
 
 help:
 	@echo "make demo   - tap-acumatica into Delta tables through the local Acumatica and Databricks emulators"
@@ -21,6 +21,9 @@ help:
 	@echo "make interop-plugins - third-party Singer taps and targets, each in its own venv, for tests/interop"
 	@echo "make bench  - throughput, request and memory figures of every connector"
 	@echo "make lint   - ruff over the packages, tests and scripts"
+	@echo "make format - rewrite the code in the project's format (ruff format)"
+	@echo "make typecheck - mypy --strict over the plugins and shared packages"
+	@echo "make check  - lint, format check and type check: what CI runs before the tests"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -96,8 +99,24 @@ bench: env
 	$(BIN)/python bench/target_databricks_load.py
 	$(BIN)/python bench/target_acumatica_post.py
 
+# What the code checks cover; .pre-commit-config.yaml runs the same three checks on commit.
+CHECKED := packages emulators tap-acumatica tap-sage-intacct tap-looker target-databricks target-acumatica tests scripts bench
+
 lint: env
-	$(UV) run --no-sync --with ruff==0.14.5 ruff check packages emulators tap-acumatica tap-sage-intacct tap-looker target-databricks target-acumatica tests scripts bench
+	$(BIN)/ruff check $(CHECKED)
+
+format: env
+	$(BIN)/ruff format $(CHECKED)
+	$(BIN)/ruff check --fix-only --quiet $(CHECKED)
+
+format-check: env
+	$(BIN)/ruff format --check $(CHECKED)
+
+# mypy --strict over the packages listed in pyproject.toml [tool.mypy].
+typecheck: env
+	$(BIN)/mypy
+
+check: lint format-check typecheck
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .meltano output

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from measure import EmulatorProcess, print_report, sync_one_stream
 
-from tests.taprun import SANDBOX
+from tests.support.taprun import SANDBOX
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ PORTS = {
 }
 
 #: The streams the BigQuery flow selects (the tables of the README's BigQuery section, and the run's
-#: record), as tests/test_e2e_bigquery.py does: the emulator loads each table slowly.
+#: record), as tests/e2e/test_acumatica_to_bigquery.py does: the emulator loads each table slowly.
 BIGQUERY_SELECT = [
     "vendors",
     "bills",

@@ -5,7 +5,7 @@
 
 `--write` replaces `capabilities` (exactly what --about lists), `settings` (one entry per config property,
 its `kind` from the JSON schema type) and, when the file has none, `settings_group_validation` (the
-required settings), keeping the hand-written Hub metadata. tests/test_packaging.py and
+required settings), keeping the hand-written Hub metadata. tests/publish/test_definitions.py and
 tests/publish/test_hub_definitions.py check the result.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 
-from tests.taprun import SANDBOX, TapRunner
+from tests.support.taprun import SANDBOX, TapRunner
 
 
 @pytest.fixture

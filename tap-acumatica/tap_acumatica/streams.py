@@ -1,118 +1,365 @@
-"""The entities tap-acumatica reads out of the box, in Acumatica's own names.
+"""How every Acumatica stream is read: keyset paging, unwrapping, retries and bookmarks.
 
-Each entry declares what a stream is; how it is read lives in ``client.AcumaticaStream``.
-More entities can be added with the ``extra_entities`` setting.
+Paging. Acumatica has no count and no continuation token, only ``$top``/``$skip``. Offset
+paging loses or repeats rows when records change mid-run, so streams page with a keyset
+cursor instead. Two orders are used:
+
+- timestamp order (``$orderby=<replication key>,<keys>``): the cursor is the last row's
+  (timestamp, keys), so any number of rows sharing one timestamp page correctly, and the
+  bookmark can advance while the stream runs;
+- key order (the server's default order, for full-table streams and for instances that
+  ignore ``$orderby``): the cursor is the last row's keys inside a fixed timestamp window,
+  and the bookmark moves only when the stream has finished.
+
+Every incremental read is bounded above by the instance's clock at the start of the run
+(``le`` the server ``Date``), so a record changed during the run is read on the next run
+rather than twice or out of order.
+
+Bookmarks. The SDK is told about a timestamp only once every row carrying it has been
+emitted (the previous group's value), so a run cut off inside a group of equal timestamps
+resumes with ``gt bookmark`` and loses nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from mlc_run_audit.checks import SettingError, check_name
+import msgspec
+import requests
+from acumatica_client import odata
+from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, describe_error
+from mlc_run_audit.retry import RetriesExhausted, Retry
+from mlc_run_audit.tap import AuditedStream, with_audit_columns
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_acumatica.schema import RecordShape
 
-@dataclass(frozen=True)
-class EntityStream:
-    """One stream: which entity, its natural key, and which detail arrays it keeps."""
+if TYPE_CHECKING:
+    from tap_acumatica.entities import EntityStream
+    from tap_acumatica.tap import TapAcumatica
 
-    name: str
-    entity: str
-    key_properties: tuple[str, ...]
-    expand: tuple[str, ...] = ()
-    description: str = ""
-    #: None picks the newest timestamp field the endpoint version has; "" forces full table.
-    replication_key: str | None = None
-    schema: dict | None = field(default=None, compare=False)
+#: Exact decimals: amounts must not pass through binary floating point.
+_decode = msgspec.json.Decoder(float_hook=Decimal).decode
 
+#: An answer that broke off mid-body: as transient as no answer at all.
+_CUT_OFF = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
-#: Timestamp fields an entity may offer, best first. StockItem has only ``LastModified``
-#: before 24.200.001; SalesInvoice has none before 23.200.001 and Subaccount none at all.
-REPLICATION_KEY_CANDIDATES = ("LastModifiedDateTime", "LastModified")
-
-BUILTIN_STREAMS: tuple[EntityStream, ...] = (
-    EntityStream("vendors", "Vendor", ("VendorID",), description="AP vendors (AP303000)."),
-    EntityStream(
-        "bills",
-        "Bill",
-        ("Type", "ReferenceNbr"),
-        ("Details",),
-        "AP bills, debit and credit adjustments (AP301000), with lines in Details.",
-    ),
-    EntityStream(
-        "purchase_orders",
-        "PurchaseOrder",
-        ("Type", "OrderNbr"),
-        ("Details",),
-        "Purchase orders (PO301000), with lines in Details.",
-    ),
-    EntityStream(
-        "ap_payments",
-        "Check",
-        ("Type", "ReferenceNbr"),
-        ("Details",),
-        "AP payments, prepayments and refunds: entity Check (AP302000), applications in Details.",
-    ),
-    EntityStream("gl_accounts", "Account", ("AccountCD",), description="GL accounts (GL202500)."),
-    EntityStream(
-        "subaccounts",
-        "Subaccount",
-        ("SubaccountCD",),
-        description="GL subaccounts (GL203000); no timestamp field, read in full each run.",
-    ),
-    EntityStream(
-        "journal_transactions",
-        "JournalTransaction",
-        ("Module", "BatchNbr"),
-        ("Details",),
-        "GL journal transactions (GL301000), with journal lines in Details.",
-    ),
-    EntityStream(
-        "sales_invoices",
-        "SalesInvoice",
-        ("Type", "ReferenceNbr"),
-        ("Details",),
-        "SO invoices (SO303000); incremental from endpoint 23.200.001, full table before.",
-    ),
-    EntityStream(
-        "invoices",
-        "Invoice",
-        ("Type", "ReferenceNbr"),
-        ("Details",),
-        "AR invoices and memos (AR301000), with lines in Details.",
-    ),
-    EntityStream("customers", "Customer", ("CustomerID",), description="Customers (AR303000)."),
-    EntityStream(
-        "stock_items",
-        "StockItem",
-        ("InventoryID",),
-        description="Stock items (IN202500); LastModified before 24.200.001.",
-    ),
-)
+TIMESTAMP_ORDER = "timestamp"
+KEY_ORDER = "key"
 
 
-def extra_stream(spec: dict) -> EntityStream:
-    """A stream from one ``extra_entities`` entry of the config. Its name, and the property names of
-    its schema, reach the loaders as table and column names: unsafe ones are refused, not renamed
-    (the fields of Acumatica entities are plain identifiers)."""
-    missing = [k for k in ("name", "entity", "key_properties") if not spec.get(k)]
-    if missing:
-        entry = spec.get("name") or spec.get("entity")
-        msg = f"Setting extra_entities: entry {entry!r} lacks {', '.join(missing)}."
-        raise SettingError(msg)
-    check_name(spec["name"], "Setting extra_entities: stream name")
-    where = f"Setting extra_entities, stream {spec['name']}:"
-    for key in spec["key_properties"]:
-        check_name(key, f"{where} key property")
-    if spec.get("replication_key"):
-        check_name(spec["replication_key"], f"{where} replication_key")
-    for prop in (spec.get("schema") or {}).get("properties") or {}:
-        check_name(prop, f"{where} schema property")
-    return EntityStream(
-        name=spec["name"],
-        entity=spec["entity"],
-        key_properties=tuple(spec["key_properties"]),
-        expand=tuple(spec.get("expand") or ()),
-        description=spec.get("description") or f"Acumatica entity {spec['entity']} (from extra_entities).",
-        replication_key=spec.get("replication_key"),
-        schema=spec.get("schema"),
-    )
+class PageCursor(BaseAPIPaginator[tuple | None]):
+    """Keyset paginator: the next page starts after the last row of this one.
+
+    ``parse_response`` records the cursor of each page (it has the decoded rows); the
+    paginator only hands it on. A page shorter than ``$top`` is the last one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.next_cursor: tuple | None = None
+        self.page_full = False
+
+    def get_next(self, response: requests.Response) -> tuple | None:
+        return self.next_cursor
+
+    def has_more(self, response: requests.Response) -> bool:
+        return self.page_full
+
+
+class AcumaticaStream(AuditedStream, RESTStream):
+    """A top-level entity of the contract-based REST API, read incrementally when it can be."""
+
+    # Records are unwrapped against the same catalog the schema comes from, so they
+    # already conform; the SDK's per-record conformance pass would only cost time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    is_sorted = True
+    records_jsonpath = "$[*]"
+
+    def __init__(self, tap: TapAcumatica, spec: EntityStream, shape: RecordShape) -> None:
+        self.spec = spec
+        self.shape = shape
+        self._tap_ref = tap
+        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        super().__init__(tap, name=spec.name, schema=schema, path=f"/{spec.entity}")
+        self.primary_keys = list(spec.key_properties)
+        self.replication_key = shape.utc_field
+        self._order = KEY_ORDER
+        self._paginator: PageCursor | None = None
+        self._lower: tuple[str, str] | None = None
+        self._upper: str | None = None
+        self._group_value: str | None = None
+        self._max_value: str | None = None
+        self._unauthorized = 0
+        self._progress = _Progress(self)
+        # A checkpoint per page: a run cut off loses at most one page of progress.
+        self.STATE_MSG_FREQUENCY = self.page_size
+
+    # Where and how to ask ----------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:
+        return self._tap_ref.instance.endpoint_url
+
+    @property
+    def requests_session(self) -> requests.Session:
+        # One session (and so one sign-in, one API-user slot) for the whole run.
+        return self._tap_ref.http_session
+
+    @property
+    def authenticator(self):
+        return self._tap_ref.auth
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 300))
+
+    @property
+    def page_size(self) -> int:
+        return int(self.config.get("page_size", 1000))
+
+    @property
+    def cursor_columns(self) -> list[str]:
+        keys = list(self.spec.key_properties)
+        return [self.replication_key, *keys] if self._order == TIMESTAMP_ORDER else keys
+
+    def get_new_paginator(self) -> PageCursor:
+        self._paginator = PageCursor()
+        return self._paginator
+
+    def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"$top": self.page_size}
+        terms = self._window_terms()
+        if next_page_token is not None:
+            terms.append(odata.after(self.cursor_columns, next_page_token))
+        if terms:
+            params["$filter"] = " and ".join(terms)
+        if self._order == TIMESTAMP_ORDER:
+            params["$orderby"] = ",".join(self.cursor_columns)
+        if self.shape.expand:
+            params["$expand"] = ",".join(self.shape.expand)
+        if self.shape.custom:
+            params["$custom"] = ",".join(c.query for c in self.shape.custom)
+        return params
+
+    def _window_terms(self) -> list[str]:
+        rk = self.replication_key
+        if not rk:
+            return []
+        terms = []
+        if self._lower is not None:
+            op, value = self._lower
+            terms.append(f"{rk} {op} {odata.datetimeoffset_literal(datetime.fromisoformat(value))}")
+        if self._upper is not None:
+            terms.append(f"{rk} le {odata.datetimeoffset_literal(datetime.fromisoformat(self._upper))}")
+        return terms
+
+    # Reading -----------------------------------------------------------------------
+
+    def get_records(self, context: dict | None) -> Iterable[dict]:
+        self._begin(context)
+        yield from self.request_records(context)
+        # Every row of the last timestamp group has been emitted: it may be bookmarked.
+        final = self._max_value if self._order == KEY_ORDER else self._group_value
+        if final is not None and self.replication_key:
+            super()._increment_stream_state({self.replication_key: final}, context=context)
+        self._progress.done()
+
+    def _begin(self, context: dict | None) -> None:
+        self._group_value = self._max_value = None
+        self._progress.start()
+        rk = self.replication_key
+        if not rk:
+            self._order = KEY_ORDER
+            return
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark:
+            self._lower = ("gt", bookmark)
+        elif self.config.get("start_date"):
+            self._lower = ("ge", self.get_starting_timestamp(context).isoformat())
+        else:
+            self._lower = None
+        server_now = self._tap_ref.server_time
+        self._upper = server_now.isoformat() if server_now else None
+        self._order = self._tap_ref.paging_order(self)
+        self.logger.info(
+            "Reading %s (%s) %s, %s order.",
+            self.name,
+            self.spec.entity,
+            f"with {rk} {self._lower[0]} {self._lower[1]}" if self._lower else "from the beginning",
+            self._order,
+        )
+
+    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+        rows = _decode(response.content)
+        if not isinstance(rows, list):
+            msg = f"Expected a JSON array of {self.spec.entity} records from {describe_error(response)}"
+            raise FatalAPIError(msg)
+        paginator = self._paginator
+        if paginator is not None:
+            paginator.page_full = len(rows) >= self.page_size
+            paginator.next_cursor = self._cursor_of(rows[-1]) if rows else None
+        self._check_order(rows)
+        self._progress.page(len(rows))
+        unwrap = self.shape.unwrap
+        for row in rows:
+            yield unwrap(row)
+
+    def _cursor_of(self, row: dict) -> tuple:
+        values = []
+        for column in self.cursor_columns:
+            wrapped = row.get(column)
+            value = wrapped.get("value") if isinstance(wrapped, dict) else None
+            if value is None:
+                msg = (
+                    f"{self.spec.entity} record {row.get('id')} has no {column}; "
+                    f"it cannot be paged past. Check key_properties of stream {self.name}."
+                )
+                raise FatalAPIError(msg)
+            # Timestamps go back as typed literals, keeping the server's own precision.
+            values.append(datetime.fromisoformat(value) if column == self.replication_key else value)
+        return tuple(values)
+
+    def _check_order(self, rows: list[dict]) -> None:
+        if self._order != TIMESTAMP_ORDER or len(rows) < 2:
+            return
+        rk = self.replication_key
+        previous = None
+        for row in rows:
+            value = (row.get(rk) or {}).get("value")
+            if value is None:
+                continue  # _cursor_of names the record if it ends a page
+            current = datetime.fromisoformat(value)
+            if previous is not None and current < previous:
+                msg = (
+                    f"Stream {self.name}: the instance returned {self.spec.entity} records out of {rk} "
+                    "order although $orderby asked for it. Set paging_order to 'key' for this instance."
+                )
+                raise FatalAPIError(msg)
+            previous = current
+
+    # Bookmarks ---------------------------------------------------------------------
+
+    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+        rk = self.replication_key
+        if not rk:
+            return
+        value = latest_record.get(rk)
+        if value is None:
+            return
+        if self._order == KEY_ORDER:
+            # Rows arrive in key order: only the window's end is safe, at the end.
+            if self._max_value is None or value > self._max_value:
+                self._max_value = value
+            return
+        if self._group_value is not None and value != self._group_value:
+            super()._increment_stream_state({rk: self._group_value}, context=context)
+        self._group_value = value
+
+    # Audit -------------------------------------------------------------------------
+
+    def audit_source(self, record: dict) -> tuple[Any, Any]:
+        """The entity's ``id`` (its NoteID) and its last-modified time."""
+        return record.get("id"), record.get(self.replication_key) if self.replication_key else None
+
+    # Errors and retries ------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == 401:
+            self._unauthorized += 1
+            if self._unauthorized > 1:
+                msg = (
+                    f"Acumatica refused the request after signing in again: {describe_error(response)}. "
+                    "Check that the user has rights to this entity."
+                )
+                raise AcumaticaAuthError(msg)
+            self._tap_ref.auth.invalidate()
+            raise RetriableAPIError(describe_error(response), response)
+        if status in RETRIABLE_STATUSES:
+            raise RetriableAPIError(describe_error(response), response)
+        if status >= 400:
+            raise FatalAPIError(f"Stream {self.name}: {describe_error(response)}")
+        self._unauthorized = 0
+
+    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+        """Send under the run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own:
+        one rule and one log line per retry for every request of the run. A 401 is repeated at
+        once, after ``validate_response`` made the authenticator sign in again."""
+        policy = self._tap_ref.retry_policy
+
+        def send_once(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+            for _ in range(2):
+                try:
+                    return func(prepared_request, context)
+                except _CUT_OFF as exc:
+                    raise Retry(f"answer cut off ({type(exc).__name__})") from None
+                except RetriableAPIError as exc:
+                    response = exc.response
+                    if response is not None and response.status_code == 401:
+                        continue  # signed in again; a second 401 is an AcumaticaAuthError
+                    raise Retry(
+                        str(exc),
+                        status=response.status_code if response is not None else None,
+                        retry_after=policy.retry_after(response) if response is not None else None,
+                        response=response,
+                    ) from None
+            raise AssertionError("unreachable")
+
+        def send(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+            try:
+                return policy.run(
+                    lambda: send_once(prepared_request, context),
+                    method=prepared_request.method or "GET",
+                    url=prepared_request.url or self.url_base,
+                    what=f"stream {self.name}",
+                )
+            except RetriesExhausted as exc:
+                raise FatalAPIError(str(exc)) from None
+
+        return send
+
+
+class _Progress:
+    """Logs records, rate and bookmark of the current stream every few seconds."""
+
+    INTERVAL_S = 15.0
+
+    def __init__(self, stream: AcumaticaStream) -> None:
+        self._stream = stream
+        self._start = self._last = 0.0
+        self.records = 0
+        self.pages = 0
+
+    def start(self) -> None:
+        self._start = self._last = time.monotonic()
+        self.records = self.pages = 0
+
+    def page(self, rows: int) -> None:
+        self.records += rows
+        self.pages += 1
+        now = time.monotonic()
+        if now - self._last >= self.INTERVAL_S:
+            self._last = now
+            self._log("so far")
+
+    def done(self) -> None:
+        self._log("done")
+
+    def _log(self, phase: str) -> None:
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        self._stream.logger.info(
+            "Stream %s %s: %d records in %d requests, %.0f records/s.",
+            self._stream.name,
+            phase,
+            self.records,
+            self.pages,
+            self.records / elapsed,
+        )

@@ -19,15 +19,14 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from tap_acumatica.client import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
-from tap_acumatica.generic import GenericShape
-from tap_acumatica.schema import CustomField, RecordShape
-from tap_acumatica.streams import (
+from tap_acumatica.entities import (
     BUILTIN_STREAMS,
     REPLICATION_KEY_CANDIDATES,
     EntityStream,
     extra_stream,
 )
+from tap_acumatica.schema import CustomField, GenericShape, RecordShape
+from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth

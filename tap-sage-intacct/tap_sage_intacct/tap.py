@@ -16,8 +16,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from tap_sage_intacct import objects, xmlgw
 from tap_sage_intacct.client import DEFAULT_ENDPOINT, Credentials, IntacctClient
 from tap_sage_intacct.objects import BUILTIN, LineItems, ObjectStream, lookup_type
-from tap_sage_intacct.records import Clock, Shape, fixed_offset
-from tap_sage_intacct.stream import DELETES_BOOKMARK, IntacctStream
+from tap_sage_intacct.schema import Clock, Shape, fixed_offset
+from tap_sage_intacct.streams import DELETES_BOOKMARK, IntacctStream
 from tap_sage_intacct.xmlgw import IntacctError
 
 MAX_PAGE_SIZE = 2000

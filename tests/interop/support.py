@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from tests.compare import instant
-from tests.taprun import Sync
+from tests.support.compare import instant
+from tests.support.taprun import Sync
 
 ROOT = Path(__file__).resolve().parents[2]
 VENVS = ROOT / ".tools" / "interop"

@@ -14,15 +14,15 @@ from intacct_emulator import SANDBOX as INTACCT_SANDBOX
 from mlc_run_audit import AUDIT_COLUMNS, RUNS_STREAM
 from tap_looker.tap import TapLooker
 
-from tests.compare import differences
 from tests.interop.support import ours, write_json
+from tests.support.compare import differences
+from tests.support.taprun import SANDBOX as ACUMATICA_SANDBOX
+from tests.support.taprun import Sync, _catalog
 from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected
 from tests.tap_looker.conftest import tap_config as looker_config
 from tests.tap_sage_intacct.conftest import TIMEZONE as INTACCT_TIMEZONE
 from tests.tap_sage_intacct.conftest import catalog as intacct_catalog
 from tests.tap_sage_intacct.conftest import mismatches as intacct_mismatches
-from tests.taprun import SANDBOX as ACUMATICA_SANDBOX
-from tests.taprun import Sync, _catalog
 
 ACUMATICA_VERSION = "24.200.001"
 #: stream -> (Acumatica entity, key field)
@@ -64,7 +64,7 @@ def acumatica_source_mismatches(emu, sync: Sync) -> list[str]:
         if emitted.keys() != source.keys() or len(emitted) != len(sync.records.get(stream, [])):
             out.append(f"{stream}: keys emitted {sorted(emitted)[:5]}..., source {sorted(source)[:5]}...")
         for k in emitted.keys() & source.keys():
-            # As tests/test_versions.py: the source's note, custom and row metadata are not columns.
+            # As tests/tap_acumatica/test_versions.py: note, custom and row metadata are not columns.
             fields = [f for f in source[k] if f not in ("custom", "note", "rowNumber", "_links")]
             out += [f"{stream} {k} {d}" for d in differences(emitted[k], source[k], fields)]
     return out

@@ -22,7 +22,7 @@ from tests.property.loaders import (
     Reader,
     Snowflake,
 )
-from tests.test_e2e_meltano import ROOT
+from tests.support.meltano import ROOT
 
 FAKESNOW = ROOT / ".tools" / "fakesnow" / "bin"
 BQ_VENV = ROOT / ".tools" / "bqemulator-venv" / "bin"

@@ -22,8 +22,8 @@ import yaml
 from deltalake import DeltaTable
 
 from tests.property.support import HUNG, Outcome, Stream, Tables, singer_messages
+from tests.support.meltano import ROOT
 from tests.target_databricks.loadrun import CATALOG, run_in_process, write_config
-from tests.test_e2e_meltano import ROOT
 
 LOADERS = ROOT / ".meltano" / "loaders"
 _names = itertools.count(1)

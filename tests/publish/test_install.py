@@ -39,10 +39,10 @@ from intacct_emulator import IntacctEmulator
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 
+from tests.e2e.test_looker_to_acumatica import PREFIX, expected_journals, query_rows
 from tests.publish import clean_env
+from tests.publish.test_definitions import PLUGINS, ROOT, definition, distribution, sandbox_config
 from tests.target_acumatica.helpers import posted_journals
-from tests.test_e2e_looker_to_acumatica import PREFIX, expected_journals, query_rows
-from tests.test_packaging import PLUGINS, ROOT, definition, distribution, sandbox_config
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.publish import clean_env
-from tests.test_packaging import PLUGINS, ROOT, about, definition
+from tests.publish.test_definitions import PLUGINS, ROOT, about, definition
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e]
 

@@ -18,7 +18,7 @@ from mlc_run_audit.retry import (
     shown_url,
 )
 
-from tests.retry_support import closed_port_url, retry_lines
+from tests.support.retry import closed_port_url, retry_lines
 
 NOW = datetime(2026, 12, 6, 8, 0, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from mlc_run_audit import RUNS_STREAM
 from tap_looker.tap import TapLooker
 
 from tests.looker_emulator.conftest import _emulators, emulator, emulator_config  # noqa: F401
-from tests.taprun import Sync
+from tests.support.taprun import Sync
 
 ALLOCATION_FIELDS = [
     "overhead_allocation.allocation_id",

@@ -1,11 +1,11 @@
 """tap-looker's sandbox config points at the Looker emulator with its demo key and the example query
-(tests/test_packaging.py checks the definition against --about)."""
+(tests/publish/test_definitions.py checks the definition against --about)."""
 
 from __future__ import annotations
 
 from looker_emulator import SANDBOX
 
-from tests.test_packaging import sandbox_config
+from tests.publish.test_definitions import sandbox_config
 
 
 def test_sandbox_config_points_at_the_emulator_with_its_demo_key():

@@ -8,7 +8,7 @@ import pytest
 from tap_looker.client import LookerError
 from tap_looker.tap import TapLooker
 
-from tests.retry_support import captured_log, closed_port_url, retry_lines
+from tests.support.retry import captured_log, closed_port_url, retry_lines
 from tests.tap_looker.conftest import run_tap, tap_config
 
 

@@ -17,8 +17,8 @@ from mlc_run_audit import AUDIT_COLUMNS
 from mlc_run_audit.checks import safe_name
 from tap_sage_intacct.tap import TapSageIntacct
 
-from tests.compare import instant
-from tests.taprun import Sync
+from tests.support.compare import instant
+from tests.support.taprun import Sync
 
 TIMEZONE = "America/Los_Angeles"
 TAP = str(Path(sys.executable).parent / "tap-sage-intacct")
@@ -88,7 +88,7 @@ class _Stdout:
 
 
 def run(config: dict, streams: list[str] | None = None, state: dict | None = None) -> Sync:
-    """One sync in this process; what it wrote, as tests.taprun.Sync. Errors propagate."""
+    """One sync in this process; what it wrote, as tests.support.taprun.Sync. Errors propagate."""
     tap = TapSageIntacct(
         config=config, catalog=catalog(config, streams), state=state or {}, parse_env_config=False
     )

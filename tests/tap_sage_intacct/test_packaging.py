@@ -1,9 +1,9 @@
 """tap-sage-intacct's sandbox config points at the Intacct emulator and holds every required setting
-(tests/test_packaging.py checks the definition against --about)."""
+(tests/publish/test_definitions.py checks the definition against --about)."""
 
 from __future__ import annotations
 
-from tests.test_packaging import about, sandbox_config
+from tests.publish.test_definitions import about, sandbox_config
 
 
 def test_sandbox_config_points_at_the_emulator_with_every_required_setting():

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 from tap_sage_intacct import xmlgw
-from tap_sage_intacct.records import BadValue, Clock, Shape, fixed_offset, parse_date
+from tap_sage_intacct.schema import BadValue, Clock, Shape, fixed_offset, parse_date
 from tap_sage_intacct.xmlgw import (
     Control,
     Function,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from tap_sage_intacct.xmlgw import IntacctError
 
-from tests.retry_support import captured_log, closed_port_url, retry_lines
+from tests.support.retry import captured_log, closed_port_url, retry_lines
 from tests.tap_sage_intacct.conftest import run
 
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from mlc_run_audit.checks import SettingError
 from singer_sdk.exceptions import ConfigValidationError
-from tap_sage_intacct.records import Shape
+from tap_sage_intacct.schema import Shape
 from tap_sage_intacct.tap import TapSageIntacct
 
 from tests.tap_sage_intacct.conftest import TAP, catalog, run

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from tests.taprun import SANDBOX
+from tests.support.taprun import SANDBOX
 
 TARGET = str(Path(sys.executable).parent / "target-acumatica")
 STREAM = "overhead_allocation"

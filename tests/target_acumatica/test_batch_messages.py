@@ -18,6 +18,7 @@ from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 from tap_looker.tap import TapLooker
 
+from tests.e2e.test_looker_to_acumatica import PREFIX, SANDBOX_MAPPING, journal_lines
 from tests.tap_looker.conftest import tap_config
 from tests.target_acumatica.helpers import (
     SCHEMA,
@@ -30,7 +31,6 @@ from tests.target_acumatica.helpers import (
     target_config,
 )
 from tests.target_acumatica.test_journals import assert_posted_equal_rows
-from tests.test_e2e_looker_to_acumatica import PREFIX, SANDBOX_MAPPING, journal_lines
 
 
 def _tap_output(looker: LookerEmulator, **overrides) -> str:

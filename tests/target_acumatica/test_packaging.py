@@ -1,10 +1,10 @@
 """target-acumatica's sandbox config points at the Acumatica emulator and maps tap-looker's
-overhead_allocation query (tests/test_packaging.py checks the definition against --about)."""
+overhead_allocation query (tests/publish/test_definitions.py checks the definition against --about)."""
 
 from __future__ import annotations
 
-from tests.taprun import SANDBOX
-from tests.test_packaging import sandbox_config
+from tests.publish.test_definitions import sandbox_config
+from tests.support.taprun import SANDBOX
 
 
 def test_sandbox_config_uses_the_emulator_demo_credentials_and_the_looker_allocation_columns():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.retry_support import closed_port_url, retry_lines
+from tests.support.retry import closed_port_url, retry_lines
 from tests.target_acumatica.helpers import (
     allocation_rows,
     posted_journals,

@@ -20,7 +20,7 @@ import msgspec
 from deltalake import DeltaTable
 from target_databricks.target import TargetDatabricks
 
-from tests.taprun import BIN
+from tests.support.taprun import BIN
 
 TARGET = str(BIN / "target-databricks")
 ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal("1.10") -> 1.10, exactly

@@ -16,11 +16,11 @@ from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 from mlc_run_audit import AUDIT_COLUMNS
 
-from tests.compare import differences
+from tests.support.compare import differences
 from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected
 from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, mismatches
 from tests.tap_sage_intacct.test_cli import files
-from tests.tap_sage_intacct.test_e2e_databricks import as_emitted, delta_rows
+from tests.tap_sage_intacct.test_into_databricks import as_emitted, delta_rows
 from tests.target_acumatica.test_batch_messages import _tap_output
 from tests.target_databricks.loadrun import TARGET, rows, write_config
 

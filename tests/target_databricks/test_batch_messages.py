@@ -10,7 +10,7 @@ import pytest
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BatchConfig
 
-from tests.taprun import BIN, SANDBOX, TAP, _catalog
+from tests.support.taprun import BIN, SANDBOX, TAP, _catalog
 from tests.target_databricks.loadrun import audit, by_id, rows, run_in_process, schema, write_config
 
 VERSION = "24.200.001"

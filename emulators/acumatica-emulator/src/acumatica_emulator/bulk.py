@@ -8,7 +8,7 @@ padded with NUL bytes to the page's widest value. A page is a row template (the 
 ``compiled.fused_layout`` with NUL-filled slots) copied into a reused buffer once per record, the
 value columns written into their slots, then ``tobytes().replace(b"\\0", b"")``, which drops
 the padding: generated JSON never contains NUL. Output is byte-identical to the per-record writer
-and to the general msgspec path; tests/emulator/test_emulator_render.py compares them.
+and to the general msgspec path; tests/acumatica_emulator/test_emulator_render.py compares them.
 """
 
 from __future__ import annotations

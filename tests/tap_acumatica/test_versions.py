@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from tests.compare import differences
-from tests.taprun import TAP
+from tests.support.compare import differences
+from tests.support.taprun import TAP
 
 
 @pytest.mark.parametrize("emulator_config", [{"versions": ("20.200.001",)}], indirect=True)

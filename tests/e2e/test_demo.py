@@ -18,7 +18,7 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from deltalake import DeltaTable
 
-from tests.test_e2e_meltano import MELTANO, ROOT, meltano_env, one_meltano_run_at_a_time
+from tests.support.meltano import MELTANO, ROOT, meltano_env, one_meltano_run_at_a_time
 
 _spec = importlib.util.spec_from_file_location("demo", ROOT / "scripts" / "demo.py")
 demo = sys.modules["demo"] = importlib.util.module_from_spec(_spec)

@@ -16,9 +16,11 @@ from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 from tap_looker.tap import TapLooker
 
+from tests.publish.test_definitions import sandbox_config
 from tests.tap_looker.conftest import ALLOCATION_QUERY, tap_config
 from tests.target_acumatica.helpers import audit_lines, posted_journals, run_target, target_config
-from tests.test_packaging import sandbox_config
+
+pytestmark = pytest.mark.e2e
 
 SANDBOX_MAPPING = sandbox_config("target-acumatica")["journals"]["overhead_allocation"]
 PREFIX = SANDBOX_MAPPING["key_prefix"] + ":"

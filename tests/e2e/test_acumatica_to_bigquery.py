@@ -27,21 +27,21 @@ import pytest
 import requests
 import yaml
 
-from tests.replay import (
-    assert_failed_state_behind_landed,
-    assert_part_landed,
-    assert_traceable,
-    kill_loader_mid_load,
-    meltano_runs,
-    replay,
-)
-from tests.test_e2e_meltano import (
+from tests.support.meltano import (
     KILLED_RUN_BATCH_ROWS,
     KILLED_RUN_LATENCY_MS,
     MELTANO,
     ROOT,
     assert_landed_equal_source,
     meltano_run,
+)
+from tests.support.replay import (
+    assert_failed_state_behind_landed,
+    assert_part_landed,
+    assert_traceable,
+    kill_loader_mid_load,
+    meltano_runs,
+    replay,
 )
 
 pytestmark = pytest.mark.e2e

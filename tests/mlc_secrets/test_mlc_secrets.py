@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig, OAuthClient, User
 
-from tests.replay import meltano_runs
-from tests.test_e2e_meltano import MELTANO, ROOT, meltano_env, meltano_run, one_meltano_run_at_a_time
+from tests.support.meltano import MELTANO, ROOT, meltano_env, meltano_run, one_meltano_run_at_a_time
+from tests.support.replay import meltano_runs
 
 CLI = str(Path(sys.executable).parent / "mlc-secrets")
 CLIENT_SECRET = "cs-7f1e2d9c4b-do-not-log"

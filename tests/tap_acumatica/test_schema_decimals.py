@@ -11,7 +11,7 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from deltalake import DeltaTable
 
-from tests.taprun import SANDBOX, _catalog
+from tests.support.taprun import SANDBOX, _catalog
 from tests.target_databricks.loadrun import CATALOG, SCHEMA_NAME, record, rows, run_target, schema
 
 VERSION = "24.200.001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compare import differences, instant
+from tests.support.compare import differences, instant
 
 VERSION = "24.200.001"
 BILL_KEY = ("Type", "ReferenceNbr")

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.test_e2e_meltano import FLOWS, VERSION
+from tests.support.meltano import FLOWS, VERSION
 
 RUN = "_audit_runs"
 

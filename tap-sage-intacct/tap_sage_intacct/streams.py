@@ -41,7 +41,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_sage_intacct import xmlgw
-from tap_sage_intacct.records import DELETED_AT, parse_date, parse_local
+from tap_sage_intacct.schema import DELETED_AT, parse_date, parse_local
 from tap_sage_intacct.xmlgw import IntacctError, all_of, compare
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from tap_sage_intacct.objects import ObjectStream
-    from tap_sage_intacct.records import Shape
+    from tap_sage_intacct.schema import Shape
     from tap_sage_intacct.tap import TapSageIntacct
 
 #: Where AUDITHISTORY keeps deletions; the stream's own state carries this bookmark too.

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.taprun import TAP
+from tests.support.taprun import TAP
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import settings_table  # noqa: E402
 from meltano_plugins import HUB_ONLY_KEYS  # noqa: E402

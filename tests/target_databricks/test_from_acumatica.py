@@ -12,7 +12,7 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from deltalake import DeltaTable
 
-from tests.taprun import BIN, SANDBOX, TAP, _catalog
+from tests.support.taprun import BIN, SANDBOX, TAP, _catalog
 
 VERSION = "24.200.001"
 TARGET = str(BIN / "target-databricks")

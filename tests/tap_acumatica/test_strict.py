@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.taprun import TAP, Sync, TapRunner, _catalog, _write
+from tests.support.taprun import TAP, Sync, TapRunner, _catalog, _write
 
 HOSTILE = 'x" (i int); DROP TABLE bills; CREATE TABLE "y'
 

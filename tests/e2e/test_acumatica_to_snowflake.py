@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay import assert_killed_mid_load, assert_traceable, kill_loader_mid_load, meltano_runs, replay
-from tests.test_e2e_meltano import (
+from tests.support.meltano import (
     FLOWS,
     KILLED_RUN_BATCH_ROWS,
     KILLED_RUN_LATENCY_MS,
@@ -26,6 +25,13 @@ from tests.test_e2e_meltano import (
     VERSION,
     assert_landed_equal_source,
     meltano_run,
+)
+from tests.support.replay import (
+    assert_killed_mid_load,
+    assert_traceable,
+    kill_loader_mid_load,
+    meltano_runs,
+    replay,
 )
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 from singer_sdk.testing import get_tap_test_class
 from tap_acumatica.tap import TapAcumatica
 
-from tests.taprun import SANDBOX
+from tests.support.taprun import SANDBOX
 
 # The suite is built at import time, so its emulator starts here and lives for the session.
 _emulator = AcumaticaEmulator(EmulatorConfig(port=0))

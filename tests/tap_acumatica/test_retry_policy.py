@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.retry_support import closed_port_url, retry_lines
+from tests.support.retry import closed_port_url, retry_lines
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(tap):

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.compare import instant
-from tests.test_e2e_meltano import (
+from tests.support.compare import instant
+from tests.support.meltano import (
     FLOWS,
     MELTANO,
     ROOT,

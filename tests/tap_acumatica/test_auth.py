@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.taprun import TAP
+from tests.support.taprun import TAP
 
 
 def test_token_revoked_mid_run_is_renewed_once_and_the_run_completes(tap, emulator):
