@@ -25,6 +25,7 @@ from tap_acumatica.entities import (
     EntityStream,
     extra_stream,
 )
+from tap_acumatica.inquiries import INQUIRY_PROPERTIES, InquiryStream, inquiry_streams
 from tap_acumatica.schema import CustomField, GenericShape, RecordShape
 from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 
@@ -106,6 +107,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             "(JSON schema of the unwrapped record, property names as safe as stream names) for "
             "entities of a custom endpoint.",
         ),
+        *INQUIRY_PROPERTIES,
         AUDIT_SETTING,
     ).to_dict()
     config_jsonschema: ClassVar[dict] = {
@@ -239,7 +241,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
 
     # Streams ---------------------------------------------------------------------------
 
-    def discover_streams(self) -> list[AcumaticaStream | RunsStream]:
+    def discover_streams(self) -> list[AcumaticaStream | InquiryStream | RunsStream]:
         version = self.config.get("endpoint_version", DEFAULT_VERSION)
         if version not in catalog.versions():
             msg = (
@@ -268,7 +270,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             if unknown:
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
                 raise SettingError(msg)
-        streams = []
+        streams: list[AcumaticaStream | InquiryStream | RunsStream] = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
             streams.append(
@@ -276,6 +278,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
                     self, spec, _shape(spec, version, tuple(expand.get(spec.name, spec.expand)), custom)
                 )
             )
+        streams.extend(inquiry_streams(self))
         streams.append(RunsStream(self))
         return streams
 
