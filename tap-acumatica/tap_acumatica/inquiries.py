@@ -384,6 +384,7 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
         self._upper: datetime | None = None
         self._group_value: str | None = None
         self._previous_cursor: tuple[Any, ...] | None = None
+        self._asked = self.page_size
         self._unauthorized = 0
         self._convert = self._converters()
         # A checkpoint per page: a run cut off loses at most one page of progress.
@@ -423,21 +424,23 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
             terms.append(f"{rk.name} {op} {self._datetime_literal(value)}")
         if rk is not None and self._upper is not None:
             terms.append(f"{rk.name} le {self._datetime_literal(self._upper)}")
+        top = self.page_size
         if next_page_token is not None:
-            terms.append(self._after(next_page_token))
-        params: dict[str, Any] = {
-            "$top": self.page_size,
-            "$orderby": ",".join(c.name for c in self._cursor_columns),
-        }
+            terms.append(self._at_or_after(next_page_token))
+            top += 1  # the previous page's last row comes again
+        self._asked = top
+        params: dict[str, Any] = {"$top": top, "$orderby": ",".join(c.name for c in self._cursor_columns)}
         if terms:
             params["$filter"] = " and ".join(terms)
         return params
 
-    def _after(self, values: Sequence[Any]) -> str:
-        """Rows strictly after ``values`` in the order of the cursor columns."""
+    def _at_or_after(self, values: Sequence[Any]) -> str:
+        """Rows from ``values`` on, in the order of the cursor columns. The row at ``values`` itself
+        is asked for again: a second row with the same key values shows the keys are not unique, which
+        a strict ``gt`` would pass over in silence."""
         columns = self._cursor_columns
         literals = [self._literal(c, v) for c, v in zip(columns, values, strict=True)]
-        clause = f"{columns[-1].name} gt {literals[-1]}"
+        clause = f"{columns[-1].name} ge {literals[-1]}"
         for column, literal in zip(reversed(columns[:-1]), reversed(literals[:-1]), strict=True):
             clause = f"{column.name} gt {literal} or ({column.name} eq {literal} and ({clause}))"
         return f"({clause})"
@@ -509,21 +512,41 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
             raise FatalAPIError(msg)
         next_link = body.get("@odata.nextLink" if self.spec.odata_version == 4 else "odata.nextLink")
         paginator = self._paginator
-        if rows and paginator is not None:
-            cursor = self._cursor_of(rows[-1])
-            if cursor == self._previous_cursor:
-                msg = (
-                    f"Stream {self.name}: the page after {cursor} ended on the same row; the columns "
-                    f"{', '.join(self.spec.key_properties)} are not unique in inquiry {self.spec.inquiry}. "
-                    f"Set key_properties of this inquiry in {SETTING} to columns unique per row."
+        full = bool(next_link) or len(rows) >= self._asked
+        cursors = [self._cursor_of(row) for row in rows]
+        start = 0
+        previous = self._previous_cursor
+        while start < len(rows) and previous is not None and _same(cursors[start], previous):
+            start += 1
+        if start > 1 or any(_same(a, b) for a, b in zip(cursors[start:], cursors[start + 1 :], strict=False)):
+            duplicate = (
+                cursors[start - 1]
+                if start > 1
+                else next(
+                    a for a, b in zip(cursors[start:], cursors[start + 1 :], strict=False) if _same(a, b)
                 )
-                raise FatalAPIError(msg)
-            self._previous_cursor = cursor
-            paginator.next_cursor = cursor
-            # A next link says more rows follow even when the service cut the page short.
-            paginator.more = bool(next_link) or len(rows) >= self.page_size
-        elif paginator is not None:
-            paginator.more = False
+            )
+            msg = (
+                f"Stream {self.name}: inquiry {self.spec.inquiry} has more than one row with "
+                f"{', '.join(c.name for c in self._cursor_columns)} = {duplicate}; rows cannot be paged "
+                f"safely. Set key_properties of this inquiry in {SETTING} to columns unique per row."
+            )
+            raise FatalAPIError(msg)
+        rows = rows[start:]
+        if full and not rows:
+            msg = (
+                f"Stream {self.name}: inquiry {self.spec.inquiry} answered a full page holding only the "
+                "row already read; lower page_size is not the cure: the service pages too finely to "
+                "read past it safely."
+            )
+            raise FatalAPIError(msg)
+        if paginator is not None:
+            # A next link says more rows follow even when the service cut the page short; it is not
+            # followed (it counts rows) but the keyset goes on from the last row.
+            paginator.more = full and bool(rows)
+            paginator.next_cursor = cursors[-1] if rows else None
+        if rows:
+            self._previous_cursor = cursors[-1]
         self._check_order(rows)
         convert = self._convert
         for row in rows:
@@ -673,6 +696,14 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
                 raise FatalAPIError(str(exc)) from None
 
         return send
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal key values as the database compares them: Acumatica's collation ignores case."""
+    return all(
+        (x.casefold() == y.casefold()) if isinstance(x, str) and isinstance(y, str) else x == y
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def _to_decimal(value: Any) -> Decimal:

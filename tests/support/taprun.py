@@ -149,9 +149,11 @@ def _discover(config_json: str) -> str:
 
 
 def _catalog(config_json: str, streams: list[str] | None) -> dict:
-    # Discovery does not depend on the emulator's URL, only on version/expand/custom settings.
+    # Discovery does not depend on the emulator's URL, only on version/expand/custom settings;
+    # generic inquiries take their schema from the instance's $metadata.
     config = json.loads(config_json)
-    config.pop("base_url", None)
+    if not config.get("generic_inquiries"):
+        config.pop("base_url", None)
     catalog = json.loads(_discover(json.dumps(config, sort_keys=True)))
     for entry in catalog["streams"]:
         selected = streams is None or entry["tap_stream_id"] in streams

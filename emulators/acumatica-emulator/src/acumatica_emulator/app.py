@@ -50,7 +50,8 @@ class Response(kit.Response):
 
 @dataclass
 class RequestInfo:
-    """What a request hook sees before an entity list GET is answered."""
+    """What a request hook sees before an entity list GET (or an OData feed GET: ``entity`` is then
+    the last path segment, ``version`` ``odata`` or ``odatav4``) is answered."""
 
     method: str
     path: str
@@ -177,6 +178,7 @@ class AcumaticaApp:
         if kind.startswith("entity"):
             return self._entity(req, sub)
         if kind == "odata":
+            self._notify(req, sub.strip("/").split("/")[-1], sub.strip("/").split("/")[0])
             # Links name the site as the caller addressed it.
             site = (
                 f"http://{req.headers.get('host') or f'{self.config.host}:{self.config.port}'}{self.instance}"
@@ -345,13 +347,16 @@ class AcumaticaApp:
             self._plans[key] = plan
         return plan
 
-    def _list(self, req: Request, entity: str, version: str) -> Response:
-        q = req.query
+    def _notify(self, req: Request, entity: str, version: str) -> None:
         with self._lock:
             self._number += 1
             number = self._number
         for hook in list(self._hooks):
-            hook(RequestInfo(req.method, req.path, entity, version, dict(q), number))
+            hook(RequestInfo(req.method, req.path, entity, version, dict(req.query), number))
+
+    def _list(self, req: Request, entity: str, version: str) -> Response:
+        q = req.query
+        self._notify(req, entity, version)
         fields = catalog.fields(version, entity)
         spec = SPECS[entity]
         predicate, low, high = (lambda r: True), None, None
