@@ -1,4 +1,4 @@
-"""The generic inquiry OData feed: /odata (v3) and /odatav4 (v4), $metadata, query options, sign-in, errors."""
+"""The generic inquiry OData feed: /odata (v3), /odatav4 (v4), $metadata, query options, sign-in, errors."""
 
 from __future__ import annotations
 
