@@ -49,6 +49,8 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 
 if TYPE_CHECKING:
+    from acumatica_client import AcumaticaAuth
+
     from tap_acumatica.tap import TapAcumatica
 
 #: Exact decimals: amounts must not pass through binary floating point.
@@ -236,7 +238,7 @@ class ODataService:
         self._lock = threading.Lock()
 
     @property
-    def auth(self) -> Any:
+    def auth(self) -> AcumaticaAuth:
         """The run's OAuth token (bearer), or Basic credentials when the tap signs in with cookies."""
         if self.tap.config.get("auth_method", "oauth") == "oauth":
             return self.tap.auth
@@ -401,7 +403,7 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
         return self._tap_ref.http_session
 
     @property
-    def authenticator(self) -> Any:
+    def authenticator(self) -> AcumaticaAuth:
         return self.service.auth
 
     @property
