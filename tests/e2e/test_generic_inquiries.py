@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from tests.support.compare import same_value
@@ -58,6 +59,10 @@ def test_meltano_run_lands_inquiries_into_duckdb_and_reruns_upsert(tmp_path, emu
     meltano_run(tmp_path, "target-duckdb", tap=TAP, **env)
     tables = lambda: {stream: warehouse(tmp_path, stream) for stream in INQUIRY_STREAMS}  # noqa: E731
     assert_landed_equal_inquiries(tables(), emulator, exact=False, column=str.lower)
+    # The sandbox selects the inquiry streams only.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        landed = {t for (t,) in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert landed == set(INQUIRY_STREAMS)
 
     changed = change_between_runs(emulator)
     meltano_run(tmp_path, "target-duckdb", tap=TAP, **env)
