@@ -22,6 +22,7 @@ from acumatica_client.api import decode
 from acumatica_client.errors import AcumaticaTransientError, describe_error, field_errors
 from acumatica_client.odata import string_literal
 
+from target_acumatica.config import DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_RELEASE_TIMEOUT_SECONDS
 from target_acumatica.journals import Journal, is_key_of, posted_signatures, unwrap
 
 if TYPE_CHECKING:
@@ -61,15 +62,15 @@ class JournalPoster:
         *,
         lines_per_request: int = 500,
         release: bool = False,
-        release_timeout_s: float = 600.0,
-        poll_interval_s: float = 1.0,
+        release_timeout_seconds: float = DEFAULT_RELEASE_TIMEOUT_SECONDS,
+        poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
         dry_run: bool = False,
     ) -> None:
         self.api = api
         self.lines_per_request = max(1, lines_per_request)
         self.release = release
-        self.release_timeout_s = release_timeout_s
-        self.poll_interval_s = poll_interval_s
+        self.release_timeout_seconds = release_timeout_seconds
+        self.poll_interval_seconds = poll_interval_seconds
         self.dry_run = dry_run
 
     def find(self, key: str) -> dict | None:
@@ -198,8 +199,8 @@ class JournalPoster:
             RELEASE,
             {"id": record["id"]},
             accept=(422, 500),
-            max_wait_s=self.release_timeout_s,
-            poll_interval_s=self.poll_interval_s,
+            max_wait_seconds=self.release_timeout_seconds,
+            poll_interval_seconds=self.poll_interval_seconds,
         )
         if response.status_code in (422, 500):
             raise PostError(

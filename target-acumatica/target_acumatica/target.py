@@ -13,7 +13,10 @@ import msgspec
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
+from acumatica_client.api import logger as api_logger
 from mlc_run_audit import RUNS_STREAM, RunIdError, current_run_id
+from mlc_run_audit.retry import RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings, RenamedSettings
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
@@ -22,7 +25,13 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerError
 
 from target_acumatica.audit import AuditLog, replay_command
 from target_acumatica.batch_files import read_records
-from target_acumatica.config import CONFIG_SCHEMA, DEFAULT_AUDIT_DIR
+from target_acumatica.config import (
+    CONFIG_SCHEMA,
+    DEFAULT_AUDIT_DIR,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_RELEASE_TIMEOUT_SECONDS,
+    RENAMED_SETTINGS,
+)
 from target_acumatica.journals import Journal, JournalMapping
 from target_acumatica.mapping import ConfigError, MessageError
 from target_acumatica.poster import JournalPoster
@@ -60,7 +69,7 @@ class SingerInput(MsgSpecReader):
         raise MessageError(msg)
 
 
-class TargetAcumatica(Target):
+class TargetAcumatica(RenamedSettings, Target):
     """Singer target for Acumatica ERP: groups rows into balanced JournalTransactions (validated
     against the instance's accounts, subaccounts and branches, looked up by a natural key so nothing
     posts twice, optionally released) and writes reference records such as vendors by natural key."""
@@ -69,6 +78,7 @@ class TargetAcumatica(Target):
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-target-acumatica"
     config_jsonschema = CONFIG_SCHEMA
+    renamed_settings = RENAMED_SETTINGS
     default_sink_class = JournalSink
     message_reader_class = SingerInput
     capabilities: ClassVar[list[CapabilitiesEnum]] = [*Target.capabilities, PluginCapabilities.BATCH]
@@ -140,13 +150,14 @@ class TargetAcumatica(Target):
         )
         session = requests.Session()
         session.headers["User-Agent"] = f"{self.name}/{self.plugin_version}"
+        # One policy for the run: sign-ins and API requests follow the same settings and count.
+        policy = RetryPolicy.from_config(cfg, logger=api_logger)
         return AcumaticaApi(
             instance,
-            make_auth(cfg, instance, session),
+            make_auth(cfg, instance, session, policy),
             session,
-            max_retries=int(cfg.get("max_retries", 8)),
-            max_backoff_s=float(cfg.get("max_backoff_seconds", 60)),
-            timeout=float(cfg.get("request_timeout", 300)),
+            policy=policy,
+            timeout=ConnectionSettings.from_config(cfg).request_timeout_seconds,
         )
 
     @cached_property
@@ -161,8 +172,10 @@ class TargetAcumatica(Target):
             lines_per_request=int(cfg.get("lines_per_request") or 500),
             release=bool(cfg.get("release")),
             dry_run=self.dry_run,
-            release_timeout_s=float(cfg.get("release_timeout_s") or 600),
-            poll_interval_s=float(cfg.get("poll_interval_s", 1.0)),
+            release_timeout_seconds=float(
+                cfg.get("release_timeout_seconds", DEFAULT_RELEASE_TIMEOUT_SECONDS)
+            ),
+            poll_interval_seconds=float(cfg.get("poll_interval_seconds", DEFAULT_POLL_INTERVAL_SECONDS)),
         )
 
     def reference_writer(self, stream: str) -> ReferenceWriter:

@@ -23,7 +23,7 @@ MESSAGES = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)]
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(tmp_path, dbx):
     host = closed_port_url()
     cfg = write_config(
-        tmp_path, dbx, host=host, max_retries=1, retry_backoff_s=0.01, max_backoff_seconds=0.05
+        tmp_path, dbx, host=host, max_retries=1, retry_backoff_seconds=0.01, max_backoff_seconds=0.05
     )
     result = run_in_process(cfg, MESSAGES)
     assert result.returncode != 0 and result.states == []
@@ -36,7 +36,7 @@ def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_h
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_storm_stops_after_max_retries_plus_one_requests_each_retry_logged(tmp_path, dbx, status):
-    cfg = write_config(tmp_path, dbx, max_retries=2, retry_backoff_s=0.01, max_backoff_seconds=0.05)
+    cfg = write_config(tmp_path, dbx, max_retries=2, retry_backoff_seconds=0.01, max_backoff_seconds=0.05)
     dbx.http_fail_next(50, status)
     result = run_in_process(cfg, MESSAGES)
     assert result.returncode != 0 and result.states == []
@@ -56,7 +56,7 @@ def test_retry_after_is_honoured_up_to_max_backoff_seconds(tmp_path, dbx):
 
 
 def test_statement_reruns_are_logged_like_every_other_retry(tmp_path, dbx):
-    cfg = write_config(tmp_path, dbx, max_retries=1, retry_backoff_s=0.01, max_backoff_seconds=0.05)
+    cfg = write_config(tmp_path, dbx, max_retries=1, retry_backoff_seconds=0.01, max_backoff_seconds=0.05)
     dbx.fail_next_statements(1, "TEMPORARILY_UNAVAILABLE")
     result = run_in_process(cfg, MESSAGES)
     assert result.returncode == 0, result.stderr[-3000:]

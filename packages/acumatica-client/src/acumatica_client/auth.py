@@ -288,12 +288,10 @@ def make_auth(
     config: dict[str, Any],
     instance: Instance,
     session: requests.Session,
-    policy: RetryPolicy | None = None,
+    policy: RetryPolicy,
 ) -> AcumaticaAuth:
     """The authenticator a tap or target config asks for (``auth_method``: oauth or cookie). Its
-    sign-in requests follow ``policy`` (default: the config's ``max_retries`` and
-    ``max_backoff_seconds``), like every other request of the run."""
-    policy = policy or RetryPolicy.from_config(config, logger=logger)
+    sign-in requests follow ``policy``, the one every other request of the run follows."""
     method = config.get("auth_method", "oauth")
     missing = [k for k in ("username", "password") if not config.get(k)]
     if method == "oauth":
