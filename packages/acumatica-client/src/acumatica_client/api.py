@@ -160,7 +160,7 @@ class AcumaticaApi:
 
     # Entities ---------------------------------------------------------------------------
 
-    def get_list(self, entity: str, **params: Any) -> list[dict]:
+    def get_list(self, entity: str, **params: Any) -> list[dict[str, Any]]:
         """``GET <entity>`` with OData parameters ($filter, $select, $expand, $top ...)."""
         rows = decode(self.request("GET", self.instance.entity_url(entity), params=params or None).content)
         if not isinstance(rows, list):
@@ -171,7 +171,7 @@ class AcumaticaApi:
     def put(
         self,
         entity: str,
-        record: dict,
+        record: dict[str, Any],
         *,
         create_only: bool = False,
         update_only: bool = False,
@@ -201,9 +201,9 @@ class AcumaticaApi:
         self,
         entity: str,
         action: str,
-        record: dict,
+        record: dict[str, Any],
         *,
-        parameters: dict | None = None,
+        parameters: dict[str, Any] | None = None,
         max_wait_seconds: float = 600.0,
         poll_interval_seconds: float = 1.0,
         accept: Iterable[int] = (),

@@ -184,7 +184,8 @@ class OAuthPasswordAuth:
             data=form,
         )
         if response.ok:
-            return response.json()
+            grant: dict[str, Any] = response.json()
+            return grant
         if fallback_ok and response.status_code in (400, 401):
             return None
         raise AcumaticaAuthError(
@@ -239,7 +240,7 @@ class CookieLoginAuth:
                 self._login()
         # The request was prepared before sign-in may have set the cookies.
         request.headers.pop("Cookie", None)
-        cookie = get_cookie_header(self._session.cookies, request)
+        cookie = get_cookie_header(self._session.cookies, request)  # type: ignore[no-untyped-call]  # untyped in requests
         if cookie:
             request.headers["Cookie"] = cookie
         return request

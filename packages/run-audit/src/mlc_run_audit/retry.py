@@ -190,7 +190,7 @@ class RetryPolicy:
         """Seconds to wait before retry ``retry`` (1-based)."""
         if retry_after is not None:
             return min(self.max_backoff_seconds, retry_after)
-        wait = min(self.max_backoff_seconds, self.backoff_base_seconds * 2 ** (retry - 1))
+        wait = min(self.max_backoff_seconds, self.backoff_base_seconds * 2.0 ** (retry - 1))
         return wait * random.uniform(0.5, 1.0)
 
     def retry_after(self, response: requests.Response) -> float | None:

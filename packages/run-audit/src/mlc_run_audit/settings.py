@@ -31,10 +31,10 @@ RETRIED = "HTTP 429 and 5xx answers and requests that got no answer (refused, dr
 RENAMED_SETTINGS: dict[str, str] = {"request_timeout": "request_timeout_seconds"}
 
 
-def connection_properties(*, retried: str = RETRIED, request_timeout: bool = True) -> list[th.Property]:
+def connection_properties(*, retried: str = RETRIED, request_timeout: bool = True) -> list[th.Property[Any]]:
     """The shared connection settings as SDK properties. ``retried`` says which failures the plugin
     retries; ``request_timeout=False`` leaves the timeout out, for a client that derives its own."""
-    properties = [
+    properties: list[th.Property[Any]] = [
         th.Property(
             "request_timeout_seconds",
             th.NumberType(exclusive_minimum=0),
@@ -133,8 +133,9 @@ class RenamedSettings:
 
     renamed_settings: ClassVar[Mapping[str, str]] = RENAMED_SETTINGS
 
-    def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        config = kwargs.get("config")
         if isinstance(config, Mapping):
             name = str(getattr(type(self), "name", __name__))
-            config = rename_settings(config, self.renamed_settings, logging.getLogger(name))
-        super().__init__(*args, config=config, **kwargs)
+            kwargs["config"] = rename_settings(config, self.renamed_settings, logging.getLogger(name))
+        super().__init__(*args, **kwargs)
