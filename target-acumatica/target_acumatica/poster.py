@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acumatica_client.api import decode
 from acumatica_client.errors import AcumaticaTransientError, describe_error, field_errors
@@ -73,7 +73,7 @@ class JournalPoster:
         self.poll_interval_seconds = poll_interval_seconds
         self.dry_run = dry_run
 
-    def find(self, key: str) -> dict | None:
+    def find(self, key: str) -> dict[str, Any] | None:
         rows = self.api.get_list(
             ENTITY, **{"$filter": f"startswith(Description,{string_literal(key)})", "$expand": "Details"}
         )
@@ -103,7 +103,7 @@ class JournalPoster:
             status = "released" if status == "posted" else "released-existing"
         return _outcome(status, record)
 
-    def _existing(self, journal: Journal, record: dict) -> str:
+    def _existing(self, journal: Journal, record: dict[str, Any]) -> str:
         posted = posted_signatures(record)
         planned = journal.signatures()
         if Counter(posted) == Counter(planned) and not unwrap(record.get("Hold")):
@@ -121,7 +121,7 @@ class JournalPoster:
         )
         raise PostError(msg)
 
-    def _create(self, journal: Journal) -> dict:
+    def _create(self, journal: Journal) -> dict[str, Any]:
         first = journal.lines[: self.lines_per_request]
         body = journal.header_body(hold=len(journal.lines) > len(first))
         body["Details"] = [line.body() for line in first]
@@ -143,10 +143,11 @@ class JournalPoster:
                 if found is not None:
                     return found
                 raise PostError(f"journal {journal.key}: {describe_error(response)}")
-            return decode(response.content)
+            posted: dict[str, Any] = decode(response.content)
+            return posted
         raise AssertionError("unreachable")
 
-    def _add_missing_lines(self, journal: Journal, record: dict) -> dict:
+    def _add_missing_lines(self, journal: Journal, record: dict[str, Any]) -> dict[str, Any]:
         while True:
             posted = len(record.get("Details") or [])
             missing = journal.lines[posted:]
@@ -175,7 +176,7 @@ class JournalPoster:
                 raise PostError(self._rejected(journal, response, posted))
             record = decode(response.content)
 
-    def _take_off_hold(self, journal: Journal, record: dict) -> dict:
+    def _take_off_hold(self, journal: Journal, record: dict[str, Any]) -> dict[str, Any]:
         response = self.api.put(
             ENTITY,
             {"id": record["id"], "Hold": {"value": False}},
@@ -185,7 +186,7 @@ class JournalPoster:
         )
         if response.status_code == 422:
             raise PostError(self._rejected(journal, response, 0))
-        updated = decode(response.content)
+        updated: dict[str, Any] = decode(response.content)
         if unwrap(updated.get("Hold")) or _status(updated) == "On Hold":
             raise PostError(
                 f"journal {journal.key}: batch {unwrap(updated.get('BatchNbr'))} stays on hold in "
@@ -193,7 +194,7 @@ class JournalPoster:
             )
         return updated
 
-    def _release(self, journal: Journal, record: dict) -> None:
+    def _release(self, journal: Journal, record: dict[str, Any]) -> None:
         response = self.api.invoke_action(
             ENTITY,
             RELEASE,
@@ -224,11 +225,12 @@ class JournalPoster:
         return "; ".join(parts) or f"journal {journal.key}: {describe_error(response)}"
 
 
-def _status(record: dict) -> str | None:
-    return unwrap(record.get("Status"))
+def _status(record: dict[str, Any]) -> str | None:
+    status = unwrap(record.get("Status"))
+    return None if status is None else str(status)
 
 
-def _outcome(status: str, record: dict | None) -> Outcome:
+def _outcome(status: str, record: dict[str, Any] | None) -> Outcome:
     if record is None:
         return Outcome(status)
     return Outcome(status, unwrap(record.get("BatchNbr")), record.get("id"))

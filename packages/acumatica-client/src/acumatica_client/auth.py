@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import requests
@@ -286,7 +287,7 @@ class CookieLoginAuth:
 
 
 def make_auth(
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     instance: Instance,
     session: requests.Session,
     policy: RetryPolicy,
