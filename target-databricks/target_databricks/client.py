@@ -263,7 +263,7 @@ class DatabricksClient:
                     statement.kind,
                     "TIMEOUT",
                     None,
-                    f"not finished after {self.max_statement_wait_s}s (max_statement_wait_s); "
+                    f"not finished after {self.max_statement_wait_s}s (max_statement_wait_seconds); "
                     "cancel requested",
                     statement_id,
                 )
