@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
 
@@ -126,16 +126,47 @@ def rename_settings(
     return out
 
 
-class RenamedSettings:
+def renamed_schema(
+    renamed: Mapping[str, str], properties: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """JSON-schema properties for the old names in ``renamed`` (old -> new), typed like the new ones,
+    without defaults: declared, Meltano still passes them (and their environment variables) on."""
+    return {
+        old: {
+            "type": properties[new]["type"],
+            "title": f"{new} (old name)",
+            "deprecated": True,
+            "description": f"Deprecated: the old name of {new}; set {new} instead.",
+        }
+        for old, new in renamed.items()
+        if new in properties
+    }
+
+
+if TYPE_CHECKING:
+    from singer_sdk.plugin_base import PluginBase as _Plugin
+else:
+    _Plugin = object
+
+
+class RenamedSettings(_Plugin):
     """Mixin for an SDK tap or target (first among its bases): a setting given under its old name
     (:attr:`renamed_settings`, old -> new) is read under the new one, with a warning naming both,
-    before the SDK validates the config and applies the defaults."""
+    before the SDK validates the config and applies the defaults (so also when it came from an
+    environment variable). The old names stay in the config schema, marked deprecated."""
 
     renamed_settings: ClassVar[Mapping[str, str]] = RENAMED_SETTINGS
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        config = kwargs.get("config")
-        if isinstance(config, Mapping):
-            name = str(getattr(type(self), "name", __name__))
-            kwargs["config"] = rename_settings(config, self.renamed_settings, logging.getLogger(name))
-        super().__init__(*args, **kwargs)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        schema = cls.__dict__.get("config_jsonschema")
+        if isinstance(schema, dict):
+            properties = schema.get("properties", {})
+            cls.config_jsonschema = {
+                **schema,
+                "properties": {**properties, **renamed_schema(cls.renamed_settings, properties)},
+            }
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        self._config = rename_settings(self._config, self.renamed_settings, self.logger)
+        return super()._validate_config(raise_errors=raise_errors)
