@@ -4,6 +4,7 @@ durations in _seconds, and old names still taken with a warning naming both."""
 from __future__ import annotations
 
 import logging
+from typing import Any, ClassVar
 
 import pytest
 from mlc_run_audit.checks import SettingError
@@ -11,10 +12,13 @@ from mlc_run_audit.retry import RetryPolicy
 from mlc_run_audit.settings import (
     RENAMED_SETTINGS,
     ConnectionSettings,
+    RenamedSettings,
     connection_properties,
     connection_schema,
     rename_settings,
 )
+from singer_sdk import Tap
+from singer_sdk import typing as th
 
 logger = logging.getLogger("tests.run_audit.settings")
 
@@ -81,3 +85,33 @@ def test_different_values_under_both_names_is_an_error_naming_both():
         "Settings request_timeout (7) and request_timeout_seconds (30) are both set; request_timeout is "
         "the old name of request_timeout_seconds: keep only request_timeout_seconds."
     )
+
+
+class _Tap(RenamedSettings, Tap):
+    """The smallest tap taking the shared connection settings."""
+
+    name = "tap-renamed-example"
+    config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(*connection_properties()).to_dict()
+
+    def discover_streams(self) -> list[Any]:
+        return []
+
+
+def test_a_plugin_keeps_old_names_declared_as_deprecated_and_reads_them_under_the_new_names(caplog):
+    # Declared, Meltano passes the old name on (and its environment variable); the type is checked too.
+    assert _Tap.config_jsonschema["properties"]["request_timeout"] == {
+        "type": ["number", "null"],
+        "title": "request_timeout_seconds (old name)",
+        "deprecated": True,
+        "description": "Deprecated: the old name of request_timeout_seconds; set request_timeout_seconds "
+        "instead.",
+    }
+    with caplog.at_level(logging.WARNING, logger=_Tap.name):
+        tap = _Tap(config={"request_timeout": 7})
+    assert dict(tap.config) == {
+        **{n: s["default"] for n, s in connection_schema().items()},
+        "request_timeout_seconds": 7,
+    }
+    assert [r.getMessage() for r in caplog.records if r.name == _Tap.name] == [
+        "Setting request_timeout is deprecated: it is now request_timeout_seconds; rename it in the config."
+    ]
