@@ -94,11 +94,11 @@ RUNS_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def audit_enabled(config: dict[str, Any]) -> bool:
+def audit_enabled(config: Mapping[str, Any]) -> bool:
     return config.get("audit_columns", True) is not False
 
 
-def with_audit_columns(schema: dict[str, Any], config: dict[str, Any], stream: str) -> dict[str, Any]:
+def with_audit_columns(schema: dict[str, Any], config: Mapping[str, Any], stream: str) -> dict[str, Any]:
     """``schema`` with the three audit properties, unless the tap's ``audit_columns`` is false."""
     if not audit_enabled(config):
         return schema
