@@ -96,7 +96,7 @@ class OAuthPasswordAuth:
         session: requests.Session,
         scope: str = "api offline_access",
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -112,7 +112,7 @@ class OAuthPasswordAuth:
         self._refresh_token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self._policy = policy or RetryPolicy(logger=logger)
+        self._policy = policy
         #: Tokens obtained this run, by grant type (for logs and tests).
         self.grants: dict[str, int] = {"password": 0, "refresh_token": 0}
 
@@ -214,7 +214,7 @@ class CookieLoginAuth:
         branch: str | None,
         session: requests.Session,
         locale: str | None = None,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -227,7 +227,7 @@ class CookieLoginAuth:
         self._timeout = timeout
         self._signed_in = False
         self._lock = threading.Lock()
-        self._policy = policy or RetryPolicy(logger=logger)
+        self._policy = policy
         #: Sign-ins and sign-outs this run (for logs and tests).
         self.logins = 0
         self.logouts = 0
