@@ -14,6 +14,7 @@ from acumatica_client.errors import raise_if_retriable
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
 from mlc_run_audit.checks import CheckedTap, SettingError
 from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings, RenamedSettings
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
 
 
-class TapAcumatica(CheckedTap, AuditedTap, Tap):
+class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
@@ -138,6 +139,11 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         return session
 
     @cached_property
+    def connection(self) -> ConnectionSettings:
+        """The timeout and retry settings (shared by every plugin here)."""
+        return ConnectionSettings.from_config(self.config)
+
+    @cached_property
     def retry_policy(self) -> RetryPolicy:
         """The run's retry policy: every request, sign-ins included, follows it."""
         return RetryPolicy.from_config(self.config, logger=self.logger)
@@ -210,7 +216,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
 
         def send() -> requests.Response:
             response = self.http_session.get(
-                url, params=params, auth=self.auth, timeout=self.config.get("request_timeout", 300)
+                url, params=params, auth=self.auth, timeout=self.connection.request_timeout_seconds
             )
             raise_if_retriable(response, policy)
             return response

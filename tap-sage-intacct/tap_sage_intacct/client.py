@@ -22,13 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import requests
-from mlc_run_audit.retry import (
-    DEFAULT_MAX_BACKOFF_SECONDS,
-    DEFAULT_MAX_RETRIES,
-    RetriesExhausted,
-    Retry,
-    RetryPolicy,
-)
+from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings
 
 from tap_sage_intacct import xmlgw
 from tap_sage_intacct.xmlgw import (
@@ -109,22 +104,17 @@ class IntacctClient:
         credentials: Credentials,
         endpoint_url: str = DEFAULT_ENDPOINT,
         *,
-        timeout: float = 300,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
+        settings: ConnectionSettings | None = None,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
         self.endpoint_url = endpoint_url
-        self.timeout = timeout
+        settings = settings or ConnectionSettings()
+        self.timeout = settings.request_timeout_seconds
         self.logger = logger or logging.getLogger("tap-sage-intacct")
-        self.policy = RetryPolicy(
-            max_retries=max_retries,
-            max_backoff_seconds=max_backoff_s,
-            host_setting="endpoint_url",
-            logger=self.logger,
-            sleep=sleep,
+        self.policy = RetryPolicy.from_settings(
+            settings, host_setting="endpoint_url", logger=self.logger, sleep=sleep
         )
         self.max_retries = self.policy.max_retries
         self._http = requests.Session()

@@ -8,6 +8,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlc_run_audit.checks import CheckedTap, SettingError, check_name, parse_bookmark
+from mlc_run_audit.settings import RETRIED, ConnectionSettings, RenamedSettings, connection_properties
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -23,7 +24,7 @@ from tap_sage_intacct.xmlgw import IntacctError
 MAX_PAGE_SIZE = 2000
 
 
-class TapSageIntacct(CheckedTap, AuditedTap, Tap):
+class TapSageIntacct(RenamedSettings, CheckedTap, AuditedTap, Tap):
     """Singer tap for Sage Intacct: vendors, AP bills with their lines, AP payments, GL accounts,
     journal entries and GL detail, dimensions (departments, locations, classes, projects),
     customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
@@ -141,27 +142,8 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             description="After each incremental stream, read its deletions from AUDITHISTORY (needs the "
             "custom report View permission) and emit the deleted key with _sdc_deleted_at.",
         ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType(minimum=1),
-            default=300,
-            title="Request timeout",
-            description="Seconds to wait for one response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=8,
-            title="Max retries",
-            description="Retries of a call on GW-0010 rate limiting, 'try again later', HTTP 429/5xx, "
-            "cut-off answers and dropped connections.",
-        ),
-        th.Property(
-            "max_backoff_seconds",
-            th.NumberType(minimum=0),
-            default=60,
-            title="Max backoff",
-            description="Longest wait between retries, in seconds.",
+        *connection_properties(
+            retried=f"{RETRIED}, GW-0010 rate limiting, 'try again later' errors and cut-off answers"
         ),
         AUDIT_SETTING,
     ).to_dict()
@@ -182,9 +164,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
                 config.get("entity") or None,
             ),
             config.get("endpoint_url") or DEFAULT_ENDPOINT,
-            timeout=float(config.get("request_timeout", 300)),
-            max_retries=int(config.get("max_retries", 8)),
-            max_backoff_s=float(config.get("max_backoff_seconds", 60)),
+            settings=ConnectionSettings.from_config(config),
             logger=self.logger,
         )
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 from mlc_run_audit import RunIdError, current_run_id
+from mlc_run_audit.settings import RenamedSettings
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
@@ -21,7 +22,7 @@ from target_databricks import sql
 from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
-from target_databricks.config import CONFIG_SCHEMA, config_problems
+from target_databricks.config import CONFIG_SCHEMA, RENAMED_SETTINGS, config_problems
 from target_databricks.sinks import DatabricksSink
 from target_databricks.sql import Column, Statement
 
@@ -59,7 +60,7 @@ def _with_load_settings(schema: dict) -> dict:
     return {**schema, "properties": {**schema["properties"], **LOAD_SETTINGS["properties"]}}
 
 
-class TargetDatabricks(Target):
+class TargetDatabricks(RenamedSettings, Target):
     """Singer target for Databricks: loads each stream into a Delta table under a Unity Catalog
     schema with the SQL Statement Execution API (upsert with MERGE, append-only, or overwrite),
     exact DECIMAL(38,9) numbers, audit columns and a load-audit table that makes batches
@@ -69,6 +70,7 @@ class TargetDatabricks(Target):
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-target-databricks"
     config_jsonschema = _with_load_settings(CONFIG_SCHEMA)
+    renamed_settings = RENAMED_SETTINGS
     default_sink_class = DatabricksSink
     message_reader_class = MsgSpecReader
 
