@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -282,6 +282,16 @@ def query(
         )
     body.append(element("pagesize", text=str(page_size)))
     return body
+
+
+def date_element(tag: str, value: date) -> etree._Element:
+    """``<startdate><year>2024</year><month>01</month><day>31</day></startdate>``."""
+    return element(
+        tag,
+        element("year", text=f"{value.year:04d}"),
+        element("month", text=f"{value.month:02d}"),
+        element("day", text=f"{value.day:02d}"),
+    )
 
 
 def datetime_literal(value: datetime) -> str:
