@@ -230,7 +230,9 @@ def _expected_balances(gldetail: list[dict], months: list[str], dims: tuple[str,
 
 
 def test_trial_and_account_balances_equal_the_sums_of_gldetail(intacct, config):
-    sync = run({**config, "balance_start_date": "2024-01-15"}, ["trial_balances", "account_balances", "gl_details"])
+    sync = run(
+        {**config, "balance_start_date": "2024-01-15"}, ["trial_balances", "account_balances", "gl_details"]
+    )
     gldetail = intacct.store.records("GLDETAIL")
     assert len(sync.records["gl_details"]) == len(gldetail)
     for stream, dims in (
@@ -265,6 +267,12 @@ def test_audit_history_stream_reads_every_event_when_selected(intacct, config):
     assert streams["vendors"].selected and not streams["audit_history"].selected
     sync = run(config, ["audit_history"])
     events = sync.records["audit_history"]
-    assert [(e["OBJECTTYPE"], e["ACCESSMODE"]) for e in events] == [("vendor", "C"), ("class", "M"), ("vendor", "D")]
-    assert not mismatches(sync.schemas["audit_history"], events, intacct.store.records("AUDITHISTORY"), key="ID")
+    assert [(e["OBJECTTYPE"], e["ACCESSMODE"]) for e in events] == [
+        ("vendor", "C"),
+        ("class", "M"),
+        ("vendor", "D"),
+    ]
+    assert not mismatches(
+        sync.schemas["audit_history"], events, intacct.store.records("AUDITHISTORY"), key="ID"
+    )
     assert sync.state["bookmarks"]["audit_history"]["replication_key_value"] == events[-1]["ACCESSTIME"]
