@@ -157,7 +157,7 @@ class IntacctClient:
         data = response.results[0].data if response.results else None
         api = data.find("api") if data is not None else None
         session_id = api.findtext("sessionid") if api is not None else None
-        if not session_id:
+        if api is None or not session_id:
             raise IntacctError("getAPISession answered without a <sessionid>", level="response")
         endpoint = (api.findtext("endpoint") or "").strip() or self.endpoint_url
         location = (api.findtext("locationid") or "").strip()
@@ -229,7 +229,10 @@ class IntacctClient:
                 raise Retry(str(exc), status=exc.status, retry_after=exc.retry_after) from None
 
         try:
-            return self.policy.run(send, method="POST", url=url, what=what, on_retry=self._count_retry)
+            response: xmlgw.Response = self.policy.run(
+                send, method="POST", url=url, what=what, on_retry=self._count_retry
+            )
+            return response
         except RetriesExhausted as exc:
             raise IntacctError(str(exc), level=level) from None
 

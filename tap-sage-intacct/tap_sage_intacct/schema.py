@@ -204,7 +204,7 @@ class Shape:
         """The column an Intacct field is emitted as."""
         return self.columns.get(name, name)
 
-    def json_schema(self) -> dict:
+    def json_schema(self) -> dict[str, Any]:
         properties = {}
         for name, t in self.field_types.items():
             prop = json_type(t)
@@ -220,7 +220,7 @@ class Shape:
 
     def converter(
         self, selected: Iterable[str], what: str, clock: Clock
-    ) -> Callable[[Mapping[str, str | None]], dict]:
+    ) -> Callable[[Mapping[str, str | None]], dict[str, Any]]:
         """A function turning one row (text values) into a record with every selected field.
         Empty text is null for every type but text; timestamps are read in ``clock``'s zone."""
         plan = [
@@ -229,7 +229,7 @@ class Shape:
             if (kind := self.field_types.get(name)) is not None
         ]
 
-        def convert(row: Mapping[str, str | None]) -> dict:
+        def convert(row: Mapping[str, str | None]) -> dict[str, Any]:
             record: dict[str, Any] = {}
             for name, column, to_value, is_text in plan:
                 text = row.get(name)

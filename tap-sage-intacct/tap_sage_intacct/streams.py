@@ -33,7 +33,7 @@ import calendar
 import itertools
 import re
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from lxml import etree
+    from singer_sdk.helpers.types import Context, Record
 
     from tap_sage_intacct.objects import Balances, ObjectStream
+
+    #: One row of Intacct text values to a typed record.
+    Converter = Callable[[Mapping[str, str | None]], dict[str, Any]]
     from tap_sage_intacct.tap import TapSageIntacct
 
 #: Where AUDITHISTORY keeps deletions; the stream's own state carries this bookmark too.
@@ -99,7 +103,8 @@ def _text(error: IntacctError) -> str:
     return " ".join(f"{e.description} {e.description2}" for e in error.errors) or str(error)
 
 
-class IntacctStream(AuditedStream, Stream):
+# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
+class IntacctStream(AuditedStream, Stream):  # type: ignore[misc]
     """One Intacct object, read incrementally on WHENMODIFIED when it has it."""
 
     # Records are built field by field from the same definitions the schema comes from,
@@ -114,7 +119,7 @@ class IntacctStream(AuditedStream, Stream):
         self.shape = shape
         self.selected_by_default = spec.selected_by_default
         self._tap_ref = tap
-        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        schema = with_audit_columns(shape.json_schema(), dict(tap.config), spec.name)
         super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = [shape.column(spec.key)]
         self.replication_key = shape.column(spec.replication_key) if spec.replication_key else None
@@ -130,7 +135,7 @@ class IntacctStream(AuditedStream, Stream):
 
     # Reading -------------------------------------------------------------------------
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[Record]:
         try:
             yield from self._read(context)
         except OutOfOrder as exc:
@@ -139,7 +144,7 @@ class IntacctStream(AuditedStream, Stream):
         except StreamUnavailable as exc:
             self._tap_ref.skip_stream(self, exc)
 
-    def _read(self, context: dict | None) -> Iterator[dict]:
+    def _read(self, context: Context | None) -> Iterator[Record]:
         tap = self._tap_ref
         client = tap.client
         _ = client.session  # opens the session now, and with it learns the gateway's clock
@@ -181,7 +186,7 @@ class IntacctStream(AuditedStream, Stream):
             yield from self._deletes(context, upper)
         self._report("done")
 
-    def _emit(self, rows: list[dict[str, str]], convert) -> Iterator[dict]:
+    def _emit(self, rows: list[dict[str, str]], convert: Converter) -> Iterator[Record]:
         records = [convert(row) for row in rows]
         if self.spec.line_items is not None and records:
             self._attach_lines(records)
@@ -253,8 +258,16 @@ class IntacctStream(AuditedStream, Stream):
             lower = ("greaterthan", _literal(last))
 
     def _fold(
-        self, obj, fields, window, ts_field, key_field, start, end, types
-    ) -> Iterator[tuple[list, str | None]]:
+        self,
+        obj: str,
+        fields: list[str],
+        window: etree._Element | None,
+        ts_field: str,
+        key_field: str,
+        start: datetime,
+        end: datetime,
+        types: Mapping[str, str],
+    ) -> Iterator[tuple[list[dict[str, str]], str | None]]:
         """Every row of a daylight-saving fold ``[start, end)`` (local), paged by key. The rows
         are complete up to ``end`` afterwards; the bookmark names the fold's last local second,
         which reads as its earlier instant, so a resumed run reads the fold again, never skips it."""
@@ -274,7 +287,7 @@ class IntacctStream(AuditedStream, Stream):
             yield rows, None
             after = rows[-1][key_field]
 
-    def _full_table(self, convert) -> Iterator[dict]:
+    def _full_table(self, convert: Converter) -> Iterator[Record]:
         key = self.spec.key
         after: str | None = None
         while True:
@@ -286,7 +299,9 @@ class IntacctStream(AuditedStream, Stream):
                 return
             after = rows[-1][key]
 
-    def _query(self, obj: str, fields: list[str], condition, order: list[str]) -> tuple[list[dict], bool]:
+    def _query(
+        self, obj: str, fields: list[str], condition: etree._Element | None, order: list[str]
+    ) -> tuple[list[dict[str, str]], bool]:
         """One page: its rows and whether more follow. Fields query will not read are dropped
         from ``fields`` (for the rest of the run) and the page asked again."""
         what = f"query {obj} (stream {self.name})"
@@ -412,7 +427,7 @@ class IntacctStream(AuditedStream, Stream):
 
     # Detail lines --------------------------------------------------------------------
 
-    def _attach_lines(self, records: list[dict]) -> None:
+    def _attach_lines(self, records: list[Record]) -> None:
         """Read the lines of this page's headers (RECORDKEY in (...)) and put them on each."""
         spec = self.spec.line_items
         assert spec is not None
@@ -420,7 +435,7 @@ class IntacctStream(AuditedStream, Stream):
         convert = lines_shape.converter(lines_shape.field_types, spec.object, self._tap_ref.clock)
         key = self.shape.column(self.spec.key)
         parent = lines_shape.column(spec.parent_field)
-        by_parent: dict[Any, list[dict]] = {r[key]: [] for r in records}
+        by_parent: dict[Any, list[Record]] = {r[key]: [] for r in records}
         parents = xmlgw.one_of(spec.parent_field, list(by_parent))
         fields = self._line_fields
         after: str | None = None
@@ -441,7 +456,7 @@ class IntacctStream(AuditedStream, Stream):
 
     # Deletions -----------------------------------------------------------------------
 
-    def _deletes(self, context: dict | None, upper: etree._Element | None) -> Iterator[dict]:
+    def _deletes(self, context: Context | None, upper: etree._Element | None) -> Iterator[Record]:
         """Records deleted since the last run, from AUDITHISTORY (ACCESSMODE D), as the key
         and ``_sdc_deleted_at`` with every other field null."""
         clock = self._tap_ref.clock
@@ -488,15 +503,18 @@ class IntacctStream(AuditedStream, Stream):
 
     # Bookmarks -----------------------------------------------------------------------
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: Record) -> tuple[Any, Any]:
         """The object's key (RECORDNO) and WHENMODIFIED; a deletion's version is when it was deleted."""
         version = record.get(self.replication_key) if self.replication_key else None
         return record.get(self.primary_keys[0]), version if version is not None else record.get(DELETED_AT)
 
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Mapping[str, Any], *, context: Context | None = None
+    ) -> None:
         """Bookmarks move in ``_bookmark`` only, after whole timestamp groups."""
 
-    def _bookmark(self, value: str, context: dict | None) -> None:
+    def _bookmark(self, value: str, context: Context | None) -> None:
+        assert self.replication_key is not None
         super()._increment_stream_state({self.replication_key: value}, context=context)
         self.state_manager.is_flushed = False
         self._write_state_message()
@@ -519,7 +537,7 @@ def _recordno(object_key: str) -> int | str:
     return int(head) if head.isdigit() else object_key
 
 
-def _numeric_text(text: str) -> tuple:
+def _numeric_text(text: str) -> tuple[int, Decimal | int, str]:
     """Text ordered as numbers where it reads as one (a number column typed text), else as text."""
     try:
         return (0, Decimal(text), "")
@@ -527,7 +545,8 @@ def _numeric_text(text: str) -> tuple:
         return (1, 0, text)
 
 
-class BalanceStream(AuditedStream, Stream):
+# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
+class BalanceStream(AuditedStream, Stream):  # type: ignore[misc]
     """Trial or account balances: one legacy report call per month, read in full every run (a
     month's balances change with late postings), keyed by month, account, dimensions and book."""
 
@@ -537,17 +556,17 @@ class BalanceStream(AuditedStream, Stream):
         self.spec = spec
         self._tap_ref = tap
         self.shape = Shape(spec.fields, what=f"Stream {spec.name}")
-        schema = with_audit_columns(self.shape.json_schema(), tap.config, spec.name)
+        schema = with_audit_columns(self.shape.json_schema(), dict(tap.config), spec.name)
         super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = spec.key
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[Record]:
         try:
             yield from self._read()
         except StreamUnavailable as exc:
             self._tap_ref.skip_stream(self, exc)
 
-    def _read(self) -> Iterator[dict]:
+    def _read(self) -> Iterator[Record]:
         tap = self._tap_ref
         client = tap.client
         _ = client.session
@@ -620,7 +639,7 @@ class BalanceStream(AuditedStream, Stream):
             first = last + timedelta(days=1)
         return months
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: Record) -> tuple[Any, Any]:
         return "/".join(str(record.get(k) or "") for k in self.primary_keys), None
 
 
@@ -654,9 +673,9 @@ class IntacctRunsStream(RunsStream):
         self.primary_keys = ["run_id"]
         self._tap_ref = tap
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[Record]:
         tap = self._tap_ref
-        for record in super().get_records(context):
+        for record in super().get_records(dict(context) if context is not None else None):
             record["skipped"] = [{"stream": s, "reason": r} for s, r in sorted(tap.skipped.items())]
             record["dropped_fields"] = [
                 f"{stream}:{field}" for stream, names in sorted(tap.dropped_fields.items()) for field in names

@@ -178,7 +178,7 @@ class Function:
 
     @property
     def name(self) -> str:
-        return self.body.tag
+        return str(self.body.tag)
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -215,7 +215,8 @@ def build_request(control: Control, auth: Login | str, functions: Sequence[Funct
         wrapper = _sub(content, "function")
         wrapper.set("controlid", function.controlid)
         wrapper.append(function.body)
-    return etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+    document: bytes = etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+    return document
 
 
 def element(tag: str, *children: etree._Element, text: str | None = None) -> etree._Element:
