@@ -3,7 +3,8 @@
 Starts the Intacct emulator in its own process with N GLDETAIL rows, runs tap-sage-intacct on the
 gl_details stream with its output to /dev/null, and prints transactions per 10,000 records of the
 sync (from the emulator's own counter: Intacct bills per function executed, the session included),
-the transactions of one discovery (its lookups), records/s and the tap's peak memory (VmHWM). Run at 100k and 1M rows, memory should stay flat.
+the transactions of one discovery (its lookups), records/s and the tap's peak memory (VmHWM).
+Run at 100k and 1M rows, memory should stay flat.
 
     python bench/tap_sage_intacct_throughput.py [--records 100000] [--million] [--page-size 2000]
 """
