@@ -187,16 +187,19 @@ class IntacctStream(AuditedStream, Stream):  # type: ignore[misc]
         self._report("done")
 
     def _emit(self, rows: list[dict[str, str]], convert: Converter) -> Iterator[Record]:
+        self._counted[0] += len(rows)
+        self._counted[1] += 1
+        if time.monotonic() - self._logged >= PROGRESS_EVERY_S:
+            self._report("so far")
+        if self.spec.line_items is None and not self.shape.deletes:
+            # Converted one by one as the SDK writes them, so a page is not held twice.
+            return map(convert, rows)
         records = [convert(row) for row in rows]
         if self.spec.line_items is not None and records:
             self._attach_lines(records)
         if self.shape.deletes:
             for record in records:
                 record[DELETED_AT] = None
-        self._counted[0] += len(records)
-        self._counted[1] += 1
-        if time.monotonic() - self._logged >= PROGRESS_EVERY_S:
-            self._report("so far")
         return iter(records)
 
     def _keyset(

@@ -26,9 +26,10 @@ MAX_PAGE_SIZE = 2000
 
 # run-audit's AuditedTap overrides load_streams, which the SDK marks final (to order _audit_runs last).
 class TapSageIntacct(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
-    """Singer tap for Sage Intacct: vendors, AP bills with their lines, AP payments, GL accounts,
-    journal entries and GL detail, dimensions (departments, locations, classes, projects),
-    customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
+    """Singer tap for Sage Intacct: AP (vendors, bills, payments, adjustments), AR (customers,
+    invoices, payments, adjustments), GL (accounts, journal entries, GL detail, budgets, trial and
+    account balances), cash management, items, purchasing and order entry documents, dimensions and
+    employees, every field lookup lists, read incrementally on WHENMODIFIED with keyset paging."""
 
     name = "tap-sage-intacct"
     #: The distribution that carries this plugin (for --version and --about).

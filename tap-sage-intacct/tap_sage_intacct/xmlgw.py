@@ -13,6 +13,7 @@ function's ``result``. ``parse_response`` turns a failure at any level into an
 from __future__ import annotations
 
 import copy
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -310,6 +311,8 @@ class Result:
     function: str
     controlid: str
     data: etree._Element | None
+    #: Records of a listing function, taken out of the tree as they were parsed.
+    parsed_rows: list[dict[str, str]] | None = None
 
     def attribute(self, name: str) -> int | None:
         if self.data is None:
@@ -328,21 +331,37 @@ class Result:
     def rows(self) -> Iterator[dict[str, str]]:
         """Each record under ``<data>`` as {FIELD: text}; empty elements give "". Related
         fields may come as ``<DISPLAYCONTACT.EMAIL1>`` or nested
-        ``<DISPLAYCONTACT><EMAIL1>``: both give ``DISPLAYCONTACT.EMAIL1``."""
-        if self.data is None:
+        ``<DISPLAYCONTACT><EMAIL1>``: both give ``DISPLAYCONTACT.EMAIL1``. Each record is taken
+        out of the tree once read, so a page's memory moves from the tree to its rows rather than
+        being held twice; field names are shared between rows."""
+        if self.parsed_rows is not None:
+            rows, self.parsed_rows = self.parsed_rows, []
+            yield from rows
             return
-        for record in self.data:
-            if not isinstance(record.tag, str):
-                continue  # comments and processing instructions
-            row: dict[str, str] = {}
-            for child in record:
-                if not isinstance(child.tag, str):
-                    continue
-                if len(child) == 0:
-                    row[child.tag] = child.text or ""
-                else:
-                    _flatten(child, child.tag, row)
-            yield row
+        data = self.data
+        if data is None:
+            return
+        names: dict[str, str] = {}
+        while len(data):
+            record = data[0]
+            data.remove(record)
+            if isinstance(record.tag, str):  # not a comment or processing instruction
+                yield _row(record, names)
+
+
+def _row(record: etree._Element, names: dict[str, str]) -> dict[str, str]:
+    """One record as {FIELD: text}, its field names shared through ``names``."""
+    row: dict[str, str] = {}
+    for child in record:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        tag = names.setdefault(tag, tag)
+        if len(child) == 0:
+            row[tag] = child.text or ""
+        else:
+            _flatten(child, tag, row)
+    return row
 
 
 def _flatten(node: etree._Element, prefix: str, row: dict[str, str]) -> None:
@@ -393,6 +412,31 @@ def _raise(context: str, errors: list[ErrorDetail], level: str, error_class: typ
     raise error_class(context, errors, level=level)
 
 
+#: Functions whose ``<data>`` lists records, read into rows while the answer is parsed.
+LISTINGS = frozenset({"query", "readByQuery", "readMore", "get_trialbalance", "get_accountbalances"})
+
+
+def _parse(body: bytes, listings: dict[etree._Element, list[dict[str, str]]]) -> etree._Element:
+    """The answer's tree, without the records of listing functions: each is turned into a row
+    (in ``listings``, by its ``<data>``) and dropped as soon as it is parsed, so a page of 2,000
+    records never exists as a tree (about 5 KiB per record)."""
+    names: dict[str, str] = {}
+    events = etree.iterparse(
+        io.BytesIO(body), events=("end",), resolve_entities=False, no_network=True, huge_tree=True
+    )
+    for _event, element in events:
+        data = element.getparent()
+        if data is None or data.tag != "data":
+            continue
+        result = data.getparent()
+        if result is None or result.tag != "result" or result.findtext("function") not in LISTINGS:
+            continue
+        if isinstance(element.tag, str):
+            listings.setdefault(data, []).append(_row(element, names))
+        data.remove(element)
+    return events.root
+
+
 def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
     """Parse an answer, raising for a failure at any of the three levels.
 
@@ -400,8 +444,9 @@ def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
     request authenticated with a session id, so an authentication failure means the
     session was rejected (sign in again) rather than bad credentials.
     """
+    listings: dict[etree._Element, list[dict[str, str]]] = {}
     try:
-        root = etree.fromstring(clean(body), _PARSER)
+        root = _parse(clean(body), listings)
     except etree.XMLSyntaxError as exc:
         # Cut-off answers (dropped connections, proxies) and HTML error pages land here.
         snippet = body[:120].decode("utf-8", errors="replace").replace("\n", " ")
@@ -458,7 +503,10 @@ def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
                 "function",
                 IntacctError,
             )
-        response.results.append(Result(function, controlid, node.find("data")))
+        data = node.find("data")
+        response.results.append(
+            Result(function, controlid, data, listings.get(data) if data is not None else None)
+        )
     return response
 
 
