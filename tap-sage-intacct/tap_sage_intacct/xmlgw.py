@@ -412,41 +412,57 @@ def _raise(context: str, errors: list[ErrorDetail], level: str, error_class: typ
     raise error_class(context, errors, level=level)
 
 
-#: Functions whose ``<data>`` lists records, read into rows while the answer is parsed.
-LISTINGS = frozenset({"query", "readByQuery", "readMore", "get_trialbalance", "get_accountbalances"})
+#: Listing functions and the element each of their records comes in (None: the object's name).
+LISTINGS: dict[str, str | None] = {
+    "query": None,
+    "get_trialbalance": "trialbalance",
+    "get_accountbalances": "accountbalance",
+}
 
 
-def _parse(body: bytes, listings: dict[etree._Element, list[dict[str, str]]]) -> etree._Element:
-    """The answer's tree, without the records of listing functions: each is turned into a row
-    (in ``listings``, by its ``<data>``) and dropped as soon as it is parsed, so a page of 2,000
-    records never exists as a tree (about 5 KiB per record)."""
+def record_tag(body: etree._Element) -> str | None:
+    """The element the records of this function's answer come in, if it lists records."""
+    if body.tag not in LISTINGS:
+        return None
+    return LISTINGS[body.tag] or (body.findtext("object") or "").strip().upper() or None
+
+
+def _parse(
+    body: bytes, records: str | None, listings: dict[etree._Element, list[dict[str, str]]]
+) -> etree._Element:
+    """The answer's tree. With ``records`` (the element a listing's records come in), each record
+    under a ``<data>`` is turned into a row (in ``listings``, by its ``<data>``) and dropped as soon
+    as it is parsed, so a page of 2,000 records never exists as a tree (about 5 KiB a record)."""
+    if records is None:
+        return etree.fromstring(body, _PARSER)
     names: dict[str, str] = {}
     events = etree.iterparse(
-        io.BytesIO(body), events=("end",), resolve_entities=False, no_network=True, huge_tree=True
+        io.BytesIO(body),
+        events=("end",),
+        tag=records,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
     )
     for _event, element in events:
         data = element.getparent()
-        if data is None or data.tag != "data":
-            continue
-        result = data.getparent()
-        if result is None or result.tag != "result" or result.findtext("function") not in LISTINGS:
-            continue
-        if isinstance(element.tag, str):
+        if data is not None and data.tag == "data":
             listings.setdefault(data, []).append(_row(element, names))
-        data.remove(element)
+            data.remove(element)
     return events.root
 
 
-def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
+def parse_response(body: bytes, *, what: str, with_session: bool, records: str | None = None) -> Response:
     """Parse an answer, raising for a failure at any of the three levels.
 
     ``what`` names the call in messages (e.g. "query GLDETAIL"); ``with_session`` says the
     request authenticated with a session id, so an authentication failure means the
-    session was rejected (sign in again) rather than bad credentials.
+    session was rejected (sign in again) rather than bad credentials; ``records`` names the
+    element a listing's records come in (``record_tag``), read into rows while parsing.
     """
     listings: dict[etree._Element, list[dict[str, str]]] = {}
     try:
-        root = _parse(clean(body), listings)
+        root = _parse(clean(body), records, listings)
     except etree.XMLSyntaxError as exc:
         # Cut-off answers (dropped connections, proxies) and HTML error pages land here.
         snippet = body[:120].decode("utf-8", errors="replace").replace("\n", " ")
