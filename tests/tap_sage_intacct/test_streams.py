@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from tap_sage_intacct.objects import BUILTIN
 from tap_sage_intacct.tap import TapSageIntacct
 
 from tests.support.compare import instant
-from tests.tap_sage_intacct.conftest import after_this_second, custom_fields, mismatches, run, typed
+from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, custom_fields, mismatches, run, typed
 
 #: Every object stream but AUDITHISTORY (it holds only what a test changes; see below).
 STREAMS = {spec.name: spec.object for spec in BUILTIN if spec.object != "AUDITHISTORY"}
@@ -276,3 +277,13 @@ def test_audit_history_stream_reads_every_event_when_selected(intacct, config):
         sync.schemas["audit_history"], events, intacct.store.records("AUDITHISTORY"), key="ID"
     )
     assert sync.state["bookmarks"]["audit_history"]["replication_key_value"] == events[-1]["ACCESSTIME"]
+
+
+def test_balance_months_reads_the_latest_months_up_to_the_gateways_month(intacct, config):
+    sync = run({**config, "balance_months": 2}, ["trial_balances"])
+    now = intacct.clock.now()
+    today = datetime.fromtimestamp(now, ZoneInfo(TIMEZONE)).date()
+    last = today.replace(day=1)
+    first = (last - timedelta(days=1)).replace(day=1)
+    assert {r["startdate"] for r in sync.records["trial_balances"]} == {first.isoformat(), last.isoformat()}
+    assert intacct.stats.functions["get_trialbalance"] == 2
