@@ -27,7 +27,7 @@ from typing import IO, Any
 import msgspec
 from singer_sdk.helpers._batch import StorageTarget
 
-from target_databricks import sql
+from target_databricks import audit, sql, staging, values
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Column
 
@@ -100,7 +100,7 @@ class StagedBatch:
         names = [c.name for c in self.columns]
         self.constant_positions = {n: names.index(n) for n in BATCH_CONSTANT_COLUMNS if n in names}
         self._omit = tuple(self.constant_positions.values())
-        self._token = sql.LoadToken(stream_name)
+        self._token = audit.LoadToken(stream_name)
         self._latest: dict[tuple, int] = {}  # key -> index of its last row (upsert only)
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-batch-")  # noqa: SIM115 - closed in close()
         self.received = 0
@@ -114,18 +114,18 @@ class StagedBatch:
         if self.replication_key:
             self.bounds.add(record.get(self.replication_key))
         if self.key_properties:
-            self._latest[tuple(sql.key_part(record.get(k)) for k in self.key_properties)] = self.received
+            self._latest[tuple(values.key_part(record.get(k)) for k in self.key_properties)] = self.received
         self.received += 1
         if self.error is not None:
             self._file.write(b"{}\n")  # keeps row indexes aligned; the batch will not load
             return
         try:
-            row = sql.convert_row(record, self.columns)
+            row = values.convert_row(record, self.columns)
         except sql.SqlBuildError as exc:
             self.error = exc
             self._file.write(b"{}\n")
             return
-        self._file.write(sql.row_line(row, self._omit))
+        self._file.write(staging.row_line(row, self._omit))
 
     @property
     def token(self) -> str:
@@ -138,11 +138,11 @@ class StagedBatch:
 
     def constants(self, batched_at: datetime, token: str) -> dict[int, str | None]:
         """Values of the batch-constant columns by column position."""
-        values = {
-            "_sdc_batched_at": sql.parameter_value(batched_at, "TIMESTAMP"),
+        by_name = {
+            "_sdc_batched_at": values.parameter_value(batched_at, "TIMESTAMP"),
             sql.LOAD_TOKEN_COLUMN: token,
         }
-        return {pos: values[name] for name, pos in self.constant_positions.items()}
+        return {pos: by_name[name] for name, pos in self.constant_positions.items()}
 
     def lines(self, constants: Mapping[int, str | None]) -> Iterator[bytes]:
         """The rows to load as complete JSON lines (keys ``c0``...), in the order received.
@@ -150,19 +150,19 @@ class StagedBatch:
         With key properties only the last record of each key is kept: MERGE rejects several source
         rows matching one target row, and the last record of a key is the newest state of that row.
         """
-        suffix = sql.constants_suffix(constants)
+        suffix = staging.constants_suffix(constants)
         keep = set(self._latest.values()) if self.key_properties else None
         self._file.flush()
         self._file.seek(0)
         for index, line in enumerate(self._file):
             if keep is None or index in keep:
-                yield sql.complete_line(line, suffix)
+                yield staging.complete_line(line, suffix)
         self._file.seek(0, os.SEEK_END)
 
     def row_values(self, constants: Mapping[int, str | None]) -> list[list[str | None]]:
         """The rows to load as lists of parameter texts (for the statement path; small batches only)."""
         width = len(self.columns)
-        return [sql.parse_row_line(line, width) for line in self.lines(constants)]
+        return [staging.parse_row_line(line, width) for line in self.lines(constants)]
 
     def close(self) -> None:
         self._file.close()

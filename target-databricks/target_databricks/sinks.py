@@ -14,7 +14,7 @@ from databricks.sdk.errors import DatabricksError
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
-from target_databricks import sql
+from target_databricks import audit, sql, staging, values
 from target_databricks.batch import InputSpool, StagedBatch
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.client import StatementError
@@ -277,7 +277,7 @@ class DatabricksSink(BatchSink):
                     self.stream_name,
                     self.table_fqn,
                 )
-            if isinstance(exc, sql.ValueConversionError):
+            if isinstance(exc, values.ValueConversionError):
                 # The run's last line names the stream too, not only the column and value.
                 raise sql.SqlBuildError(f"Stream {self.stream_name!r}: {exc}") from exc
             raise
@@ -332,7 +332,7 @@ class DatabricksSink(BatchSink):
             statement_ids = self._apply(batch, token, constants, cleanups)
             low, high = batch.bounds.texts()
             self.run(
-                sql.audit_insert(
+                audit.audit_insert(
                     self.catalog,
                     self.schema_name,
                     {
@@ -344,7 +344,7 @@ class DatabricksSink(BatchSink):
                         "rows": batch.rows,
                         "min_replication_value": low,
                         "max_replication_value": high,
-                        "statement_ids": sql.to_json_text(statement_ids),
+                        "statement_ids": values.to_json_text(statement_ids),
                         "status": "staged" if self.load_method == "overwrite" else "committed",
                         "started_at": started,
                         "finished_at": datetime.now(tz=UTC),
@@ -452,12 +452,12 @@ class DatabricksSink(BatchSink):
         The files and the folder are deleted afterwards, also when the batch failed.
         """
         volume = self.target.prepare_volume()
-        folder = sql.volume_dir(
+        folder = staging.volume_dir(
             self.catalog, self.schema_name, volume, f"{self.table}-{token[:32]}-{self.target.run_hex[:8]}"
         )
         paths: list[str] = []
         cleanups.append(lambda: self._delete_staged_files(folder, paths))
-        for index, body in enumerate(sql.gzip_parts(batch.lines(constants), self.bulk_file_max_bytes)):
+        for index, body in enumerate(staging.gzip_parts(batch.lines(constants), self.bulk_file_max_bytes)):
             path = f"{folder}/part-{index:05d}.json.gz"
             self.client.upload(path, body)
             paths.append(path)
@@ -465,7 +465,7 @@ class DatabricksSink(BatchSink):
             "Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name, len(paths), folder
         )
         cols = self.columns
-        source = sql.bulk_source(cols, folder)
+        source = staging.bulk_source(cols, folder)
         if self.load_method == "overwrite":
             assert self.overwrite_stage
             statement = Statement(
@@ -495,7 +495,7 @@ class DatabricksSink(BatchSink):
     def _is_latest_load(self, token: str) -> bool:
         """Whether ``token`` is the table's most recent committed load (then applying it again changes
         nothing). A table whose loads came from another stream is refused: two streams would be merged."""
-        result = self.client.execute(sql.audit_latest_query(self.catalog, self.schema_name, self.table))
+        result = self.client.execute(audit.audit_latest_query(self.catalog, self.schema_name, self.table))
         if not result.rows:
             return False
         stream, latest = result.rows[0][0], result.rows[0][1]
@@ -529,7 +529,7 @@ class DatabricksSink(BatchSink):
                 )
             ]
             self.run(
-                sql.audit_insert(
+                audit.audit_insert(
                     self.catalog,
                     self.schema_name,
                     {
@@ -538,7 +538,7 @@ class DatabricksSink(BatchSink):
                         "table_name": self.table,
                         "load_token": f"overwrite:{self.target.run_id}",
                         "load_method": "overwrite",
-                        "statement_ids": sql.to_json_text(ids),
+                        "statement_ids": values.to_json_text(ids),
                         "status": "committed",
                         "started_at": started,
                         "finished_at": datetime.now(tz=UTC),

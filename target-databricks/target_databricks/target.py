@@ -17,7 +17,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_databricks import sql
+from target_databricks import audit, sql
 from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
@@ -103,7 +103,7 @@ class TargetDatabricks(Target):
         """Refuse a second stream whose name gives the same table (``AP Bills``, ``ap-bills`` and
         ``ap_bills`` are all ``ap_bills``), and tables this target keeps for itself; called when a sink
         is made, so at the stream's SCHEMA message, before any of its records."""
-        if table == sql.AUDIT_TABLE or table.startswith("__tdbx_"):
+        if table == audit.AUDIT_TABLE or table.startswith("__tdbx_"):
             raise sql.SqlBuildError(
                 f"Stream {stream!r} maps to table {table!r}, a name target-databricks keeps for itself; "
                 "give the stream another name (stream_maps alias) or set a table_prefix."
@@ -195,8 +195,12 @@ class TargetDatabricks(Target):
                 return
             catalog, schema = self.config["catalog"], self.config["schema"]
             self.client.execute(Statement(sql.create_schema(catalog, schema), kind="create schema"))
-            self.client.execute(Statement(sql.create_audit_table(catalog, schema), kind="create audit table"))
-            self.add_missing_columns(sql.qualified_name(catalog, schema, sql.AUDIT_TABLE), sql.AUDIT_COLUMNS)
+            self.client.execute(
+                Statement(audit.create_audit_table(catalog, schema), kind="create audit table")
+            )
+            self.add_missing_columns(
+                sql.qualified_name(catalog, schema, audit.AUDIT_TABLE), audit.AUDIT_COLUMNS
+            )
             self._schema_ready = True
 
     def add_missing_columns(self, table: str, wanted: Sequence[Column]) -> dict[str, Column]:
