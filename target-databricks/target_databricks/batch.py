@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import StorageTarget
 
 from target_databricks import audit, sql, staging, values
@@ -32,6 +34,9 @@ from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Column
 
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
+
+#: Records converted to Arrow columns at a time on the bulk path (they are held until then).
+CHUNK_ROWS = 5000
 
 #: Columns whose value is the same for every row of a batch; they are added when the batch is drained.
 BATCH_CONSTANT_COLUMNS = ("_sdc_batched_at", sql.LOAD_TOKEN_COLUMN)
@@ -110,12 +115,7 @@ class StagedBatch:
     def add(self, record: Mapping[str, Any]) -> None:
         """Convert and spool one record. A value that cannot be stored exactly fails the batch when it is
         drained (so the whole batch is kept for replay), not the record alone."""
-        self._token.add(record)
-        if self.replication_key:
-            self.bounds.add(record.get(self.replication_key))
-        if self.key_properties:
-            self._latest[tuple(values.key_part(record.get(k)) for k in self.key_properties)] = self.received
-        self.received += 1
+        self._note(record)
         if self.error is not None:
             self._file.write(b"{}\n")  # keeps row indexes aligned; the batch will not load
             return
@@ -126,6 +126,23 @@ class StagedBatch:
             self._file.write(b"{}\n")
             return
         self._file.write(staging.row_line(row, self._omit))
+
+    def _note(self, record: Mapping[str, Any]) -> None:
+        """The load token, replication bounds and latest row per key, record by record."""
+        self._token.add(record)
+        if self.replication_key:
+            self.bounds.add(record.get(self.replication_key))
+        if self.key_properties:
+            self._latest[tuple(values.key_part(record.get(k)) for k in self.key_properties)] = self.received
+        self.received += 1
+
+    def finish(self) -> None:
+        """Nothing left to convert: rows are converted as they arrive."""
+
+    @property
+    def inline_ready(self) -> bool:
+        """Whether ``row_values`` can give the batch's rows (always: they are in the spool)."""
+        return True
 
     @property
     def token(self) -> str:
@@ -166,6 +183,124 @@ class StagedBatch:
 
     def close(self) -> None:
         self._file.close()
+
+
+class ParquetBatch(StagedBatch):
+    """A batch for the bulk path: records converted a chunk at a time into Arrow columns, spooled to a
+    local Parquet file, and written at drain time as the Parquet files the volume stages.
+
+    The load token, replication bounds, latest row per key and the conversion checks are those of
+    ``StagedBatch`` (the same values are refused with the same error, raised at drain time). The first
+    ``inline_rows`` records are also held as received, so a batch that small can still load with one
+    statement of parameters (``row_values``).
+    """
+
+    def __init__(
+        self,
+        stream_name: str,
+        columns: Sequence[Column],
+        key_properties: Sequence[str] | None,
+        replication_key: str | None,
+        inline_rows: int,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        super().__init__(stream_name, columns, key_properties, replication_key)
+        self._positions = [i for i in range(len(self.columns)) if i not in self._omit]
+        self._chunk: list[Mapping[str, Any]] = []
+        self._chunk_rows = chunk_rows
+        self._inline_rows = inline_rows
+        self._held: list[Mapping[str, Any]] | None = []
+        self._writer: pq.ParquetWriter | None = None
+        self._ratio = 0.0  # compressed over Arrow buffer bytes, largest seen
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self._note(record)
+        if self.error is not None:
+            return
+        self._chunk.append(record)
+        if self._held is not None:
+            if len(self._held) < self._inline_rows:
+                self._held.append(record)
+            else:
+                self._held = None
+        if len(self._chunk) >= self._chunk_rows:
+            self._spool_chunk()
+
+    def _spool_chunk(self) -> None:
+        chunk, self._chunk = self._chunk, []
+        if not chunk or self.error is not None:
+            return
+        try:
+            rows = values.arrow_record_batch(chunk, self.columns, self._positions)
+        except sql.SqlBuildError as exc:
+            self.error = exc
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._file, rows.schema, compression=staging.PARQUET_COMPRESSION)
+        before = self._file.tell()
+        self._writer.write_batch(rows, row_group_size=max(rows.num_rows, 1))
+        written = self._file.tell() - before
+        self._ratio = max(self._ratio, written / max(rows.get_total_buffer_size(), 1))
+
+    def finish(self) -> None:
+        """Convert and spool the last records (a conversion error is then in ``error``)."""
+        self._spool_chunk()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @property
+    def inline_ready(self) -> bool:
+        """Whether the batch's records are held, so ``row_values`` can give its rows."""
+        return self._held is not None
+
+    def row_values(self, constants: Mapping[int, str | None]) -> list[list[str | None]]:
+        if self._held is None:
+            raise RuntimeError("the records of a batch this large are not held in memory")
+        keep = set(self._latest.values()) if self.key_properties else None
+        rows = []
+        for index, record in enumerate(self._held):
+            if keep is None or index in keep:
+                row = values.convert_row(record, self.columns)
+                for position, value in constants.items():
+                    row[position] = value
+                rows.append(row)
+        return rows
+
+    def parquet_files(self, constants: Mapping[int, str | None], max_bytes: int) -> Iterator[bytes]:
+        """The rows to load as Parquet file bodies of about ``max_bytes`` at most, in the order received,
+        with the batch-constant columns; with key properties only the last record of each key."""
+        self.finish()
+        keep = set(self._latest.values()) if self.key_properties else None
+        fixed = {
+            position: pa.scalar(
+                None if text is None else values.arrow_value(text, self.columns[position]),
+                values.arrow_type(self.columns[position].sql_type),
+            )
+            for position, text in constants.items()
+        }
+        self._file.flush()
+        self._file.seek(0)
+
+        def tables() -> Iterator[pa.Table]:
+            if not self._file.read(1):
+                return
+            self._file.seek(0)
+            spooled = pq.ParquetFile(self._file)
+            offset = 0
+            for group in range(spooled.num_row_groups):
+                table = spooled.read_row_group(group)
+                if keep is not None:
+                    mask = [offset + i in keep for i in range(table.num_rows)]
+                    offset += table.num_rows
+                    table = table.filter(pa.array(mask, pa.bool_()))
+                for position, scalar in sorted(fixed.items()):
+                    table = table.append_column(f"c{position}", pa.repeat(scalar, table.num_rows))
+                yield table
+
+        ratio = self._ratio or 1.0
+        yield from staging.parquet_parts(tables(), max_bytes, ratio)
+        self._file.seek(0, os.SEEK_END)
 
 
 class InputSpool:

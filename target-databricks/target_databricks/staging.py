@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from target_databricks.sql import Column, SqlBuildError, quote_identifier, string_literal
 
@@ -96,3 +98,68 @@ def gzip_parts(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
     if lines_in:
         out += compressor.flush()
         yield bytes(out)
+
+
+# --- Parquet files (the bulk path) ---------------------------------------------------------------
+
+#: Room for a Parquet file's footer and page headers beyond its row groups' compressed data.
+_PARQUET_SLACK = 64 * 1024
+PARQUET_COMPRESSION = "snappy"
+
+
+def bulk_parquet_source(columns: Sequence[Column], path: str) -> str:
+    """``SELECT CAST(c0 AS type) AS `name`, ... FROM read_files('<path>', format => 'parquet')``.
+
+    Staged Parquet files name their columns by position (``c0``, ``c1``...), so hostile column names
+    never reach a file; each column already has the Arrow type of its table column (``values.arrow_type``:
+    exact decimals, UTC timestamps), and the CASTs keep the table's types whatever a reader infers.
+    """
+    projections = ", ".join(
+        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
+    )
+    return f"SELECT {projections} FROM read_files({string_literal(path)}, format => 'parquet')"
+
+
+def _estimated_bytes(table: pa.Table) -> int:
+    return int(table.get_total_buffer_size())
+
+
+def parquet_parts(tables: Iterable[pa.Table], max_bytes: int, estimate_ratio: float = 1.0) -> Iterator[bytes]:
+    """Parquet file bodies holding the rows of ``tables`` in order, each at most about ``max_bytes``.
+
+    Each table is a row group unless it would not fit a file; then it is cut in halves until the parts
+    fit (a single row that does not fit is a file of its own). ``estimate_ratio`` is the compressed size
+    of a row group over its Arrow buffers, as the local spool saw it; files are cut on that estimate, with
+    room for the footer. One file's bytes are held in memory at a time.
+    """
+    sink: pa.BufferOutputStream | None = None
+    writer: pq.ParquetWriter | None = None
+    held = 0
+
+    def pieces(table: pa.Table) -> Iterator[pa.Table]:
+        size = _estimated_bytes(table) * estimate_ratio
+        if size + _PARQUET_SLACK <= max_bytes or table.num_rows <= 1:
+            yield table
+            return
+        half = table.num_rows // 2
+        yield from pieces(table.slice(0, half))
+        yield from pieces(table.slice(half))
+
+    for table in tables:
+        for piece in pieces(table):
+            if not piece.num_rows:
+                continue
+            size = int(_estimated_bytes(piece) * estimate_ratio)
+            if writer is not None and sink is not None and held + size + _PARQUET_SLACK > max_bytes:
+                writer.close()
+                yield sink.getvalue().to_pybytes()
+                writer, sink = None, None
+            if writer is None:
+                sink = pa.BufferOutputStream()
+                writer = pq.ParquetWriter(sink, piece.schema, compression=PARQUET_COMPRESSION)
+                held = 0
+            writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+            held = sink.tell() if sink is not None else held
+    if writer is not None and sink is not None:
+        writer.close()
+        yield sink.getvalue().to_pybytes()

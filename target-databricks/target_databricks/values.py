@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from target_databricks.sql import _DECIMAL_RE, _INT_RANGES, EXACT, Column, SqlBuildError, normalize_type
 
@@ -226,3 +228,132 @@ def key_part(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))
     return value
+
+
+# --- columns of many values at once (the bulk path's Parquet files) ------------------------------
+
+#: Microseconds since the epoch of the first and last instants a Databricks TIMESTAMP holds.
+_FIRST_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_LAST_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_NONE = type(None)
+_ARROW_INTS = {"TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(), "INTEGER": pa.int32()}
+
+
+def arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow (and Parquet) type that holds values of a column type exactly."""
+    base = normalize_type(sql_type)
+    if base in ("BIGINT", "LONG"):
+        return pa.int64()
+    if base in _ARROW_INTS:
+        return _ARROW_INTS[base]
+    match = _DECIMAL_RE.match(base)
+    if match:
+        return pa.decimal128(int(match.group(1)), int(match.group(2) or 0))
+    if base in ("DOUBLE", "FLOAT", "REAL"):
+        return pa.float64()
+    if base == "BOOLEAN":
+        return pa.bool_()
+    if base in ("TIMESTAMP", "TIMESTAMP_LTZ"):
+        return pa.timestamp("us", tz="UTC")
+    if base == "TIMESTAMP_NTZ":
+        return pa.timestamp("us")
+    if base == "DATE":
+        return pa.date32()
+    return pa.string()
+
+
+def _from_text(text: str, arrow: pa.DataType) -> Any:
+    """A parameter text (``parameter_value``) as the Python value Arrow stores for its type."""
+    if pa.types.is_decimal(arrow):
+        return Decimal(text)
+    if pa.types.is_integer(arrow):
+        return int(text)
+    if pa.types.is_floating(arrow):
+        return float(text)
+    if pa.types.is_boolean(arrow):
+        return text == "true"
+    if pa.types.is_timestamp(arrow):
+        return datetime.fromisoformat(text)
+    if pa.types.is_date(arrow):
+        return date.fromisoformat(text)
+    return text
+
+
+def _fast_array(values: list[Any], arrow: pa.DataType) -> pa.Array | None:
+    """Values whose Python types Arrow converts exactly, as an array of ``arrow``; None when another
+    type is present or Arrow refuses a value (``arrow_column`` then converts them one by one)."""
+    kinds = {type(v) for v in values}
+    kinds.discard(_NONE)
+    try:
+        if pa.types.is_string(arrow):
+            return pa.array(values, arrow) if kinds <= {str} else None
+        if pa.types.is_integer(arrow):
+            return pa.array(values, arrow) if kinds <= {int} else None
+        if pa.types.is_decimal(arrow):
+            # Arrow refuses what it would have to round and what passes the precision.
+            return pa.array(values, arrow) if kinds <= {Decimal, int} else None
+        if pa.types.is_boolean(arrow):
+            return pa.array(values, arrow) if kinds <= {bool} else None
+        if pa.types.is_date(arrow):
+            return pa.array(values, arrow) if kinds <= {date} else None
+        if pa.types.is_floating(arrow):
+            if not kinds <= {float, int, Decimal}:
+                return None
+            floats = [None if v is None else float(v) for v in values]
+            for f, v in zip(floats, values, strict=True):
+                # NaN, infinity and magnitudes that would become 0 or infinity are refused one by one.
+                if f is not None and (f != f or f in (math.inf, -math.inf) or (f == 0.0 and v != 0)):
+                    return None
+            return pa.array(floats, arrow)
+        if pa.types.is_timestamp(arrow) and arrow.tz == "UTC":
+            if not kinds <= {datetime}:
+                return None
+            array = pa.array(values, arrow)  # aware values become UTC; naive ones are read as UTC
+            low, high = pc.min_max(array.cast(pa.int64())).values()
+            if low.is_valid and (low.as_py() < _FIRST_US or high.as_py() > _LAST_US):
+                return None
+            return array
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):
+        return None
+    return None
+
+
+def arrow_column(values: list[Any], column: Column) -> pa.Array:
+    """One column of many records as an Arrow array, converted and checked exactly as
+    ``parameter_value`` does value by value (which raises ``ValueConversionError`` the same way).
+
+    Values of the types a JSON message and the SDK's parsing give (str, int, Decimal, bool, datetime,
+    date) convert in Arrow; anything else, and any value Arrow refuses, goes through
+    ``parameter_value``."""
+    arrow = arrow_type(column.sql_type)
+    fast = _fast_array(values, arrow)
+    if fast is not None:
+        return fast
+    texts = [parameter_value(v, column.sql_type, column.name) for v in values]
+    if pa.types.is_string(arrow):
+        return pa.array(texts, arrow)
+    return pa.array([None if t is None else _from_text(t, arrow) for t in texts], arrow)
+
+
+def arrow_record_batch(
+    records: Sequence[Mapping[str, Any]], columns: Sequence[Column], positions: Sequence[int]
+) -> pa.RecordBatch:
+    """Records as an Arrow record batch of the columns at ``positions``, named ``c<position>``.
+
+    A value that cannot be stored exactly raises the ``ValueConversionError`` that converting the
+    records one by one (``convert_row``) raises first, so the error is the same on every path."""
+    arrays = []
+    try:
+        for i in positions:
+            name = columns[i].name
+            arrays.append(arrow_column([r.get(name) for r in records], columns[i]))
+    except ValueConversionError:
+        for record in records:
+            convert_row(record, columns)
+        raise
+    return pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in positions])
+
+
+def arrow_value(text: str, column: Column) -> Any:
+    """A parameter text of ``column`` (``parameter_value``) as the Python value its Arrow type stores."""
+    return _from_text(text, arrow_type(column.sql_type))
