@@ -36,7 +36,7 @@ from target_databricks.sql import Column
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
 
 #: Records converted to Arrow columns at a time on the bulk path (they are held until then).
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 2000
 
 #: Columns whose value is the same for every row of a batch; they are added when the batch is drained.
 BATCH_CONSTANT_COLUMNS = ("_sdc_batched_at", sql.LOAD_TOKEN_COLUMN)

@@ -265,7 +265,11 @@ class DatabricksSink(BatchSink):
         key property (MERGE matches no null, and within a batch rows with null keys would be one key).
         Raised while reading the input, so no later STATE is emitted and the batch is not loaded."""
         properties = self.schema.get("properties", {})
-        undeclared = sorted(k for k, v in record.items() if v is not None and k not in properties)
+        undeclared = (
+            []
+            if record.keys() <= properties.keys()
+            else sorted(k for k, v in record.items() if v is not None and k not in properties)
+        )
         if undeclared:
             if self.target.undeclared_fields_fail:
                 self._refuse(

@@ -105,9 +105,25 @@ def compile_check(schema: Any, root: Mapping[str, Any]) -> Check:
     return lambda v: all(check(v) for check in parts)
 
 
+def _simple_types(schema: Any) -> frozenset[type] | None:
+    """The Python types of a subschema that declares only a ``type`` (and annotations), else None."""
+    if not isinstance(schema, Mapping):
+        return None
+    keys = {k for k in schema if k not in _IGNORED and not (isinstance(k, str) and k.startswith("x-"))}
+    declared = schema.get("type")
+    if keys != {"type"}:
+        return None
+    names = [declared] if isinstance(declared, str) else declared
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in _PY_TYPES for n in names):
+        return None
+    return frozenset(t for n in names for t in _PY_TYPES[n])
+
+
 def _object_check(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Check:
     properties = schema.get("properties") or {}
-    checks = {name: compile_check(sub, root) for name, sub in properties.items()}
+    # Properties that only declare a type are checked inline (most of a record); others call their check.
+    simple = {name: types for name, sub in properties.items() if (types := _simple_types(sub)) is not None}
+    checks = {name: compile_check(sub, root) for name, sub in properties.items() if name not in simple}
     required = tuple(schema.get("required") or ())
     extra = schema.get("additionalProperties", True)
     if extra is True or extra == {}:
@@ -124,6 +140,11 @@ def _object_check(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Check:
             if name not in value:
                 return False
         for name, item in value.items():
+            types = simple.get(name)
+            if types is not None:
+                if type(item) not in types:
+                    return False
+                continue
             prop = checks.get(name)
             if prop is None:
                 if closed:
