@@ -351,21 +351,24 @@ def main() -> None:
         print(
             f"ratios over the same {bulk[1]:,} rows, this run (time relative to the floor; lower is faster):"
         )
-        print(
-            f"  floor: DuckDB reading the records as NDJSON into a table  {bulk[1] / floor:>9,.0f} rows/s  1.0"
-        )
-        print(
-            f"  target-databricks, bulk path                            {bulk[1] / bulk[2]:>9,.0f} rows/s  "
-            f"{bulk[2] / floor:.1f}"
+
+        def ratio_line(label: str, seconds: float, extra: str = "") -> None:
+            print(f"  {label:<56} {bulk[1] / seconds:>9,.0f} rows/s  {seconds / floor:>5.1f}  {extra}")
+
+        ratio_line("floor: DuckDB reading the records as NDJSON into a table", floor)
+        ratio_line(
+            "target-databricks, bulk path", bulk[2], f"(CPU {bulk[3]:.1f} s, VmHWM {bulk[4] / 1024:,.0f} MiB)"
         )
         if args.target_duckdb.exists():
             warm_up(str(args.target_duckdb))
             duck_seconds, duck_cpu, duck_peak = run_target_duckdb(args.target_duckdb, workdir, bulk_input)
-            print(
-                f"  target-duckdb                                           {bulk[1] / duck_seconds:>9,.0f} rows/s  "
-                f"{duck_seconds / floor:.1f}  (CPU {duck_cpu:.1f} s, VmHWM {duck_peak / 1024:,.0f} MiB)"
+            ratio_line(
+                "target-duckdb", duck_seconds, f"(CPU {duck_cpu:.1f} s, VmHWM {duck_peak / 1024:,.0f} MiB)"
             )
-            print(f"  target-databricks over target-duckdb: {bulk[2] / duck_seconds:.2f} of its time")
+            print(
+                f"  target-databricks over target-duckdb: {bulk[2] / duck_seconds:.2f} of its time, "
+                f"{bulk[3] / duck_cpu:.2f} of its CPU"
+            )
         else:
             print(
                 f"  target-duckdb: not found at {args.target_duckdb} (make plugins, or --target-duckdb PATH)"

@@ -187,7 +187,8 @@ def test_parquet_batch_keeps_a_conversion_error_for_the_drain_and_small_batches_
 def test_parquet_source_reads_positional_columns_with_casts():
     source = staging.bulk_parquet_source([Column("a`b", "DECIMAL(38,9)")], "/Volumes/c/s/v/x'y")
     assert source == (
-        "SELECT CAST(c0 AS DECIMAL(38,9)) AS `a``b` FROM read_files('/Volumes/c/s/v/x\\'y', format => 'parquet')"
+        "SELECT CAST(c0 AS DECIMAL(38,9)) AS `a``b` "
+        "FROM read_files('/Volumes/c/s/v/x\\'y', format => 'parquet')"
     )
 
 
