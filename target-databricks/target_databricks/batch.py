@@ -84,7 +84,7 @@ def _bound_text(value: Any) -> str | None:
             return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
         except OverflowError:  # past year 9999 in UTC: the value as written
             return value.isoformat()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
@@ -106,7 +106,7 @@ class StagedBatch:
         self.constant_positions = {n: names.index(n) for n in BATCH_CONSTANT_COLUMNS if n in names}
         self._omit = tuple(self.constant_positions.values())
         self._token = audit.LoadToken(stream_name)
-        self._latest: dict[tuple, int] = {}  # key -> index of its last row (upsert only)
+        self._latest: dict[tuple[Any, ...], int] = {}  # key -> index of its last row (upsert only)
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-batch-")  # noqa: SIM115 - closed in close()
         self.received = 0
         self.bounds = Bounds()
@@ -361,7 +361,7 @@ def check_batch_encoding(stream: str, encoding: Any) -> tuple[str, str | None]:
     return fmt, compression
 
 
-def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[dict]:
+def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[dict[str, Any]]:
     """The records of one file of a BATCH manifest, one at a time, as RECORD messages would carry them.
 
     Files are opened through the SDK's storage helper (``file://`` and the fsspec protocols it knows).
@@ -387,7 +387,7 @@ def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[
         ) from None
 
 
-def _jsonl_records(raw: IO[bytes], gzipped: bool, url: str) -> Iterator[dict]:
+def _jsonl_records(raw: IO[bytes], gzipped: bool, url: str) -> Iterator[dict[str, Any]]:
     with gzip.open(raw) if gzipped else contextlib.nullcontext(raw) as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():

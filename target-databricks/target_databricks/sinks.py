@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors.base import DatabricksError
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._compat import date_fromisoformat, datetime_fromisoformat, time_fromisoformat
 from singer_sdk.helpers._typing import get_datelike_property_type, handle_invalid_timestamp_in_record
@@ -57,7 +57,9 @@ class RecordRefusedError(ConnectorError):
 class DatabricksSink(BatchSink):
     """Loads a stream into ``<catalog>.<schema>.<prefix><stream>`` with MERGE, INSERT or a swap."""
 
-    def __init__(self, target: TargetDatabricks, stream_name: str, schema: dict, key_properties: Any) -> None:
+    def __init__(
+        self, target: TargetDatabricks, stream_name: str, schema: dict[str, Any], key_properties: Any
+    ) -> None:
         self.target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.catalog: str = self.config["catalog"]
@@ -104,7 +106,9 @@ class DatabricksSink(BatchSink):
         for name, prop in sql.AUDIT_PROPERTIES.items():
             properties[name] = dict(prop)
 
-    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+    def _add_sdc_metadata_to_record(
+        self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]
+    ) -> None:
         record["_sdc_extracted_at"] = message.get("time_extracted")
         record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
         record["_sdc_sequence"] = next_sequence()
@@ -166,7 +170,7 @@ class DatabricksSink(BatchSink):
 
     # --- records ---------------------------------------------------------------------------
 
-    def start_batch(self, context: dict) -> None:
+    def start_batch(self, context: dict[str, Any]) -> None:
         """Each batch spools to local temporary files: its converted rows, and its input messages."""
         keys = self.key_properties if self.load_method == "upsert" else None
         if self.bulk_threshold_rows > 0:
@@ -182,14 +186,14 @@ class DatabricksSink(BatchSink):
             context["batch"] = StagedBatch(self.stream_name, self.columns, keys, self.replication_key_name)
         context["input"] = InputSpool() if self.keeps_failed_batches else None
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self._check_record(record)
         spool: InputSpool | None = context["input"]
         if spool is not None:
             spool.add(*self.target.current_input)
         context["batch"].add(record)
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         """The SDK's validation against the stream's SCHEMA and its parsing of date-time strings; a
         record that fails validation is refused in one line naming the stream, record and property
         (the SDK would log a traceback of the validator at ERROR level)."""
@@ -259,7 +263,7 @@ class DatabricksSink(BatchSink):
                     record, [key], value, kind, ex, treatment, self.logger
                 )
 
-    def _check_record(self, record: dict) -> None:
+    def _check_record(self, record: dict[str, Any]) -> None:
         """Refuse a record whose values would not all land as sent: a non-null field the SCHEMA does not
         declare (no column holds it) unless ``undeclared_fields`` is ignore, and, when upserting, a null
         key property (MERGE matches no null, and within a batch rows with null keys would be one key).
@@ -312,7 +316,7 @@ class DatabricksSink(BatchSink):
 
     # --- batches ---------------------------------------------------------------------------
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         batch: StagedBatch | None = context.get("batch")
         spool: InputSpool | None = context.get("input")
         if batch is None:
@@ -419,7 +423,11 @@ class DatabricksSink(BatchSink):
                 cleanup()
 
     def _apply(
-        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+        self,
+        batch: StagedBatch,
+        token: str,
+        constants: dict[int, str | None],
+        cleanups: list[Callable[[], None]],
     ) -> list[str]:
         """Change the target (or the overwrite stage) with ONE statement; return the statement ids.
 
@@ -508,7 +516,11 @@ class DatabricksSink(BatchSink):
         )
 
     def _apply_bulk(
-        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+        self,
+        batch: StagedBatch,
+        token: str,
+        constants: dict[int, str | None],
+        cleanups: list[Callable[[], None]],
     ) -> list[str]:
         """Stage the batch as Parquet files in the volume; change the table with ONE statement.
 

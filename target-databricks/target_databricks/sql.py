@@ -214,14 +214,12 @@ def _multiple_of_scale(prop: Mapping[str, Any]) -> int | None:
 def _beyond_bigint(prop: Mapping[str, Any]) -> bool:
     """Whether the declared bounds of an integer property pass BIGINT's range."""
     low, high = _BIGINT_RANGE
-    for key, beyond in (
-        ("minimum", lambda v: v < low),
-        ("exclusiveMinimum", lambda v: v < low - 1),
-        ("maximum", lambda v: v > high),
-        ("exclusiveMaximum", lambda v: v > high + 1),
-    ):
+    limits = {"minimum": low, "exclusiveMinimum": low - 1, "maximum": high, "exclusiveMaximum": high + 1}
+    for key, limit in limits.items():
         value = _first(prop, key)
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and beyond(value):
+        if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+            continue
+        if (value < limit) if key.endswith("inimum") else (value > limit):
             return True
     return False
 

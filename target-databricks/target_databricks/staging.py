@@ -1,8 +1,8 @@
-"""Load files: converted rows spooled to local disk, and the files a bulk load stages in a volume."""
+"""Load files: converted rows spooled to local disk (the statement path), and the Parquet files a bulk
+load stages in a volume."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import msgspec
@@ -20,25 +20,7 @@ def volume_dir(catalog: str, schema: str, volume: str, *parts: str) -> str:
     return "/".join(("/Volumes", catalog, schema, volume, *parts))
 
 
-def bulk_source(columns: Sequence[Column], path: str) -> str:
-    """``SELECT CAST(c0 AS type) AS `name`, ... FROM read_files('<path>', format => 'json')``.
-
-    Staged files hold every value as a JSON string under a positional key (``c0``, ``c1``...), so
-    hostile column names never reach the file and the CASTs give exact DECIMALs and UTC TIMESTAMPs
-    whatever the reader would infer.
-    """
-    projections = ", ".join(
-        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
-    )
-    return f"SELECT {projections} FROM read_files({string_literal(path)}, format => 'json')"
-
-
 _file_encoder = msgspec.json.Encoder()
-# Staged files are gzip-compressed NDJSON (``.json.gz``; readers pick the codec from the extension):
-# the Bill-like benchmark rows shrink about 9x, so 100,000 rows are one upload. Level 1 costs ~4 us a row.
-GZIP_LEVEL = 1
-# Room for what deflate may add to the bytes fed since the last sync flush (block headers).
-_GZIP_SLACK = 1024
 
 
 def row_line(row: Sequence[str | None], omit: Iterable[int] = ()) -> bytes:
@@ -70,34 +52,6 @@ def parse_row_line(line: bytes, width: int) -> list[str | None]:
     """A ``row_line`` (possibly completed) back as a row of ``width`` values; missing keys are NULL."""
     members = msgspec.json.decode(line)
     return [members.get(f"c{i}") for i in range(width)]
-
-
-def gzip_parts(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
-    """Gzip file bodies holding whole lines, each at most ``max_bytes`` (a longer line is a file of its own).
-
-    Compressed output is produced as lines are fed, so only the current file's compressed bytes are held.
-    The raw bytes fed since the last sync flush bound what the file can still grow by; when that bound
-    would pass ``max_bytes`` the compressor is sync-flushed, and if the file is still too full, it ends.
-    """
-
-    def fresh():
-        return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
-
-    compressor, out, pending, lines_in = fresh(), bytearray(), 0, 0
-    for line in lines:
-        if lines_in and len(out) + pending + len(line) + _GZIP_SLACK > max_bytes:
-            out += compressor.flush(zlib.Z_SYNC_FLUSH)
-            pending = 0
-            if len(out) + len(line) + _GZIP_SLACK > max_bytes:
-                out += compressor.flush()
-                yield bytes(out)
-                compressor, out, lines_in = fresh(), bytearray(), 0
-        out += compressor.compress(line)
-        pending += len(line)
-        lines_in += 1
-    if lines_in:
-        out += compressor.flush()
-        yield bytes(out)
 
 
 # --- Parquet files (the bulk path) ---------------------------------------------------------------

@@ -205,7 +205,9 @@ def convert_row(record: Mapping[str, Any], columns: Sequence[Column]) -> list[st
 # --- batches -----------------------------------------------------------------------------------
 
 
-def dedupe_last(records: Sequence[Mapping[str, Any]], key_properties: Sequence[str]) -> list:
+def dedupe_last(
+    records: Sequence[Mapping[str, Any]], key_properties: Sequence[str]
+) -> list[Mapping[str, Any]]:
     """Keep the LAST record per primary key, in the order of those last occurrences.
 
     MERGE rejects several source rows matching one target row; the last record of a key in the
@@ -213,7 +215,7 @@ def dedupe_last(records: Sequence[Mapping[str, Any]], key_properties: Sequence[s
     """
     if not key_properties:
         return list(records)
-    latest: dict[tuple, int] = {}
+    latest: dict[tuple[Any, ...], int] = {}
     for index, record in enumerate(records):
         key = tuple(key_part(record.get(k)) for k in key_properties)
         latest.pop(key, None)  # re-insert so order follows the last occurrence

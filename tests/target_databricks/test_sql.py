@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import random
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -564,20 +562,3 @@ def test_row_lines_complete_with_batch_constants_and_parse_back():
     assert json.loads(done) == {"c0": "1", "c1": None, "c2": 'x"y', "c3": "tok"}
     assert staging.parse_row_line(done, 5) == ["1", None, 'x"y', "tok", None]
     assert staging.complete_line(b"{}\n", staging.constants_suffix({0: "a"})) == b'{"c0":"a"}\n'
-
-
-def test_gzip_parts_hold_whole_lines_within_the_size_limit():
-    lines = [staging.row_line([f"{i:06d}", str(i * 7919 % 10007) * (i % 50)]) for i in range(3000)]
-    parts = list(staging.gzip_parts(lines, 8_000))
-    assert len(parts) > 3
-    assert all(len(p) <= 8_000 for p in parts)
-    assert b"".join(gzip.decompress(p) for p in parts) == b"".join(lines)  # order kept, lines whole
-    huge = staging.row_line(["z" * 50_000])
-    noise = staging.row_line([random.Random(7).randbytes(20_000).hex()])  # compresses to over the limit
-    assert [gzip.decompress(p) for p in staging.gzip_parts([b"a\n", noise, b"b\n"], 8_000)] == [
-        b"a\n",
-        noise,
-        b"b\n",
-    ]
-    assert [gzip.decompress(p) for p in staging.gzip_parts([huge], 8_000)] == [huge]
-    assert list(staging.gzip_parts([], 8_000)) == []
