@@ -102,6 +102,9 @@ def compile_check(schema: Any, root: Mapping[str, Any]) -> Check:
         parts.append(lambda v: type(v) is not list or all(item(x) for x in v))
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda v: first(v) and second(v)
     return lambda v: all(check(v) for check in parts)
 
 
