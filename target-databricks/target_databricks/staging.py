@@ -3,7 +3,9 @@ load stages in a volume."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO
 
 import msgspec
 import pyarrow as pa
@@ -86,9 +88,10 @@ def parquet_parts(tables: Iterable[pa.Table], max_bytes: int, estimate_ratio: fl
     of a row group over its Arrow buffers, as the local spool saw it; files are cut on that estimate, with
     room for the footer. One file's bytes are held in memory at a time.
     """
-    sink: pa.BufferOutputStream | None = None
+    # Each file is written to local disk and read back whole: its bytes are held once, not also in a
+    # growing in-memory stream.
+    sink: IO[bytes] | None = None
     writer: pq.ParquetWriter | None = None
-    held = 0
 
     def pieces(table: pa.Table) -> Iterator[pa.Table]:
         size = _estimated_bytes(table) * estimate_ratio
@@ -99,21 +102,25 @@ def parquet_parts(tables: Iterable[pa.Table], max_bytes: int, estimate_ratio: fl
         yield from pieces(table.slice(0, half))
         yield from pieces(table.slice(half))
 
+    def body() -> bytes:
+        assert writer is not None and sink is not None
+        writer.close()
+        sink.seek(0)
+        data = sink.read()
+        sink.close()
+        return data
+
     for table in tables:
         for piece in pieces(table):
             if not piece.num_rows:
                 continue
             size = int(_estimated_bytes(piece) * estimate_ratio)
-            if writer is not None and sink is not None and held + size + _PARQUET_SLACK > max_bytes:
-                writer.close()
-                yield sink.getvalue().to_pybytes()
+            if writer is not None and sink is not None and sink.tell() + size + _PARQUET_SLACK > max_bytes:
+                yield body()
                 writer, sink = None, None
             if writer is None:
-                sink = pa.BufferOutputStream()
+                sink = tempfile.TemporaryFile(prefix="tdbx-part-")  # noqa: SIM115 - closed in body()
                 writer = pq.ParquetWriter(sink, piece.schema, compression=PARQUET_COMPRESSION)
-                held = 0
             writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
-            held = sink.tell() if sink is not None else held
-    if writer is not None and sink is not None:
-        writer.close()
-        yield sink.getvalue().to_pybytes()
+    if writer is not None:
+        yield body()
