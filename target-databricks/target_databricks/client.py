@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.sql import StatementResponse, StatementState
 from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
 from mlc_run_audit.settings import ConnectionSettings
@@ -341,7 +341,7 @@ class DatabricksClient:
         *,
         what: str,
         json_body: Any = None,
-        data: bytes | dict | None = None,
+        data: bytes | dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         url: str | None = None,
@@ -629,4 +629,5 @@ def _state(response: StatementResponse) -> StatementState | None:
 
 
 def _enum_text(value: Any) -> str | None:
-    return getattr(value, "value", value)
+    text = getattr(value, "value", value)
+    return None if text is None else str(text)

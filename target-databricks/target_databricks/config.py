@@ -131,11 +131,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType(minimum=0),
         default=5000,
         title="Bulk path threshold (rows)",
-        description="Batches with at least this many rows are staged as gzip-compressed "
-        "newline-delimited JSON files in the staging volume and loaded with one statement from "
-        "read_files. Smaller batches load with one MERGE / INSERT of parameters when they fit one "
-        "statement, and through the volume otherwise. 0 turns the bulk path off (every batch goes "
-        "through statements, with a staging table when it needs several).",
+        description="Batches with at least this many rows are staged as Parquet files in the staging "
+        "volume and loaded with one statement from read_files. Smaller batches load with one MERGE / "
+        "INSERT of parameters when they fit one statement, and through the volume otherwise. 0 turns the "
+        "bulk path off (every batch goes through statements, with a staging table when it needs several).",
     ),
     th.Property(
         "staging_volume",
