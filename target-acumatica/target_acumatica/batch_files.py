@@ -84,6 +84,6 @@ def _jsonl(lines: Iterable[bytes], decode: Callable[[bytes], dict[str, Any]]) ->
 
 
 def _parquet(file: BinaryIO) -> Iterator[dict[str, Any]]:
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # only parquet batches need pyarrow, which has no types
+    import pyarrow.parquet as pq  # only parquet batches need pyarrow
 
     yield from pq.read_table(file).to_pylist()
