@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,9 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest
 
+from tap_acumatica.parallel import SlicedRead
 from tap_acumatica.schema import RecordShape
 
 if TYPE_CHECKING:
@@ -135,10 +137,13 @@ class AcumaticaStream(AuditedStream, RESTStream):
         return self._paginator
 
     def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"$top": self.page_size}
         terms = self._window_terms()
         if next_page_token is not None:
             terms.append(odata.after(self.cursor_columns, next_page_token))
+        return self._page_params(terms)
+
+    def _page_params(self, terms: list[str]) -> dict[str, Any]:
+        params: dict[str, Any] = {"$top": self.page_size}
         if terms:
             params["$filter"] = " and ".join(terms)
         if self._order == TIMESTAMP_ORDER:
@@ -165,7 +170,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         self._begin(context)
-        yield from self.request_records(context)
+        sliced = self._sliced_read(context)
+        yield from sliced.records() if sliced is not None else self.request_records(context)
         # Every row of the last timestamp group has been emitted: it may be bookmarked.
         final = self._max_value if self._order == KEY_ORDER else self._group_value
         if final is not None and self.replication_key:
@@ -196,6 +202,65 @@ class AcumaticaStream(AuditedStream, RESTStream):
             f"with {rk} {self._lower[0]} {self._lower[1]}" if self._lower else "from the beginning",
             self._order,
         )
+
+    def _sliced_read(self, context: dict | None) -> SlicedRead | None:
+        """Several pages at once (``parallel``) when the window is read in timestamp order and
+        bounded by the instance's clock; otherwise None: one page after the other."""
+        workers = self._tap_ref.gate.concurrent
+        if workers < 2 or self._order != TIMESTAMP_ORDER or not self.replication_key or not self._upper:
+            return None
+        self._paginator = None
+        send = self.request_decorator(self._request)
+        url = self.get_url(context)
+
+        def fetch(terms: list[str]) -> list[dict]:
+            query = HTTPRequest(url=url, params=self._page_params(terms))
+            prepared = self.build_prepared_request(
+                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
+            )
+            return list(self.parse_response(send(prepared, context)))
+
+        rk = self.replication_key
+
+        def newest() -> datetime | None:
+            params: dict[str, Any] = {"$top": 1, "$select": rk, "$orderby": f"{rk} desc"}
+            terms = self._window_terms()
+            if terms:
+                params["$filter"] = " and ".join(terms)
+            query = HTTPRequest(url=url, params=params)
+            prepared = self.build_prepared_request(
+                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
+            )
+            rows = _decode(send(prepared, context).content)
+            value = (rows[0].get(rk) or {}).get("value") if isinstance(rows, list) and rows else None
+            return _aware(value) if value else None
+
+        start = None
+        if self._lower is not None:
+            start = (self._lower[0], _aware(self._lower[1]))
+        return SlicedRead(
+            columns=self.cursor_columns,
+            start=start,
+            end=_aware(self._upper),
+            page_size=self.page_size,
+            workers=workers,
+            fetch=fetch,
+            cursor_of=self._record_cursor,
+            newest=newest,
+            name=self.name,
+        )
+
+    def _record_cursor(self, record: dict) -> tuple:
+        """An emitted record's place in timestamp order: (replication key instant, *keys)."""
+        rk = self.replication_key
+        value = record.get(rk) if rk else None
+        if value is None:
+            msg = (
+                f"{self.spec.entity} record {record.get('id')} has no {rk}; "
+                f"it cannot be paged past. Check key_properties of stream {self.name}."
+            )
+            raise FatalAPIError(msg)
+        return (_aware(value), *(record.get(k) for k in self.spec.key_properties))
 
     def parse_response(self, response: requests.Response) -> Iterator[dict]:
         rows = _decode(response.content)
@@ -325,6 +390,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
                 raise FatalAPIError(str(exc)) from None
 
         return send
+
+
+def _aware(text: str) -> datetime:
+    """An ISO instant; a naive one is UTC, as ``odata.datetimeoffset_literal`` reads it."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class _Progress:

@@ -25,6 +25,7 @@ from tap_acumatica.entities import (
     EntityStream,
     extra_stream,
 )
+from tap_acumatica.parallel import DEFAULT_MAX_CONCURRENT_REQUESTS, GatedAdapter, LicenseGate, gate_settings
 from tap_acumatica.schema import CustomField, GenericShape, RecordShape
 from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 
@@ -106,6 +107,23 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             "(JSON schema of the unwrapped record, property names as safe as stream names) for "
             "entities of a custom endpoint.",
         ),
+        th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1, maximum=20),
+            default=DEFAULT_MAX_CONCURRENT_REQUESTS,
+            title="Concurrent requests",
+            description="Requests in flight at once, at most; set it to the license's concurrent API "
+            "requests (form SM604000). Streams paged in timestamp order read up to this many pages at "
+            "once and still emit records in order; 1 reads one page after the other.",
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(minimum=1),
+            title="Requests per minute",
+            description="Requests started in any minute, at most (none: no limit, as on a trial "
+            "license). The license starts delaying requests at half its per-minute limit, so half "
+            "that limit keeps the run out of its queue.",
+        ),
         AUDIT_SETTING,
     ).to_dict()
     config_jsonschema: ClassVar[dict] = {
@@ -133,7 +151,16 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
     def http_session(self) -> requests.Session:
         session = requests.Session()
         session.headers["Accept"] = "application/json"
+        adapter = GatedAdapter(self.gate)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         return session
+
+    @cached_property
+    def gate(self) -> LicenseGate:
+        """Every request of the run passes it: the license's concurrency and per-minute limits."""
+        concurrent, per_minute = gate_settings(self.config)
+        return LicenseGate(concurrent, per_minute)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
