@@ -38,6 +38,8 @@ PAGES_AHEAD_PER_WORKER = 4
 #: a slice of n pages costs about n + 1/2 requests; and the workers read the first slices ahead
 #: of the one being emitted, so slices must be small next to the pages they may read ahead.
 PAGES_PER_SLICE = 3
+#: Slices a window is cut into at most: the density of one page is only an estimate.
+MAX_SLICES = 400
 #: Extra halvings per stream at most, per worker (for windows whose rows are unevenly spread):
 #: each can cost one request that finds nothing.
 SPLITS_PER_WORKER = 8
@@ -300,7 +302,11 @@ class SlicedRead:
         if first.done or first.density is None or low is None or self.data_end is None:
             return
         data_end = min(self.data_end, first.end)
-        width = timedelta(seconds=PAGES_PER_SLICE * self.page_size / first.density)
+        if data_end <= low:
+            return
+        width = max(
+            timedelta(seconds=PAGES_PER_SLICE * self.page_size / first.density), (data_end - low) / MAX_SLICES
+        )
         bounds = []
         bound = _whole_ms(low + width)
         while bound < data_end and width > _MS:

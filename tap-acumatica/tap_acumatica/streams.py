@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -40,6 +41,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_acumatica import deletes
 from tap_acumatica.parallel import SlicedRead
 from tap_acumatica.schema import RecordShape
 
@@ -90,6 +92,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
         self.shape = shape
         self._tap_ref = tap
         schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        if spec.name in tap.deletes_streams:
+            schema = deletes.with_deleted_at(schema)
         super().__init__(tap, name=spec.name, schema=schema, path=f"/{spec.entity}")
         self.primary_keys = list(spec.key_properties)
         self.replication_key = shape.utc_field
@@ -99,7 +103,6 @@ class AcumaticaStream(AuditedStream, RESTStream):
         self._upper: str | None = None
         self._group_value: str | None = None
         self._max_value: str | None = None
-        self._unauthorized = 0
         self._progress = _Progress(self)
         # A checkpoint per page: a run cut off loses at most one page of progress.
         self.STATE_MSG_FREQUENCY = self.page_size
@@ -169,6 +172,18 @@ class AcumaticaStream(AuditedStream, RESTStream):
     # Reading -----------------------------------------------------------------------
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
+        reconciler = self._key_reconciler(context)
+        if reconciler is not None:
+            # Before the records: see ``deletes`` for why the order matters.
+            yield from reconciler.tombstones()
+            self.stream_state[deletes.STATE_KEY] = reconciler.new_state
+            self.logger.info(
+                "Stream %s: %d keys read in %d requests, %d deleted since the previous run.",
+                self.name,
+                (reconciler.new_state or {}).get("keys", 0),
+                reconciler.requests,
+                reconciler.deleted,
+            )
         self._begin(context)
         sliced = self._sliced_read(context)
         yield from sliced.records() if sliced is not None else self.request_records(context)
@@ -201,6 +216,33 @@ class AcumaticaStream(AuditedStream, RESTStream):
             self.spec.entity,
             f"with {rk} {self._lower[0]} {self._lower[1]}" if self._lower else "from the beginning",
             self._order,
+        )
+
+    def _key_reconciler(self, context: dict | None) -> deletes.KeyReconciler | None:
+        if self.name not in self._tap_ref.deletes_streams:
+            return None
+        send = self.request_decorator(self._request)
+        url = self.get_url(context)
+
+        def fetch(params: dict[str, Any]) -> list[dict]:
+            query = HTTPRequest(url=url, params=params)
+            prepared = self.build_prepared_request(
+                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
+            )
+            response = send(prepared, context)
+            rows = _decode(response.content)
+            if not isinstance(rows, list):
+                msg = f"Expected a JSON array of {self.spec.entity} keys from {describe_error(response)}"
+                raise FatalAPIError(msg)
+            return rows
+
+        return deletes.KeyReconciler(
+            stream=self.name,
+            keys=self.spec.key_properties,
+            fetch=fetch,
+            page_size=int(self.config.get("detect_deletes_page_size") or deletes.DEFAULT_KEY_PAGE_SIZE),
+            directory=Path(self.config.get("detect_deletes_dir") or deletes.DEFAULT_DIR),
+            state=self.stream_state.get(deletes.STATE_KEY),
         )
 
     def _sliced_read(self, context: dict | None) -> SlicedRead | None:
@@ -339,20 +381,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         if status == 401:
-            self._unauthorized += 1
-            if self._unauthorized > 1:
-                msg = (
-                    f"Acumatica refused the request after signing in again: {describe_error(response)}. "
-                    "Check that the user has rights to this entity."
-                )
-                raise AcumaticaAuthError(msg)
             self._tap_ref.auth.invalidate()
             raise RetriableAPIError(describe_error(response), response)
         if status in RETRIABLE_STATUSES:
             raise RetriableAPIError(describe_error(response), response)
         if status >= 400:
             raise FatalAPIError(f"Stream {self.name}: {describe_error(response)}")
-        self._unauthorized = 0
 
     def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
         """Send under the run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own:
@@ -361,7 +395,9 @@ class AcumaticaStream(AuditedStream, RESTStream):
         policy = self._tap_ref.retry_policy
 
         def send_once(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
-            for _ in range(2):
+            # Counted per request: with several requests in flight, one revoked token answers
+            # each of them 401 once.
+            for attempt in range(2):
                 try:
                     return func(prepared_request, context)
                 except _CUT_OFF as exc:
@@ -369,7 +405,13 @@ class AcumaticaStream(AuditedStream, RESTStream):
                 except RetriableAPIError as exc:
                     response = exc.response
                     if response is not None and response.status_code == 401:
-                        continue  # signed in again; a second 401 is an AcumaticaAuthError
+                        if attempt == 0:
+                            continue  # validate_response made the authenticator sign in again
+                        msg = (
+                            "Acumatica refused the request after signing in again: "
+                            f"{describe_error(response)}. Check that the user has rights to this entity."
+                        )
+                        raise AcumaticaAuthError(msg) from None
                     raise Retry(
                         str(exc),
                         status=response.status_code if response is not None else None,

@@ -19,6 +19,8 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
+from tap_acumatica.deletes import DEFAULT_DIR as DEFAULT_DELETES_DIR
+from tap_acumatica.deletes import DEFAULT_KEY_PAGE_SIZE, streams_with_deletes
 from tap_acumatica.entities import (
     BUILTIN_STREAMS,
     REPLICATION_KEY_CANDIDATES,
@@ -124,6 +126,30 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             "license). The license starts delaying requests at half its per-minute limit, so half "
             "that limit keeps the run out of its queue.",
         ),
+        th.Property(
+            "detect_deletes",
+            th.ArrayType(th.StringType),
+            title="Detect deletes",
+            description="Streams whose records deleted in Acumatica are emitted as tombstones: the record's "
+            "keys and _sdc_deleted_at. Each run reads the entity's keys (detect_deletes_page_size per "
+            "request) and compares them with the previous run's, kept in detect_deletes_dir.",
+        ),
+        th.Property(
+            "detect_deletes_dir",
+            th.StringType,
+            default=DEFAULT_DELETES_DIR,
+            title="Key sets directory",
+            description="Where each detect_deletes stream's key set is kept between runs (a sorted file "
+            "per stream, named by its SHA-256, which the state records). It must persist from one run "
+            "to the next: a run whose state names a missing file stops.",
+        ),
+        th.Property(
+            "detect_deletes_page_size",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_KEY_PAGE_SIZE,
+            title="Keys per request",
+            description="Keys per request ($top) of the detect_deletes key read.",
+        ),
         AUDIT_SETTING,
     ).to_dict()
     config_jsonschema: ClassVar[dict] = {
@@ -173,6 +199,8 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         return make_auth(self.config, self.instance, self.http_session, self.retry_policy)
 
     server_time: datetime | None = None
+    #: Streams named in detect_deletes (set by discover_streams).
+    deletes_streams: frozenset[str] = frozenset()
 
     def check_endpoint(self) -> None:
         """Fail fast, listing what the instance offers, if the endpoint version is absent."""
@@ -295,6 +323,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             if unknown:
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
                 raise SettingError(msg)
+        self.deletes_streams = streams_with_deletes(self.config, names)
         streams = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
