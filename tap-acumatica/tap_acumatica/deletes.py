@@ -174,7 +174,7 @@ class KeyReconciler:
             "made before that run are then not marked."
         )
         if not path.is_file():
-            msg = f"Stream {self.stream}: detect_deletes needs the previous run's key set {path}; it is missing. "
+            msg = f"Stream {self.stream}: detect_deletes needs the previous key set {path}; it is missing. "
             raise FileNotFoundError(msg + advice)
         sha = hashlib.sha256()
         gone: list[str] = []
