@@ -134,7 +134,8 @@ def test_a_cookie_session_that_timed_out_is_signed_in_again(tap, emulator):
             time.sleep(0.8)  # the session idles past its timeout before the next request
 
     emulator.on_request(stall)
-    sync = tap.sync(["bills"], auth_method="cookie", page_size=10)
+    # One request at a time: concurrent requests would keep the session from idling.
+    sync = tap.sync(["bills"], auth_method="cookie", page_size=10, max_concurrent_requests=1)
     assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
     assert emulator.stats.logins == 2
     assert emulator.stats.statuses.get(401, 0) == 1
