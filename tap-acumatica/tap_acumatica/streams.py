@@ -38,14 +38,17 @@ from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_acumatica import deletes
 from tap_acumatica.parallel import SlicedRead
-from tap_acumatica.schema import RecordShape
+from tap_acumatica.schema import Shape
 
 if TYPE_CHECKING:
+    from acumatica_client import AcumaticaAuth
+
     from tap_acumatica.entities import EntityStream
     from tap_acumatica.tap import TapAcumatica
 
@@ -59,7 +62,7 @@ TIMESTAMP_ORDER = "timestamp"
 KEY_ORDER = "key"
 
 
-class PageCursor(BaseAPIPaginator[tuple | None]):
+class PageCursor(BaseAPIPaginator[tuple[Any, ...] | None]):
     """Keyset paginator: the next page starts after the last row of this one.
 
     ``parse_response`` records the cursor of each page (it has the decoded rows); the
@@ -68,10 +71,10 @@ class PageCursor(BaseAPIPaginator[tuple | None]):
 
     def __init__(self) -> None:
         super().__init__(None)
-        self.next_cursor: tuple | None = None
+        self.next_cursor: tuple[Any, ...] | None = None
         self.page_full = False
 
-    def get_next(self, response: requests.Response) -> tuple | None:
+    def get_next(self, response: requests.Response) -> tuple[Any, ...] | None:
         return self.next_cursor
 
     def has_more(self, response: requests.Response) -> bool:
@@ -87,11 +90,11 @@ class AcumaticaStream(AuditedStream, RESTStream):
     is_sorted = True
     records_jsonpath = "$[*]"
 
-    def __init__(self, tap: TapAcumatica, spec: EntityStream, shape: RecordShape) -> None:
+    def __init__(self, tap: TapAcumatica, spec: EntityStream, shape: Shape) -> None:
         self.spec = spec
         self.shape = shape
         self._tap_ref = tap
-        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        schema = with_audit_columns(shape.json_schema(), dict(tap.config), spec.name)
         if spec.name in tap.deletes_streams:
             schema = deletes.with_deleted_at(schema)
         super().__init__(tap, name=spec.name, schema=schema, path=f"/{spec.entity}")
@@ -119,7 +122,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         return self._tap_ref.http_session
 
     @property
-    def authenticator(self):
+    def authenticator(self) -> AcumaticaAuth:
         return self._tap_ref.auth
 
     @property
@@ -133,13 +136,16 @@ class AcumaticaStream(AuditedStream, RESTStream):
     @property
     def cursor_columns(self) -> list[str]:
         keys = list(self.spec.key_properties)
-        return [self.replication_key, *keys] if self._order == TIMESTAMP_ORDER else keys
+        rk = self.replication_key
+        return [rk, *keys] if self._order == TIMESTAMP_ORDER and rk else keys
 
     def get_new_paginator(self) -> PageCursor:
         self._paginator = PageCursor()
         return self._paginator
 
-    def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:
+    def get_url_params(
+        self, context: Context | None, next_page_token: tuple[Any, ...] | None
+    ) -> dict[str, Any]:
         terms = self._window_terms()
         if next_page_token is not None:
             terms.append(odata.after(self.cursor_columns, next_page_token))
@@ -171,7 +177,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Reading -----------------------------------------------------------------------
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         reconciler = self._key_reconciler(context)
         if reconciler is not None:
             # Before the records: see ``deletes`` for why the order matters.
@@ -193,7 +199,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             super()._increment_stream_state({self.replication_key: final}, context=context)
         self._progress.done()
 
-    def _begin(self, context: dict | None) -> None:
+    def _begin(self, context: Context | None) -> None:
         self._group_value = self._max_value = None
         self._progress.start()
         rk = self.replication_key
@@ -204,7 +210,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
         if bookmark:
             self._lower = ("gt", bookmark)
         elif self.config.get("start_date"):
-            self._lower = ("ge", self.get_starting_timestamp(context).isoformat())
+            start = self.get_starting_timestamp(context)
+            self._lower = ("ge", start.isoformat()) if start else None
         else:
             self._lower = None
         server_now = self._tap_ref.server_time
@@ -218,13 +225,13 @@ class AcumaticaStream(AuditedStream, RESTStream):
             self._order,
         )
 
-    def _key_reconciler(self, context: dict | None) -> deletes.KeyReconciler | None:
+    def _key_reconciler(self, context: Context | None) -> deletes.KeyReconciler | None:
         if self.name not in self._tap_ref.deletes_streams:
             return None
         send = self.request_decorator(self._request)
         url = self.get_url(context)
 
-        def fetch(params: dict[str, Any]) -> list[dict]:
+        def fetch(params: dict[str, Any]) -> list[dict[str, Any]]:
             query = HTTPRequest(url=url, params=params)
             prepared = self.build_prepared_request(
                 method="GET", url=url, params=query.encode_params(), headers=self.http_headers
@@ -245,7 +252,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             state=self.stream_state.get(deletes.STATE_KEY),
         )
 
-    def _sliced_read(self, context: dict | None) -> SlicedRead | None:
+    def _sliced_read(self, context: Context | None) -> SlicedRead | None:
         """Several pages at once (``parallel``) when the window is read in timestamp order and
         bounded by the instance's clock; otherwise None: one page after the other."""
         workers = self._tap_ref.gate.concurrent
@@ -255,7 +262,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         send = self.request_decorator(self._request)
         url = self.get_url(context)
 
-        def fetch(terms: list[str]) -> list[dict]:
+        def fetch(terms: list[str]) -> list[dict[str, Any]]:
             query = HTTPRequest(url=url, params=self._page_params(terms))
             prepared = self.build_prepared_request(
                 method="GET", url=url, params=query.encode_params(), headers=self.http_headers
@@ -292,7 +299,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             name=self.name,
         )
 
-    def _record_cursor(self, record: dict) -> tuple:
+    def _record_cursor(self, record: dict[str, Any]) -> tuple[Any, ...]:
         """An emitted record's place in timestamp order: (replication key instant, *keys)."""
         rk = self.replication_key
         value = record.get(rk) if rk else None
@@ -304,7 +311,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             raise FatalAPIError(msg)
         return (_aware(value), *(record.get(k) for k in self.spec.key_properties))
 
-    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+    def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
         rows = _decode(response.content)
         if not isinstance(rows, list):
             msg = f"Expected a JSON array of {self.spec.entity} records from {describe_error(response)}"
@@ -319,7 +326,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         for row in rows:
             yield unwrap(row)
 
-    def _cursor_of(self, row: dict) -> tuple:
+    def _cursor_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = []
         for column in self.cursor_columns:
             wrapped = row.get(column)
@@ -334,10 +341,10 @@ class AcumaticaStream(AuditedStream, RESTStream):
             values.append(datetime.fromisoformat(value) if column == self.replication_key else value)
         return tuple(values)
 
-    def _check_order(self, rows: list[dict]) -> None:
-        if self._order != TIMESTAMP_ORDER or len(rows) < 2:
-            return
+    def _check_order(self, rows: list[dict[str, Any]]) -> None:
         rk = self.replication_key
+        if self._order != TIMESTAMP_ORDER or len(rows) < 2 or rk is None:
+            return
         previous = None
         for row in rows:
             value = (row.get(rk) or {}).get("value")
@@ -354,7 +361,9 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Bookmarks ---------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
         rk = self.replication_key
         if not rk:
             return
@@ -372,7 +381,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Audit -------------------------------------------------------------------------
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: dict[str, Any]) -> tuple[Any, Any]:
         """The entity's ``id`` (its NoteID) and its last-modified time."""
         return record.get("id"), record.get(self.replication_key) if self.replication_key else None
 
@@ -394,7 +403,9 @@ class AcumaticaStream(AuditedStream, RESTStream):
         once, after ``validate_response`` made the authenticator sign in again."""
         policy = self._tap_ref.retry_policy
 
-        def send_once(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+        def send_once(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
             # Counted per request: with several requests in flight, one revoked token answers
             # each of them 401 once.
             for attempt in range(2):
@@ -420,7 +431,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
                     ) from None
             raise AssertionError("unreachable")
 
-        def send(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             try:
                 return policy.run(
                     lambda: send_once(prepared_request, context),

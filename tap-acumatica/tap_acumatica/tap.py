@@ -6,7 +6,7 @@ import gc
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
@@ -28,14 +28,15 @@ from tap_acumatica.entities import (
     extra_stream,
 )
 from tap_acumatica.parallel import DEFAULT_MAX_CONCURRENT_REQUESTS, GatedAdapter, LicenseGate, gate_settings
-from tap_acumatica.schema import CustomField, GenericShape, RecordShape
+from tap_acumatica.schema import CustomField, GenericShape, RecordShape, Shape
 from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
 
 
-class TapAcumatica(CheckedTap, AuditedTap, Tap):
+# AuditedTap overrides the SDK's final load_streams, to read the run's own stream last.
+class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
@@ -50,7 +51,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
 
     # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
     # plugin takes, from acumatica_client; what follows is the tap's own.
-    config_jsonschema: ClassVar[dict] = th.PropertiesList(
+    _own_settings: ClassVar[dict[str, Any]] = th.PropertiesList(
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -152,9 +153,9 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         ),
         AUDIT_SETTING,
     ).to_dict()
-    config_jsonschema: ClassVar[dict] = {
-        **config_jsonschema,
-        "properties": {**CONNECTION_PROPERTIES, **config_jsonschema["properties"]},
+    config_jsonschema: ClassVar[dict[str, Any]] = {
+        **_own_settings,
+        "properties": {**CONNECTION_PROPERTIES, **_own_settings["properties"]},
         "required": ["base_url"],
     }
 
@@ -196,7 +197,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
     @cached_property
     def auth(self) -> AcumaticaAuth:
         # Built lazily: discovery and --about never sign in.
-        return make_auth(self.config, self.instance, self.http_session, self.retry_policy)
+        return make_auth(dict(self.config), self.instance, self.http_session, self.retry_policy)
 
     server_time: datetime | None = None
     #: Streams named in detect_deletes (set by discover_streams).
@@ -257,7 +258,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             self.logger.warning("Instance ignores $orderby; paging %s in key order.", stream.name)
         return honoured
 
-    def _get(self, url: str, params: dict | None = None) -> requests.Response:
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
         """A GET outside the streams, under the run's retry policy; one fresh sign-in on 401."""
         policy = self.retry_policy
 
@@ -278,7 +279,8 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
             self.auth.invalidate()
         raise AssertionError("unreachable")
 
-    def sync_all(self) -> None:
+    # The SDK marks sync_all final; the run must still sign out exactly once after it.
+    def sync_all(self) -> None:  # type: ignore[misc]
         """Check the endpoint, read the selected streams, and sign out exactly once."""
         # Parsed JSON holds no reference cycles: freezing the heap spares the collector
         # from re-scanning it on every page.
@@ -324,7 +326,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
                 raise SettingError(msg)
         self.deletes_streams = streams_with_deletes(self.config, names)
-        streams = []
+        streams: list[AcumaticaStream | RunsStream] = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
             streams.append(
@@ -336,7 +338,9 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):
         return streams
 
 
-def _shape(spec: EntityStream, version: str, expand: tuple[str, ...], custom: tuple[CustomField, ...]):
+def _shape(
+    spec: EntityStream, version: str, expand: tuple[str, ...], custom: tuple[CustomField, ...]
+) -> Shape:
     if spec.schema is not None or not catalog.has_entity(version, spec.entity):
         if spec.schema is None:
             msg = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
@@ -179,7 +179,9 @@ class AuditedStream:
         """The record's (id, version) in the source system."""
         raise NotImplementedError
 
-    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+    def post_process(
+        self, row: dict[str, Any], context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         row = super().post_process(row, context)  # type: ignore[misc]
         if row is not None and self.selected:  # type: ignore[attr-defined]
             self._tap.run_audit.stamp(self.name, row, *self.audit_source(row))  # type: ignore[attr-defined]
