@@ -177,6 +177,7 @@ class SlicedRead:
         fetch: Callable[[list[str]], list[Record]],
         cursor_of: Callable[[Record], Cursor],
         newest: Callable[[], datetime | None] | None = None,
+        probe_at_once: bool = False,
         name: str = "",
     ) -> None:
         self.columns = list(columns)
@@ -191,6 +192,10 @@ class SlicedRead:
         #: slices where there are no rows would cost requests that find nothing.
         self.data_end: datetime | None = None
         self._probe = "wanted" if newest is not None else "none"
+        #: Ask for the newest key alongside the first page instead of after it: for reads from
+        #: the beginning, which are rarely a single page.
+        self._probe_at_once = probe_at_once
+        self._cut_done = False
         self.slices: list[Slice] = [Slice(start, end)]
         self.requests = 0
         self.splits = 0
@@ -299,8 +304,9 @@ class SlicedRead:
         density of its first page; call under the lock."""
         first = self.slices[0]
         low = first.low()
-        if first.done or first.density is None or low is None or self.data_end is None:
+        if self._cut_done or first.done or first.density is None or low is None or self.data_end is None:
             return
+        self._cut_done = True
         data_end = min(self.data_end, first.end)
         if data_end <= low:
             return
@@ -326,7 +332,7 @@ class SlicedRead:
             if offset == 0 or room:  # the slice being emitted always proceeds
                 return candidate
             return None
-        if self._probe == "wanted" and self.slices[0].density is not None:
+        if self._probe == "wanted" and (self._probe_at_once or self.slices[0].density is not None):
             return _PROBE
         if self._probe == "running" or not room or self.splits >= self.workers * SPLITS_PER_WORKER:
             return None
@@ -393,6 +399,8 @@ class SlicedRead:
             self._buffered += 1
         if not full:
             piece.done = True
+        if piece is self.slices[0] and self._probe == "done":
+            self._cut()
 
 
 #: The work item "ask for the window's newest replication key".

@@ -296,6 +296,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             fetch=fetch,
             cursor_of=self._record_cursor,
             newest=newest,
+            probe_at_once=not self.stream_state.get("replication_key_value"),
             name=self.name,
         )
 
