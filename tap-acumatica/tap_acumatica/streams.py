@@ -225,18 +225,28 @@ class AcumaticaStream(AuditedStream, RESTStream):
             self._order,
         )
 
-    def _key_reconciler(self, context: Context | None) -> deletes.KeyReconciler | None:
-        if self.name not in self._tap_ref.deletes_streams:
-            return None
+    def _getter(self, context: Context | None) -> Callable[[dict[str, Any]], requests.Response]:
+        """A GET of the entity with given query parameters, under the stream's retry and sign-in
+        rules, for requests outside the SDK's paging loop (several may run at once)."""
         send = self.request_decorator(self._request)
         url = self.get_url(context)
 
-        def fetch(params: dict[str, Any]) -> list[dict[str, Any]]:
+        def get(params: dict[str, Any]) -> requests.Response:
             query = HTTPRequest(url=url, params=params)
             prepared = self.build_prepared_request(
                 method="GET", url=url, params=query.encode_params(), headers=self.http_headers
             )
-            response = send(prepared, context)
+            return send(prepared, context)
+
+        return get
+
+    def _key_reconciler(self, context: Context | None) -> deletes.KeyReconciler | None:
+        if self.name not in self._tap_ref.deletes_streams:
+            return None
+        get = self._getter(context)
+
+        def fetch(params: dict[str, Any]) -> list[dict[str, Any]]:
+            response = get(params)
             rows = _decode(response.content)
             if not isinstance(rows, list):
                 msg = f"Expected a JSON array of {self.spec.entity} keys from {describe_error(response)}"
@@ -259,15 +269,10 @@ class AcumaticaStream(AuditedStream, RESTStream):
         if workers < 2 or self._order != TIMESTAMP_ORDER or not self.replication_key or not self._upper:
             return None
         self._paginator = None
-        send = self.request_decorator(self._request)
-        url = self.get_url(context)
+        get = self._getter(context)
 
         def fetch(terms: list[str]) -> list[dict[str, Any]]:
-            query = HTTPRequest(url=url, params=self._page_params(terms))
-            prepared = self.build_prepared_request(
-                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
-            )
-            return list(self.parse_response(send(prepared, context)))
+            return list(self.parse_response(get(self._page_params(terms))))
 
         rk = self.replication_key
 
@@ -276,11 +281,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
             terms = self._window_terms()
             if terms:
                 params["$filter"] = " and ".join(terms)
-            query = HTTPRequest(url=url, params=params)
-            prepared = self.build_prepared_request(
-                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
-            )
-            rows = _decode(send(prepared, context).content)
+            rows = _decode(get(params).content)
             value = (rows[0].get(rk) or {}).get("value") if isinstance(rows, list) and rows else None
             return _aware(value) if value else None
 
