@@ -127,7 +127,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     @property
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
+        # The SDK types this int; requests takes the setting's float as it is.
+        return self._tap_ref.connection.request_timeout_seconds  # type: ignore[return-value]
 
     @property
     def page_size(self) -> int:

@@ -14,6 +14,7 @@ from acumatica_client.errors import raise_if_retriable
 from acumatica_client.settings import CONNECTION_PROPERTIES, DEFAULT_VERSION
 from mlc_run_audit.checks import CheckedTap, SettingError
 from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings, RenamedSettings
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -27,6 +28,7 @@ from tap_acumatica.entities import (
     EntityStream,
     extra_stream,
 )
+from tap_acumatica.inquiries import INQUIRY_PROPERTIES, InquiryStream, inquiry_streams
 from tap_acumatica.parallel import DEFAULT_MAX_CONCURRENT_REQUESTS, GatedAdapter, LicenseGate, gate_settings
 from tap_acumatica.schema import CustomField, GenericShape, RecordShape, Shape
 from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
 
 # AuditedTap overrides the SDK's final load_streams, to read the run's own stream last.
-class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
+class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
@@ -151,6 +153,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
             title="Keys per request",
             description="Keys per request ($top) of the detect_deletes key read.",
         ),
+        *INQUIRY_PROPERTIES,
         AUDIT_SETTING,
     ).to_dict()
     config_jsonschema: ClassVar[dict[str, Any]] = {
@@ -188,6 +191,11 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
         """Every request of the run passes it: the license's concurrency and per-minute limits."""
         concurrent, per_minute = gate_settings(self.config)
         return LicenseGate(concurrent, per_minute)
+
+    @cached_property
+    def connection(self) -> ConnectionSettings:
+        """The timeout and retry settings (shared by every plugin here)."""
+        return ConnectionSettings.from_config(self.config)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -264,7 +272,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
 
         def send() -> requests.Response:
             response = self.http_session.get(
-                url, params=params, auth=self.auth, timeout=self.config.get("request_timeout", 300)
+                url, params=params, auth=self.auth, timeout=self.connection.request_timeout_seconds
             )
             raise_if_retriable(response, policy)
             return response
@@ -296,7 +304,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
 
     # Streams ---------------------------------------------------------------------------
 
-    def discover_streams(self) -> list[AcumaticaStream | RunsStream]:
+    def discover_streams(self) -> list[AcumaticaStream | InquiryStream | RunsStream]:
         version = self.config.get("endpoint_version", DEFAULT_VERSION)
         if version not in catalog.versions():
             msg = (
@@ -326,7 +334,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
                 raise SettingError(msg)
         self.deletes_streams = streams_with_deletes(self.config, names)
-        streams: list[AcumaticaStream | RunsStream] = []
+        streams: list[AcumaticaStream | InquiryStream | RunsStream] = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
             streams.append(
@@ -334,6 +342,7 @@ class TapAcumatica(CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
                     self, spec, _shape(spec, version, tuple(expand.get(spec.name, spec.expand)), custom)
                 )
             )
+        streams.extend(inquiry_streams(self))
         streams.append(RunsStream(self))
         return streams
 

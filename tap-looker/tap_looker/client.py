@@ -18,13 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from mlc_run_audit.retry import (
-    DEFAULT_MAX_BACKOFF_SECONDS,
-    DEFAULT_MAX_RETRIES,
-    RetriesExhausted,
-    Retry,
-    RetryPolicy,
-)
+from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings
 
 API_PATH = "/api/4.0"
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
@@ -90,9 +85,7 @@ class LookerClient:
         client_id: str,
         client_secret: str,
         *,
-        timeout: float = 300,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS,
+        settings: ConnectionSettings | None = None,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -102,12 +95,11 @@ class LookerClient:
         self.api_url = root + API_PATH
         self._client_id = client_id
         self._client_secret = client_secret
-        self.timeout = timeout
+        settings = settings or ConnectionSettings()
+        self.timeout = settings.request_timeout_seconds
         self.logger = logger or logging.getLogger("tap-looker")
         self.sleep = sleep
-        self.policy = RetryPolicy(
-            max_retries=max_retries, max_backoff_seconds=max_backoff, logger=self.logger, sleep=sleep
-        )
+        self.policy = RetryPolicy.from_settings(settings, logger=self.logger, sleep=sleep)
         self.max_retries = self.policy.max_retries
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "tap-looker"

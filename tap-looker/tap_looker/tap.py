@@ -6,6 +6,7 @@ import re
 from functools import cached_property
 
 from mlc_run_audit.checks import CheckedTap, SettingError, check_name
+from mlc_run_audit.settings import ConnectionSettings, RenamedSettings, connection_properties
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -60,7 +61,7 @@ QUERY = th.ObjectType(
 )
 
 
-class TapLooker(CheckedTap, AuditedTap, Tap):
+class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):
     """Singer tap for Looker: each configured query (model, explore, fields, filters, sorts) is a stream,
     typed from the explore's field metadata, run inline or as an async query task and never silently
     truncated."""
@@ -133,27 +134,7 @@ class TapLooker(CheckedTap, AuditedTap, Tap):
             title="Poll interval",
             description="First wait between query task polls, in seconds (grows to 10).",
         ),
-        th.Property(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=300,
-            title="Request timeout",
-            description="Seconds to wait for one response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=8,
-            title="Max retries",
-            description="Retries of a request on 429, 5xx and dropped connections.",
-        ),
-        th.Property(
-            "max_backoff_seconds",
-            th.NumberType(minimum=0),
-            default=60,
-            title="Max backoff",
-            description="Longest wait between retries, in seconds (Retry-After is honoured up to it).",
-        ),
+        *connection_properties(),
         AUDIT_SETTING,
     ).to_dict()
 
@@ -163,9 +144,7 @@ class TapLooker(CheckedTap, AuditedTap, Tap):
             self.config["base_url"],
             self.config["client_id"],
             self.config["client_secret"],
-            timeout=float(self.config.get("request_timeout", 300)),
-            max_retries=int(self.config.get("max_retries", 8)),
-            max_backoff=float(self.config.get("max_backoff_seconds", 60)),
+            settings=ConnectionSettings.from_config(self.config),
             logger=self.logger,
         )
 

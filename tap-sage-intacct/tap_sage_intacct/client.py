@@ -22,13 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import requests
-from mlc_run_audit.retry import (
-    DEFAULT_MAX_BACKOFF_SECONDS,
-    DEFAULT_MAX_RETRIES,
-    RetriesExhausted,
-    Retry,
-    RetryPolicy,
-)
+from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings
 
 from tap_sage_intacct import xmlgw
 from tap_sage_intacct.xmlgw import (
@@ -109,22 +104,17 @@ class IntacctClient:
         credentials: Credentials,
         endpoint_url: str = DEFAULT_ENDPOINT,
         *,
-        timeout: float = 300,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
+        settings: ConnectionSettings | None = None,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
         self.endpoint_url = endpoint_url
-        self.timeout = timeout
+        settings = settings or ConnectionSettings()
+        self.timeout = settings.request_timeout_seconds
         self.logger = logger or logging.getLogger("tap-sage-intacct")
-        self.policy = RetryPolicy(
-            max_retries=max_retries,
-            max_backoff_seconds=max_backoff_s,
-            host_setting="endpoint_url",
-            logger=self.logger,
-            sleep=sleep,
+        self.policy = RetryPolicy.from_settings(
+            settings, host_setting="endpoint_url", logger=self.logger, sleep=sleep
         )
         self.max_retries = self.policy.max_retries
         self._http = requests.Session()
@@ -157,7 +147,7 @@ class IntacctClient:
         data = response.results[0].data if response.results else None
         api = data.find("api") if data is not None else None
         session_id = api.findtext("sessionid") if api is not None else None
-        if not session_id:
+        if api is None or not session_id:
             raise IntacctError("getAPISession answered without a <sessionid>", level="response")
         endpoint = (api.findtext("endpoint") or "").strip() or self.endpoint_url
         location = (api.findtext("locationid") or "").strip()
@@ -198,7 +188,13 @@ class IntacctClient:
         for attempt in (1, 2):
             session = self.session
             try:
-                response = self._post(session.endpoint, session.session_id, [function], what=what)
+                response = self._post(
+                    session.endpoint,
+                    session.session_id,
+                    [function],
+                    what=what,
+                    records=xmlgw.record_tag(body),
+                )
             except SessionRejected as exc:
                 if self._session is session:
                     self._session = None
@@ -211,7 +207,9 @@ class IntacctClient:
             return response.results[0]
         raise AssertionError("unreachable")
 
-    def _post(self, url: str, auth: Login | str, functions: list[Function], *, what: str) -> xmlgw.Response:
+    def _post(
+        self, url: str, auth: Login | str, functions: list[Function], *, what: str, records: str | None = None
+    ) -> xmlgw.Response:
         """Send one request, retrying transient failures with the very same document."""
         creds = self.credentials
         document = xmlgw.build_request(
@@ -223,20 +221,25 @@ class IntacctClient:
         def send() -> xmlgw.Response:
             nonlocal level
             try:
-                return self._send(url, document, what=what, with_session=with_session)
+                return self._send(url, document, what=what, with_session=with_session, records=records)
             except IntacctTransientError as exc:
                 level = exc.level
                 raise Retry(str(exc), status=exc.status, retry_after=exc.retry_after) from None
 
         try:
-            return self.policy.run(send, method="POST", url=url, what=what, on_retry=self._count_retry)
+            response: xmlgw.Response = self.policy.run(
+                send, method="POST", url=url, what=what, on_retry=self._count_retry
+            )
+            return response
         except RetriesExhausted as exc:
             raise IntacctError(str(exc), level=level) from None
 
     def _count_retry(self) -> None:
         self.counts.retries += 1
 
-    def _send(self, url: str, document: bytes, *, what: str, with_session: bool) -> xmlgw.Response:
+    def _send(
+        self, url: str, document: bytes, *, what: str, with_session: bool, records: str | None = None
+    ) -> xmlgw.Response:
         self.counts.requests += 1
         # No answer at all (refused, reset, timeout) goes to the retry policy as it is.
         http = self._http.post(url, data=document, timeout=self.timeout)
@@ -252,7 +255,7 @@ class IntacctClient:
             raise IntacctError(msg, level="transport")
         self.counts.functions += 1
         try:
-            return xmlgw.parse_response(http.content, what=what, with_session=with_session)
+            return xmlgw.parse_response(http.content, what=what, with_session=with_session, records=records)
         except IntacctTransientError as exc:
             exc.status = http.status_code
             raise

@@ -67,6 +67,10 @@ class ObjectStream:
     replication_key: str | None = "WHENMODIFIED"
     line_items: LineItems | None = None
     description: str = ""
+    #: Read only when the catalog selects it (AUDITHISTORY: every event, large).
+    selected_by_default: bool = True
+    #: Read every field ``lookup`` lists (setting lookup_fields), not only ``fields``.
+    lookup: bool = True
 
 
 _AUDIT = "WHENCREATED:ts WHENMODIFIED:ts CREATEDBY:int MODIFIEDBY:int"
@@ -193,6 +197,167 @@ PROJECT = _object(
     "Projects (dimension).",
 )
 
+_DOC = "DOCNUMBER DESCRIPTION WHENPOSTED:date TOTALENTERED:dec TOTALDUE:dec CURRENCY BASECURR"
+_LINE = (
+    f"LINE_NO:int ACCOUNTNO ACCOUNTTITLE AMOUNT:dec TRX_AMOUNT:dec ENTRYDESCRIPTION {_DIMENSIONS} CURRENCY"
+)
+_BANK = (
+    "BANKACCOUNTID BANKACCOUNTNO GLACCOUNTNO BANKNAME ROUTINGNO CURRENCY LASTRECONCILEDBALANCE:dec "
+    "LASTRECONCILEDDATE:date STATUS"
+)
+_DOCUMENT = (
+    "DOCID DOCNO DOCPARID CUSTVENDID CUSTVENDNAME STATE WHENDUE:date PONUMBER SUBTOTAL:dec TOTAL:dec CURRENCY"
+)
+_DOCENTRY = (
+    "DOCHDRNO:int DOCHDRID LINE_NO:int ITEMID ITEMDESC QUANTITY:dec UNIT PRICE:dec TOTAL:dec DEPARTMENTID "
+    "LOCATIONID WAREHOUSEID"
+)
+
+#: More objects, one row each: stream, object, the fields read when ``lookup`` is not asked
+#: (``lookup_fields`` false), description, and whether records belong to an entity.
+MORE: tuple[tuple[str, str, str, str, bool], ...] = (
+    (
+        "ar_invoices",
+        "ARINVOICE",
+        f"RECORDID CUSTOMERID CUSTOMERNAME TERMNAME WHENDUE:date WHENPAID:date STATE TOTALPAID:dec {_DOC}",
+        "AR invoices.",
+        True,
+    ),
+    (
+        "ar_invoice_items",
+        "ARINVOICEITEM",
+        f"RECORDKEY:int CUSTOMERID {_LINE}",
+        "AR invoice lines (RECORDKEY is the invoice).",
+        True,
+    ),
+    (
+        "ar_payments",
+        "ARPYMT",
+        "RECORDID FINANCIALENTITY PAYMENTMETHOD CUSTOMERID CUSTOMERNAME DESCRIPTION RECEIPTDATE:date "
+        "WHENPAID:date "
+        "STATE TOTALENTERED:dec TOTALPAID:dec CURRENCY",
+        "AR payments (receipts).",
+        True,
+    ),
+    (
+        "ar_adjustments",
+        "ARADJUSTMENT",
+        f"RECORDID CUSTOMERID CUSTOMERNAME STATE {_DOC}",
+        "AR adjustments.",
+        True,
+    ),
+    (
+        "ar_adjustment_items",
+        "ARADJUSTMENTITEM",
+        f"RECORDKEY:int CUSTOMERID {_LINE}",
+        "AR adjustment lines.",
+        True,
+    ),
+    ("ap_adjustments", "APADJUSTMENT", f"RECORDID VENDORID VENDORNAME STATE {_DOC}", "AP adjustments.", True),
+    (
+        "ap_adjustment_items",
+        "APADJUSTMENTITEM",
+        f"RECORDKEY:int VENDORID {_LINE}",
+        "AP adjustment lines.",
+        True,
+    ),
+    (
+        "deposits",
+        "DEPOSIT",
+        "RECORDID FINANCIALENTITY DESCRIPTION WHENPAID:date STATE TOTALENTERED:dec CURRENCY",
+        "Bank deposits.",
+        True,
+    ),
+    (
+        "items",
+        "ITEM",
+        "ITEMID NAME ITEMTYPE PRODUCTLINEID EXTENDED_DESCRIPTION STANDARD_COST:dec BASEPRICE:dec BASEUOM "
+        "UOMGRP "
+        "TAXABLE:bool GLGROUP STATUS",
+        "Items (products and services).",
+        False,
+    ),
+    ("checking_accounts", "CHECKINGACCOUNT", _BANK, "Checking (bank) accounts.", True),
+    ("savings_accounts", "SAVINGSACCOUNT", _BANK, "Savings accounts.", True),
+    (
+        "credit_cards",
+        "CREDITCARD",
+        "CARDID CARDTYPE DESCRIPTION GLACCOUNTNO CURRENCY EXP_MONTH:int EXP_YEAR:int STATUS",
+        "Credit card accounts.",
+        True,
+    ),
+    (
+        "gl_budgets",
+        "GLBUDGETHEADER",
+        "BUDGETID DESCRIPTION SYSTEMGENERATED:bool DEFAULT_BUDGET:bool ISCONSOLIDATED:bool CURRENCY STATUS",
+        "GL budgets.",
+        False,
+    ),
+    (
+        "gl_budget_items",
+        "GLBUDGETITEM",
+        "BUDGETKEY:int BUDGETID PERIODKEY:int PERIODNAME ACCOUNTNO ACCOUNTTITLE DEPARTMENTID LOCATIONID "
+        "AMOUNT:dec "
+        "BASEDON GROWBY:dec PERPERIOD CURRENCY",
+        "GL budget amounts per period and account (BUDGETKEY is the budget).",
+        True,
+    ),
+    ("po_documents", "PODOCUMENT", _DOCUMENT, "Purchasing transactions (orders, receipts, invoices).", True),
+    (
+        "po_document_entries",
+        "PODOCUMENTENTRY",
+        _DOCENTRY,
+        "Purchasing transaction lines (DOCHDRNO is the document).",
+        True,
+    ),
+    ("so_documents", "SODOCUMENT", _DOCUMENT, "Order entry transactions (quotes, orders, invoices).", True),
+    (
+        "so_document_entries",
+        "SODOCUMENTENTRY",
+        _DOCENTRY,
+        "Order entry transaction lines (DOCHDRNO is the document).",
+        True,
+    ),
+    (
+        "tasks",
+        "TASK",
+        "TASKID NAME PROJECTID DESCRIPTION PBEGINDATE:date PENDDATE:date BUDGETQTY:dec BILLABLE:bool",
+        "Project tasks.",
+        True,
+    ),
+    (
+        "warehouses",
+        "WAREHOUSE",
+        "WAREHOUSEID NAME LOCATIONID MANAGERID STATUS",
+        "Inventory warehouses.",
+        True,
+    ),
+    (
+        "location_entities",
+        "LOCATIONENTITY",
+        "LOCATIONID NAME PARENTID CURRENCY FEDERALID STATUS",
+        "Entities.",
+        False,
+    ),
+)
+
+#: Every event in AUDITHISTORY (creations, changes, deletions, views of every object): read only
+#: when selected, keyed by ID and read incrementally on ACCESSTIME.
+AUDITHISTORY = ObjectStream(
+    "audit_history",
+    "AUDITHISTORY",
+    fields(
+        "ID:int OBJECTTYPE OBJECTKEY OBJECTDESC USERID ACCESSMODE ACCESSTIME:ts IPADDRESS SOURCE "
+        "WORKFLOWACTION"
+    ),
+    key="ID",
+    replication_key="ACCESSTIME",
+    description=(
+        "Every AUDITHISTORY event (selected only when asked for; needs the custom report View permission)."
+    ),
+    selected_by_default=False,
+)
+
 BUILTIN: tuple[ObjectStream, ...] = (
     VENDOR,
     APBILL,
@@ -209,5 +374,56 @@ BUILTIN: tuple[ObjectStream, ...] = (
     PROJECT,
     CUSTOMER,
     EMPLOYEE,
+    *(_object(name, obj, spec, description, entity=entity) for name, obj, spec, description, entity in MORE),
+    AUDITHISTORY,
 )
 BY_OBJECT = {s.object: s for s in BUILTIN}
+
+
+@dataclass(frozen=True)
+class Balances:
+    """A stream of a legacy GL report function: one record per month, account and dimensions."""
+
+    name: str
+    #: get_trialbalance or get_accountbalances
+    function: str
+    #: The element each row comes in.
+    row: str
+    #: Dimension fields of each row (part of the key).
+    dimensions: tuple[str, ...]
+    description: str
+
+    @property
+    def key(self) -> list[str]:
+        return ["startdate", "glaccountno", *self.dimensions, "reportingbook"]
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        amounts = "startbalance debits credits adjdebits adjcredits endbalance"
+        return (
+            ("startdate", "date"),
+            ("enddate", "date"),
+            ("glaccountno", "text"),
+            *((d, "text") for d in self.dimensions),
+            *((a, "decimal") for a in amounts.split()),
+            ("reportingbook", "text"),
+            ("currency", "text"),
+        )
+
+
+BALANCES: tuple[Balances, ...] = (
+    Balances(
+        "trial_balances",
+        "get_trialbalance",
+        "trialbalance",
+        ("departmentid", "locationid"),
+        "Trial balance per month, account, department and location (get_trialbalance).",
+    ),
+    Balances(
+        "account_balances",
+        "get_accountbalances",
+        "accountbalance",
+        ("departmentid", "locationid", "classid", "projectid"),
+        "Account balances per month, account and dimension combination (get_accountbalances).",
+    ),
+)

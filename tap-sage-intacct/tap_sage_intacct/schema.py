@@ -12,17 +12,22 @@ one object landing on one column (ignoring case) stop the tap before it reads an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit import AUDIT_COLUMNS
 from mlc_run_audit.checks import SettingError, safe_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
 
 DELETED_AT = "_sdc_deleted_at"
+#: Schema keyword naming the Intacct field of a column whose name differs from it (``title``: a
+#: catalog keeps standard keywords only).
+INTACCT_FIELD = "title"
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {
     "text": {"type": ["string", "null"]},
@@ -35,6 +40,33 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
     "date": {"type": ["string", "null"], "format": "date"},
     "timestamp": {"type": ["string", "null"], "format": "date-time"},
 }
+
+
+def fields_of(schema: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(Intacct field, type) of each property of a schema this tap wrote (a catalog's): what a run
+    with that catalog reads. Audit columns, deletion marks and line arrays are not fields."""
+    out = []
+    for column, prop in (schema.get("properties") or {}).items():
+        if column in AUDIT_COLUMNS or column == DELETED_AT or not isinstance(prop, dict):
+            continue
+        types = prop.get("type") or []
+        types = [types] if isinstance(types, str) else types
+        if "array" in types or "object" in types:
+            continue
+        if "integer" in types:
+            kind = "integer"
+        elif "number" in types:
+            kind = "decimal"
+        elif "boolean" in types:
+            kind = "boolean"
+        elif prop.get("format") == "date":
+            kind = "date"
+        elif prop.get("format") == "date-time":
+            kind = "timestamp"
+        else:
+            kind = "text"
+        out.append((str(prop.get(INTACCT_FIELD) or column), kind))
+    return out
 
 
 class BadValue(ValueError):
@@ -172,8 +204,14 @@ class Shape:
         """The column an Intacct field is emitted as."""
         return self.columns.get(name, name)
 
-    def json_schema(self) -> dict:
-        properties = {self.columns[name]: json_type(t) for name, t in self.field_types.items()}
+    def json_schema(self) -> dict[str, Any]:
+        properties = {}
+        for name, t in self.field_types.items():
+            prop = json_type(t)
+            if self.columns[name] != name:
+                # A run with this catalog reads the field by its Intacct name again.
+                prop[INTACCT_FIELD] = name
+            properties[self.columns[name]] = prop
         for name, lines in self.arrays.items():
             properties[name] = {"type": ["array", "null"], "items": lines.json_schema()}
         if self.deletes:
@@ -182,7 +220,7 @@ class Shape:
 
     def converter(
         self, selected: Iterable[str], what: str, clock: Clock
-    ) -> Callable[[Mapping[str, str | None]], dict]:
+    ) -> Callable[[Mapping[str, str | None]], dict[str, Any]]:
         """A function turning one row (text values) into a record with every selected field.
         Empty text is null for every type but text; timestamps are read in ``clock``'s zone."""
         plan = [
@@ -191,7 +229,7 @@ class Shape:
             if (kind := self.field_types.get(name)) is not None
         ]
 
-        def convert(row: Mapping[str, str | None]) -> dict:
+        def convert(row: Mapping[str, str | None]) -> dict[str, Any]:
             record: dict[str, Any] = {}
             for name, column, to_value, is_text in plan:
                 text = row.get(name)

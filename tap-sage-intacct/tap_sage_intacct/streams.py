@@ -29,28 +29,34 @@ order. A page in none of these orders stops the stream at its last bookmark
 
 from __future__ import annotations
 
+import calendar
 import itertools
+import re
 import time
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from mlc_run_audit import RUNS_STREAM
 from mlc_run_audit.checks import StreamHalted
-from mlc_run_audit.tap import AuditedStream, with_audit_columns
+from mlc_run_audit.tap import RUNS_SCHEMA, AuditedStream, RunsStream, with_audit_columns
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_sage_intacct import xmlgw
-from tap_sage_intacct.schema import DELETED_AT, parse_date, parse_local
+from tap_sage_intacct.schema import DELETED_AT, Shape, parse_date, parse_local
 from tap_sage_intacct.xmlgw import IntacctError, all_of, compare
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from lxml import etree
+    from singer_sdk.helpers.types import Context, Record
 
-    from tap_sage_intacct.objects import ObjectStream
-    from tap_sage_intacct.schema import Shape
+    from tap_sage_intacct.objects import Balances, ObjectStream
+
+    #: One row of Intacct text values to a typed record.
+    Converter = Callable[[Mapping[str, str | None]], dict[str, Any]]
     from tap_sage_intacct.tap import TapSageIntacct
 
 #: Where AUDITHISTORY keeps deletions; the stream's own state carries this bookmark too.
@@ -67,7 +73,38 @@ class OutOfOrder(StreamHalted, IntacctError):
         IntacctError.__init__(self, message, level="response")
 
 
-class IntacctStream(AuditedStream, Stream):
+class StreamUnavailable(IntacctError):
+    """The company does not have the stream's object (unknown object, module not subscribed, or
+    no permission): the stream is skipped and the others go on."""
+
+
+#: Function errors that mean the object is not there for this company or user.
+_UNAVAILABLE = re.compile(
+    r"object definition \S+ not found|not subscribed|do(?:es)? not have permission|permission denied", re.I
+)
+#: ``XL03000006 The following fields cannot be queried: [ apbill: [F1, F2] ]`` (public SDK issues) and
+#: ``Invalid field F``: fields lookup lists that query will not read.
+_CANNOT_QUERY = re.compile(r"cannot be queried:\s*\[\s*[\w.]+:\s*\[([^\]]*)\]", re.I)
+_INVALID_FIELD = re.compile(r"invalid field\s+([\w.]+)", re.I)
+
+
+def unavailable(error: IntacctError) -> bool:
+    return error.level == "function" and bool(_UNAVAILABLE.search(_text(error)))
+
+
+def unqueryable(error: IntacctError) -> list[str]:
+    """The fields a function error says ``query`` cannot read."""
+    text = _text(error)
+    names = [n.strip() for m in _CANNOT_QUERY.finditer(text) for n in m.group(1).split(",")]
+    return [n for n in names if n] or _INVALID_FIELD.findall(text)
+
+
+def _text(error: IntacctError) -> str:
+    return " ".join(f"{e.description} {e.description2}" for e in error.errors) or str(error)
+
+
+# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
+class IntacctStream(AuditedStream, Stream):  # type: ignore[misc]
     """One Intacct object, read incrementally on WHENMODIFIED when it has it."""
 
     # Records are built field by field from the same definitions the schema comes from,
@@ -80,12 +117,14 @@ class IntacctStream(AuditedStream, Stream):
     def __init__(self, tap: TapSageIntacct, spec: ObjectStream, shape: Shape) -> None:
         self.spec = spec
         self.shape = shape
+        self.selected_by_default = spec.selected_by_default
         self._tap_ref = tap
-        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        schema = with_audit_columns(shape.json_schema(), dict(tap.config), spec.name)
         super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = [shape.column(spec.key)]
         self.replication_key = shape.column(spec.replication_key) if spec.replication_key else None
         self._fields: list[str] = []
+        self._line_fields: list[str] = []
         # Progress of the current stream, logged every PROGRESS_EVERY_S and at its end.
         self._counted = [0, 0]
         self._started = self._logged = 0.0
@@ -96,19 +135,23 @@ class IntacctStream(AuditedStream, Stream):
 
     # Reading -------------------------------------------------------------------------
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[Record]:
         try:
             yield from self._read(context)
         except OutOfOrder as exc:
             # The bookmarks name only what was emitted before; the other streams go on.
             self._tap_ref.halt_stream(self.name, exc)
+        except StreamUnavailable as exc:
+            self._tap_ref.skip_stream(self, exc)
 
-    def _read(self, context: dict | None) -> Iterator[dict]:
+    def _read(self, context: Context | None) -> Iterator[Record]:
         tap = self._tap_ref
         client = tap.client
         _ = client.session  # opens the session now, and with it learns the gateway's clock
         clock = tap.clock
         self._fields = self._selected_fields()
+        if self.spec.line_items is not None:
+            self._line_fields = list(self.shape.arrays[self.spec.line_items.array].field_types)
         convert = self.shape.converter(self._fields, self.spec.object, clock)
         self._started = self._logged = time.monotonic()
         self._counted = [0, 0]
@@ -143,17 +186,20 @@ class IntacctStream(AuditedStream, Stream):
             yield from self._deletes(context, upper)
         self._report("done")
 
-    def _emit(self, rows: list[dict[str, str]], convert) -> Iterator[dict]:
+    def _emit(self, rows: list[dict[str, str]], convert: Converter) -> Iterator[Record]:
+        self._counted[0] += len(rows)
+        self._counted[1] += 1
+        if time.monotonic() - self._logged >= PROGRESS_EVERY_S:
+            self._report("so far")
+        if self.spec.line_items is None and not self.shape.deletes:
+            # Converted one by one as the SDK writes them, so a page is not held twice.
+            return map(convert, rows)
         records = [convert(row) for row in rows]
         if self.spec.line_items is not None and records:
             self._attach_lines(records)
         if self.shape.deletes:
             for record in records:
                 record[DELETED_AT] = None
-        self._counted[0] += len(records)
-        self._counted[1] += 1
-        if time.monotonic() - self._logged >= PROGRESS_EVERY_S:
-            self._report("so far")
         return iter(records)
 
     def _keyset(
@@ -215,8 +261,16 @@ class IntacctStream(AuditedStream, Stream):
             lower = ("greaterthan", _literal(last))
 
     def _fold(
-        self, obj, fields, window, ts_field, key_field, start, end, types
-    ) -> Iterator[tuple[list, str | None]]:
+        self,
+        obj: str,
+        fields: list[str],
+        window: etree._Element | None,
+        ts_field: str,
+        key_field: str,
+        start: datetime,
+        end: datetime,
+        types: Mapping[str, str],
+    ) -> Iterator[tuple[list[dict[str, str]], str | None]]:
         """Every row of a daylight-saving fold ``[start, end)`` (local), paged by key. The rows
         are complete up to ``end`` afterwards; the bookmark names the fold's last local second,
         which reads as its earlier instant, so a resumed run reads the fold again, never skips it."""
@@ -236,7 +290,7 @@ class IntacctStream(AuditedStream, Stream):
             yield rows, None
             after = rows[-1][key_field]
 
-    def _full_table(self, convert) -> Iterator[dict]:
+    def _full_table(self, convert: Converter) -> Iterator[Record]:
         key = self.spec.key
         after: str | None = None
         while True:
@@ -248,20 +302,50 @@ class IntacctStream(AuditedStream, Stream):
                 return
             after = rows[-1][key]
 
-    def _query(self, obj: str, fields: list[str], condition, order: list[str]) -> tuple[list[dict], bool]:
-        """One page: its rows and whether more follow."""
-        body = xmlgw.query(obj, fields, condition, order, self.page_size)
-        try:
-            result = self._tap_ref.client.call(body, what=f"query {obj} (stream {self.name})")
-        except IntacctError as exc:
-            if exc.level != "function" or not self._drop_unknown_fields(obj, fields, exc):
-                raise
+    def _query(
+        self, obj: str, fields: list[str], condition: etree._Element | None, order: list[str]
+    ) -> tuple[list[dict[str, str]], bool]:
+        """One page: its rows and whether more follow. Fields query will not read are dropped
+        from ``fields`` (for the rest of the run) and the page asked again."""
+        what = f"query {obj} (stream {self.name})"
+        while True:
             body = xmlgw.query(obj, fields, condition, order, self.page_size)
-            result = self._tap_ref.client.call(body, what=f"query {obj} (stream {self.name})")
+            try:
+                result = self._tap_ref.client.call(body, what=what)
+                break
+            except IntacctError as exc:
+                if exc.level != "function":
+                    raise
+                # Deletions (AUDITHISTORY of another stream) that cannot be read still fail the run.
+                if unavailable(exc) and (obj != "AUDITHISTORY" or self.spec.object == obj):
+                    raise StreamUnavailable(f"{obj} cannot be read", exc.errors) from None
+                if not self._drop_unqueryable(obj, fields, order, exc) and not self._drop_unknown_fields(
+                    obj, fields, exc
+                ):
+                    raise
         rows = list(result.rows())
         remaining = result.numremaining
         more = remaining > 0 if remaining is not None else len(rows) >= self.page_size
         return rows, more and bool(rows)
+
+    def _drop_unqueryable(self, obj: str, fields: list[str], order: list[str], error: IntacctError) -> bool:
+        """Fields ``lookup`` lists but ``query`` refuses (real Intacct: XL03000006 "The following
+        fields cannot be queried"): read without them, emitted as null, with one warning and a note
+        in the run's record. False if the error names none of ``fields``, or a key the paging needs."""
+        names = [n for n in unqueryable(error) if n in fields]
+        if not names or any(n in order or n in (self.spec.key, self.spec.replication_key) for n in names):
+            return False
+        self.logger.warning(
+            "Stream %s: Intacct lists %s field(s) %s but query will not read them (%s); reading on "
+            "without them, emitted as null.",
+            self.name,
+            obj,
+            ", ".join(names),
+            error.errors[0].errorno if error.errors else error,
+        )
+        self._tap_ref.dropped_fields.setdefault(self.name, []).extend(f"{obj}.{n}" for n in names)
+        fields[:] = [f for f in fields if f not in names]
+        return True
 
     def _drop_unknown_fields(self, obj: str, fields: list[str], error: IntacctError) -> bool:
         """After a failed query, ask ``lookup`` which selected fields the object lacks; drop
@@ -346,7 +430,7 @@ class IntacctStream(AuditedStream, Stream):
 
     # Detail lines --------------------------------------------------------------------
 
-    def _attach_lines(self, records: list[dict]) -> None:
+    def _attach_lines(self, records: list[Record]) -> None:
         """Read the lines of this page's headers (RECORDKEY in (...)) and put them on each."""
         spec = self.spec.line_items
         assert spec is not None
@@ -354,9 +438,9 @@ class IntacctStream(AuditedStream, Stream):
         convert = lines_shape.converter(lines_shape.field_types, spec.object, self._tap_ref.clock)
         key = self.shape.column(self.spec.key)
         parent = lines_shape.column(spec.parent_field)
-        by_parent: dict[Any, list[dict]] = {r[key]: [] for r in records}
+        by_parent: dict[Any, list[Record]] = {r[key]: [] for r in records}
         parents = xmlgw.one_of(spec.parent_field, list(by_parent))
-        fields = list(lines_shape.field_types)
+        fields = self._line_fields
         after: str | None = None
         while True:
             condition = all_of(parents, compare("greaterthan", "RECORDNO", after) if after else None)
@@ -375,7 +459,7 @@ class IntacctStream(AuditedStream, Stream):
 
     # Deletions -----------------------------------------------------------------------
 
-    def _deletes(self, context: dict | None, upper: etree._Element | None) -> Iterator[dict]:
+    def _deletes(self, context: Context | None, upper: etree._Element | None) -> Iterator[Record]:
         """Records deleted since the last run, from AUDITHISTORY (ACCESSMODE D), as the key
         and ``_sdc_deleted_at`` with every other field null."""
         clock = self._tap_ref.clock
@@ -422,15 +506,18 @@ class IntacctStream(AuditedStream, Stream):
 
     # Bookmarks -----------------------------------------------------------------------
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: Record) -> tuple[Any, Any]:
         """The object's key (RECORDNO) and WHENMODIFIED; a deletion's version is when it was deleted."""
         version = record.get(self.replication_key) if self.replication_key else None
         return record.get(self.primary_keys[0]), version if version is not None else record.get(DELETED_AT)
 
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Mapping[str, Any], *, context: Context | None = None
+    ) -> None:
         """Bookmarks move in ``_bookmark`` only, after whole timestamp groups."""
 
-    def _bookmark(self, value: str, context: dict | None) -> None:
+    def _bookmark(self, value: str, context: Context | None) -> None:
+        assert self.replication_key is not None
         super()._increment_stream_state({self.replication_key: value}, context=context)
         self.state_manager.is_flushed = False
         self._write_state_message()
@@ -453,9 +540,147 @@ def _recordno(object_key: str) -> int | str:
     return int(head) if head.isdigit() else object_key
 
 
-def _numeric_text(text: str) -> tuple:
+def _numeric_text(text: str) -> tuple[int, Decimal | int, str]:
     """Text ordered as numbers where it reads as one (a number column typed text), else as text."""
     try:
         return (0, Decimal(text), "")
     except InvalidOperation:
         return (1, 0, text)
+
+
+# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
+class BalanceStream(AuditedStream, Stream):  # type: ignore[misc]
+    """Trial or account balances: one legacy report call per month, read in full every run (a
+    month's balances change with late postings), keyed by month, account, dimensions and book."""
+
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: TapSageIntacct, spec: Balances) -> None:
+        self.spec = spec
+        self._tap_ref = tap
+        self.shape = Shape(spec.fields, what=f"Stream {spec.name}")
+        schema = with_audit_columns(self.shape.json_schema(), dict(tap.config), spec.name)
+        super().__init__(tap, schema=schema, name=spec.name)
+        self.primary_keys = spec.key
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        try:
+            yield from self._read()
+        except StreamUnavailable as exc:
+            self._tap_ref.skip_stream(self, exc)
+
+    def _read(self) -> Iterator[Record]:
+        tap = self._tap_ref
+        client = tap.client
+        _ = client.session
+        convert = self.shape.converter(self.shape.field_types, self.spec.function, tap.clock)
+        accounts = self._account_range() if self.spec.function == "get_accountbalances" else None
+        if accounts is None and self.spec.function == "get_accountbalances":
+            return
+        for first, last in self._months():
+            body = xmlgw.element(
+                self.spec.function,
+                xmlgw.date_element("startdate", first),
+                xmlgw.date_element("enddate", last),
+                *(
+                    [
+                        xmlgw.element("startaccountno", text=accounts[0]),
+                        xmlgw.element("endaccountno", text=accounts[1]),
+                    ]
+                    if accounts
+                    else [
+                        xmlgw.element("showdeptdetail", text="true"),
+                        xmlgw.element("showlocdetail", text="true"),
+                    ]
+                ),
+                xmlgw.element("showzerobalances", text="false"),
+            )
+            result = self._call(body, f"{self.spec.function} {first:%Y-%m} (stream {self.name})")
+            for row in result.rows():
+                row = {**dict.fromkeys(self.spec.dimensions, ""), **row}
+                row["startdate"], row["enddate"] = first.isoformat(), last.isoformat()
+                yield convert(row)
+
+    def _call(self, body: etree._Element, what: str) -> xmlgw.Result:
+        try:
+            return self._tap_ref.client.call(body, what=what)
+        except IntacctError as exc:
+            if unavailable(exc):
+                raise StreamUnavailable(f"{self.spec.function} cannot be read", exc.errors) from None
+            raise
+
+    def _account_range(self) -> tuple[str, str] | None:
+        """The lowest and highest GLACCOUNT ACCOUNTNO (get_accountbalances needs an account range)."""
+        body = xmlgw.element(
+            "query",
+            xmlgw.element("object", text="GLACCOUNT"),
+            xmlgw.element(
+                "select", xmlgw.element("min", text="ACCOUNTNO"), xmlgw.element("max", text="ACCOUNTNO")
+            ),
+        )
+        (row,) = list(self._call(body, f"query GLACCOUNT account range (stream {self.name})").rows()) or [{}]
+        low, high = row.get("MIN.ACCOUNTNO"), row.get("MAX.ACCOUNTNO")
+        return (low, high) if low and high else None
+
+    def _months(self) -> list[tuple[date, date]]:
+        """Calendar months from ``balance_start_date`` (else the last ``balance_months``) to the
+        gateway's current month, in the user's time zone."""
+        tap = self._tap_ref
+        now = tap.client.server_time
+        today = tap.clock.to_local(now).date() if now is not None else date.today()
+        start = self.config.get("balance_start_date")
+        if start:
+            first = date.fromisoformat(str(start)[:10]).replace(day=1)
+        else:
+            back = int(self.config.get("balance_months", 3)) - 1
+            index = today.year * 12 + today.month - 1 - back
+            first = date(index // 12, index % 12 + 1, 1)
+        months = []
+        while first <= today:
+            last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+            months.append((first, last))
+            first = last + timedelta(days=1)
+        return months
+
+    def audit_source(self, record: Record) -> tuple[Any, Any]:
+        return "/".join(str(record.get(k) or "") for k in self.primary_keys), None
+
+
+#: The run record, with what this tap could not read: streams skipped and fields dropped.
+RUNS_SCHEMA_WITH_SKIPS = {
+    **RUNS_SCHEMA,
+    "properties": {
+        **RUNS_SCHEMA["properties"],
+        "skipped": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "properties": {"stream": {"type": ["string"]}, "reason": {"type": ["string", "null"]}},
+            },
+            "description": "Streams not read: the company lacks their object, module or permission.",
+        },
+        "dropped_fields": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "stream:OBJECT.FIELD that lookup lists but query would not read (emitted null).",
+        },
+    },
+}
+
+
+class IntacctRunsStream(RunsStream):
+    """``_audit_runs`` with the streams skipped and the fields dropped."""
+
+    def __init__(self, tap: TapSageIntacct) -> None:
+        Stream.__init__(self, tap, schema=RUNS_SCHEMA_WITH_SKIPS, name=RUNS_STREAM)
+        self.primary_keys = ["run_id"]
+        self._tap_ref = tap
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        tap = self._tap_ref
+        for record in super().get_records(dict(context) if context is not None else None):
+            record["skipped"] = [{"stream": s, "reason": r} for s, r in sorted(tap.skipped.items())]
+            record["dropped_fields"] = [
+                f"{stream}:{field}" for stream, names in sorted(tap.dropped_fields.items()) for field in names
+            ]
+            yield record

@@ -5,28 +5,32 @@ from __future__ import annotations
 import gc
 from datetime import UTC
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mlc_run_audit.checks import CheckedTap, SettingError, check_name, parse_bookmark
-from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
-from singer_sdk import Tap
+from mlc_run_audit.checks import CheckedTap, SettingError, StreamHalted, check_name, parse_bookmark
+from mlc_run_audit.settings import RETRIED, ConnectionSettings, RenamedSettings, connection_properties
+from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, public_url
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_sage_intacct import objects, xmlgw
 from tap_sage_intacct.client import DEFAULT_ENDPOINT, Credentials, IntacctClient
-from tap_sage_intacct.objects import BUILTIN, LineItems, ObjectStream, lookup_type
-from tap_sage_intacct.schema import Clock, Shape, fixed_offset
-from tap_sage_intacct.streams import DELETES_BOOKMARK, IntacctStream
+from tap_sage_intacct.objects import BALANCES, BUILTIN, Balances, LineItems, ObjectStream, lookup_type
+from tap_sage_intacct.schema import Clock, Shape, fields_of, fixed_offset
+from tap_sage_intacct.streams import DELETES_BOOKMARK, BalanceStream, IntacctRunsStream, IntacctStream
 from tap_sage_intacct.xmlgw import IntacctError
 
 MAX_PAGE_SIZE = 2000
 
 
-class TapSageIntacct(CheckedTap, AuditedTap, Tap):
-    """Singer tap for Sage Intacct: vendors, AP bills with their lines, AP payments, GL accounts,
-    journal entries and GL detail, dimensions (departments, locations, classes, projects),
-    customers and employees, read incrementally on WHENMODIFIED with keyset paging."""
+# run-audit's AuditedTap overrides load_streams, which the SDK marks final (to order _audit_runs last).
+class TapSageIntacct(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
+    """Singer tap for Sage Intacct: AP (vendors, bills, payments, adjustments), AR (customers,
+    invoices, payments, adjustments), GL (accounts, journal entries, GL detail, budgets, trial and
+    account balances), cash management, items, purchasing and order entry documents, dimensions and
+    employees, every field lookup lists, read incrementally on WHENMODIFIED with keyset paging."""
 
     name = "tap-sage-intacct"
     #: The distribution that carries this plugin (for --version and --about).
@@ -126,12 +130,43 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             "emitted with each such character as _.",
         ),
         th.Property(
+            "lookup_fields",
+            th.BooleanType,
+            default=True,
+            title="Fields from lookup",
+            description="At discovery, ask lookup for each object's fields (one call per object) and read "
+            "every field it lists; false reads the tap's own field lists without signing in. A run with a "
+            "catalog reads the fields the catalog holds and asks nothing.",
+        ),
+        th.Property(
+            "fields",
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            title="Fields per stream",
+            description="Narrow streams to these Intacct fields, as {stream: [FIELD, ...]}; the key and "
+            "replication key are always read. Streams not named read every field.",
+        ),
+        th.Property(
             "custom_fields",
             th.BooleanType,
-            default=False,
+            default=True,
             title="Custom fields",
-            description="Discover each object's custom fields with lookup (one call per object at "
-            "discovery) and read them too.",
+            description="Read the custom fields lookup lists (ISCUSTOM) too; false leaves them out. "
+            "Applies with lookup_fields.",
+        ),
+        th.Property(
+            "balance_months",
+            th.IntegerType(minimum=1, maximum=120),
+            default=3,
+            title="Balance months",
+            description="Calendar months of trial_balances and account_balances read each run, ending with "
+            "the gateway's current month (one get_trialbalance and one get_accountbalances per month).",
+        ),
+        th.Property(
+            "balance_start_date",
+            th.DateType,
+            title="Balances from",
+            description="Read trial_balances and account_balances for every month from this date's month to "
+            "the current month instead (e.g. a first full load); balance_months applies when empty.",
         ),
         th.Property(
             "include_deleted",
@@ -141,27 +176,8 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             description="After each incremental stream, read its deletions from AUDITHISTORY (needs the "
             "custom report View permission) and emit the deleted key with _sdc_deleted_at.",
         ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType(minimum=1),
-            default=300,
-            title="Request timeout",
-            description="Seconds to wait for one response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=8,
-            title="Max retries",
-            description="Retries of a call on GW-0010 rate limiting, 'try again later', HTTP 429/5xx, "
-            "cut-off answers and dropped connections.",
-        ),
-        th.Property(
-            "max_backoff_seconds",
-            th.NumberType(minimum=0),
-            default=60,
-            title="Max backoff",
-            description="Longest wait between retries, in seconds.",
+        *connection_properties(
+            retried=f"{RETRIED}, GW-0010 rate limiting, 'try again later' errors and cut-off answers"
         ),
         AUDIT_SETTING,
     ).to_dict()
@@ -182,9 +198,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
                 config.get("entity") or None,
             ),
             config.get("endpoint_url") or DEFAULT_ENDPOINT,
-            timeout=float(config.get("request_timeout", 300)),
-            max_retries=int(config.get("max_retries", 8)),
-            max_backoff_s=float(config.get("max_backoff_seconds", 60)),
+            settings=ConnectionSettings.from_config(config),
             logger=self.logger,
         )
 
@@ -272,13 +286,24 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
         entity = self.config.get("entity")
         return f"{where} entity {entity}" if entity else where
 
-    def sync_all(self) -> None:
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK; the connection closes after it
         # Parsed pages hold no reference cycles: freezing the heap spares the collector
         # from re-scanning it on every page.
         gc.collect()
         gc.freeze()
         try:
             super().sync_all()
+        except StreamHalted:
+            if self.halted and all(name in self.skipped for name in self.halted):
+                names = ", ".join(self.halted)
+                msg = (
+                    f"Stream(s) {names} were selected but could not be read: their object is not available "
+                    "to this company or user (see the warnings above). Every other selected stream was "
+                    "read. Deselect them in the catalog (in Meltano: meltano select tap-sage-intacct "
+                    f"--exclude {self.halted and next(iter(self.halted))} '*') to run without them."
+                )
+                raise StreamHalted(msg) from None
+            raise
         finally:
             if "client" in self.__dict__:
                 self.client.close()
@@ -286,23 +311,126 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
 
     # Streams ---------------------------------------------------------------------------
 
-    def discover_streams(self) -> list[IntacctStream | RunsStream]:
+    def discover_streams(self) -> list[Stream]:
         self._configured_zone()  # a wrong zone fails now, before any call
         specs = list(BUILTIN) + [self._configured(o) for o in self.config.get("objects") or []]
         seen: dict[str, str] = {}
-        for spec in specs:
+        named: list[ObjectStream | Balances] = [*specs, *BALANCES]
+        for spec in named:
             other = seen.get(spec.name.casefold())
             if other is not None:
-                origin = "a built-in stream" if any(b.name == other for b in BUILTIN) else "another entry"
+                builtin = any(b.name == other for b in named[: len(BUILTIN)]) or any(
+                    b.name == other for b in BALANCES
+                )
+                origin = "a built-in stream" if builtin else "another entry"
                 msg = (
                     f"Setting objects: stream name {spec.name!r} is taken by {origin} ({other!r}; "
                     "loaders ignore case); choose another name."
                 )
                 raise SettingError(msg)
             seen[spec.name.casefold()] = spec.name
-        return [*(IntacctStream(self, spec, self._shape(spec)) for spec in specs), RunsStream(self)]
+        unknown = sorted(set(self.config.get("fields") or {}) - set(seen.values()))
+        if unknown:
+            msg = f"Setting fields names streams the tap does not have: {', '.join(unknown)}."
+            raise SettingError(msg)
+        streams: list[Stream] = [IntacctStream(self, spec, self._shape(spec)) for spec in specs]
+        streams += [BalanceStream(self, spec) for spec in BALANCES]
+        return [*streams, IntacctRunsStream(self)]
 
-    def _configured(self, entry: dict) -> ObjectStream:
+    # Which fields each stream reads ------------------------------------------------------
+
+    def _catalog_entry(self, name: str) -> dict[str, Any] | None:
+        """The input catalog's schema of a stream: a run with a catalog reads what it holds."""
+        catalog = self.input_catalog
+        entry = catalog.get_stream(name) if catalog is not None else None
+        return entry.schema.to_dict() if entry is not None else None
+
+    def _object_field_types(self, spec: ObjectStream) -> list[tuple[str, str]]:
+        """Every field ``lookup`` lists (custom ones unless ``custom_fields`` is false), else the
+        stream's own list (``lookup_fields`` false, or an object the company does not have)."""
+        custom = self.config.get("custom_fields", True) is not False
+        ask = spec.lookup and self.config.get("lookup_fields", True) is not False
+        described = self.object_fields(spec.object) if ask else {}
+        if not described:
+            return list(spec.fields)
+        field_types = [(f, t) for f, (t, is_custom) in described.items() if custom or not is_custom]
+        listed = {f for f, _ in field_types}
+        # Key and replication key are read even if lookup leaves them out.
+        required = [
+            (f, t) for f, t in spec.fields if f in (spec.key, spec.replication_key) and f not in listed
+        ]
+        return required + field_types
+
+    def _narrowed(self, spec: ObjectStream, field_types: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        wanted = (self.config.get("fields") or {}).get(spec.name)
+        if not wanted:
+            return field_types
+        names = {f for f, _ in field_types}
+        missing = [f for f in wanted if f not in names]
+        if missing:
+            msg = (
+                f"Setting fields, stream {spec.name}: {spec.object} has no field(s) {', '.join(missing)} "
+                f"(lookup lists {len(names)}); check the names."
+            )
+            raise SettingError(msg)
+        keep = {*wanted, spec.key, spec.replication_key}
+        return [(f, t) for f, t in field_types if f in keep]
+
+    def _shape(self, spec: ObjectStream) -> Shape:
+        schema = self._catalog_entry(spec.name)
+        arrays = {}
+        if schema is not None:
+            field_types = fields_of(schema)
+            if spec.line_items is not None:
+                lines = (schema.get("properties") or {}).get(spec.line_items.array) or {}
+                arrays[spec.line_items.array] = Shape(
+                    fields_of(lines.get("items") or {}), what=spec.line_items.object
+                )
+        else:
+            field_types = self._narrowed(spec, self._object_field_types(spec))
+            if spec.line_items is not None:
+                arrays[spec.line_items.array] = self._lines_shape(spec.line_items)
+        return Shape(
+            field_types,
+            arrays=arrays,
+            deletes=bool(self.config.get("include_deleted")) and spec.object != "AUDITHISTORY",
+            what=f"Stream {spec.name}: {spec.object}",
+        )
+
+    def _lines_shape(self, lines: LineItems) -> Shape:
+        return Shape(self._object_field_types(objects.BY_OBJECT[lines.object]), what=lines.object)
+
+    # Streams that cannot be read -----------------------------------------------------------
+
+    @cached_property
+    def dropped_fields(self) -> dict[str, list[str]]:
+        """Per stream, the OBJECT.FIELDs lookup lists but query would not read."""
+        return {}
+
+    @cached_property
+    def skipped(self) -> dict[str, str]:
+        """Streams skipped because the company lacks their object (or module, or permission)."""
+        return {}
+
+    def skip_stream(self, stream: Stream, error: Exception) -> None:
+        """A stream whose object the company does not have: the other streams go on. When the
+        catalog selected it by name the run fails at its end; selected by default it is a warning."""
+        explicit = self.input_catalog is not None and stream.metadata.root.selected is True
+        self.skipped[stream.name] = f"{error}"
+        self.logger.warning(
+            "Stream %s skipped: %s. %s",
+            stream.name,
+            error,
+            "The catalog selects it, so the run fails after the other streams; deselect it if the company "
+            "does not use it."
+            if explicit
+            else "It was selected by default only, so the run goes on.",
+        )
+        if explicit:
+            self.halted[stream.name] = f"skipped: {error}"
+            self.run_audit.error = "; ".join(f"{s}: {e}" for s, e in self.halted.items())[:2000]
+
+    def _configured(self, entry: dict[str, Any]) -> ObjectStream:
         check_name(entry["name"], "Setting objects: stream name")
         obj = entry["object"].strip().upper()
         given = entry.get("fields") or {}
@@ -315,6 +443,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             raise SettingError(msg)
         if given:
             field_types = tuple(given.items())
+            asked = False
         else:
             described = self.object_fields(obj)
             if not described:
@@ -324,6 +453,7 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
                 )
                 raise SettingError(msg)
             field_types = tuple((f, t) for f, (t, _custom) in described.items())
+            asked = True
         key = entry.get("key") or "RECORDNO"
         rk = entry.get("replication_key", "WHENMODIFIED") or None
         names = {f for f, _ in field_types}
@@ -338,30 +468,8 @@ class TapSageIntacct(CheckedTap, AuditedTap, Tap):
             key=key,
             replication_key=rk,
             description=entry.get("description", ""),
+            lookup=asked,
         )
-
-    def _shape(self, spec: ObjectStream) -> Shape:
-        field_types = list(spec.fields)
-        if self.config.get("custom_fields"):
-            known = {f for f, _ in field_types}
-            field_types += [
-                (name, kind)
-                for name, (kind, custom) in self.object_fields(spec.object).items()
-                if custom and name not in known
-            ]
-        arrays = {}
-        if spec.line_items is not None:
-            arrays[spec.line_items.array] = self._lines_shape(spec.line_items)
-        return Shape(
-            field_types,
-            arrays=arrays,
-            deletes=bool(self.config.get("include_deleted")),
-            what=f"Stream {spec.name}: {spec.object}",
-        )
-
-    def _lines_shape(self, lines: LineItems) -> Shape:
-        spec = objects.BY_OBJECT[lines.object]
-        return Shape(spec.fields, what=lines.object)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ function's ``result``. ``parse_response`` turns a failure at any level into an
 from __future__ import annotations
 
 import copy
+import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -178,7 +179,7 @@ class Function:
 
     @property
     def name(self) -> str:
-        return self.body.tag
+        return str(self.body.tag)
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -215,7 +216,8 @@ def build_request(control: Control, auth: Login | str, functions: Sequence[Funct
         wrapper = _sub(content, "function")
         wrapper.set("controlid", function.controlid)
         wrapper.append(function.body)
-    return etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+    document: bytes = etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+    return document
 
 
 def element(tag: str, *children: etree._Element, text: str | None = None) -> etree._Element:
@@ -284,6 +286,16 @@ def query(
     return body
 
 
+def date_element(tag: str, value: date) -> etree._Element:
+    """``<startdate><year>2024</year><month>01</month><day>31</day></startdate>``."""
+    return element(
+        tag,
+        element("year", text=f"{value.year:04d}"),
+        element("month", text=f"{value.month:02d}"),
+        element("day", text=f"{value.day:02d}"),
+    )
+
+
 def datetime_literal(value: datetime) -> str:
     """``MM/DD/YYYY HH:MM:SS`` in the user's time zone (``value`` must already be local)."""
     return value.strftime("%m/%d/%Y %H:%M:%S")
@@ -299,6 +311,8 @@ class Result:
     function: str
     controlid: str
     data: etree._Element | None
+    #: Records of a listing function, taken out of the tree as they were parsed.
+    parsed_rows: list[dict[str, str]] | None = None
 
     def attribute(self, name: str) -> int | None:
         if self.data is None:
@@ -317,21 +331,37 @@ class Result:
     def rows(self) -> Iterator[dict[str, str]]:
         """Each record under ``<data>`` as {FIELD: text}; empty elements give "". Related
         fields may come as ``<DISPLAYCONTACT.EMAIL1>`` or nested
-        ``<DISPLAYCONTACT><EMAIL1>``: both give ``DISPLAYCONTACT.EMAIL1``."""
-        if self.data is None:
+        ``<DISPLAYCONTACT><EMAIL1>``: both give ``DISPLAYCONTACT.EMAIL1``. Each record is taken
+        out of the tree once read, so a page's memory moves from the tree to its rows rather than
+        being held twice; field names are shared between rows."""
+        if self.parsed_rows is not None:
+            rows, self.parsed_rows = self.parsed_rows, []
+            yield from rows
             return
-        for record in self.data:
-            if not isinstance(record.tag, str):
-                continue  # comments and processing instructions
-            row: dict[str, str] = {}
-            for child in record:
-                if not isinstance(child.tag, str):
-                    continue
-                if len(child) == 0:
-                    row[child.tag] = child.text or ""
-                else:
-                    _flatten(child, child.tag, row)
-            yield row
+        data = self.data
+        if data is None:
+            return
+        names: dict[str, str] = {}
+        while len(data):
+            record = data[0]
+            data.remove(record)
+            if isinstance(record.tag, str):  # not a comment or processing instruction
+                yield _row(record, names)
+
+
+def _row(record: etree._Element, names: dict[str, str]) -> dict[str, str]:
+    """One record as {FIELD: text}, its field names shared through ``names``."""
+    row: dict[str, str] = {}
+    for child in record:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        tag = names.setdefault(tag, tag)
+        if len(child) == 0:
+            row[tag] = child.text or ""
+        else:
+            _flatten(child, tag, row)
+    return row
 
 
 def _flatten(node: etree._Element, prefix: str, row: dict[str, str]) -> None:
@@ -382,15 +412,57 @@ def _raise(context: str, errors: list[ErrorDetail], level: str, error_class: typ
     raise error_class(context, errors, level=level)
 
 
-def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
+#: Listing functions and the element each of their records comes in (None: the object's name).
+LISTINGS: dict[str, str | None] = {
+    "query": None,
+    "get_trialbalance": "trialbalance",
+    "get_accountbalances": "accountbalance",
+}
+
+
+def record_tag(body: etree._Element) -> str | None:
+    """The element the records of this function's answer come in, if it lists records."""
+    if body.tag not in LISTINGS:
+        return None
+    return LISTINGS[body.tag] or (body.findtext("object") or "").strip().upper() or None
+
+
+def _parse(
+    body: bytes, records: str | None, listings: dict[etree._Element, list[dict[str, str]]]
+) -> etree._Element:
+    """The answer's tree. With ``records`` (the element a listing's records come in), each record
+    under a ``<data>`` is turned into a row (in ``listings``, by its ``<data>``) and dropped as soon
+    as it is parsed, so a page of 2,000 records never exists as a tree (about 5 KiB a record)."""
+    if records is None:
+        return etree.fromstring(body, _PARSER)
+    names: dict[str, str] = {}
+    events = etree.iterparse(
+        io.BytesIO(body),
+        events=("end",),
+        tag=records,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+    )
+    for _event, element in events:
+        data = element.getparent()
+        if data is not None and data.tag == "data":
+            listings.setdefault(data, []).append(_row(element, names))
+            data.remove(element)
+    return events.root
+
+
+def parse_response(body: bytes, *, what: str, with_session: bool, records: str | None = None) -> Response:
     """Parse an answer, raising for a failure at any of the three levels.
 
     ``what`` names the call in messages (e.g. "query GLDETAIL"); ``with_session`` says the
     request authenticated with a session id, so an authentication failure means the
-    session was rejected (sign in again) rather than bad credentials.
+    session was rejected (sign in again) rather than bad credentials; ``records`` names the
+    element a listing's records come in (``record_tag``), read into rows while parsing.
     """
+    listings: dict[etree._Element, list[dict[str, str]]] = {}
     try:
-        root = etree.fromstring(clean(body), _PARSER)
+        root = _parse(clean(body), records, listings)
     except etree.XMLSyntaxError as exc:
         # Cut-off answers (dropped connections, proxies) and HTML error pages land here.
         snippet = body[:120].decode("utf-8", errors="replace").replace("\n", " ")
@@ -447,7 +519,10 @@ def parse_response(body: bytes, *, what: str, with_session: bool) -> Response:
                 "function",
                 IntacctError,
             )
-        response.results.append(Result(function, controlid, node.find("data")))
+        data = node.find("data")
+        response.results.append(
+            Result(function, controlid, data, listings.get(data) if data is not None else None)
+        )
     return response
 
 

@@ -35,7 +35,7 @@ def _stamp() -> str:
     return datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def source_run_ids(rows: Iterable[dict]) -> list[str]:
+def source_run_ids(rows: Iterable[dict[str, Any]]) -> list[str]:
     """The distinct ``_audit_run_id`` values of the rows, sorted."""
     return sorted({str(r[RUN_ID_COLUMN]) for r in rows if r.get(RUN_ID_COLUMN) is not None})
 
@@ -59,7 +59,7 @@ class AuditLog:
     def runs_path(self) -> Path:
         return self.directory / "runs.jsonl"
 
-    def record(self, sources: Iterable[dict] = (), **entry: Any) -> None:
+    def record(self, sources: Iterable[dict[str, Any]] = (), **entry: Any) -> None:
         """One outcome line; ``sources`` are the source rows it is about."""
         line = {
             "run_id": self.run_id,
@@ -71,22 +71,22 @@ class AuditLog:
             self.entries.append(line)
             self._append(self.path, line)
 
-    def record_run(self, run: dict) -> None:
+    def record_run(self, run: dict[str, Any]) -> None:
         """One record of a tap's ``_audit_runs`` stream, with this run's id as ``target_run_id``."""
         with self._lock:
             self._append(self.runs_path, {**run, "target_run_id": self.run_id})
 
-    def _append(self, path: Path, line: dict) -> None:
+    def _append(self, path: Path, line: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as f:
             f.write(_encoder.encode(line) + b"\n")
 
-    def keep_failed(self, stream: str, schema_message: dict, records: list[dict]) -> Path:
+    def keep_failed(self, stream: str, schema_message: dict[str, Any], records: list[dict[str, Any]]) -> Path:
         """Append RECORD messages to this run's failed file of ``stream`` (created with its SCHEMA)."""
         with self._lock:
             path = self._failed_files.get(stream)
             fresh = path is None
-            if fresh:
+            if path is None:
                 folder = self.directory / "failed"
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{_safe(stream)}-{_stamp()}.singer"

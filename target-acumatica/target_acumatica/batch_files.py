@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from upath import UPath
 
@@ -54,9 +54,9 @@ def read_records(
     stream: str,
     encoding: Any,
     manifest: Any,
-    decode: Callable[[bytes], dict],
-    storage_params: dict | None = None,
-) -> Iterator[dict]:
+    decode: Callable[[bytes], dict[str, Any]],
+    storage_params: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Every record of every file of the manifest, in order. ``decode`` parses one JSON line (the same
     decoder as RECORD messages, so numbers stay exact decimals)."""
     fmt, compression = check_encoding(stream, encoding)
@@ -77,13 +77,13 @@ def read_records(
             raise MessageError(msg) from exc
 
 
-def _jsonl(lines, decode: Callable[[bytes], dict]) -> Iterator[dict]:
+def _jsonl(lines: Iterable[bytes], decode: Callable[[bytes], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for line in lines:
         if line.strip():
             yield decode(line)
 
 
-def _parquet(file) -> Iterator[dict]:
+def _parquet(file: BinaryIO) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq  # only parquet batches need pyarrow
 
     yield from pq.read_table(file).to_pylist()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from acumatica_client.settings import CONNECTION_PROPERTIES
+from mlc_run_audit import settings as shared
 from singer_sdk import typing as th
 
 DEFAULT_AUDIT_DIR = "output/target-acumatica"
+DEFAULT_RELEASE_TIMEOUT_SECONDS: float = 600
+DEFAULT_POLL_INTERVAL_SECONDS: float = 1
 
 _FIELD_SPEC = (
     'a column name, or {"column": name}, {"value": constant} or {"template": '
@@ -161,34 +166,32 @@ TARGET_PROPERTIES = th.PropertiesList(
         "and a failed journal is replayed by rerunning the input.",
     ),
     th.Property(
-        "release_timeout_s",
+        "release_timeout_seconds",
         th.NumberType(minimum=0),
-        default=600,
+        default=DEFAULT_RELEASE_TIMEOUT_SECONDS,
         title="Release timeout (s)",
-        description="Longest wait for one release to complete (202 answers polled at its Location).",
+        description="Longest wait for one release to complete (202 answers polled at its Location; "
+        "formerly release_timeout_s).",
     ),
     th.Property(
-        "poll_interval_s",
+        "poll_interval_seconds",
         th.NumberType(minimum=0),
-        default=1.0,
+        default=DEFAULT_POLL_INTERVAL_SECONDS,
         title="Poll interval (s)",
-        description="Wait between polls of a running action.",
+        description="Wait between polls of a running action (formerly poll_interval_s).",
     ),
 )
 
-#: Bounds of the shared connection settings, checked by the SDK before the run starts (``--about`` shows
-#: them): a negative retry count or a zero timeout would be accepted and misbehave later.
-CONNECTION_BOUNDS = {
-    "request_timeout": {"minimum": 1},
-    "max_retries": {"minimum": 0},
-    "max_backoff_seconds": {"minimum": 0},
+#: Settings renamed in 0.1.0 (durations end in _seconds): the old names still work, with a warning.
+RENAMED_SETTINGS = {
+    **shared.RENAMED_SETTINGS,
+    "release_timeout_s": "release_timeout_seconds",
+    "poll_interval_s": "poll_interval_seconds",
 }
 
-CONFIG_SCHEMA: dict = {
+# The connection settings (with their bounds and defaults) are acumatica_client's, shared by the tap.
+CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        **{name: {**spec, **CONNECTION_BOUNDS.get(name, {})} for name, spec in CONNECTION_PROPERTIES.items()},
-        **TARGET_PROPERTIES.to_dict()["properties"],
-    },
+    "properties": {**CONNECTION_PROPERTIES, **TARGET_PROPERTIES.to_dict()["properties"]},
     "required": ["base_url"],
 }

@@ -73,7 +73,7 @@ class JournalMapping:
     rounding: str = "reject"
 
     @classmethod
-    def parse(cls, stream: str, raw: dict, rounding: str = "reject") -> JournalMapping:
+    def parse(cls, stream: str, raw: dict[str, Any], rounding: str = "reject") -> JournalMapping:
         where = f"journals.{stream}"
         if not isinstance(raw, dict):
             raise ConfigError(f"Setting {where} must be an object.")
@@ -97,18 +97,23 @@ class JournalMapping:
             )
         return cls(stream, list(group_by), raw.get("key_prefix") or stream, specs, rounding)
 
-    def group_of(self, row: dict, number: int) -> tuple[str, ...]:
+    def group_of(self, row: dict[str, Any], number: int) -> tuple[str, ...]:
         """The group's values as text, exactly (not trimmed: ``'FAC '`` and ``'FAC'`` are two groups)."""
         values = []
         for column in self.group_by:
             value = row.get(column)
-            if value is None or text(value) is None:
+            shown = text(value)
+            if value is None or shown is None:
                 raise RowError(f"row {number} of stream {self.stream}: group column '{column}' is empty")
-            values.append(value if isinstance(value, str) else text(value))
+            values.append(value if isinstance(value, str) else shown)
         return tuple(values)
 
     def key_of(self, group: tuple[str, ...]) -> str:
         return natural_key(self.key_prefix, group)
+
+
+#: What must match a posted line: account, subaccount (no dashes), branch, debit, credit.
+Signature = tuple[str | None, str | None, str | None, Decimal, Decimal]
 
 
 @dataclass
@@ -120,13 +125,13 @@ class Line:
     debit: Decimal
     credit: Decimal
 
-    def body(self) -> dict:
-        out = {name: {"value": value} for name, value in self.fields.items()}
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: {"value": value} for name, value in self.fields.items()}
         out["DebitAmount"] = {"value": self.debit}
         out["CreditAmount"] = {"value": self.credit}
         return out
 
-    def signature(self) -> tuple:
+    def signature(self) -> Signature:
         """What must match a posted line for it to count as this line."""
         return (
             self.fields.get("Account"),
@@ -144,7 +149,7 @@ class Journal:
     stream: str
     key: str
     group: dict[str, str]
-    records: list[dict] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     header: dict[str, str] = field(default_factory=dict)
@@ -176,7 +181,7 @@ class Journal:
             digest.update(b"\n")
         return digest.hexdigest()
 
-    def header_body(self, *, hold: bool) -> dict:
+    def header_body(self, *, hold: bool) -> dict[str, Any]:
         body = {
             "Module": {"value": "GL"},
             "Description": {"value": self.description},
@@ -187,16 +192,18 @@ class Journal:
                 body[name] = {"value": value}
         return body
 
-    def signatures(self) -> list[tuple]:
+    def signatures(self) -> list[Signature]:
         return [line.signature() for line in self.lines]
 
 
-def source_fields(record: dict) -> dict:
+def source_fields(record: dict[str, Any]) -> dict[str, Any]:
     """A row without the fields named like audit fields (``AUDIT_FIELD_PREFIXES``)."""
     return {k: v for k, v in record.items() if not k.startswith(AUDIT_FIELD_PREFIXES)}
 
 
-def plan(mapping: JournalMapping, key: tuple[str, ...], records: list[dict], numbers: list[int]) -> Journal:
+def plan(
+    mapping: JournalMapping, key: tuple[str, ...], records: list[dict[str, Any]], numbers: list[int]
+) -> Journal:
     """Build a journal's header and lines from its rows; problems land in ``errors``."""
     journal = Journal(
         mapping.stream, mapping.key_of(key), dict(zip(mapping.group_by, key, strict=True)), records, numbers
@@ -243,7 +250,7 @@ def plan(mapping: JournalMapping, key: tuple[str, ...], records: list[dict], num
     return journal
 
 
-def _line(mapping: JournalMapping, record: dict, number: int, journal: Journal) -> Line:
+def _line(mapping: JournalMapping, record: dict[str, Any], number: int, journal: Journal) -> Line:
     specs = mapping.specs
     fields: dict[str, str] = {}
     for setting, name in LINE_FIELDS.items():
@@ -270,14 +277,14 @@ def _line(mapping: JournalMapping, record: dict, number: int, journal: Journal) 
     return Line(number, fields, debit, credit)
 
 
-def _side(spec: FieldSpec | None, record: dict, what: str, rounding: str) -> Decimal:
+def _side(spec: FieldSpec | None, record: dict[str, Any], what: str, rounding: str) -> Decimal:
     if spec is None:
         return Decimal("0.00")
     raw = spec.get(record)
     return Decimal("0.00") if raw is None else money(raw, f"{what} ({spec.describe()})", rounding)
 
 
-def _header(specs: dict[str, FieldSpec], record: dict, where: str) -> dict[str, str]:
+def _header(specs: dict[str, FieldSpec], record: dict[str, Any], where: str) -> dict[str, str]:
     header: dict[str, str] = {}
     year_month = None
     if "post_period" in specs:
@@ -312,9 +319,9 @@ def unwrap(value: Any) -> Any:
     return value.get("value") if isinstance(value, dict) else value
 
 
-def posted_signatures(record: dict) -> list[tuple]:
+def posted_signatures(record: dict[str, Any]) -> list[Signature]:
     """Signatures of a JournalTransaction's lines as the instance returned them."""
-    out = []
+    out: list[Signature] = []
     for line in record.get("Details") or []:
         out.append(
             (
@@ -328,13 +335,15 @@ def posted_signatures(record: dict) -> list[tuple]:
     return out
 
 
-def is_key_of(record: dict, key: str) -> bool:
+def is_key_of(record: dict[str, Any], key: str) -> bool:
     """Whether a batch's Description carries exactly this key (keys hold no space: the first word)."""
     description = unwrap(record.get("Description"))
     return isinstance(description, str) and description.split(" ", 1)[0] == key
 
 
-def collision(mapping: JournalMapping, group: tuple[str, ...], rows: list[tuple[int, dict]]) -> str | None:
+def collision(
+    mapping: JournalMapping, group: tuple[str, ...], rows: list[tuple[int, dict[str, Any]]]
+) -> str | None:
     """Rows of one group whose values differ but read the same (``7`` and ``'7'``) would share a
     natural key with another group: the error naming both, or None."""
     first = tuple(rows[0][1].get(c) for c in mapping.group_by)
@@ -348,7 +357,7 @@ def collision(mapping: JournalMapping, group: tuple[str, ...], rows: list[tuple[
     return None
 
 
-def _differ(a: tuple, b: tuple) -> bool:
+def _differ(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return any(type(x) is not type(y) or x != y for x, y in zip(a, b, strict=True))
 
 

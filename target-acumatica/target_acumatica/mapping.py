@@ -78,7 +78,7 @@ class FieldSpec:
             return f"template {self.template!r}"
         return f"constant {self.value!r}"
 
-    def get(self, row: dict) -> Any:
+    def get(self, row: dict[str, Any]) -> Any:
         if self.column:
             return row.get(self.column)
         if self.template:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acumatica_client.api import decode
 from acumatica_client.errors import AcumaticaTransientError, describe_error, field_errors
 from acumatica_client.odata import string_literal
 
+from target_acumatica.config import DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_RELEASE_TIMEOUT_SECONDS
 from target_acumatica.journals import Journal, is_key_of, posted_signatures, unwrap
 
 if TYPE_CHECKING:
@@ -61,18 +62,18 @@ class JournalPoster:
         *,
         lines_per_request: int = 500,
         release: bool = False,
-        release_timeout_s: float = 600.0,
-        poll_interval_s: float = 1.0,
+        release_timeout_seconds: float = DEFAULT_RELEASE_TIMEOUT_SECONDS,
+        poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
         dry_run: bool = False,
     ) -> None:
         self.api = api
         self.lines_per_request = max(1, lines_per_request)
         self.release = release
-        self.release_timeout_s = release_timeout_s
-        self.poll_interval_s = poll_interval_s
+        self.release_timeout_seconds = release_timeout_seconds
+        self.poll_interval_seconds = poll_interval_seconds
         self.dry_run = dry_run
 
-    def find(self, key: str) -> dict | None:
+    def find(self, key: str) -> dict[str, Any] | None:
         rows = self.api.get_list(
             ENTITY, **{"$filter": f"startswith(Description,{string_literal(key)})", "$expand": "Details"}
         )
@@ -102,7 +103,7 @@ class JournalPoster:
             status = "released" if status == "posted" else "released-existing"
         return _outcome(status, record)
 
-    def _existing(self, journal: Journal, record: dict) -> str:
+    def _existing(self, journal: Journal, record: dict[str, Any]) -> str:
         posted = posted_signatures(record)
         planned = journal.signatures()
         if Counter(posted) == Counter(planned) and not unwrap(record.get("Hold")):
@@ -120,7 +121,7 @@ class JournalPoster:
         )
         raise PostError(msg)
 
-    def _create(self, journal: Journal) -> dict:
+    def _create(self, journal: Journal) -> dict[str, Any]:
         first = journal.lines[: self.lines_per_request]
         body = journal.header_body(hold=len(journal.lines) > len(first))
         body["Details"] = [line.body() for line in first]
@@ -142,10 +143,11 @@ class JournalPoster:
                 if found is not None:
                     return found
                 raise PostError(f"journal {journal.key}: {describe_error(response)}")
-            return decode(response.content)
+            posted: dict[str, Any] = decode(response.content)
+            return posted
         raise AssertionError("unreachable")
 
-    def _add_missing_lines(self, journal: Journal, record: dict) -> dict:
+    def _add_missing_lines(self, journal: Journal, record: dict[str, Any]) -> dict[str, Any]:
         while True:
             posted = len(record.get("Details") or [])
             missing = journal.lines[posted:]
@@ -174,7 +176,7 @@ class JournalPoster:
                 raise PostError(self._rejected(journal, response, posted))
             record = decode(response.content)
 
-    def _take_off_hold(self, journal: Journal, record: dict) -> dict:
+    def _take_off_hold(self, journal: Journal, record: dict[str, Any]) -> dict[str, Any]:
         response = self.api.put(
             ENTITY,
             {"id": record["id"], "Hold": {"value": False}},
@@ -184,7 +186,7 @@ class JournalPoster:
         )
         if response.status_code == 422:
             raise PostError(self._rejected(journal, response, 0))
-        updated = decode(response.content)
+        updated: dict[str, Any] = decode(response.content)
         if unwrap(updated.get("Hold")) or _status(updated) == "On Hold":
             raise PostError(
                 f"journal {journal.key}: batch {unwrap(updated.get('BatchNbr'))} stays on hold in "
@@ -192,14 +194,14 @@ class JournalPoster:
             )
         return updated
 
-    def _release(self, journal: Journal, record: dict) -> None:
+    def _release(self, journal: Journal, record: dict[str, Any]) -> None:
         response = self.api.invoke_action(
             ENTITY,
             RELEASE,
             {"id": record["id"]},
             accept=(422, 500),
-            max_wait_s=self.release_timeout_s,
-            poll_interval_s=self.poll_interval_s,
+            max_wait_seconds=self.release_timeout_seconds,
+            poll_interval_seconds=self.poll_interval_seconds,
         )
         if response.status_code in (422, 500):
             raise PostError(
@@ -223,11 +225,12 @@ class JournalPoster:
         return "; ".join(parts) or f"journal {journal.key}: {describe_error(response)}"
 
 
-def _status(record: dict) -> str | None:
-    return unwrap(record.get("Status"))
+def _status(record: dict[str, Any]) -> str | None:
+    status = unwrap(record.get("Status"))
+    return None if status is None else str(status)
 
 
-def _outcome(status: str, record: dict | None) -> Outcome:
+def _outcome(status: str, record: dict[str, Any] | None) -> Outcome:
     if record is None:
         return Outcome(status)
     return Outcome(status, unwrap(record.get("BatchNbr")), record.get("id"))

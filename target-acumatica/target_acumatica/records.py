@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from acumatica_client.api import AcumaticaApi
 
 
+#: A record's natural key: its key fields as Acumatica text.
+Key = tuple[str | None, ...]
+
+
 @dataclass
 class ReferenceMapping:
     """One stream's ``reference_records`` entry, parsed and checked against the endpoint's fields."""
@@ -34,7 +38,7 @@ class ReferenceMapping:
     mode: str = "upsert"
 
     @classmethod
-    def parse(cls, stream: str, raw: dict, version: str) -> ReferenceMapping:
+    def parse(cls, stream: str, raw: dict[str, Any], version: str) -> ReferenceMapping:
         where = f"reference_records.{stream}"
         if not isinstance(raw, dict) or not isinstance(raw.get("entity"), str):
             raise ConfigError(f'Setting {where} needs an entity name, e.g. {{"entity": "Vendor", ...}}.')
@@ -44,13 +48,19 @@ class ReferenceMapping:
                 f"Setting {where}.entity: {entity} is not an entity of the Default endpoint {version}."
             )
         known = catalog.fields(version, entity)
-        fields = {}
+        fields: dict[str, FieldSpec] = {}
         for name, spec in (raw.get("fields") or {}).items():
             if name not in known or not catalog.is_scalar(known[name]):
                 raise ConfigError(
                     f"Setting {where}.fields: {entity} has no field {name} in endpoint {version}."
                 )
-            fields[name] = FieldSpec.parse(spec, f"{where}.fields.{name}")
+            parsed = FieldSpec.parse(spec, f"{where}.fields.{name}")
+            if parsed is None:
+                raise ConfigError(
+                    f"Setting {where}.fields.{name} is empty; map it to a column, value or template, "
+                    "or remove it."
+                )
+            fields[name] = parsed
         key = raw.get("key") or []
         if not key or any(k not in fields for k in key):
             raise ConfigError(f"Setting {where}.key must list key fields that are also mapped in fields.")
@@ -59,7 +69,7 @@ class ReferenceMapping:
             raise ConfigError(f"Setting {where}.mode must be upsert, insert or update, not {mode!r}.")
         return cls(stream, entity, list(key), fields, mode)
 
-    def values(self, record: dict, number: int) -> dict[str, Any]:
+    def values(self, record: dict[str, Any], number: int) -> dict[str, Any]:
         out = {}
         for name, spec in self.fields.items():
             value = spec.get(record)
@@ -72,7 +82,7 @@ class ReferenceMapping:
                 )
         return out
 
-    def key_of(self, values: dict[str, Any]) -> tuple:
+    def key_of(self, values: dict[str, Any]) -> Key:
         return tuple(text(values.get(k)) for k in self.key)
 
 
@@ -83,10 +93,10 @@ class ReferenceWriter:
         self.api = api
         self.mapping = mapping
         self.dry_run = dry_run
-        self._existing: dict[tuple, dict] | None = None
+        self._existing: dict[Key, dict[str, Any]] | None = None
 
     @property
-    def existing(self) -> dict[tuple, dict]:
+    def existing(self) -> dict[Key, dict[str, Any]]:
         if self._existing is None:
             rows = self.api.get_list(self.mapping.entity, **{"$select": ",".join(self.mapping.fields)})
             self._existing = {}

@@ -28,13 +28,17 @@ class ReferenceData:
     def accounts(self) -> dict[str, bool]:
         """AccountCD -> Active."""
         rows = self.api.get_list("Account", **{"$select": "AccountCD,Active"})
-        return {text(unwrap(r.get("AccountCD"))): unwrap(r.get("Active")) is not False for r in rows}
+        return {
+            cd: unwrap(r.get("Active")) is not False
+            for r in rows
+            if (cd := text(unwrap(r.get("AccountCD")))) is not None
+        }
 
     @cached_property
     def subaccounts(self) -> dict[str, tuple[str, bool]]:
         """SubaccountCD without segment separators -> (SubaccountCD as the instance has it, Active)."""
         rows = self.api.get_list("Subaccount", **{"$select": "SubaccountCD,Active"})
-        out = {}
+        out: dict[str, tuple[str, bool]] = {}
         for r in rows:
             cd = text(unwrap(r.get("SubaccountCD"))) or ""
             out[cd.replace("-", "")] = (cd, unwrap(r.get("Active")) is not False)
@@ -45,12 +49,14 @@ class ReferenceData:
         """LedgerID -> BranchIDs of its active Branches."""
         rows = self.api.get_list("Ledger", **{"$expand": "Branches"})
         return {
-            text(unwrap(r.get("LedgerID"))): {
-                text(unwrap(b.get("BranchID")))
+            ledger: {
+                branch
                 for b in r.get("Branches") or []
                 if unwrap(b.get("Active")) is not False
+                and (branch := text(unwrap(b.get("BranchID")))) is not None
             }
             for r in rows
+            if (ledger := text(unwrap(r.get("LedgerID")))) is not None
         }
 
     @property
@@ -74,7 +80,7 @@ class ReferenceData:
         for line in journal.lines:
             where = journal.where(line.row)
             account = line.fields.get("Account")
-            active = self.accounts.get(account)
+            active = self.accounts.get(account) if account is not None else None
             if active is None:
                 journal.errors.append(f"{where}: Account '{account}' does not exist in Acumatica")
             elif not active:

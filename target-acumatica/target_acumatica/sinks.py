@@ -4,7 +4,8 @@ ignored streams."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from acumatica_client.api import encode
@@ -34,12 +35,18 @@ def summarise(errors: list[str]) -> str:
 class _AcumaticaSink(BatchSink):
     """Numbers each record in its stream (across sinks of one stream) and keeps it as received."""
 
-    def __init__(self, target: TargetAcumatica, stream_name: str, schema: dict, key_properties) -> None:
+    def __init__(
+        self,
+        target: TargetAcumatica,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
         self.target = target
         super().__init__(target, stream_name, schema, key_properties)
-        self.rows: list[tuple[int, dict]] = []
+        self.rows: list[tuple[int, dict[str, Any]]] = []
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self.rows.append((self.target.next_row_number(self.stream_name), self.target.current_input))
 
     def activate_version(self, new_version: int) -> None:
@@ -58,7 +65,13 @@ class JournalSink(_AcumaticaSink):
     rows may arrive in any order, across SDK batches and SCHEMA changes), so nothing is posted from
     ``process_batch``."""
 
-    def __init__(self, target: TargetAcumatica, stream_name: str, schema: dict, key_properties) -> None:
+    def __init__(
+        self,
+        target: TargetAcumatica,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         mapping = target.journal_mappings[stream_name]
         missing = check_columns(mapping, schema.get("properties") or {})
@@ -76,14 +89,14 @@ class JournalSink(_AcumaticaSink):
                 stream_name,
             )
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         number = self.target.next_row_number(self.stream_name)
         # Delivery is at least once: a row with the key properties of an earlier one replaces it, in its
         # place (a keyless stream keeps every row).
         key = row_key(self.key_properties, record) if self.key_properties else b"#%d" % number
         self.target.keep_journal_row(self.stream_name, key, number, self.target.current_input)
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Rows wait in ``target.journal_spools`` until the end of the input; STATE is held until then."""
 
 
@@ -161,7 +174,7 @@ def _post(target: TargetAcumatica, journal: Journal) -> None:
 _key_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
 
 
-def row_key(key_properties: list[str], record: dict) -> bytes:
+def row_key(key_properties: Sequence[str], record: dict[str, Any]) -> bytes:
     """The row's key property names and values, canonically encoded (exact numbers, any type)."""
     return _key_encoder.encode([[name, record.get(name)] for name in key_properties])
 
@@ -169,7 +182,7 @@ def row_key(key_properties: list[str], record: dict) -> bytes:
 class ReferenceSink(_AcumaticaSink):
     """Writes each batch of records by natural key; a record that fails is kept for replay."""
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         rows, self.rows = self.rows, []
         writer = self.target.reference_writer(self.stream_name)
         mapping = writer.mapping
@@ -198,10 +211,10 @@ class ReferenceSink(_AcumaticaSink):
 class IgnoredSink(_AcumaticaSink):
     """A stream no mapping names, with ``unmapped_streams: ignore``: counted and logged only."""
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self.target.next_row_number(self.stream_name)
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Nothing is written for an unmapped stream."""
 
     def activate_version(self, new_version: int) -> None:
@@ -212,10 +225,10 @@ class RunsSink(_AcumaticaSink):
     """A tap's ``_audit_runs`` stream: each run record, as received, is appended to ``runs.jsonl``.
     Nothing is written to Acumatica, and no mapping is needed."""
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self.target.audit.record_run(self.target.current_input)
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Run records are written as they arrive."""
 
     def activate_version(self, new_version: int) -> None:

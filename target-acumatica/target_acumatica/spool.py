@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import decoder
@@ -43,7 +44,7 @@ class JournalSpool:
         self.rows = 0
         self.repeated = 0
 
-    def add(self, key: bytes, number: int, record: dict) -> None:
+    def add(self, key: bytes, number: int, record: dict[str, Any]) -> None:
         """Keep a row; a later row with the same key replaces it, in its place."""
         try:
             group = _group_encoder.encode(self.mapping.group_of(record, number))
@@ -62,14 +63,17 @@ class JournalSpool:
             self.repeated += 1
 
     def journals(self) -> int:
-        return self._db.execute("SELECT COUNT(DISTINCT grp) FROM row WHERE grp IS NOT NULL").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(DISTINCT grp) FROM row WHERE grp IS NOT NULL").fetchone()[
+            0
+        ]
+        return count
 
-    def ungrouped(self) -> list[tuple[int, dict]]:
+    def ungrouped(self) -> list[tuple[int, dict[str, Any]]]:
         """Rows with an empty group column, in input order."""
         query = "SELECT number, record FROM row WHERE grp IS NULL ORDER BY place"
         return [(number, decoder.decode(record)) for number, record in self._db.execute(query)]
 
-    def groups(self) -> Iterator[tuple[tuple[str, ...], list[tuple[int, dict]]]]:
+    def groups(self) -> Iterator[tuple[tuple[str, ...], list[tuple[int, dict[str, Any]]]]]:
         """Each group's values and rows (in input order), groups in the order they first appear."""
         self._index()
         order = self._db.execute("SELECT grp FROM row WHERE grp IS NOT NULL GROUP BY grp ORDER BY MIN(place)")

@@ -7,13 +7,16 @@ import sys
 import threading
 from collections import Counter
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 import requests
 from acumatica_client import AcumaticaError, Instance, make_auth
 from acumatica_client.api import AcumaticaApi
+from acumatica_client.api import logger as api_logger
 from mlc_run_audit import RUNS_STREAM, RunIdError, current_run_id
+from mlc_run_audit.retry import RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings, RenamedSettings
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
@@ -22,7 +25,13 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerError
 
 from target_acumatica.audit import AuditLog, replay_command
 from target_acumatica.batch_files import read_records
-from target_acumatica.config import CONFIG_SCHEMA, DEFAULT_AUDIT_DIR
+from target_acumatica.config import (
+    CONFIG_SCHEMA,
+    DEFAULT_AUDIT_DIR,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_RELEASE_TIMEOUT_SECONDS,
+    RENAMED_SETTINGS,
+)
 from target_acumatica.journals import Journal, JournalMapping
 from target_acumatica.mapping import ConfigError, MessageError
 from target_acumatica.poster import JournalPoster
@@ -45,14 +54,15 @@ class SingerInput(MsgSpecReader):
     """The SDK's msgspec reader (numbers as exact decimals), whose errors name the problem in one line:
     a line that is not JSON, a message type no target reads."""
 
-    def deserialize_json(self, line: str | bytes) -> dict:
+    def deserialize_json(self, line: str | bytes) -> dict[str, Any]:
         try:
-            return decoder.decode(line)
+            message: dict[str, Any] = decoder.decode(line)
         except msgspec.DecodeError as exc:
             msg = f"An input line is not JSON ({exc}): {line[:QUOTED_CHARS]!r}"
             raise InvalidInputLine(msg) from None
+        return message
 
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    def _process_unknown_message(self, message_dict: dict[str, Any]) -> None:
         msg = (
             f"Unknown Singer message type {message_dict['type']!r}; target-acumatica reads SCHEMA, RECORD, "
             "BATCH, STATE and ACTIVATE_VERSION messages"
@@ -60,7 +70,7 @@ class SingerInput(MsgSpecReader):
         raise MessageError(msg)
 
 
-class TargetAcumatica(Target):
+class TargetAcumatica(RenamedSettings, Target):
     """Singer target for Acumatica ERP: groups rows into balanced JournalTransactions (validated
     against the instance's accounts, subaccounts and branches, looked up by a natural key so nothing
     posts twice, optionally released) and writes reference records such as vendors by natural key."""
@@ -69,12 +79,13 @@ class TargetAcumatica(Target):
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-target-acumatica"
     config_jsonschema = CONFIG_SCHEMA
+    renamed_settings = RENAMED_SETTINGS
     default_sink_class = JournalSink
     message_reader_class = SingerInput
     capabilities: ClassVar[list[CapabilitiesEnum]] = [*Target.capabilities, PluginCapabilities.BATCH]
 
     @classmethod
-    def invoke(cls, *args, **kwargs) -> None:  # ty: ignore[invalid-method-override]
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # ty: ignore[invalid-method-override]
         """Run the target; an error it can explain ends the run with its message and exit status 1."""
         try:
             super().invoke(*args, **kwargs)
@@ -85,7 +96,7 @@ class TargetAcumatica(Target):
             cls.logger.error("%s: %s", type(exc).__name__, exc)
             sys.exit(1)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Meltano's run id when it shares one (MELTANO_RUN_ID), so audit lines name the Meltano run.
         self.run_id = current_run_id()
@@ -123,10 +134,10 @@ class TargetAcumatica(Target):
         #: Set when posting stopped on an unexpected error: no STATE may follow.
         self.aborted = False
         self._row_numbers: Counter[str] = Counter()
-        self._schema_messages: dict[str, dict] = {}
+        self._schema_messages: dict[str, dict[str, Any]] = {}
         self._writers: dict[str, ReferenceWriter] = {}
         self._lock = threading.Lock()
-        self.current_input: dict = {}
+        self.current_input: dict[str, Any] = {}
 
     # Connection ---------------------------------------------------------------------------
 
@@ -140,13 +151,14 @@ class TargetAcumatica(Target):
         )
         session = requests.Session()
         session.headers["User-Agent"] = f"{self.name}/{self.plugin_version}"
+        # One policy for the run: sign-ins and API requests follow the same settings and count.
+        policy = RetryPolicy.from_config(cfg, logger=api_logger)
         return AcumaticaApi(
             instance,
-            make_auth(cfg, instance, session),
+            make_auth(cfg, instance, session, policy),
             session,
-            max_retries=int(cfg.get("max_retries", 8)),
-            max_backoff_s=float(cfg.get("max_backoff_seconds", 60)),
-            timeout=float(cfg.get("request_timeout", 300)),
+            policy=policy,
+            timeout=ConnectionSettings.from_config(cfg).request_timeout_seconds,
         )
 
     @cached_property
@@ -161,8 +173,10 @@ class TargetAcumatica(Target):
             lines_per_request=int(cfg.get("lines_per_request") or 500),
             release=bool(cfg.get("release")),
             dry_run=self.dry_run,
-            release_timeout_s=float(cfg.get("release_timeout_s") or 600),
-            poll_interval_s=float(cfg.get("poll_interval_s", 1.0)),
+            release_timeout_seconds=float(
+                cfg.get("release_timeout_seconds", DEFAULT_RELEASE_TIMEOUT_SECONDS)
+            ),
+            poll_interval_seconds=float(cfg.get("poll_interval_seconds", DEFAULT_POLL_INTERVAL_SECONDS)),
         )
 
     def reference_writer(self, stream: str) -> ReferenceWriter:
@@ -190,16 +204,16 @@ class TargetAcumatica(Target):
         )
         raise ConfigError(msg)
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        self._schema_messages[message_dict.get("stream")] = copy.deepcopy(message_dict)
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        self._schema_messages[str(message_dict.get("stream"))] = copy.deepcopy(message_dict)
         super()._process_schema_message(message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         # The SDK parses date-times in place; failed files and hashes use the record as received.
         self.current_input = copy.deepcopy(message_dict.get("record") or {})
         super()._process_record_message(message_dict)
 
-    def keep_journal_row(self, stream: str, key: bytes, number: int, record: dict) -> None:
+    def keep_journal_row(self, stream: str, key: bytes, number: int, record: dict[str, Any]) -> None:
         """Keep a journal row until the end of the input; a later row with its key replaces it."""
         with self._lock:
             spool = self.journal_spools.get(stream)
@@ -207,7 +221,7 @@ class TargetAcumatica(Target):
                 spool = self.journal_spools[stream] = JournalSpool(self.journal_mappings[stream])
             spool.add(key, number, record)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         """A BATCH message's records go the way of RECORD messages (stream maps, validation,
         de-duplication, audit lines, failed files); STATE waits for them as it waits for records. The
         SDK's own handling passes them to ``process_batch`` unvalidated, where nothing would post them."""
@@ -230,7 +244,7 @@ class TargetAcumatica(Target):
             "BATCH of stream %s: %d record(s) from %d file(s).", stream, count, len(message_dict["manifest"])
         )
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "version"})
         if message_dict["stream"] not in self.mapper.stream_maps:
             self._assert_sink_exists(message_dict["stream"])
@@ -256,7 +270,7 @@ class TargetAcumatica(Target):
     def fail_rows(
         self,
         stream: str,
-        rows: list[tuple[int, dict]],
+        rows: list[tuple[int, dict[str, Any]]],
         error: str,
         *,
         key: str | None = None,
@@ -329,7 +343,7 @@ class TargetAcumatica(Target):
             )
             raise AcumaticaError(msg)
 
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, Any]) -> None:
         """STATE only once the rows it covers have landed: never while journal rows wait for the end
         of the input, never after a failure, never in a dry run."""
         if self.journal_spools or self.failures or self.aborted or self.dry_run:

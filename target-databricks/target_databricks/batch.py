@@ -25,13 +25,18 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import StorageTarget
 
-from target_databricks import sql
+from target_databricks import audit, sql, staging, values
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Column
 
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
+
+#: Records converted to Arrow columns at a time on the bulk path (they are held until then).
+CHUNK_ROWS = 2000
 
 #: Columns whose value is the same for every row of a batch; they are added when the batch is drained.
 BATCH_CONSTANT_COLUMNS = ("_sdc_batched_at", sql.LOAD_TOKEN_COLUMN)
@@ -79,7 +84,7 @@ def _bound_text(value: Any) -> str | None:
             return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
         except OverflowError:  # past year 9999 in UTC: the value as written
             return value.isoformat()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
@@ -100,8 +105,8 @@ class StagedBatch:
         names = [c.name for c in self.columns]
         self.constant_positions = {n: names.index(n) for n in BATCH_CONSTANT_COLUMNS if n in names}
         self._omit = tuple(self.constant_positions.values())
-        self._token = sql.LoadToken(stream_name)
-        self._latest: dict[tuple, int] = {}  # key -> index of its last row (upsert only)
+        self._token = audit.LoadToken(stream_name)
+        self._latest: dict[tuple[Any, ...], int] = {}  # key -> index of its last row (upsert only)
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-batch-")  # noqa: SIM115 - closed in close()
         self.received = 0
         self.bounds = Bounds()
@@ -110,22 +115,34 @@ class StagedBatch:
     def add(self, record: Mapping[str, Any]) -> None:
         """Convert and spool one record. A value that cannot be stored exactly fails the batch when it is
         drained (so the whole batch is kept for replay), not the record alone."""
-        self._token.add(record)
-        if self.replication_key:
-            self.bounds.add(record.get(self.replication_key))
-        if self.key_properties:
-            self._latest[tuple(sql.key_part(record.get(k)) for k in self.key_properties)] = self.received
-        self.received += 1
+        self._note(record)
         if self.error is not None:
             self._file.write(b"{}\n")  # keeps row indexes aligned; the batch will not load
             return
         try:
-            row = sql.convert_row(record, self.columns)
+            row = values.convert_row(record, self.columns)
         except sql.SqlBuildError as exc:
             self.error = exc
             self._file.write(b"{}\n")
             return
-        self._file.write(sql.row_line(row, self._omit))
+        self._file.write(staging.row_line(row, self._omit))
+
+    def _note(self, record: Mapping[str, Any]) -> None:
+        """The load token, replication bounds and latest row per key, record by record."""
+        self._token.add(record)
+        if self.replication_key:
+            self.bounds.add(record.get(self.replication_key))
+        if self.key_properties:
+            self._latest[tuple(values.key_part(record.get(k)) for k in self.key_properties)] = self.received
+        self.received += 1
+
+    def finish(self) -> None:
+        """Nothing left to convert: rows are converted as they arrive."""
+
+    @property
+    def inline_ready(self) -> bool:
+        """Whether ``row_values`` can give the batch's rows (always: they are in the spool)."""
+        return True
 
     @property
     def token(self) -> str:
@@ -138,11 +155,11 @@ class StagedBatch:
 
     def constants(self, batched_at: datetime, token: str) -> dict[int, str | None]:
         """Values of the batch-constant columns by column position."""
-        values = {
-            "_sdc_batched_at": sql.parameter_value(batched_at, "TIMESTAMP"),
+        by_name = {
+            "_sdc_batched_at": values.parameter_value(batched_at, "TIMESTAMP"),
             sql.LOAD_TOKEN_COLUMN: token,
         }
-        return {pos: values[name] for name, pos in self.constant_positions.items()}
+        return {pos: by_name[name] for name, pos in self.constant_positions.items()}
 
     def lines(self, constants: Mapping[int, str | None]) -> Iterator[bytes]:
         """The rows to load as complete JSON lines (keys ``c0``...), in the order received.
@@ -150,22 +167,140 @@ class StagedBatch:
         With key properties only the last record of each key is kept: MERGE rejects several source
         rows matching one target row, and the last record of a key is the newest state of that row.
         """
-        suffix = sql.constants_suffix(constants)
+        suffix = staging.constants_suffix(constants)
         keep = set(self._latest.values()) if self.key_properties else None
         self._file.flush()
         self._file.seek(0)
         for index, line in enumerate(self._file):
             if keep is None or index in keep:
-                yield sql.complete_line(line, suffix)
+                yield staging.complete_line(line, suffix)
         self._file.seek(0, os.SEEK_END)
 
     def row_values(self, constants: Mapping[int, str | None]) -> list[list[str | None]]:
         """The rows to load as lists of parameter texts (for the statement path; small batches only)."""
         width = len(self.columns)
-        return [sql.parse_row_line(line, width) for line in self.lines(constants)]
+        return [staging.parse_row_line(line, width) for line in self.lines(constants)]
 
     def close(self) -> None:
         self._file.close()
+
+
+class ParquetBatch(StagedBatch):
+    """A batch for the bulk path: records converted a chunk at a time into Arrow columns, spooled to a
+    local Parquet file, and written at drain time as the Parquet files the volume stages.
+
+    The load token, replication bounds, latest row per key and the conversion checks are those of
+    ``StagedBatch`` (the same values are refused with the same error, raised at drain time). The first
+    ``inline_rows`` records are also held as received, so a batch that small can still load with one
+    statement of parameters (``row_values``).
+    """
+
+    def __init__(
+        self,
+        stream_name: str,
+        columns: Sequence[Column],
+        key_properties: Sequence[str] | None,
+        replication_key: str | None,
+        inline_rows: int,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        super().__init__(stream_name, columns, key_properties, replication_key)
+        self._positions = [i for i in range(len(self.columns)) if i not in self._omit]
+        self._chunk: list[Mapping[str, Any]] = []
+        self._chunk_rows = chunk_rows
+        self._inline_rows = inline_rows
+        self._held: list[Mapping[str, Any]] | None = []
+        self._writer: pq.ParquetWriter | None = None
+        self._ratio = 0.0  # compressed over Arrow buffer bytes, largest seen
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self._note(record)
+        if self.error is not None:
+            return
+        self._chunk.append(record)
+        if self._held is not None:
+            if len(self._held) < self._inline_rows:
+                self._held.append(record)
+            else:
+                self._held = None
+        if len(self._chunk) >= self._chunk_rows:
+            self._spool_chunk()
+
+    def _spool_chunk(self) -> None:
+        chunk, self._chunk = self._chunk, []
+        if not chunk or self.error is not None:
+            return
+        try:
+            rows = values.arrow_record_batch(chunk, self.columns, self._positions)
+        except sql.SqlBuildError as exc:
+            self.error = exc
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._file, rows.schema, compression=staging.PARQUET_COMPRESSION)
+        before = self._file.tell()
+        self._writer.write_batch(rows, row_group_size=max(rows.num_rows, 1))
+        written = self._file.tell() - before
+        self._ratio = max(self._ratio, written / max(rows.get_total_buffer_size(), 1))
+
+    def finish(self) -> None:
+        """Convert and spool the last records (a conversion error is then in ``error``)."""
+        self._spool_chunk()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @property
+    def inline_ready(self) -> bool:
+        """Whether the batch's records are held, so ``row_values`` can give its rows."""
+        return self._held is not None
+
+    def row_values(self, constants: Mapping[int, str | None]) -> list[list[str | None]]:
+        if self._held is None:
+            raise RuntimeError("the records of a batch this large are not held in memory")
+        keep = set(self._latest.values()) if self.key_properties else None
+        rows = []
+        for index, record in enumerate(self._held):
+            if keep is None or index in keep:
+                row = values.convert_row(record, self.columns)
+                for position, value in constants.items():
+                    row[position] = value
+                rows.append(row)
+        return rows
+
+    def parquet_files(self, constants: Mapping[int, str | None], max_bytes: int) -> Iterator[bytes]:
+        """The rows to load as Parquet file bodies of about ``max_bytes`` at most, in the order received,
+        with the batch-constant columns; with key properties only the last record of each key."""
+        self.finish()
+        keep = set(self._latest.values()) if self.key_properties else None
+        fixed = {
+            position: pa.scalar(
+                None if text is None else values.arrow_value(text, self.columns[position]),
+                values.arrow_type(self.columns[position].sql_type),
+            )
+            for position, text in constants.items()
+        }
+        self._file.flush()
+        self._file.seek(0)
+
+        def tables() -> Iterator[pa.Table]:
+            if not self._file.read(1):
+                return
+            self._file.seek(0)
+            spooled = pq.ParquetFile(self._file)
+            offset = 0
+            for group in range(spooled.num_row_groups):
+                table = spooled.read_row_group(group)
+                if keep is not None:
+                    mask = [offset + i in keep for i in range(table.num_rows)]
+                    offset += table.num_rows
+                    table = table.filter(pa.array(mask, pa.bool_()))
+                for position, scalar in sorted(fixed.items()):
+                    table = table.append_column(f"c{position}", pa.repeat(scalar, table.num_rows))
+                yield table
+
+        ratio = self._ratio or 1.0
+        yield from staging.parquet_parts(tables(), max_bytes, ratio)
+        self._file.seek(0, os.SEEK_END)
 
 
 class InputSpool:
@@ -226,7 +361,7 @@ def check_batch_encoding(stream: str, encoding: Any) -> tuple[str, str | None]:
     return fmt, compression
 
 
-def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[dict]:
+def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[dict[str, Any]]:
     """The records of one file of a BATCH manifest, one at a time, as RECORD messages would carry them.
 
     Files are opened through the SDK's storage helper (``file://`` and the fsspec protocols it knows).
@@ -252,7 +387,7 @@ def batch_file_records(url: str, fmt: str, compression: str | None) -> Iterator[
         ) from None
 
 
-def _jsonl_records(raw: IO[bytes], gzipped: bool, url: str) -> Iterator[dict]:
+def _jsonl_records(raw: IO[bytes], gzipped: bool, url: str) -> Iterator[dict[str, Any]]:
     with gzip.open(raw) if gzipped else contextlib.nullcontext(raw) as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():

@@ -16,6 +16,7 @@ as that message alone and the process exits 1. Anything else keeps its traceback
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
@@ -34,7 +35,7 @@ def concise_errors(
     traceback goes to DEBUG, so ``<PLUGIN>_LOGLEVEL=DEBUG`` (or ``LOGLEVEL``) still shows it."""
     invoke = command.invoke
 
-    def invoke_concisely(ctx: click.Context):
+    def invoke_concisely(ctx: click.Context) -> Any:
         try:
             return invoke(ctx)
         except expected as exc:

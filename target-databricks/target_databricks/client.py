@@ -35,15 +35,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.sql import StatementResponse, StatementState
-from mlc_run_audit.retry import (
-    DEFAULT_MAX_BACKOFF_SECONDS,
-    DEFAULT_MAX_RETRIES,
-    RetriesExhausted,
-    Retry,
-    RetryPolicy,
-)
+from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
+from mlc_run_audit.settings import ConnectionSettings
 
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.sql import Statement
@@ -66,7 +61,9 @@ RETRIABLE_ERROR_CODES = {
 }
 # 429 and 503 are the API's "try again"; 502/504 come from the load balancers in front of it.
 RETRIABLE_HTTP_STATUS = {429, 502, 503, 504}
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS = 30
+DEFAULT_MAX_STATEMENT_WAIT_SECONDS: float = 3600
 OIDC_DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
 STATEMENTS_PATH = "/api/2.0/sql/statements"
 HOST_EXAMPLE = "https://adb-123.4.azuredatabricks.net"
@@ -139,11 +136,9 @@ class DatabricksClient:
         client_id: str | None = None,
         client_secret: str | None = None,
         token: str | None = None,
-        wait_timeout_s: int = 30,
-        max_statement_wait_s: float = 3600,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        backoff_base_s: float = 1.0,
-        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
+        wait_timeout_s: int = DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS,
+        max_statement_wait_s: float = DEFAULT_MAX_STATEMENT_WAIT_SECONDS,
+        settings: ConnectionSettings | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -156,17 +151,10 @@ class DatabricksClient:
         # A statement answers within its wait timeout; the margin covers a busy network.
         self.read_timeout_s = max(60.0, self.wait_timeout_s + 30.0)
         self.max_statement_wait_s = max_statement_wait_s
-        self.policy = RetryPolicy(
-            max_retries=max_retries,
-            max_backoff_seconds=max_backoff_s,
-            backoff_base_seconds=backoff_base_s,
-            host_setting="host",
-            logger=logger,
-            sleep=sleep,
+        self.policy = RetryPolicy.from_settings(
+            settings or ConnectionSettings(), host_setting="host", logger=logger, sleep=sleep
         )
         self.max_retries = self.policy.max_retries
-        self.backoff_base_s = backoff_base_s
-        self.max_backoff_s = self.policy.max_backoff_seconds
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
         self._sleep = sleep
@@ -192,11 +180,13 @@ class DatabricksClient:
             client_id=config.get("client_id"),
             client_secret=config.get("client_secret"),
             token=config.get("token"),
-            wait_timeout_s=int(setting("statement_wait_timeout", 30)),
-            max_statement_wait_s=float(setting("max_statement_wait_s", 3600)),
-            max_retries=int(setting("max_retries", DEFAULT_MAX_RETRIES)),
-            backoff_base_s=float(setting("retry_backoff_s", 1.0)),
-            max_backoff_s=float(setting("max_backoff_seconds", DEFAULT_MAX_BACKOFF_SECONDS)),
+            wait_timeout_s=int(
+                setting("statement_wait_timeout_seconds", DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS)
+            ),
+            max_statement_wait_s=float(
+                setting("max_statement_wait_seconds", DEFAULT_MAX_STATEMENT_WAIT_SECONDS)
+            ),
+            settings=ConnectionSettings.from_config(config),
         )
 
     @property
@@ -273,7 +263,7 @@ class DatabricksClient:
                     statement.kind,
                     "TIMEOUT",
                     None,
-                    f"not finished after {self.max_statement_wait_s}s (max_statement_wait_s); "
+                    f"not finished after {self.max_statement_wait_s}s (max_statement_wait_seconds); "
                     "cancel requested",
                     statement_id,
                 )
@@ -351,7 +341,7 @@ class DatabricksClient:
         *,
         what: str,
         json_body: Any = None,
-        data: bytes | dict | None = None,
+        data: bytes | dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         url: str | None = None,
@@ -385,7 +375,7 @@ class DatabricksClient:
                     params=params,
                     headers=sent,
                     auth=auth,
-                    timeout=(CONNECT_TIMEOUT_S, self.read_timeout_s),
+                    timeout=(CONNECT_TIMEOUT_SECONDS, self.read_timeout_s),
                 )
                 status = answer.status_code
                 if status == 401 and authenticated and self._oauth is not None and not renewed:
@@ -639,4 +629,5 @@ def _state(response: StatementResponse) -> StatementState | None:
 
 
 def _enum_text(value: Any) -> str | None:
-    return getattr(value, "value", value)
+    text = getattr(value, "value", value)
+    return None if text is None else str(text)

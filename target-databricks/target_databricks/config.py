@@ -6,15 +6,28 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from mlc_run_audit.settings import connection_properties
 from singer_sdk import typing as th
 
 from target_databricks import sql
-from target_databricks.client import HOST_EXAMPLE, workspace_url
+from target_databricks.client import (
+    DEFAULT_MAX_STATEMENT_WAIT_SECONDS,
+    DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS,
+    HOST_EXAMPLE,
+    workspace_url,
+)
 
 LOAD_METHODS = ["upsert", "append-only", "overwrite"]
 DEFAULT_FAILED_BATCH_DIR = "output/failed_batches"
 #: Staged files are held in memory while compressed and uploaded.
 MAX_BULK_FILE_BYTES = 48 * 1024 * 1024
+
+#: Settings renamed in 0.1.0 (durations end in _seconds): the old names still work, with a warning.
+RENAMED_SETTINGS = {
+    "statement_wait_timeout": "statement_wait_timeout_seconds",
+    "max_statement_wait_s": "max_statement_wait_seconds",
+    "retry_backoff_s": "retry_backoff_seconds",
+}
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -83,19 +96,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Prefix for table names, e.g. acumatica_.",
     ),
     th.Property(
-        "statement_wait_timeout",
+        "statement_wait_timeout_seconds",
         th.IntegerType(minimum=0, maximum=50),
-        default=30,
+        default=DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS,
         title="Statement wait timeout (s)",
         description="Seconds each execute call waits for the statement before the target polls it: 0 "
-        "(answer at once) or 5 to 50, as the API's wait_timeout allows.",
+        "(answer at once) or 5 to 50, as the API's wait_timeout allows (formerly statement_wait_timeout).",
     ),
     th.Property(
-        "max_statement_wait_s",
+        "max_statement_wait_seconds",
         th.NumberType(minimum=1),
-        default=3600,
+        default=DEFAULT_MAX_STATEMENT_WAIT_SECONDS,
         title="Maximum statement wait (s)",
-        description="Seconds to wait for one statement in total; then it is cancelled and the batch fails.",
+        description="Seconds to wait for one statement in total; then it is cancelled and the batch fails "
+        "(formerly max_statement_wait_s).",
     ),
     th.Property(
         "max_parameters_per_statement",
@@ -117,11 +131,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType(minimum=0),
         default=5000,
         title="Bulk path threshold (rows)",
-        description="Batches with at least this many rows are staged as gzip-compressed "
-        "newline-delimited JSON files in the staging volume and loaded with one statement from "
-        "read_files. Smaller batches load with one MERGE / INSERT of parameters when they fit one "
-        "statement, and through the volume otherwise. 0 turns the bulk path off (every batch goes "
-        "through statements, with a staging table when it needs several).",
+        description="Batches with at least this many rows are staged as Parquet files in the staging "
+        "volume and loaded with one statement from read_files. Smaller batches load with one MERGE / "
+        "INSERT of parameters when they fit one statement, and through the volume otherwise. 0 turns the "
+        "bulk path off (every batch goes through statements, with a staging table when it needs several).",
     ),
     th.Property(
         "staging_volume",
@@ -158,31 +171,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         "for replay. False keeps no record contents on disk; a failed batch is then replayed by rerunning "
         "the input.",
     ),
-    th.Property(
-        "max_retries",
-        th.IntegerType(minimum=0),
-        default=6,
-        title="Retries per request",
-        description="Retries after the first attempt (0 or more) of a request that got no answer (host "
-        "unreachable, connection dropped, timeout) or HTTP 429/502/503/504, and re-runs of a statement "
-        "that ended FAILED with TEMPORARILY_UNAVAILABLE and similar codes. Each retry is logged; then "
-        "the run fails naming the request.",
-    ),
-    th.Property(
-        "retry_backoff_s",
-        th.NumberType(minimum=0),
-        default=1.0,
-        title="Retry backoff (s)",
-        description="Wait before the first retry; doubles each retry, with jitter, up to "
-        "max_backoff_seconds.",
-    ),
-    th.Property(
-        "max_backoff_seconds",
-        th.NumberType(minimum=0),
-        default=60,
-        title="Maximum backoff (s)",
-        description="Longest wait between two attempts, also when the workspace asks for a longer "
-        "one (Retry-After). A request gives up after at most max_retries x max_backoff_seconds of waits.",
+    # The statement's own wait bounds each request, so there is no request_timeout_seconds here.
+    *connection_properties(
+        retried="HTTP 429/502/503/504 answers, requests that got no answer (refused, dropped, timed "
+        "out), and statements that ended FAILED with TEMPORARILY_UNAVAILABLE and similar codes",
+        request_timeout=False,
     ),
 ).to_dict()
 
@@ -195,10 +188,10 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         parts = urlsplit(workspace_url(host)) if host.strip() else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or " " in host:
             problems.append(f"host {host!r} is not a workspace URL; set it like {HOST_EXAMPLE}")
-    wait = config.get("statement_wait_timeout")
+    wait = config.get("statement_wait_timeout_seconds")
     if isinstance(wait, int) and 0 < wait < 5:
         problems.append(
-            f"statement_wait_timeout {wait} is not accepted by the Statement Execution API; use 0 "
+            f"statement_wait_timeout_seconds {wait} is not accepted by the Statement Execution API; use 0 "
             "(answer at once, then poll) or 5 to 50 seconds"
         )
     if not config.get("token"):

@@ -10,16 +10,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors.base import DatabricksError
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._compat import date_fromisoformat, datetime_fromisoformat, time_fromisoformat
+from singer_sdk.helpers._typing import get_datelike_property_type, handle_invalid_timestamp_in_record
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_databricks import sql
-from target_databricks.batch import InputSpool, StagedBatch
+from target_databricks import audit, sql, staging, values
+from target_databricks.batch import InputSpool, ParquetBatch, StagedBatch
 from target_databricks.cli_errors import ConnectorError
 from target_databricks.client import StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
+from target_databricks.validation import FastValidator
 
 if TYPE_CHECKING:
     from target_databricks.client import DatabricksClient
@@ -52,7 +57,9 @@ class RecordRefusedError(ConnectorError):
 class DatabricksSink(BatchSink):
     """Loads a stream into ``<catalog>.<schema>.<prefix><stream>`` with MERGE, INSERT or a swap."""
 
-    def __init__(self, target: TargetDatabricks, stream_name: str, schema: dict, key_properties: Any) -> None:
+    def __init__(
+        self, target: TargetDatabricks, stream_name: str, schema: dict[str, Any], key_properties: Any
+    ) -> None:
         self.target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.catalog: str = self.config["catalog"]
@@ -77,6 +84,7 @@ class DatabricksSink(BatchSink):
         self.overwrite_stage: str | None = None
         self.failed_batch_dir = Path(self.config.get("failed_batch_dir") or DEFAULT_FAILED_BATCH_DIR)
         self._ignored_fields: set[str] = set()
+        self._datelike: dict[str, str] | None = None
 
     @property
     def client(self) -> DatabricksClient:
@@ -98,7 +106,9 @@ class DatabricksSink(BatchSink):
         for name, prop in sql.AUDIT_PROPERTIES.items():
             properties[name] = dict(prop)
 
-    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+    def _add_sdc_metadata_to_record(
+        self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]
+    ) -> None:
         record["_sdc_extracted_at"] = message.get("time_extracted")
         record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
         record["_sdc_sequence"] = next_sequence()
@@ -160,24 +170,30 @@ class DatabricksSink(BatchSink):
 
     # --- records ---------------------------------------------------------------------------
 
-    def start_batch(self, context: dict) -> None:
+    def start_batch(self, context: dict[str, Any]) -> None:
         """Each batch spools to local temporary files: its converted rows, and its input messages."""
-        context["batch"] = StagedBatch(
-            self.stream_name,
-            self.columns,
-            self.key_properties if self.load_method == "upsert" else None,
-            self.replication_key_name,
-        )
+        keys = self.key_properties if self.load_method == "upsert" else None
+        if self.bulk_threshold_rows > 0:
+            # Bulk path on: Arrow columns spooled as Parquet; records held while the batch may go inline.
+            context["batch"] = ParquetBatch(
+                self.stream_name,
+                self.columns,
+                keys,
+                self.replication_key_name,
+                inline_rows=min(self.bulk_threshold_rows, self.budget.max_parameters),
+            )
+        else:
+            context["batch"] = StagedBatch(self.stream_name, self.columns, keys, self.replication_key_name)
         context["input"] = InputSpool() if self.keeps_failed_batches else None
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self._check_record(record)
         spool: InputSpool | None = context["input"]
         if spool is not None:
             spool.add(*self.target.current_input)
         context["batch"].add(record)
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         """The SDK's validation against the stream's SCHEMA and its parsing of date-time strings; a
         record that fails validation is refused in one line naming the stream, record and property
         (the SDK would log a traceback of the validator at ERROR level)."""
@@ -201,13 +217,63 @@ class DatabricksSink(BatchSink):
         )
         return record
 
-    def _check_record(self, record: dict) -> None:
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The SDK's validator behind a compiled check that passes the records it accepts for sure
+        (``validation.FastValidator``): the same records are accepted and refused, at a fraction of
+        the cost."""
+        full = super().get_validator()
+        return None if full is None else FastValidator(self.schema, full)
+
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: dict[str, Any], treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """The SDK's parsing of date, time and date-time strings, with the date-like properties of the
+        stream's schema found once rather than for every field of every record."""
+        if schema is not self.schema:
+            super()._parse_timestamps_in_record(record, schema, treatment)
+            return
+        properties = schema["properties"]
+        if self._datelike is None:
+            self._datelike = {
+                key: kind for key, prop in properties.items() if (kind := get_datelike_property_type(prop))
+            }
+        datelike = self._datelike
+        for key, value in record.items():
+            if key not in properties:
+                if (
+                    value is not None
+                    and not schema.get("additionalProperties", False)
+                    and key not in self._warned_missing_fields
+                ):
+                    self.logger.warning("No schema for record field '%s'", key)
+                    self._warned_missing_fields.add(key)
+                continue
+            kind = datelike.get(key)
+            if kind is None or value is None:
+                continue
+            try:
+                if kind == "time":
+                    record[key] = time_fromisoformat(value)
+                elif kind == "date":
+                    record[key] = date_fromisoformat(value)
+                else:
+                    record[key] = datetime_fromisoformat(value)
+            except ValueError as ex:
+                record[key] = handle_invalid_timestamp_in_record(
+                    record, [key], value, kind, ex, treatment, self.logger
+                )
+
+    def _check_record(self, record: dict[str, Any]) -> None:
         """Refuse a record whose values would not all land as sent: a non-null field the SCHEMA does not
         declare (no column holds it) unless ``undeclared_fields`` is ignore, and, when upserting, a null
         key property (MERGE matches no null, and within a batch rows with null keys would be one key).
         Raised while reading the input, so no later STATE is emitted and the batch is not loaded."""
         properties = self.schema.get("properties", {})
-        undeclared = sorted(k for k, v in record.items() if v is not None and k not in properties)
+        undeclared = (
+            []
+            if record.keys() <= properties.keys()
+            else sorted(k for k, v in record.items() if v is not None and k not in properties)
+        )
         if undeclared:
             if self.target.undeclared_fields_fail:
                 self._refuse(
@@ -250,7 +316,7 @@ class DatabricksSink(BatchSink):
 
     # --- batches ---------------------------------------------------------------------------
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         batch: StagedBatch | None = context.get("batch")
         spool: InputSpool | None = context.get("input")
         if batch is None:
@@ -277,7 +343,7 @@ class DatabricksSink(BatchSink):
                     self.stream_name,
                     self.table_fqn,
                 )
-            if isinstance(exc, sql.ValueConversionError):
+            if isinstance(exc, values.ValueConversionError):
                 # The run's last line names the stream too, not only the column and value.
                 raise sql.SqlBuildError(f"Stream {self.stream_name!r}: {exc}") from exc
             raise
@@ -312,6 +378,7 @@ class DatabricksSink(BatchSink):
         )
 
     def _load(self, batch: StagedBatch) -> None:
+        batch.finish()
         if batch.error is not None:
             raise batch.error
         if not batch.received:
@@ -332,7 +399,7 @@ class DatabricksSink(BatchSink):
             statement_ids = self._apply(batch, token, constants, cleanups)
             low, high = batch.bounds.texts()
             self.run(
-                sql.audit_insert(
+                audit.audit_insert(
                     self.catalog,
                     self.schema_name,
                     {
@@ -344,7 +411,7 @@ class DatabricksSink(BatchSink):
                         "rows": batch.rows,
                         "min_replication_value": low,
                         "max_replication_value": high,
-                        "statement_ids": sql.to_json_text(statement_ids),
+                        "statement_ids": values.to_json_text(statement_ids),
                         "status": "staged" if self.load_method == "overwrite" else "committed",
                         "started_at": started,
                         "finished_at": datetime.now(tz=UTC),
@@ -356,7 +423,11 @@ class DatabricksSink(BatchSink):
                 cleanup()
 
     def _apply(
-        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+        self,
+        batch: StagedBatch,
+        token: str,
+        constants: dict[int, str | None],
+        cleanups: list[Callable[[], None]],
     ) -> list[str]:
         """Change the target (or the overwrite stage) with ONE statement; return the statement ids.
 
@@ -366,7 +437,11 @@ class DatabricksSink(BatchSink):
         budget can never fit one statement and is not even tried.
         """
         bulk = self.bulk_threshold_rows > 0
-        if not bulk or (batch.rows < self.bulk_threshold_rows and batch.rows <= self.budget.max_parameters):
+        if not bulk or (
+            batch.rows < self.bulk_threshold_rows
+            and batch.rows <= self.budget.max_parameters
+            and batch.inline_ready
+        ):
             rows = batch.row_values(constants)
             try:
                 direct = self._direct_statements(rows, token)
@@ -441,31 +516,36 @@ class DatabricksSink(BatchSink):
         )
 
     def _apply_bulk(
-        self, batch: StagedBatch, token: str, constants: dict, cleanups: list[Callable[[], None]]
+        self,
+        batch: StagedBatch,
+        token: str,
+        constants: dict[int, str | None],
+        cleanups: list[Callable[[], None]],
     ) -> list[str]:
-        """Stage the batch as gzip NDJSON files in the volume; change the table with ONE statement.
+        """Stage the batch as Parquet files in the volume; change the table with ONE statement.
 
-        Files are written as the spooled rows are read, one compressed file in memory at a time. The
+        Files are written from the batch's local Parquet spool, one file in memory at a time. The
         folder is named after the load token and the run, so files a killed run left behind are never
         read by another run. Re-applying a batch is as safe as inline: MERGE on the keys, INSERT guarded
         by the load token, or (overwrite) rows in the stage that the swap reads with SELECT DISTINCT.
         The files and the folder are deleted afterwards, also when the batch failed.
         """
         volume = self.target.prepare_volume()
-        folder = sql.volume_dir(
+        folder = staging.volume_dir(
             self.catalog, self.schema_name, volume, f"{self.table}-{token[:32]}-{self.target.run_hex[:8]}"
         )
         paths: list[str] = []
         cleanups.append(lambda: self._delete_staged_files(folder, paths))
-        for index, body in enumerate(sql.gzip_parts(batch.lines(constants), self.bulk_file_max_bytes)):
-            path = f"{folder}/part-{index:05d}.json.gz"
+        assert isinstance(batch, ParquetBatch)
+        for index, body in enumerate(batch.parquet_files(constants, self.bulk_file_max_bytes)):
+            path = f"{folder}/part-{index:05d}.parquet"
             self.client.upload(path, body)
             paths.append(path)
         self.logger.info(
             "Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name, len(paths), folder
         )
         cols = self.columns
-        source = sql.bulk_source(cols, folder)
+        source = staging.bulk_parquet_source(cols, folder)
         if self.load_method == "overwrite":
             assert self.overwrite_stage
             statement = Statement(
@@ -495,7 +575,7 @@ class DatabricksSink(BatchSink):
     def _is_latest_load(self, token: str) -> bool:
         """Whether ``token`` is the table's most recent committed load (then applying it again changes
         nothing). A table whose loads came from another stream is refused: two streams would be merged."""
-        result = self.client.execute(sql.audit_latest_query(self.catalog, self.schema_name, self.table))
+        result = self.client.execute(audit.audit_latest_query(self.catalog, self.schema_name, self.table))
         if not result.rows:
             return False
         stream, latest = result.rows[0][0], result.rows[0][1]
@@ -529,7 +609,7 @@ class DatabricksSink(BatchSink):
                 )
             ]
             self.run(
-                sql.audit_insert(
+                audit.audit_insert(
                     self.catalog,
                     self.schema_name,
                     {
@@ -538,7 +618,7 @@ class DatabricksSink(BatchSink):
                         "table_name": self.table,
                         "load_token": f"overwrite:{self.target.run_id}",
                         "load_method": "overwrite",
-                        "statement_ids": sql.to_json_text(ids),
+                        "statement_ids": values.to_json_text(ids),
                         "status": "committed",
                         "started_at": started,
                         "finished_at": datetime.now(tz=UTC),

@@ -1,7 +1,7 @@
-"""Databricks SQL text and statement parameters for the loads.
+"""Databricks SQL text for the loads: names, column types, DDL, statements and their parameters.
 
-Nothing in this module performs I/O: every function takes Python values and returns SQL text,
-parameter lists or converted values, so all of it is unit tested without a warehouse.
+Nothing in this module performs I/O: every function takes Python values and returns SQL text or
+parameter lists, so all of it is unit tested without a warehouse.
 
 Values never enter SQL text. Each non-NULL value becomes a typed named parameter (``:p0``) of
 the Statement Execution API; NULLs are the keyword ``NULL``. Identical (type, value) pairs inside one
@@ -11,19 +11,14 @@ extract) from eating the per-statement parameter budget.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
-from mlc_run_audit import AUDIT_COLUMNS as RECORD_AUDIT_COLUMNS
 
 # The API rejects statements over 16 MiB; stay well below it by default.
 STATEMENT_LIMIT_BYTES = 16 * 1024 * 1024
@@ -35,7 +30,6 @@ DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 9
 DEFAULT_DECIMAL = f"DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})"
 
-AUDIT_TABLE = "_sdc_load_audit"
 LOAD_TOKEN_COLUMN = "_sdc_load_token"
 # Audit columns on every row, in this order after the record's own columns.
 AUDIT_COLUMN_TYPES: dict[str, str] = {
@@ -70,9 +64,6 @@ _DECIMAL_RE = re.compile(r"^DECIMAL\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
 #: DECIMAL(38,s) holds (normalize and quantize would round, or raise, on 29 digits and more).
 EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
-_json_encoder = msgspec.json.Encoder(decimal_format="number")
-_json_sorted_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
-
 
 class SqlBuildError(ValueError):
     """A stream, schema or record that cannot be expressed as Databricks SQL."""
@@ -80,15 +71,6 @@ class SqlBuildError(ValueError):
 
 class RowTooLargeError(SqlBuildError):
     """One row that does not fit a statement of parameters (it can still go through the volume)."""
-
-
-class ValueConversionError(SqlBuildError):
-    """A record value that cannot be stored exactly in its column."""
-
-    def __init__(self, column: str, sql_type: str, reason: str) -> None:
-        super().__init__(f"column {column!r} ({sql_type}): {reason}")
-        self.column = column
-        self.sql_type = sql_type
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -232,14 +214,12 @@ def _multiple_of_scale(prop: Mapping[str, Any]) -> int | None:
 def _beyond_bigint(prop: Mapping[str, Any]) -> bool:
     """Whether the declared bounds of an integer property pass BIGINT's range."""
     low, high = _BIGINT_RANGE
-    for key, beyond in (
-        ("minimum", lambda v: v < low),
-        ("exclusiveMinimum", lambda v: v < low - 1),
-        ("maximum", lambda v: v > high),
-        ("exclusiveMaximum", lambda v: v > high + 1),
-    ):
+    limits = {"minimum": low, "exclusiveMinimum": low - 1, "maximum": high, "exclusiveMaximum": high + 1}
+    for key, limit in limits.items():
         value = _first(prop, key)
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and beyond(value):
+        if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+            continue
+        if (value < limit) if key.endswith("inimum") else (value > limit):
             return True
     return False
 
@@ -412,175 +392,6 @@ def type_conflicts(existing: Mapping[str, Column], wanted: Sequence[Column]) -> 
     return problems
 
 
-# --- values ------------------------------------------------------------------------------------
-
-
-def _to_decimal(value: Any, column: str, sql_type: str) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueConversionError(column, sql_type, "a boolean is not a number")
-    try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, float):
-            number = Decimal(repr(value))  # shortest round-trip text, not the binary expansion
-        elif isinstance(value, str):
-            number = Decimal(value.strip())
-        else:
-            raise ValueConversionError(column, sql_type, f"{type(value).__name__} is not a number")
-    except InvalidOperation:
-        raise ValueConversionError(column, sql_type, "text is not a number") from None
-    if not number.is_finite():
-        raise ValueConversionError(column, sql_type, "NaN and infinity cannot be stored")
-    return number
-
-
-def _decimal_text(number: Decimal, precision: int, scale: int, column: str, sql_type: str) -> str:
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > scale:
-        reduced = number.normalize(EXACT)
-        reduced_exp = reduced.as_tuple().exponent
-        assert isinstance(reduced_exp, int)
-        if -reduced_exp > scale:
-            raise ValueConversionError(
-                column, sql_type, f"value {number} has more than {scale} decimal places; it would be rounded"
-            )
-        number = number.quantize(Decimal(1).scaleb(-scale, EXACT), context=EXACT)
-    text = format(number, "f")
-    integer_digits = len(text.lstrip("-").split(".")[0].lstrip("0"))
-    if integer_digits > precision - scale:
-        raise ValueConversionError(
-            column, sql_type, f"value {number} has more than {precision - scale} integer digits"
-        )
-    return text
-
-
-def _to_datetime(value: Any, column: str, sql_type: str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueConversionError(column, sql_type, "text is not an ISO 8601 timestamp") from None
-    raise ValueConversionError(column, sql_type, f"{type(value).__name__} is not a timestamp")
-
-
-def utc_moment(moment: datetime, value: Any, column: str, sql_type: str) -> datetime:
-    """``moment`` in UTC (naive read as UTC); one past year 9999 in UTC is refused with its value."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueConversionError(
-            column, sql_type, f"{_shown(value)} is after 9999-12-31 in UTC, beyond Databricks timestamps"
-        ) from None
-
-
-def _shown(value: Any) -> str:
-    """A value for an error message, cut to 80 characters."""
-    text = value.isoformat() if isinstance(value, datetime | date) else str(value)
-    return repr(text if len(text) <= 80 else text[:77] + "...")
-
-
-def _double_text(number: Decimal, value: Any, column: str, sql_type: str) -> str:
-    """The shortest text of the DOUBLE nearest ``number``; magnitudes a DOUBLE cannot hold are refused
-    (rather than becoming infinity or zero)."""
-    as_float = float(number)
-    if math.isinf(as_float):
-        raise ValueConversionError(column, sql_type, f"{_shown(value)} is beyond the range of a DOUBLE")
-    if as_float == 0.0 and number != 0:
-        raise ValueConversionError(
-            column, sql_type, f"{_shown(value)} is too small for a DOUBLE (it would be 0)"
-        )
-    return repr(as_float)
-
-
-def to_json_text(value: Any) -> str:
-    """JSON text for objects and arrays stored in STRING columns; decimals stay exact numbers."""
-    return _json_encoder.encode(value).decode("utf-8")
-
-
-def parameter_value(value: Any, sql_type: str, column: str = "?") -> str | None:
-    """The exact text of a value for a typed statement parameter, or None for NULL.
-
-    TIMESTAMP values are converted to UTC and sent with an explicit ``+00:00`` offset (text without
-    an offset is read as UTC, since the warehouse session time zone is not ours to assume); digits
-    past microseconds are cut, as Databricks timestamps hold microseconds. DATE takes the calendar
-    date as written. DECIMAL refuses values that would be rounded or overflow; integer types refuse
-    fractions and out-of-range values. Objects and arrays become JSON text.
-    """
-    if value is None:
-        return None
-    base = normalize_type(sql_type)
-    if base in ("STRING", "VARCHAR") or base.startswith(("VARCHAR(", "CHAR(")):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (dict, list, tuple)):
-            return to_json_text(value)
-        if isinstance(value, float):
-            return repr(value)
-        if isinstance(value, datetime | date):
-            return value.isoformat()
-        return str(value)
-    if base in _INT_RANGES:
-        number = _to_decimal(value, column, base)
-        if number != number.to_integral_value():
-            raise ValueConversionError(column, base, "a fraction would be cut off")
-        integer = int(number)
-        low, high = _INT_RANGES[base]
-        if not low <= integer <= high:
-            raise ValueConversionError(
-                column,
-                base,
-                f"{integer} is out of range; declare the property's maximum/minimum or "
-                "x-sql-datatype decimal(38,0) for a DECIMAL(38,0) column",
-            )
-        return str(integer)
-    match = _DECIMAL_RE.match(base)
-    if match:
-        precision = int(match.group(1))
-        scale = int(match.group(2) or 0)
-        return _decimal_text(_to_decimal(value, column, base), precision, scale, column, base)
-    if base in ("DOUBLE", "FLOAT", "REAL"):
-        return _double_text(_to_decimal(value, column, base), value, column, base)
-    if base == "BOOLEAN":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower()
-        raise ValueConversionError(column, base, f"{type(value).__name__} is not a boolean")
-    if base in ("TIMESTAMP", "TIMESTAMP_LTZ"):
-        moment = _to_datetime(value, column, base)
-        # isoformat, not strftime: %Y does not pad years before 1000 to four digits
-        return (
-            utc_moment(moment, value, column, base).replace(tzinfo=None).isoformat("T", "microseconds")
-            + "+00:00"
-        )
-    if base == "TIMESTAMP_NTZ":
-        return _to_datetime(value, column, base).replace(tzinfo=None).isoformat("T", "microseconds")
-    if base == "DATE":
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, str) and len(value.strip()) == 10:
-            try:
-                return date.fromisoformat(value.strip()).isoformat()
-            except ValueError:
-                raise ValueConversionError(column, base, "text is not an ISO 8601 date") from None
-        return _to_datetime(value, column, base).date().isoformat()
-    # Other existing column types (DOUBLE, ARRAY, ...): send text and let CAST convert it.
-    if isinstance(value, (dict, list, tuple)):
-        return to_json_text(value)
-    return str(value)
-
-
 def parameter_type(sql_type: str) -> str:
     """The parameter ``type`` sent with a value of this column type."""
     base = normalize_type(sql_type)
@@ -599,78 +410,6 @@ def parameter_type(sql_type: str) -> str:
     ):
         return {"INTEGER": "INT", "LONG": "BIGINT", "TIMESTAMP_LTZ": "TIMESTAMP"}.get(base, base)
     return "STRING"
-
-
-def convert_row(record: Mapping[str, Any], columns: Sequence[Column]) -> list[str | None]:
-    """Parameter texts of one record, in column order; absent properties are NULL."""
-    return [parameter_value(record.get(c.name), c.sql_type, c.name) for c in columns]
-
-
-# --- batches -----------------------------------------------------------------------------------
-
-
-def dedupe_last(records: Sequence[Mapping[str, Any]], key_properties: Sequence[str]) -> list:
-    """Keep the LAST record per primary key, in the order of those last occurrences.
-
-    MERGE rejects several source rows matching one target row; the last record of a key in the
-    batch is the newest state of that row. Without keys, records are returned unchanged.
-    """
-    if not key_properties:
-        return list(records)
-    latest: dict[tuple, int] = {}
-    for index, record in enumerate(records):
-        key = tuple(key_part(record.get(k)) for k in key_properties)
-        latest.pop(key, None)  # re-insert so order follows the last occurrence
-        latest[key] = index
-    return [records[i] for i in latest.values()]
-
-
-def key_part(value: Any) -> Any:
-    """A key property value in a hashable form that treats equal keys as equal (``1.0`` and ``1``)."""
-    if isinstance(value, dict | list):
-        return to_json_text(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
-
-
-#: Columns that vary between runs of the same records: this target's and the taps' audit stamps.
-_NOT_IN_TOKEN = frozenset(AUDIT_COLUMN_TYPES) | frozenset(RECORD_AUDIT_COLUMNS)
-
-
-class LoadToken:
-    """Deterministic token of a batch, fed record by record: sha256 over the stream name and its records.
-
-    Audit columns (``_sdc_*`` set by this target, and the ``_audit_*`` run and source stamps a tap
-    sets, which vary between runs) are left out, and keys are sorted. Each record's ``time_extracted``
-    (kept as ``_sdc_extracted_at``) is part of it: the same input (a replayed failed-batch file, a
-    killed run's input piped again) gives the same token, while a new extraction that happens to
-    carry the same values as an earlier one is a new load.
-    """
-
-    def __init__(self, stream_name: str) -> None:
-        self._digest = hashlib.sha256()
-        self._digest.update(_json_sorted_encoder.encode(stream_name))
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        clean = {k: v for k, v in record.items() if k not in _NOT_IN_TOKEN}
-        extracted = record.get("_sdc_extracted_at")
-        self._digest.update(b"\n")
-        if extracted is None:  # no time_extracted: the token of the values alone
-            self._digest.update(_json_sorted_encoder.encode(clean))
-        else:
-            self._digest.update(_json_sorted_encoder.encode({"record": clean, "time_extracted": extracted}))
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-
-def load_token(stream_name: str, records: Sequence[Mapping[str, Any]]) -> str:
-    """The ``LoadToken`` of a whole batch."""
-    token = LoadToken(stream_name)
-    for record in records:
-        token.add(record)
-    return token.hexdigest()
 
 
 # --- statements --------------------------------------------------------------------------------
@@ -915,82 +654,6 @@ def drop_table(table: str) -> str:
     return f"DROP TABLE IF EXISTS {table}"
 
 
-# --- load audit --------------------------------------------------------------------------------
-
-AUDIT_COLUMNS: list[Column] = [
-    Column("stream", "STRING"),
-    Column("table_name", "STRING"),
-    Column("load_token", "STRING"),
-    Column("load_method", "STRING"),
-    Column("rows", "BIGINT"),
-    Column("min_replication_value", "STRING"),
-    Column("max_replication_value", "STRING"),
-    Column("statement_ids", "STRING"),
-    Column("status", "STRING"),
-    Column("started_at", "TIMESTAMP"),
-    Column("finished_at", "TIMESTAMP"),
-    Column("run_id", "STRING"),
-]
-
-
-def create_audit_table(catalog: str, schema: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {qualified_name(catalog, schema, AUDIT_TABLE)} "
-        f"({column_definitions(AUDIT_COLUMNS)}) USING DELTA"
-    )
-
-
-def audit_latest_query(catalog: str, schema: str, table: str) -> Statement:
-    """The stream and load token of the table's most recent committed load (no row: never loaded).
-
-    A batch is skipped only when its token is that of the table's LAST committed load: a replay of it
-    changes nothing, while a batch equal to an older load (a full-table stream whose values went back)
-    is applied, since loads committed after it changed the table.
-    """
-    return Statement(
-        f"SELECT `stream`, `load_token` FROM {qualified_name(catalog, schema, AUDIT_TABLE)} "
-        "WHERE `table_name` = :table_name AND `status` = 'committed' "
-        "ORDER BY `finished_at` DESC, `started_at` DESC LIMIT 1",
-        [Parameter("table_name", table)],
-        kind="audit check",
-    )
-
-
-def audit_insert(catalog: str, schema: str, values: Mapping[str, Any]) -> Statement:
-    """INSERT of one audit row; every value is a typed parameter.
-
-    Safe to repeat: nothing is inserted when a row with the same stream, load token, status, run and
-    start time exists (a retried request whose answer was lost does not write a second row). A batch
-    applied again later (a replay after newer loads) gets a row of its own, so the audit table's
-    latest committed load is the one that changed the table last.
-    """
-    params = [
-        Parameter(
-            f"a{i}", parameter_value(values.get(c.name), c.sql_type, c.name), parameter_type(c.sql_type)
-        )
-        for i, c in enumerate(AUDIT_COLUMNS)
-    ]
-    index = {c.name: i for i, c in enumerate(AUDIT_COLUMNS)}
-    table = qualified_name(catalog, schema, AUDIT_TABLE)
-    markers = ", ".join(
-        f"CAST(:a{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(AUDIT_COLUMNS)
-    )
-    types = {c.name: c.sql_type for c in AUDIT_COLUMNS}
-    same = " AND ".join(
-        f"a.{quote_identifier(name)} <=> CAST(:a{index[name]} AS {types[name]})"
-        for name in ("stream", "load_token", "status", "run_id", "started_at")
-    )
-    return Statement(
-        f"INSERT INTO {table} ({column_list(AUDIT_COLUMNS)}) SELECT {markers} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE {same})",
-        params,
-        kind="audit insert",
-    )
-
-
-# --- bulk path (files in a Unity Catalog volume) ----------------------------------------------
-
-
 def string_literal(text: str) -> str:
     """A single-quoted SQL string literal: backslashes and quotes escaped (Databricks reads ``\\``)."""
     if "\x00" in text:
@@ -1000,94 +663,6 @@ def string_literal(text: str) -> str:
 
 def create_volume(catalog: str, schema: str, volume: str) -> str:
     return f"CREATE VOLUME IF NOT EXISTS {qualified_name(catalog, schema, volume)}"
-
-
-def volume_dir(catalog: str, schema: str, volume: str, *parts: str) -> str:
-    """``/Volumes/<catalog>/<schema>/<volume>/<parts...>`` (no trailing slash)."""
-    for part in (catalog, schema, volume, *parts):
-        if not part or "/" in part or part in (".", ".."):
-            raise SqlBuildError(f"bad volume path part {part!r}")
-    return "/".join(("/Volumes", catalog, schema, volume, *parts))
-
-
-def bulk_source(columns: Sequence[Column], path: str) -> str:
-    """``SELECT CAST(c0 AS type) AS `name`, ... FROM read_files('<path>', format => 'json')``.
-
-    Staged files hold every value as a JSON string under a positional key (``c0``, ``c1``...), so
-    hostile column names never reach the file and the CASTs give exact DECIMALs and UTC TIMESTAMPs
-    whatever the reader would infer.
-    """
-    projections = ", ".join(
-        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
-    )
-    return f"SELECT {projections} FROM read_files({string_literal(path)}, format => 'json')"
-
-
-_file_encoder = msgspec.json.Encoder()
-# Staged files are gzip-compressed NDJSON (``.json.gz``; readers pick the codec from the extension):
-# the Bill-like benchmark rows shrink about 9x, so 100,000 rows are one upload. Level 1 costs ~4 us a row.
-GZIP_LEVEL = 1
-# Room for what deflate may add to the bytes fed since the last sync flush (block headers).
-_GZIP_SLACK = 1024
-
-
-def row_line(row: Sequence[str | None], omit: Iterable[int] = ()) -> bytes:
-    """One converted row as a JSON object line: ``{"c0": "text" | null, ...}`` plus a newline.
-
-    Columns in ``omit`` (the batch-constant ones, added later with ``constants_suffix``) are left out.
-    """
-    skip = set(omit)
-    return _file_encoder.encode({f"c{i}": v for i, v in enumerate(row) if i not in skip}) + b"\n"
-
-
-def constants_suffix(constants: Mapping[int, str | None]) -> bytes:
-    """The ``,"cN": value`` members that complete a ``row_line`` with the batch-constant columns."""
-    if not constants:
-        return b""
-    return b"," + _file_encoder.encode({f"c{i}": v for i, v in sorted(constants.items())})[1:-1]
-
-
-def complete_line(line: bytes, suffix: bytes) -> bytes:
-    """A ``row_line`` with the ``constants_suffix`` members inserted before its closing brace."""
-    if not suffix:
-        return line
-    if line.endswith(b"{}\n"):
-        return b"{" + suffix[1:] + b"}\n"
-    return line[:-2] + suffix + b"}\n"
-
-
-def parse_row_line(line: bytes, width: int) -> list[str | None]:
-    """A ``row_line`` (possibly completed) back as a row of ``width`` values; missing keys are NULL."""
-    members = msgspec.json.decode(line)
-    return [members.get(f"c{i}") for i in range(width)]
-
-
-def gzip_parts(lines: Iterable[bytes], max_bytes: int) -> Iterable[bytes]:
-    """Gzip file bodies holding whole lines, each at most ``max_bytes`` (a longer line is a file of its own).
-
-    Compressed output is produced as lines are fed, so only the current file's compressed bytes are held.
-    The raw bytes fed since the last sync flush bound what the file can still grow by; when that bound
-    would pass ``max_bytes`` the compressor is sync-flushed, and if the file is still too full, it ends.
-    """
-
-    def fresh():
-        return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
-
-    compressor, out, pending, lines_in = fresh(), bytearray(), 0, 0
-    for line in lines:
-        if lines_in and len(out) + pending + len(line) + _GZIP_SLACK > max_bytes:
-            out += compressor.flush(zlib.Z_SYNC_FLUSH)
-            pending = 0
-            if len(out) + len(line) + _GZIP_SLACK > max_bytes:
-                out += compressor.flush()
-                yield bytes(out)
-                compressor, out, lines_in = fresh(), bytearray(), 0
-        out += compressor.compress(line)
-        pending += len(line)
-        lines_in += 1
-    if lines_in:
-        out += compressor.flush()
-        yield bytes(out)
 
 
 def staging_table_name(table: str, token: str, purpose: str = "stage") -> str:

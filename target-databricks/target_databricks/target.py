@@ -8,20 +8,21 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from mlc_run_audit import RunIdError, current_run_id
+from mlc_run_audit.settings import RenamedSettings
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_databricks import sql
+from target_databricks import audit, sql
 from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
-from target_databricks.config import CONFIG_SCHEMA, config_problems
+from target_databricks.config import CONFIG_SCHEMA, RENAMED_SETTINGS, config_problems
 from target_databricks.sinks import DatabricksSink
 from target_databricks.sql import Column, Statement
 
@@ -55,11 +56,11 @@ LOAD_SETTINGS = th.PropertiesList(
 ).to_dict()
 
 
-def _with_load_settings(schema: dict) -> dict:
+def _with_load_settings(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": {**schema["properties"], **LOAD_SETTINGS["properties"]}}
 
 
-class TargetDatabricks(Target):
+class TargetDatabricks(RenamedSettings, Target):
     """Singer target for Databricks: loads each stream into a Delta table under a Unity Catalog
     schema with the SQL Statement Execution API (upsert with MERGE, append-only, or overwrite),
     exact DECIMAL(38,9) numbers, audit columns and a load-audit table that makes batches
@@ -69,10 +70,11 @@ class TargetDatabricks(Target):
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-target-databricks"
     config_jsonschema = _with_load_settings(CONFIG_SCHEMA)
+    renamed_settings = RENAMED_SETTINGS
     default_sink_class = DatabricksSink
     message_reader_class = MsgSpecReader
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Meltano's run id when it shares one (MELTANO_RUN_ID), so the audit rows name the Meltano run.
         self.run_id = current_run_id()
@@ -83,7 +85,7 @@ class TargetDatabricks(Target):
         self._schema_ready = False
         self._volume_ready = False
         self._overwrite_pending: dict[str, _Sink] = {}
-        self._held_state: dict | None = None
+        self._held_state: dict[str, Any] | None = None
         self._failed = False
         self.replication_keys: dict[str, str | None] = {}
         # Input messages as received, for the failed-batch files (not needed when overwriting).
@@ -103,7 +105,7 @@ class TargetDatabricks(Target):
         """Refuse a second stream whose name gives the same table (``AP Bills``, ``ap-bills`` and
         ``ap_bills`` are all ``ap_bills``), and tables this target keeps for itself; called when a sink
         is made, so at the stream's SCHEMA message, before any of its records."""
-        if table == sql.AUDIT_TABLE or table.startswith("__tdbx_"):
+        if table == audit.AUDIT_TABLE or table.startswith("__tdbx_"):
             raise sql.SqlBuildError(
                 f"Stream {stream!r} maps to table {table!r}, a name target-databricks keeps for itself; "
                 "give the stream another name (stream_maps alias) or set a table_prefix."
@@ -117,25 +119,25 @@ class TargetDatabricks(Target):
                 "tap's selection."
             )
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         """Remember the stream's replication key (``bookmark_properties``) for the audit rows, and the
         SCHEMA message as received, to head failed-batch files."""
-        stream = message_dict.get("stream")
+        stream = str(message_dict.get("stream"))
         bookmarks = message_dict.get("bookmark_properties") or []
         self.replication_keys[stream] = bookmarks[0] if bookmarks else None
         if self._keep_input:
             self._schema_lines[stream] = encode_message(message_dict)
         super()._process_schema_message(message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it), and
         its number in its stream, which the sinks' errors name."""
-        stream = message_dict.get("stream")
+        stream = str(message_dict.get("stream"))
         self._records_read[stream] += 1
         self.current_record = (stream, self._records_read[stream])
         if self._keep_input:
             self.current_input = (
-                self._schema_lines.get(message_dict.get("stream"), b""),
+                self._schema_lines.get(stream, b""),
                 encode_message(message_dict),
             )
         # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
@@ -143,7 +145,7 @@ class TargetDatabricks(Target):
         with decimal.localcontext(sql.EXACT):
             super()._process_record_message(message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         """Load a BATCH message's files as the RECORD messages they stand for.
 
         Each record of each file of the manifest goes through the same path as a RECORD message
@@ -195,8 +197,12 @@ class TargetDatabricks(Target):
                 return
             catalog, schema = self.config["catalog"], self.config["schema"]
             self.client.execute(Statement(sql.create_schema(catalog, schema), kind="create schema"))
-            self.client.execute(Statement(sql.create_audit_table(catalog, schema), kind="create audit table"))
-            self.add_missing_columns(sql.qualified_name(catalog, schema, sql.AUDIT_TABLE), sql.AUDIT_COLUMNS)
+            self.client.execute(
+                Statement(audit.create_audit_table(catalog, schema), kind="create audit table")
+            )
+            self.add_missing_columns(
+                sql.qualified_name(catalog, schema, audit.AUDIT_TABLE), audit.AUDIT_COLUMNS
+            )
             self._schema_ready = True
 
     def add_missing_columns(self, table: str, wanted: Sequence[Column]) -> dict[str, Column]:
@@ -272,7 +278,7 @@ class TargetDatabricks(Target):
             for sink in pending:
                 sink.drop_overwrite_stage()
 
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, Any]) -> None:
         """Emit STATE only when no overwrite is staged but not yet swapped in, and nothing failed.
 
         The SDK calls this after draining (committing) every sink, so STATE never runs ahead of

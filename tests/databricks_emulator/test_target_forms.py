@@ -225,3 +225,45 @@ def test_finished_statements_close_then_expire(api, emulator):
     assert gone.status_code == 404 and gone.json()["error_code"] == "NOT_FOUND"
     unknown = api.get(f"{STATEMENTS}/01ef0000-0000-0000-0000-000000000000")
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "NOT_FOUND"
+
+
+def test_read_files_parquet_keeps_exact_decimals_and_utc_microseconds(api):
+    """The bulk path's staged Parquet files: typed columns (DECIMAL(38,9), UTC TIMESTAMP) named c0...,
+    merged with the same projection; nothing is rounded on the way."""
+    import io
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    api.ok(CREATE)
+    api.ok("CREATE VOLUME IF NOT EXISTS lake.raw.stage")
+    table = pa.table(
+        {
+            "c0": pa.array([7, 8], pa.int64()),
+            "c1": pa.array(["2024-05-06", None], pa.string()),
+            "c2": pa.array([Decimal(BIG), Decimal("-0.000000001")], pa.decimal128(38, 9)),
+            "c3": pa.array(
+                [
+                    datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+                    datetime(1999, 12, 31, 23, 59, 59, 999999),
+                ],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "c4": pa.array(["t", "t"], pa.string()),
+        }
+    )
+    body = io.BytesIO()
+    pq.write_table(table, body)
+    url = "/api/2.0/fs/files/Volumes/lake/raw/stage/p1/part-00000.parquet"
+    assert api.put(url, data=body.getvalue()).status_code == 204
+    source = f"SELECT {PROJECTION} FROM read_files('/Volumes/lake/raw/stage/p1', format => 'parquet')"
+    assert api.ok(merge(source)) == [["2", "0", "0", "2"]]
+    query = (
+        f"SELECT `k`, `a b;c`, `x``y`, `ts`, CAST(unix_micros(`ts`) % 1000 AS STRING) FROM {T} ORDER BY `k`"
+    )
+    assert api.ok(query) == [
+        ["7", "2024-05-06", BIG, "2024-05-06T07:08:09.123Z", "456"],
+        ["8", None, "-0.000000001", "1999-12-31T23:59:59.999Z", "999"],
+    ]

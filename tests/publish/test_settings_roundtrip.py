@@ -2,7 +2,7 @@
 `meltano config set <plugin> <setting> <value>` (as typed at a shell) and reaches the plugin as that
 value (`meltano invoke --dump=config`), in one throwaway project made with `meltano init`
 and `meltano add --from-ref <package>/meltano-plugin.yml`. A `kind` that disagrees with the setting's type
-fails here (e.g. `kind: integer` for a decimal: `retry_backoff_s 0.5` cannot be set)."""
+fails here (e.g. `kind: integer` for a decimal: `retry_backoff_seconds 0.5` cannot be set)."""
 
 from __future__ import annotations
 

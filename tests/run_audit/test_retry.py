@@ -10,13 +10,13 @@ from email.utils import format_datetime
 import pytest
 import requests
 from mlc_run_audit.retry import (
-    RETRY_SETTINGS,
     RetriesExhausted,
     Retry,
     RetryPolicy,
     retry_after_seconds,
     shown_url,
 )
+from mlc_run_audit.settings import connection_schema
 
 from tests.support.retry import closed_port_url, retry_lines
 
@@ -153,9 +153,16 @@ def test_shown_urls_carry_no_query_and_no_user_info():
 
 
 def test_settings_come_from_one_declaration_and_defaults_apply_to_missing_or_null_values():
-    assert set(RETRY_SETTINGS) == {"max_retries", "max_backoff_seconds"}
+    declared = connection_schema()
     default = RetryPolicy.from_config({"max_retries": None})
-    assert default.max_retries == RETRY_SETTINGS["max_retries"]["default"]
-    assert default.max_backoff_seconds == RETRY_SETTINGS["max_backoff_seconds"]["default"]
-    configured = RetryPolicy.from_config({"max_retries": 0, "max_backoff_seconds": 0.5})
-    assert (configured.max_retries, configured.max_backoff_seconds) == (0, 0.5)
+    assert default.max_retries == declared["max_retries"]["default"]
+    assert default.max_backoff_seconds == declared["max_backoff_seconds"]["default"]
+    assert default.backoff_base_seconds == declared["retry_backoff_seconds"]["default"]
+    configured = RetryPolicy.from_config(
+        {"max_retries": 0, "max_backoff_seconds": 0.5, "retry_backoff_seconds": 0.1}
+    )
+    assert (configured.max_retries, configured.max_backoff_seconds, configured.backoff_base_seconds) == (
+        0,
+        0.5,
+        0.1,
+    )

@@ -149,9 +149,11 @@ def _discover(config_json: str) -> str:
 
 
 def _catalog(config_json: str, streams: list[str] | None) -> dict:
-    # Discovery does not depend on the emulator's URL, only on version/expand/custom settings.
+    # Discovery does not depend on the emulator's URL, only on version/expand/custom settings;
+    # generic inquiries take their schema from the instance's $metadata.
     config = json.loads(config_json)
-    config.pop("base_url", None)
+    if not config.get("generic_inquiries"):
+        config.pop("base_url", None)
     catalog = json.loads(_discover(json.dumps(config, sort_keys=True)))
     for entry in catalog["streams"]:
         selected = streams is None or entry["tap_stream_id"] in streams
@@ -165,3 +167,24 @@ def _write(folder: str, name: str, content: dict) -> str:
     path = Path(folder) / name
     path.write_text(json.dumps(content))
     return str(path)
+
+
+def sync_in_process(config: dict, streams: list[str] | None = None, state: dict | None = None) -> Sync:
+    """One tap-acumatica run inside this process (no interpreter start-up): the streams named (all
+    when None) selected, ``state`` as the input state. Errors of the run are raised, not returned."""
+    import contextlib
+    import io
+
+    from tap_acumatica.tap import TapAcumatica
+
+    catalog = TapAcumatica(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = streams is None or entry["tap_stream_id"] in streams
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        tap = TapAcumatica(config=config, catalog=catalog, state=state, parse_env_config=False)
+        tap.sync_all()
+        out.flush()
+    return Sync.of_output(out.buffer.getvalue().decode("utf-8"))

@@ -5,8 +5,9 @@ max_backoff_seconds, and a final error naming the host. Requests are counted by 
 from __future__ import annotations
 
 import pytest
+from tap_acumatica.tap import TapAcumatica
 
-from tests.support.retry import closed_port_url, retry_lines
+from tests.support.retry import check_renamed_setting, closed_port_url, retry_lines
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(tap):
@@ -68,3 +69,9 @@ def test_retry_after_is_honoured_at_sign_in(tap, emulator):
     assert sync.records["vendors"]
     # Before: the sign-in ignored Retry-After and waited a random 0-1 s.
     assert [(m[3], m[7]) for m in retry_lines(sync.stderr)] == [("OAuth token request", "1.0")]
+
+
+def test_request_timeout_under_its_old_name_still_sets_the_timeout_with_a_warning(tap_config):
+    tap = check_renamed_setting(TapAcumatica, tap_config, "request_timeout", "request_timeout_seconds", 7)
+    # Before: request_timeout_seconds was unknown and the old name the only one read.
+    assert tap.streams["vendors"].timeout == 7

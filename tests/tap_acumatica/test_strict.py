@@ -51,7 +51,7 @@ def vendors_catalog(config: dict) -> dict:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("page_size", 0), ("max_retries", -1), ("request_timeout", 0), ("max_backoff_seconds", -5)],
+    [("page_size", 0), ("max_retries", -1), ("request_timeout_seconds", 0), ("max_backoff_seconds", -5)],
 )
 def test_settings_out_of_range_are_refused_naming_them(tap: TapRunner, setting, value):
     refused(tap.sync(["vendors"], check=False, **{setting: value}), setting)

@@ -8,7 +8,7 @@ import pytest
 from tap_looker.client import LookerError
 from tap_looker.tap import TapLooker
 
-from tests.support.retry import captured_log, closed_port_url, retry_lines
+from tests.support.retry import captured_log, check_renamed_setting, closed_port_url, retry_lines, waits
 from tests.tap_looker.conftest import run_tap, tap_config
 
 
@@ -45,3 +45,20 @@ def test_retry_after_is_honoured_up_to_max_backoff_seconds(emulator):
         TapLooker(config=tap_config(emulator, max_backoff_seconds=0.2))
     assert emulator.stats.logins == 1
     assert [(m[2].rsplit("/", 1)[1], m[7]) for m in retry_lines(log.getvalue())] == [("login", "0.2")] * 2
+
+
+def test_retry_after_replaces_the_backoff(emulator):
+    emulator.knobs.retry_after_s = 0
+    emulator.fail_next(2, 429, "login")
+    with captured_log("tap-looker") as log:
+        # Without Retry-After the waits would be 2-4 s and 4-8 s (retry_backoff_seconds 4).
+        TapLooker(config=tap_config(emulator, retry_backoff_seconds=4, max_backoff_seconds=10))
+    assert emulator.stats.logins == 1
+    assert waits(log.getvalue()) == ["0.0", "0.0"]
+
+
+def test_request_timeout_under_its_old_name_still_sets_the_timeout_with_a_warning(emulator):
+    tap = check_renamed_setting(
+        TapLooker, tap_config(emulator), "request_timeout", "request_timeout_seconds", 7
+    )
+    assert tap.client.timeout == 7

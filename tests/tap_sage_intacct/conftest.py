@@ -65,8 +65,12 @@ def after_this_second() -> None:
     time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 
-def catalog(config: dict, streams: list[str] | None) -> dict:
-    entries = TapSageIntacct(config=config, parse_env_config=False).catalog_dict
+def catalog(config: dict, streams: list[str] | None, *, lookup: bool = False) -> dict:
+    """The tap's catalog selecting ``streams`` (all when None). Discovered with the tap's own field
+    lists unless ``lookup`` (then every field lookup lists: one call per object, which would also
+    use up faults a test sets before its run)."""
+    discovery = {**config, "lookup_fields": lookup}
+    entries = TapSageIntacct(config=discovery, parse_env_config=False).catalog_dict
     for entry in entries["streams"]:
         for meta in entry["metadata"]:
             if not meta["breadcrumb"]:
@@ -87,20 +91,38 @@ class _Stdout:
         pass
 
 
-def run(config: dict, streams: list[str] | None = None, state: dict | None = None) -> Sync:
-    """One sync in this process; what it wrote, as tests.support.taprun.Sync. Errors propagate."""
-    tap = TapSageIntacct(
-        config=config, catalog=catalog(config, streams), state=state or {}, parse_env_config=False
-    )
+def run(
+    config: dict,
+    streams: list[str] | None = None,
+    state: dict | None = None,
+    *,
+    lookup: bool = False,
+    entries: dict | None = None,
+    raises: type[BaseException] | None = None,
+) -> Sync:
+    """One sync in this process with a catalog (``entries``, else ``catalog(config, streams,
+    lookup=lookup)``); what it wrote, as tests.support.taprun.Sync. Errors propagate."""
+    entries = entries or catalog(config, streams, lookup=lookup)
+    tap = TapSageIntacct(config=config, catalog=entries, state=state or {}, parse_env_config=False)
     raw = io.BytesIO()
     saved = sys.stdout
     sys.stdout = _Stdout(raw)
+    error = None
     try:
         tap.sync_all()
+    except BaseException as exc:
+        # A run expected to fail still wrote what it read: the caller checks both.
+        if raises is None or not isinstance(exc, raises):
+            raise
+        error = exc
     finally:
         sys.stdout = saved
+    if raises is not None and error is None:
+        msg = f"the run did not raise {raises.__name__}"
+        raise AssertionError(msg)
     result = Sync.of_output(raw.getvalue().decode())
     result.tap = tap
+    result.error = error
     return result
 
 

@@ -1,5 +1,5 @@
 """tap-sage-intacct as Meltano runs it (its console script): crash and resume from STATE,
-secrets never in its output, --about and discovery without signing in."""
+secrets never in its output, --about without signing in, discovery with one lookup per object."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 from decimal import Decimal
+
+from tap_sage_intacct.objects import BALANCES, BUILTIN
 
 from tests.tap_sage_intacct.conftest import TAP, catalog, mismatches
 
@@ -82,13 +84,13 @@ def test_secrets_never_reach_output_logs_or_errors(tmp_path, intacct, config):
             assert secret not in text
 
 
-def test_about_and_discovery_never_sign_in(tmp_path, intacct, config):
+def test_about_never_signs_in_and_discovery_asks_lookup_once_per_object(tmp_path, intacct, config):
     about = json.loads(
         subprocess.run([TAP, "--about", "--format=json"], capture_output=True, text=True, check=True).stdout
     )
     secret = {n for n, s in about["settings"]["properties"].items() if s.get("secret")}
     assert secret == {"sender_password", "user_password"}
-    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "lookup_fields": False}))
     found = json.loads(
         subprocess.run(
             [TAP, "--config", str(tmp_path / "config.json"), "--discover"],
@@ -97,5 +99,12 @@ def test_about_and_discovery_never_sign_in(tmp_path, intacct, config):
             check=True,
         ).stdout
     )
-    assert len(found["streams"]) == 16  # 15 objects and the run's record, _audit_runs
+    # The objects, the balances and the run's record, _audit_runs
+    assert len(found["streams"]) == len(BUILTIN) + len(BALANCES) + 1
     assert intacct.stats.requests == 0
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json"), "--discover"], capture_output=True, check=True
+    )
+    assert intacct.stats.sessions_issued == 1
+    assert intacct.stats.functions["lookup"] == len({spec.object for spec in BUILTIN})

@@ -23,7 +23,8 @@ def tap(config: dict, **kwargs) -> TapSageIntacct:
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("page_size", 0), ("page_size", 2001), ("max_retries", -1), ("request_timeout", 0)]
+    ("setting", "value"),
+    [("page_size", 0), ("page_size", 2001), ("max_retries", -1), ("request_timeout_seconds", 0)],
 )
 def test_settings_out_of_range_are_refused(config, setting, value):
     with pytest.raises(ConfigValidationError) as raised:

@@ -3,24 +3,30 @@ custom fields, configured objects, multi-entity, and how many API transactions i
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from mlc_run_audit.checks import safe_name
 from tap_sage_intacct.objects import BUILTIN
+from tap_sage_intacct.tap import TapSageIntacct
 
 from tests.support.compare import instant
-from tests.tap_sage_intacct.conftest import after_this_second, custom_fields, mismatches, run, typed
+from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, custom_fields, mismatches, run, typed
 
-STREAMS = {spec.name: spec.object for spec in BUILTIN}
+#: Every object stream but AUDITHISTORY (it holds only what a test changes; see below).
+STREAMS = {spec.name: spec.object for spec in BUILTIN if spec.object != "AUDITHISTORY"}
 
 
 def test_every_stream_equals_the_emulator_row_for_row(intacct, config):
-    sync = run(config)
-    assert set(sync.records) == {*STREAMS, "_audit_runs"}
+    sync = run({**config, "balance_start_date": "2024-01-01"}, lookup=True)
+    assert set(sync.records) == {*STREAMS, "trial_balances", "account_balances", "_audit_runs"}
     (run_record,) = sync.records["_audit_runs"]
     assert {s["stream"]: s["records"] for s in run_record["streams"]} == {
-        stream: len(sync.records[stream]) for stream in STREAMS
+        stream: len(records) for stream, records in sync.records.items() if stream != "_audit_runs"
     }
     assert run_record["status"] == "extracted"
     assert run_record["source"].endswith(f"/ia/xml/xmlgw.phtml company {config['company_id']}")
@@ -28,10 +34,9 @@ def test_every_stream_equals_the_emulator_row_for_row(intacct, config):
         source = intacct.store.records(obj)
         assert source, obj
         assert not mismatches(sync.schemas[stream], sync.records[stream], source), stream
-        # Nothing the object has is left out, apart from custom fields (custom_fields setting).
+        # Nothing the object has is left out: every field lookup lists, custom fields too.
         emitted = {safe_name(field) for field in source[0]}
-        custom = {safe_name(f) for f in custom_fields(obj)}
-        missing = emitted - set(sync.schemas[stream]["properties"]) - custom
+        missing = emitted - set(sync.schemas[stream]["properties"])
         assert not missing, (stream, missing)
     bookmark = sync.state["bookmarks"]["gl_details"]["replication_key_value"]
     newest = max(r["WHENMODIFIED"] for r in sync.records["gl_details"])
@@ -99,13 +104,29 @@ def test_deletes_with_suffixed_audit_object_keys(intacct, config):
     ]
 
 
-def test_custom_fields_from_lookup_are_typed_and_read(intacct, config):
-    sync = run({**config, "custom_fields": True}, ["vendors", "ap_bills"])
+def test_custom_fields_from_lookup_are_typed_and_read_by_default(intacct, config):
+    sync = run(config, ["vendors", "ap_bills"], lookup=True)
     props = sync.schemas["vendors"]["properties"]
     assert props["RISK_RATING"]["type"] == ["integer", "null"]
     assert "APPROVAL_CODE" in sync.schemas["ap_bills"]["properties"]
     for stream, obj in (("vendors", "VENDOR"), ("ap_bills", "APBILL")):
         assert not mismatches(sync.schemas[stream], sync.records[stream], intacct.store.records(obj))
+    without = run({**config, "custom_fields": False}, ["vendors"], lookup=True)
+    assert not custom_fields("VENDOR") & set(without.schemas["vendors"]["properties"])
+
+
+def test_fields_setting_narrows_a_stream_to_the_fields_named(intacct, config):
+    narrowed = {**config, "fields": {"vendors": ["NAME", "DISPLAYCONTACT.EMAIL1"]}}
+    sync = run(narrowed, ["vendors", "classes"], lookup=True)
+    assert set(sync.schemas["vendors"]["properties"]) - {
+        "_audit_run_id",
+        "_audit_source_id",
+        "_audit_source_version",
+    } == {"RECORDNO", "WHENMODIFIED", "NAME", "DISPLAYCONTACT_EMAIL1"}
+    assert not mismatches(sync.schemas["vendors"], sync.records["vendors"], intacct.store.records("VENDOR"))
+    assert "DESCRIPTION" in sync.schemas["classes"]["properties"]  # not named: every field
+    with pytest.raises(ValueError, match="Setting fields, stream vendors: VENDOR has no field"):
+        run({**config, "fields": {"vendors": ["NAME", "COLOUR"]}}, ["vendors"], lookup=True)
 
 
 def test_any_other_object_by_configuration(intacct, config):
@@ -185,3 +206,84 @@ def test_pages_smaller_than_a_timestamp_group_page_through_the_group_by_key(inta
         if "gl_details" in s.get("bookmarks", {})
     ]
     assert bookmarks == sorted(bookmarks) and len(set(bookmarks)) > 10
+
+
+def _expected_balances(gldetail: list[dict], months: list[str], dims: tuple[str, ...]) -> dict[tuple, tuple]:
+    """Per month, account and dimensions: opening balance (debits less credits dated before the
+    month), debits and credits within it, closing balance; groups with no amounts left out."""
+    out = {}
+    for month in months:
+        first = datetime.strptime(month, "%Y-%m-%d").date()
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+        for row in gldetail:
+            day = datetime.strptime(row["ENTRY_DATE"], "%m/%d/%Y").date()
+            key = (month, row["ACCOUNTNO"], *(row[d.upper()] for d in dims))
+            if day < first:
+                sums[key][0] += Decimal(row["DEBITAMOUNT"]) - Decimal(row["CREDITAMOUNT"])
+            elif day <= last:
+                sums[key][1] += Decimal(row["DEBITAMOUNT"])
+                sums[key][2] += Decimal(row["CREDITAMOUNT"])
+        for key, (opening, debits, credits) in sums.items():
+            if opening or debits or credits:
+                out[key] = (opening, debits, credits, opening + debits - credits)
+    return out
+
+
+def test_trial_and_account_balances_equal_the_sums_of_gldetail(intacct, config):
+    sync = run(
+        {**config, "balance_start_date": "2024-01-15"}, ["trial_balances", "account_balances", "gl_details"]
+    )
+    gldetail = intacct.store.records("GLDETAIL")
+    assert len(sync.records["gl_details"]) == len(gldetail)
+    for stream, dims in (
+        ("trial_balances", ("departmentid", "locationid")),
+        ("account_balances", ("departmentid", "locationid", "classid", "projectid")),
+    ):
+        records = sync.records[stream]
+        months = sorted({r["startdate"] for r in records})
+        assert months[0] == "2024-01-01" and len(months) >= 17  # history runs to 2025-05
+        got = {
+            (r["startdate"], r["glaccountno"], *(r[d] for d in dims)): (
+                r["startbalance"],
+                r["debits"],
+                r["credits"],
+                r["endbalance"],
+            )
+            for r in records
+        }
+        assert len(got) == len(records), "one record per month, account and dimensions"
+        assert got == _expected_balances(gldetail, months, dims), stream
+        assert all(r["enddate"] >= r["startdate"] and r["reportingbook"] == "ACCRUAL" for r in records)
+    assert sync.schemas["trial_balances"]["properties"]["debits"]["x-sql-datatype"] == "decimal(38,9)"
+
+
+def test_audit_history_stream_reads_every_event_when_selected(intacct, config):
+    key = intacct.store.insert("VENDOR", {"NAME": "New vendor"})
+    intacct.store.modify("CLASS", 2, {"NAME": "Renamed"})
+    intacct.store.delete("VENDOR", key)
+    after_this_second()
+    # Without a catalog (every stream selected by default) it is left out: it is large.
+    streams = TapSageIntacct(config={**config, "lookup_fields": False}, parse_env_config=False).streams
+    assert streams["vendors"].selected and not streams["audit_history"].selected
+    sync = run(config, ["audit_history"])
+    events = sync.records["audit_history"]
+    assert [(e["OBJECTTYPE"], e["ACCESSMODE"]) for e in events] == [
+        ("vendor", "C"),
+        ("class", "M"),
+        ("vendor", "D"),
+    ]
+    assert not mismatches(
+        sync.schemas["audit_history"], events, intacct.store.records("AUDITHISTORY"), key="ID"
+    )
+    assert sync.state["bookmarks"]["audit_history"]["replication_key_value"] == events[-1]["ACCESSTIME"]
+
+
+def test_balance_months_reads_the_latest_months_up_to_the_gateways_month(intacct, config):
+    sync = run({**config, "balance_months": 2}, ["trial_balances"])
+    now = intacct.clock.now()
+    today = datetime.fromtimestamp(now, ZoneInfo(TIMEZONE)).date()
+    last = today.replace(day=1)
+    first = (last - timedelta(days=1)).replace(day=1)
+    assert {r["startdate"] for r in sync.records["trial_balances"]} == {first.isoformat(), last.isoformat()}
+    assert intacct.stats.functions["get_trialbalance"] == 2

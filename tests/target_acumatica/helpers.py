@@ -110,7 +110,7 @@ def target_config(emulator, audit_dir: Path, **overrides) -> dict:
         base_url=emulator.base_url,
         audit_dir=str(audit_dir),
         max_backoff_seconds=0.2,
-        poll_interval_s=0.01,
+        poll_interval_seconds=0.01,
         journals={STREAM: MAPPING},
     )
     config.update(overrides)

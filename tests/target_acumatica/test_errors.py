@@ -58,7 +58,11 @@ def test_config_errors_end_in_one_line_naming_the_setting(emulator, tmp_path, ov
     ("setting", "value", "wanted"),
     [
         ("max_retries", -1, "-1 is less than the minimum of 0 in config['max_retries']"),
-        ("request_timeout", 0, "0 is less than the minimum of 1 in config['request_timeout']"),
+        (
+            "request_timeout_seconds",
+            0,
+            "0 is less than or equal to the minimum of 0 in config['request_timeout_seconds']",
+        ),
         ("lines_per_request", 0, "0 is less than the minimum of 1 in config['lines_per_request']"),
         ("amount_rounding", "up", "'up' is not one of ['reject', 'half_up', 'half_even']"),
     ],
@@ -83,21 +87,20 @@ def test_about_shows_the_bounds(tmp_path):
         name: properties[name].get("minimum")
         for name in (
             "max_retries",
-            "request_timeout",
             "max_backoff_seconds",
             "lines_per_request",
-            "poll_interval_s",
-            "release_timeout_s",
+            "poll_interval_seconds",
+            "release_timeout_seconds",
         )
     }
     assert bounds == {
         "max_retries": 0,
-        "request_timeout": 1,
         "max_backoff_seconds": 0,
         "lines_per_request": 1,
-        "poll_interval_s": 0,
-        "release_timeout_s": 0,
+        "poll_interval_seconds": 0,
+        "release_timeout_seconds": 0,
     }
+    assert properties["request_timeout_seconds"]["exclusiveMinimum"] == 0
     assert "batch" in about["capabilities"]
 
 

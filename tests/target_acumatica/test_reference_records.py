@@ -86,3 +86,12 @@ def test_insert_mode_leaves_existing_records_alone(emulator, tmp_path):
     assert run.returncode == 0, run.stderr
     assert emulator.store.find("Vendor", ("V000003",))["VendorName"] != "Not Applied"
     assert emulator.stats.requests[("PUT", "entity")] == 0
+
+
+def test_a_field_mapped_to_null_is_refused_naming_it(emulator, tmp_path):
+    mapping = {**MAPPING, "fields": {**MAPPING["fields"], "Terms": None}}
+    run = run_target(_config(emulator, tmp_path, reference_records={STREAM: mapping}), _input([]), tmp_path)
+    assert run.returncode == 1
+    # Before: accepted, then an AttributeError on the stream's first record.
+    assert f"Setting reference_records.{STREAM}.fields.Terms is empty" in run.stderr
+    assert emulator.stats.requests[("PUT", "entity")] == 0

@@ -45,7 +45,7 @@ def write_config(tmp_path, dbx, **extra) -> str:
                 "schema": SCHEMA_NAME,
                 "client_id": "sandbox-sp",
                 "client_secret": "sandbox-sp-secret",
-                "retry_backoff_s": 0.05,
+                "retry_backoff_seconds": 0.05,
                 # These tests check exact decimals for plain numbers, as the project's flows configure it.
                 "number_type": "decimal",
                 **extra,

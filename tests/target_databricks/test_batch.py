@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from target_databricks import sql
+from target_databricks import audit, sql, values
 from target_databricks.batch import StagedBatch
 from target_databricks.sql import Column
 
@@ -22,7 +22,7 @@ def test_staged_batch_dedupes_on_keys_and_matches_the_whole_batch_token():
     batch = StagedBatch("bills", cols, ["id"], "v")
     for r in records:
         batch.add(r)
-    assert batch.token == sql.load_token("bills", records) and batch.rows == 2 and batch.received == 3
+    assert batch.token == audit.load_token("bills", records) and batch.rows == 2 and batch.received == 3
     constants = batch.constants(datetime(2024, 1, 1, tzinfo=UTC), batch.token)
     values = batch.row_values(constants)
     assert [(r[0], r[1]) for r in values] == [("2", "2"), ("1", "9")]
@@ -38,5 +38,5 @@ def test_staged_batch_keeps_a_conversion_error_for_the_drain():
     batch.add({"id": 1})
     batch.add({"id": Decimal("1.5")})
     batch.add({"id": 3})
-    assert isinstance(batch.error, sql.ValueConversionError) and batch.received == 3
+    assert isinstance(batch.error, values.ValueConversionError) and batch.received == 3
     batch.close()

@@ -42,7 +42,7 @@ def retry_lines(text: str) -> list[re.Match]:
 
 def fast(**settings) -> dict:
     """Small retry settings, so a test that exhausts them is quick."""
-    return {"retry_backoff_s": 0.01, "max_backoff_seconds": 0.05, **settings}
+    return {"retry_backoff_seconds": 0.01, "max_backoff_seconds": 0.05, **settings}
 
 
 def closed_port_url() -> str:
@@ -217,11 +217,11 @@ def run_cli(tmp_path, dbx, caplog, **settings) -> tuple[click.testing.Result, li
     [
         ({"max_retries": -1}, "-1 is less than the minimum of 0 in config['max_retries']"),
         (
-            {"statement_wait_timeout": 500},
-            "500 is greater than the maximum of 50 in config['statement_wait_timeout']",
+            {"statement_wait_timeout_seconds": 500},
+            "500 is greater than the maximum of 50 in config['statement_wait_timeout_seconds']",
         ),
-        ({"statement_wait_timeout": 3}, "statement_wait_timeout 3 is not accepted"),
-        ({"retry_backoff_s": -1}, "in config['retry_backoff_s']"),
+        ({"statement_wait_timeout_seconds": 3}, "statement_wait_timeout_seconds 3 is not accepted"),
+        ({"retry_backoff_seconds": -1}, "in config['retry_backoff_seconds']"),
         ({"max_backoff_seconds": -5}, "in config['max_backoff_seconds']"),
         ({"load_method": "upsret"}, "in config['load_method']"),
         ({"client_id": None, "client_secret": None}, "no credentials: set token"),
@@ -248,7 +248,7 @@ def test_connection_error_at_the_command_line_is_one_line_with_the_traceback_at_
 
 def test_statement_wait_timeout_0_answers_at_once_and_the_statements_are_polled(tmp_path, dbx):
     dbx.knobs.statement_delay_s = 0.2
-    cfg = write_config(tmp_path, dbx, statement_wait_timeout=0)
+    cfg = write_config(tmp_path, dbx, statement_wait_timeout_seconds=0)
     result = run_in_process(cfg, MESSAGES)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(r["id"] for r in rows(dbx, "bills")) == [1, 2]
@@ -259,10 +259,13 @@ def test_settings_bounds_are_in_the_config_schema():
     properties = TargetDatabricks.config_jsonschema["properties"]
     assert properties["max_retries"]["minimum"] == 0
     assert (
-        properties["statement_wait_timeout"]["minimum"],
-        properties["statement_wait_timeout"]["maximum"],
+        properties["statement_wait_timeout_seconds"]["minimum"],
+        properties["statement_wait_timeout_seconds"]["maximum"],
     ) == (0, 50)
-    assert properties["retry_backoff_s"]["minimum"] == 0 and properties["max_backoff_seconds"]["minimum"] == 0
+    assert (
+        properties["retry_backoff_seconds"]["minimum"] == 0
+        and properties["max_backoff_seconds"]["minimum"] == 0
+    )
     assert properties["bulk_file_max_bytes"]["maximum"] == 48 * 1024 * 1024
     assert properties["load_method"]["enum"] == ["upsert", "append-only", "overwrite"]
 

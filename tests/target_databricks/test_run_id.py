@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from target_databricks import sql
+from target_databricks.audit import AUDIT_COLUMNS, AUDIT_TABLE
 
 from tests.target_databricks.loadrun import (
     BILL_PROPS,
@@ -23,7 +24,7 @@ from tests.target_databricks.loadrun import (
     write_config,
 )
 
-AUDIT_TABLE = sql.qualified_name(CATALOG, SCHEMA_NAME, sql.AUDIT_TABLE)
+AUDIT_TABLE = sql.qualified_name(CATALOG, SCHEMA_NAME, AUDIT_TABLE)
 
 
 def test_audit_rows_carry_the_run_id_meltano_set(tmp_path, dbx, monkeypatch):
@@ -55,7 +56,7 @@ def test_an_invalid_meltano_run_id_fails_naming_the_variable(tmp_path, dbx, monk
 
 
 def test_an_audit_table_without_run_id_gets_the_column(tmp_path, dbx, monkeypatch):
-    earlier = [c for c in sql.AUDIT_COLUMNS if c.name != "run_id"]
+    earlier = [c for c in AUDIT_COLUMNS if c.name != "run_id"]
     dbx.query(sql.create_schema(CATALOG, SCHEMA_NAME))
     dbx.query(f"CREATE TABLE {AUDIT_TABLE} ({sql.column_definitions(earlier)}) USING DELTA")
     dbx.query(f"INSERT INTO {AUDIT_TABLE} (`stream`, `status`) VALUES ('x', 'committed')")
@@ -66,7 +67,7 @@ def test_an_audit_table_without_run_id_gets_the_column(tmp_path, dbx, monkeypatc
     result = run_in_process(write_config(tmp_path, dbx), messages)
     assert result.returncode == 0, result.stderr[-3000:]
     described = sql.parse_describe(dbx.query(f"DESCRIBE TABLE {AUDIT_TABLE}"))
-    assert list(described.values()) == sql.AUDIT_COLUMNS
+    assert list(described.values()) == AUDIT_COLUMNS
     assert {a["stream"]: a["run_id"] for a in audit(dbx)} == {"x": None, "bills": run_id}
     assert sorted(by_id(rows(dbx, "bills"))) == [1, 2]
 

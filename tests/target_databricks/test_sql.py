@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import random
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from target_databricks import sql
-from target_databricks.sql import Budget, Column, SqlBuildError, ValueConversionError
+from target_databricks import audit, sql, staging, values
+from target_databricks.sql import Budget, Column, SqlBuildError
+from target_databricks.values import ValueConversionError
 
 TABLE = sql.qualified_name("main", "finance", "ap_bills")
 
@@ -192,7 +191,7 @@ def test_existing_column_type_is_kept_and_values_checked_against_it():
     existing = {"qty": Column("qty", "BIGINT")}
     resolved = sql.resolve_columns(existing, [Column("qty", "DECIMAL(38,9)")])
     with pytest.raises(ValueConversionError):
-        sql.convert_row({"qty": Decimal("1.5")}, resolved)
+        values.convert_row({"qty": Decimal("1.5")}, resolved)
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -213,7 +212,7 @@ def test_existing_column_type_is_kept_and_values_checked_against_it():
     ],
 )
 def test_decimal_values_exact(value, expected):
-    assert sql.parameter_value(value, "DECIMAL(38,9)", "amount") == expected
+    assert values.parameter_value(value, "DECIMAL(38,9)", "amount") == expected
 
 
 @pytest.mark.parametrize(
@@ -230,23 +229,23 @@ def test_decimal_values_exact(value, expected):
 )
 def test_decimal_values_refused_rather_than_rounded(value):
     with pytest.raises(ValueConversionError, match="amount"):
-        sql.parameter_value(value, "DECIMAL(38,9)", "amount")
+        values.parameter_value(value, "DECIMAL(38,9)", "amount")
 
 
 def test_decimal_with_other_precision():
-    assert sql.parameter_value("12.34", "DECIMAL(10, 2)") == "12.34"
+    assert values.parameter_value("12.34", "DECIMAL(10, 2)") == "12.34"
     with pytest.raises(ValueConversionError):
-        sql.parameter_value("12.345", "decimal(10,2)")
+        values.parameter_value("12.345", "decimal(10,2)")
     with pytest.raises(ValueConversionError):
-        sql.parameter_value("123456789", "DECIMAL(10,2)")
+        values.parameter_value("123456789", "DECIMAL(10,2)")
 
 
 def test_integers():
-    assert sql.parameter_value(2**63 - 1, "BIGINT") == str(2**63 - 1)
-    assert sql.parameter_value(Decimal("5.000"), "BIGINT") == "5"
+    assert values.parameter_value(2**63 - 1, "BIGINT") == str(2**63 - 1)
+    assert values.parameter_value(Decimal("5.000"), "BIGINT") == "5"
     for bad in (2**63, Decimal("1.5"), True, "x"):
         with pytest.raises(ValueConversionError):
-            sql.parameter_value(bad, "BIGINT", "n")
+            values.parameter_value(bad, "BIGINT", "n")
 
 
 @pytest.mark.parametrize(
@@ -261,34 +260,34 @@ def test_integers():
     ],
 )
 def test_timestamps_normalised_to_utc(value, expected):
-    assert sql.parameter_value(value, "TIMESTAMP") == expected
+    assert values.parameter_value(value, "TIMESTAMP") == expected
 
 
 def test_bad_timestamp_refused():
     with pytest.raises(ValueConversionError, match="ts"):
-        sql.parameter_value("yesterday", "TIMESTAMP", "ts")
+        values.parameter_value("yesterday", "TIMESTAMP", "ts")
 
 
 def test_dates():
-    assert sql.parameter_value("2024-02-29", "DATE") == "2024-02-29"
-    assert sql.parameter_value("2024-02-29T23:00:00-05:00", "DATE") == "2024-02-29"
-    assert sql.parameter_value(date(2024, 1, 2), "DATE") == "2024-01-02"
+    assert values.parameter_value("2024-02-29", "DATE") == "2024-02-29"
+    assert values.parameter_value("2024-02-29T23:00:00-05:00", "DATE") == "2024-02-29"
+    assert values.parameter_value(date(2024, 1, 2), "DATE") == "2024-01-02"
     with pytest.raises(ValueConversionError):
-        sql.parameter_value("2024-02-30", "DATE")
+        values.parameter_value("2024-02-30", "DATE")
 
 
 def test_booleans():
-    assert sql.parameter_value(True, "BOOLEAN") == "true"
-    assert sql.parameter_value("FALSE", "BOOLEAN") == "false"
+    assert values.parameter_value(True, "BOOLEAN") == "true"
+    assert values.parameter_value("FALSE", "BOOLEAN") == "false"
     with pytest.raises(ValueConversionError):
-        sql.parameter_value(1, "BOOLEAN")
+        values.parameter_value(1, "BOOLEAN")
 
 
 def test_nulls_and_strings():
     for t in ("STRING", "BIGINT", "DECIMAL(38,9)", "TIMESTAMP", "DATE", "BOOLEAN"):
-        assert sql.parameter_value(None, t) is None
+        assert values.parameter_value(None, t) is None
     hostile = "O'Brien \\ `x` ; -- \n\t ünï 😀"
-    assert sql.parameter_value(hostile, "STRING") == hostile
+    assert values.parameter_value(hostile, "STRING") == hostile
 
 
 def test_nested_arrays_become_exact_json():
@@ -296,7 +295,7 @@ def test_nested_arrays_become_exact_json():
         {"LineNbr": 1, "Amount": Decimal("100.10"), "Memo": 'a"b'},
         {"LineNbr": 2, "Tags": ["x", None]},
     ]
-    text = sql.parameter_value(details, "STRING", "Details")
+    text = values.parameter_value(details, "STRING", "Details")
     assert json.loads(text, parse_float=Decimal) == details
     assert '"Amount":100.10' in text  # the decimal is a JSON number with its digits intact
 
@@ -312,34 +311,34 @@ def test_dedupe_keeps_last_record_per_key():
         {"id": 3, "v": "d"},
         {"id": 2, "v": "e"},
     ]
-    out = sql.dedupe_last(records, ["id"])
+    out = values.dedupe_last(records, ["id"])
     assert sorted((r["id"], r["v"]) for r in out) == [(1, "c"), (2, "e"), (3, "d")]
     assert [r["id"] for r in out] == [1, 3, 2]
 
 
 def test_dedupe_composite_and_no_keys():
     records = [{"a": 1, "b": "x", "v": 1}, {"a": 1, "b": "y", "v": 2}, {"a": 1, "b": "x", "v": 3}]
-    assert [r["v"] for r in sql.dedupe_last(records, ["a", "b"])] == [2, 3]
-    assert sql.dedupe_last(records, []) == records
+    assert [r["v"] for r in values.dedupe_last(records, ["a", "b"])] == [2, 3]
+    assert values.dedupe_last(records, []) == records
 
 
 def test_load_token_deterministic_and_distinct():
     batch = [{"id": 1, "amt": Decimal("1.10")}, {"id": 2, "amt": Decimal("2")}]
     same = [{"amt": Decimal("1.10"), "id": 1, "_sdc_received_at": "later"}, {"id": 2, "amt": Decimal("2")}]
-    token = sql.load_token("bills", batch)
+    token = audit.load_token("bills", batch)
     assert re.fullmatch(r"[0-9a-f]{64}", token)
-    assert token == sql.load_token("bills", same)  # key order and audit columns do not matter
-    assert token != sql.load_token("payments", batch)
-    assert token != sql.load_token("bills", batch[:1])
-    assert token != sql.load_token("bills", [batch[1], batch[0]])
-    assert token != sql.load_token("bills", [{"id": 1, "amt": Decimal("1.1")}, batch[1]])
+    assert token == audit.load_token("bills", same)  # key order and audit columns do not matter
+    assert token != audit.load_token("payments", batch)
+    assert token != audit.load_token("bills", batch[:1])
+    assert token != audit.load_token("bills", [batch[1], batch[0]])
+    assert token != audit.load_token("bills", [{"id": 1, "amt": Decimal("1.1")}, batch[1]])
 
 
 # --- statements --------------------------------------------------------------------------------
 
 
 def _rows(cols, records):
-    return [sql.convert_row(r, cols) for r in records]
+    return [values.convert_row(r, cols) for r in records]
 
 
 def test_merge_shape_and_parameters():
@@ -418,9 +417,9 @@ def test_overwrite_and_staging_shapes():
 
 
 def test_audit_statements_parameterised():
-    check = sql.audit_latest_query("main", "fin", "bi`lls'")
+    check = audit.audit_latest_query("main", "fin", "bi`lls'")
     assert "bi`lls'" not in check.sql and check.parameters[0].value == "bi`lls'"
-    row = sql.audit_insert(
+    row = audit.audit_insert(
         "main",
         "fin",
         {"stream": "bills", "rows": 3, "status": "committed", "started_at": datetime(2024, 1, 1, tzinfo=UTC)},
@@ -557,26 +556,9 @@ def test_no_rows_no_statements():
 
 
 def test_row_lines_complete_with_batch_constants_and_parse_back():
-    line = sql.row_line(["1", None, 'x"y', "tok?"], omit=[3])
+    line = staging.row_line(["1", None, 'x"y', "tok?"], omit=[3])
     assert line == b'{"c0":"1","c1":null,"c2":"x\\"y"}\n'
-    done = sql.complete_line(line, sql.constants_suffix({3: "tok"}))
+    done = staging.complete_line(line, staging.constants_suffix({3: "tok"}))
     assert json.loads(done) == {"c0": "1", "c1": None, "c2": 'x"y', "c3": "tok"}
-    assert sql.parse_row_line(done, 5) == ["1", None, 'x"y', "tok", None]
-    assert sql.complete_line(b"{}\n", sql.constants_suffix({0: "a"})) == b'{"c0":"a"}\n'
-
-
-def test_gzip_parts_hold_whole_lines_within_the_size_limit():
-    lines = [sql.row_line([f"{i:06d}", str(i * 7919 % 10007) * (i % 50)]) for i in range(3000)]
-    parts = list(sql.gzip_parts(lines, 8_000))
-    assert len(parts) > 3
-    assert all(len(p) <= 8_000 for p in parts)
-    assert b"".join(gzip.decompress(p) for p in parts) == b"".join(lines)  # order kept, lines whole
-    huge = sql.row_line(["z" * 50_000])
-    noise = sql.row_line([random.Random(7).randbytes(20_000).hex()])  # compresses to over the limit
-    assert [gzip.decompress(p) for p in sql.gzip_parts([b"a\n", noise, b"b\n"], 8_000)] == [
-        b"a\n",
-        noise,
-        b"b\n",
-    ]
-    assert [gzip.decompress(p) for p in sql.gzip_parts([huge], 8_000)] == [huge]
-    assert list(sql.gzip_parts([], 8_000)) == []
+    assert staging.parse_row_line(done, 5) == ["1", None, 'x"y', "tok", None]
+    assert staging.complete_line(b"{}\n", staging.constants_suffix({0: "a"})) == b'{"c0":"a"}\n'

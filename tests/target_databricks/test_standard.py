@@ -39,7 +39,7 @@ def target_config(dbx) -> dict:
         "schema": SCHEMA_NAME,
         "client_id": "sandbox-sp",
         "client_secret": "sandbox-sp-secret",
-        "retry_backoff_s": 0.05,
+        "retry_backoff_seconds": 0.05,
     }
 
 

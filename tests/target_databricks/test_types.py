@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from target_databricks import sql
+from target_databricks import audit, sql, values
 from target_databricks.sql import Column
 
 
@@ -57,7 +57,7 @@ def test_number_type_setting_only_changes_plain_numbers():
     ],
 )
 def test_double_values_are_the_nearest_double(value, text):
-    assert sql.parameter_value(value, "DOUBLE", "x") == text
+    assert values.parameter_value(value, "DOUBLE", "x") == text
 
 
 @pytest.mark.parametrize(
@@ -69,36 +69,39 @@ def test_double_values_are_the_nearest_double(value, text):
     ],
 )
 def test_doubles_that_would_change_are_refused_by_column(value, reason):
-    with pytest.raises(sql.ValueConversionError) as raised:
-        sql.parameter_value(value, "DOUBLE", "x")
+    with pytest.raises(values.ValueConversionError) as raised:
+        values.parameter_value(value, "DOUBLE", "x")
     assert str(raised.value) == f"column 'x' (DOUBLE): {reason}"
 
 
 def test_exact_decimals_past_28_digits_are_checked_without_rounding():
     value = Decimal("123456789012345678901234567890123456.78")
-    assert sql.parameter_value(value, "DECIMAL(38,2)", "a") == "123456789012345678901234567890123456.78"
-    with pytest.raises(sql.ValueConversionError, match="more than 2 decimal places"):
-        sql.parameter_value(Decimal("12345678901234567890123456789012345.678"), "DECIMAL(38,2)", "a")
-    assert sql.parameter_value(Decimal("1.5000000000000000000000000000001E+30"), "DECIMAL(38,1)", "a") == (
+    assert values.parameter_value(value, "DECIMAL(38,2)", "a") == "123456789012345678901234567890123456.78"
+    with pytest.raises(values.ValueConversionError, match="more than 2 decimal places"):
+        values.parameter_value(Decimal("12345678901234567890123456789012345.678"), "DECIMAL(38,2)", "a")
+    assert values.parameter_value(Decimal("1.5000000000000000000000000000001E+30"), "DECIMAL(38,1)", "a") == (
         "1500000000000000000000000000000.1"
     )
 
 
 def test_an_integer_out_of_bigint_names_its_value():
-    with pytest.raises(sql.ValueConversionError, match=r"column 'n' \(BIGINT\): 9223372036854775808 is out"):
-        sql.parameter_value(2**63, "BIGINT", "n")
-    assert sql.parameter_value(2**100, "DECIMAL(38,0)", "n") == str(2**100)
+    with pytest.raises(
+        values.ValueConversionError, match=r"column 'n' \(BIGINT\): 9223372036854775808 is out"
+    ):
+        values.parameter_value(2**63, "BIGINT", "n")
+    assert values.parameter_value(2**100, "DECIMAL(38,0)", "n") == str(2**100)
 
 
 def test_timestamps_keep_four_digit_years_and_refuse_year_10000():
-    assert sql.parameter_value("0001-01-01T00:00:00Z", "TIMESTAMP") == "0001-01-01T00:00:00.000000+00:00"
+    assert values.parameter_value("0001-01-01T00:00:00Z", "TIMESTAMP") == "0001-01-01T00:00:00.000000+00:00"
     assert (
-        sql.parameter_value(datetime(999, 5, 1, tzinfo=UTC), "TIMESTAMP_NTZ") == "0999-05-01T00:00:00.000000"
+        values.parameter_value(datetime(999, 5, 1, tzinfo=UTC), "TIMESTAMP_NTZ")
+        == "0999-05-01T00:00:00.000000"
     )
     with pytest.raises(
-        sql.ValueConversionError, match=r"column 'due' \(TIMESTAMP\): '9999-12-31T23:59:59.999-05:00'"
+        values.ValueConversionError, match=r"column 'due' \(TIMESTAMP\): '9999-12-31T23:59:59.999-05:00'"
     ):
-        sql.parameter_value("9999-12-31T23:59:59.999-05:00", "TIMESTAMP", "due")
+        values.parameter_value("9999-12-31T23:59:59.999-05:00", "TIMESTAMP", "due")
 
 
 def test_column_type_conflicts():
@@ -123,15 +126,15 @@ def test_column_type_conflicts():
 
 def test_load_token_includes_time_extracted_when_there_is_one():
     record = {"id": 1, "v": "a"}
-    assert sql.load_token("s", [record]) == sql.load_token("s", [{**record, "_sdc_extracted_at": None}])
-    first = sql.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-01T00:00:00Z"}])
-    assert first == sql.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-01T00:00:00Z"}])
-    assert first != sql.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-02T00:00:00Z"}])
-    assert first != sql.load_token("s", [record])
+    assert audit.load_token("s", [record]) == audit.load_token("s", [{**record, "_sdc_extracted_at": None}])
+    first = audit.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-01T00:00:00Z"}])
+    assert first == audit.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-01T00:00:00Z"}])
+    assert first != audit.load_token("s", [{**record, "_sdc_extracted_at": "2024-05-02T00:00:00Z"}])
+    assert first != audit.load_token("s", [record])
 
 
 def test_audit_insert_is_guarded_per_application():
-    row = sql.audit_insert(
+    row = audit.audit_insert(
         "main",
         "fin",
         {"stream": "s", "load_token": "t", "status": "committed", "run_id": "r", "started_at": None},

@@ -23,6 +23,7 @@ from . import writes
 from .auth import Authenticator, AuthError
 from .config import KNOB_NAMES, EmulatorConfig, Knobs
 from .generator import KEY_FIELDS, SPECS
+from .inquiries import SEEDED, InquiryDefinition, InquiryError
 from .limits import LICENSE_LIMIT_MESSAGE, Declined, FaultInjector, LicenseLimits
 from .odata import (
     FilterCompiler,
@@ -34,6 +35,7 @@ from .odata import (
     timestamp_accept,
     timestamp_range,
 )
+from .odata_feed import ODataFeed
 from .render import ENCODER, PagePlan, ad_hoc_schema
 from .store import TIMESTAMP_FIELDS, RecordNotFound, RecordStore
 from .swagger import swagger_document
@@ -48,7 +50,8 @@ class Response(kit.Response):
 
 @dataclass
 class RequestInfo:
-    """What a request hook sees before an entity list GET is answered."""
+    """What a request hook sees before an entity list GET (or an OData feed GET: ``entity`` is then
+    the last path segment, ``version`` ``odata`` or ``odatav4``) is answered."""
 
     method: str
     path: str
@@ -86,6 +89,17 @@ class AcumaticaApp:
         self._lock = threading.Lock()
         self.refs = writes.ReferenceCheck(store)
         self.actions = writes.Actions(store)
+        inquiries = {i.name: i for i in SEEDED}
+        for spec in config.inquiries:
+            inquiry = InquiryDefinition.from_json(spec, tuple(config.versions))
+            inquiries[inquiry.name] = inquiry
+        self.odata = ODataFeed(
+            config,
+            knobs,
+            store,
+            self.auth,
+            inquiries,
+        )
 
     # ---- hooks ---------------------------------------------------------------------------
     def on_request(self, callback: Callable[[RequestInfo], None]) -> Callable[[], None]:
@@ -163,6 +177,14 @@ class AcumaticaApp:
             return self._discovery()
         if kind.startswith("entity"):
             return self._entity(req, sub)
+        if kind == "odata":
+            self._notify(req, sub.strip("/").split("/")[-1], sub.strip("/").split("/")[0])
+            # Links name the site as the caller addressed it.
+            site = (
+                f"http://{req.headers.get('host') or f'{self.config.host}:{self.config.port}'}{self.instance}"
+            )
+            feed = self.odata.handle(req.method, sub, dict(req.query), req.headers, site)
+            return Response(feed.status, feed.body, feed.headers, content_type=feed.content_type)
         return json_response(
             404, {"message": f"No HTTP resource was found that matches the request URI '{req.path}'."}
         )
@@ -325,13 +347,16 @@ class AcumaticaApp:
             self._plans[key] = plan
         return plan
 
-    def _list(self, req: Request, entity: str, version: str) -> Response:
-        q = req.query
+    def _notify(self, req: Request, entity: str, version: str) -> None:
         with self._lock:
             self._number += 1
             number = self._number
         for hook in list(self._hooks):
-            hook(RequestInfo(req.method, req.path, entity, version, dict(q), number))
+            hook(RequestInfo(req.method, req.path, entity, version, dict(req.query), number))
+
+    def _list(self, req: Request, entity: str, version: str) -> Response:
+        q = req.query
+        self._notify(req, entity, version)
         fields = catalog.fields(version, entity)
         spec = SPECS[entity]
         predicate, low, high = (lambda r: True), None, None
@@ -533,6 +558,17 @@ class AcumaticaApp:
                 return Response(204)
             if parts == ["expire_tokens"] and req.method == "POST":
                 return json_response(200, {"expired": self.auth.expire_tokens()})
+            if parts == ["inquiries"] and req.method == "GET":
+                return json_response(200, sorted(self.odata.inquiries))
+            if len(parts) == 2 and parts[0] == "inquiries" and req.method == "PUT":
+                inquiry = self.odata.define({**body, "name": parts[1]})
+                return json_response(
+                    200, {"name": inquiry.name, "columns": [c.name for c in inquiry.columns]}
+                )
+            if len(parts) == 2 and parts[0] == "inquiries" and req.method == "DELETE":
+                if self.odata.inquiries.pop(parts[1], None) is None:
+                    return json_response(404, {"message": f"no inquiry {parts[1]}"})
+                return Response(204)
             if len(parts) >= 2 and parts[0] == "records":
                 entity, rest = parts[1], parts[2:]
                 key: str | tuple = rest[0] if len(rest) == 1 and _is_guid(rest[0]) else tuple(rest)
@@ -545,6 +581,8 @@ class AcumaticaApp:
                     return Response(204)
         except RecordNotFound:
             return json_response(404, {"message": "record not found"})
+        except InquiryError as exc:
+            return json_response(400, {"message": str(exc)})
         except ValueError as exc:
             return json_response(400, {"message": str(exc)})
         return json_response(404, {"message": "unknown control route"})
@@ -562,6 +600,8 @@ def _route_kind(method: str, sub: str) -> str:
         return "logout"
     if lower == "/entity":
         return "discovery"
+    if lower.split("/")[1] in ("odata", "odatav4"):
+        return "odata"
     if lower.startswith("/entity/"):
         return "entity_list" if method == "GET" and lower.count("/") == 4 else "entity"
     return "other"

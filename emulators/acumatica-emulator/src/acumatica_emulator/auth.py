@@ -206,6 +206,15 @@ class Authenticator:
         return self.api_users()
 
     # ---- request check -----------------------------------------------------------------------
+    def bearer_tenant(self, bearer: str) -> str | None:
+        """The tenant a live access token was issued for, or None."""
+        now = time.monotonic()
+        with self._lock:
+            chain = self._chains.get(bearer)
+            if chain is None or chain.access_expires <= now:
+                return None
+            return chain.tenant
+
     def authorize(self, bearer: str | None, cookie: str | None) -> bool:
         """Whether a data request carries a valid access token or a live session cookie."""
         now = time.monotonic()

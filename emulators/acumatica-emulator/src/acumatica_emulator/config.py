@@ -80,6 +80,10 @@ class Knobs:
     #: UNCONFIRMED: where an action's validation error shows: "post" answers the POST with 422;
     #: "poll" accepts it with 202 and the status URL answers 500 with the message.
     action_errors_on: str = "post"
+    #: UNCONFIRMED: rows per answer of the generic inquiry OData feed; a longer result is cut there
+    #: and the answer carries ``odata.nextLink`` (v3) / ``@odata.nextLink`` (v4) to the rest. None
+    #: answers every row asked for in one response, with no next link.
+    odata_page_size: int | None = None
 
 
 KNOB_NAMES = tuple(f.name for f in dataclasses.fields(Knobs))
@@ -131,6 +135,10 @@ class EmulatorConfig(Knobs):
     tenants: tuple[str, ...] = ("Company",)
     users: tuple[User, ...] = (User("admin", "sandbox"),)
     clients: tuple[OAuthClient, ...] = (OAuthClient(SANDBOX_CLIENT_ID, "sandbox-secret"),)
+    #: Generic inquiries served through OData besides the seeded ones (``inquiries.SEEDED``), each as
+    #: ``inquiries.InquiryDefinition`` reads it; more can be defined at run time with
+    #: ``PUT /_emulator/inquiries/<name>``.
+    inquiries: tuple[dict, ...] = ()
     #: Log each request to stderr.
     verbose: bool = False
 

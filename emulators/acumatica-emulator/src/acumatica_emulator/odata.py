@@ -22,6 +22,7 @@ class QueryError(ValueError):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<typed>(?:datetimeoffset|datetime|guid|date)'(?:[^']|'')*')
+      | (?P<bare>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))
       | (?P<string>'(?:[^']|'')*')
       | (?P<number>-?\d+(?:\.\d+)?[mMdDfFlL]?)
       | (?P<punct>[(),=])
@@ -67,8 +68,9 @@ class Node:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], text: str) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], text: str, odata_version: int = 3) -> None:
         self.tokens, self.pos, self.text = tokens, 0, text
+        self.odata_version = odata_version
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -128,7 +130,14 @@ class _Parser:
             return Literal(Decimal(number) if "." in number else int(number), "number")
         if kind == "typed":
             prefix, _, rest = value.partition("'")
+            if self.odata_version == 4 and prefix.lower() in ("datetime", "datetimeoffset"):
+                # OData v4 dropped the typed date literals: a date-time is written bare.
+                raise QueryError(f"Syntax error in '{self.text}': unrecognized literal '{value}'.")
             return Literal(rest[:-1].replace("''", "'"), prefix.lower())
+        if kind == "bare":
+            if self.odata_version != 4:
+                raise QueryError(f"Syntax error in '{self.text}' near '{value}'.")
+            return Literal(value, "datetimeoffset")
         if kind == "name":
             lower = value.lower()
             if lower in ("true", "false"):
@@ -165,9 +174,13 @@ class _Parser:
         return Field(f"{view}.{fname}", custom=(view, fname))
 
 
-def parse_filter(text: str):
-    """Parse a $filter expression into a tree of Node / Field / Literal."""
-    return _Parser(tokenize(text), text).parse()
+def parse_filter(text: str, odata_version: int = 3):
+    """Parse a $filter expression into a tree of Node / Field / Literal.
+
+    OData v3 (the contract-based API, the /odata feed) writes date-times as ``datetime'...'`` or
+    ``datetimeoffset'...'``; v4 (the /odatav4 feed) writes them bare, ``2024-01-31T00:00:00Z``.
+    """
+    return _Parser(tokenize(text), text, odata_version).parse()
 
 
 # ---- compilation ----------------------------------------------------------------------------

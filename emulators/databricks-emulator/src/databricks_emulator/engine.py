@@ -10,87 +10,42 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import functools
-import json
 import logging
 import re
 import shutil
 import threading
-import time
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
 import sqlglot
-from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
+from .base import (
+    _NAME,
+    RESERVED_CATALOGS,
+    Result,
+    SqlError,
+    _Context,
+    _empty,
+    _q,
+    duck_catalog,
+    quote,
+    split_name,
+    unquote,
+)
+from .delta_store import DeltaStore
+from .files import VolumeFiles
 from .values import extract_values
 
 # sqlglot logs every Databricks table property it does not carry over to DuckDB (USING DELTA,
 # TBLPROPERTIES); those are expected here, not news.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-_JSON_STRING_DETECTED = {"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "UUID"}
-RESERVED_CATALOGS = {"main", "temp", "system", "memory"}
-_EXTRA_DIRS = {"volumes", "_emulator"}
-
-
-class SqlError(Exception):
-    """A statement that fails on the warehouse: ends FAILED with ``error_code`` and ``sql_state``."""
-
-    def __init__(self, message: str, error_code: str = "BAD_REQUEST", sql_state: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.error_code, self.sql_state = message, error_code, sql_state
-
-
-@dataclass
-class Result:
-    """What a statement returns: an Arrow table (possibly with no columns)."""
-
-    table: pa.Table
-    kind: str  # MERGE, INSERT, COPY, DDL, SELECT, UPDATE, DELETE, OTHER
-
-
-@dataclass
-class _Context:
-    catalog: str
-    schema: str
-    changed: set = field(default_factory=set)  # (catalog, schema, table) lower-cased
-    dropped: set = field(default_factory=set)
-    appended: dict = field(default_factory=dict)  # target -> [Arrow tables of rows only added]
-
-
-_SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-def quote(name: str, safe: str = "") -> str:
-    """A name as one directory: lower-case, unsafe UTF-8 bytes as ``=XX`` (delta-rs decodes ``%XX``)."""
-    return "".join(c if c in _SAFE else "".join(f"={b:02X}" for b in c.encode()) for c in name)
-
-
-def unquote(text: str) -> str:
-    return re.sub(rb"=([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]), text.encode()).decode()
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def duck_catalog(catalog: str) -> str:
-    return f"{catalog}__uc" if catalog.lower() in RESERVED_CATALOGS else catalog
-
-
-_NAME_PART = r"(?:`(?:[^`]|``)*`|[^\s.`(),;]+)"
-_NAME = rf"{_NAME_PART}(?:\s*\.\s*{_NAME_PART})*"
-
-
-def split_name(text: str) -> list[str]:
-    return [p[1:-1].replace("``", "`") if p.startswith("`") else p for p in re.findall(_NAME_PART, text)]
 
 
 def _strip_comments(sql: str) -> str:
@@ -105,23 +60,7 @@ def _strip_comments(sql: str) -> str:
     return sql.rstrip().rstrip(";").rstrip()
 
 
-def _options(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    pairs = re.findall(
-        r"'((?:[^'\\]|\\.)*)'\s*=?\s*'((?:[^'\\]|\\.)*)'|(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'", text
-    )
-    out = {}
-    for k1, v1, k2, v2 in pairs:
-        out[(k1 or k2).lower()] = v1 if k1 else v2
-    return out
-
-
-def _bool(value: str | None, default: bool = False) -> bool:
-    return default if value is None else value.strip().lower() == "true"
-
-
-class Warehouse:
+class Warehouse(DeltaStore, VolumeFiles):
     """One DuckDB connection, serialised with a lock, mirrored to Delta tables under ``data_dir``."""
 
     def __init__(self, data_dir: str, default_catalog: str, default_schema: str, knobs=None) -> None:
@@ -145,34 +84,6 @@ class Warehouse:
         self._load()
 
     # ---- paths ---------------------------------------------------------------------------
-    def table_path(self, catalog: str, schema: str, table: str) -> Path:
-        return self.data_dir.joinpath(*(quote(p.lower(), safe="") for p in (catalog, schema, table)))
-
-    def volume_root(self, catalog: str, schema: str, volume: str) -> Path:
-        return self.data_dir.joinpath(
-            "volumes", *(quote(p.lower(), safe="") for p in (catalog, schema, volume))
-        )
-
-    def volume_exists(self, catalog: str, schema: str, volume: str) -> bool:
-        return self.volume_root(catalog, schema, volume).is_dir()
-
-    def local_path(self, volume_path: str) -> Path:
-        """``/Volumes/c/s/v/rest`` -> the file under ``data_dir``; SqlError if the volume is unknown."""
-        parts = [p for p in volume_path.split("/") if p]
-        if len(parts) < 4 or parts[0] != "Volumes":
-            raise SqlError(
-                f"[PATH_NOT_FOUND] Path does not exist: {volume_path}. Only /Volumes paths are "
-                "supported by the emulator.",
-                "BAD_REQUEST",
-                "42K03",
-            )
-        root = self.volume_root(*parts[1:4])
-        if not root.is_dir():
-            raise SqlError(
-                f"[UC_VOLUME_NOT_FOUND] Volume {'.'.join(parts[1:4])} does not exist.", "NOT_FOUND", "42704"
-            )
-        return root.joinpath(*parts[4:])
-
     # ---- start-up ------------------------------------------------------------------------
     def _attach(self, catalog: str) -> None:
         name = duck_catalog(catalog)
@@ -184,112 +95,9 @@ class Warehouse:
             self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(name)}.{_q('default')}")
             self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(name)}.{_q('information_schema')}")
 
-    def _load(self) -> None:
-        with self.lock:
-            self._attach(self.default_catalog)
-            self.conn.execute(
-                f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(self.default_catalog))}."
-                f"{_q(self.default_schema)}"
-            )
-            self._mkdir(self.default_catalog, self.default_schema)
-            if self._copy_log_path.exists():
-                self.copy_log = json.loads(self._copy_log_path.read_text())
-            for cat_dir in sorted(
-                p for p in self.data_dir.iterdir() if p.is_dir() and p.name not in _EXTRA_DIRS
-            ):
-                catalog = unquote(cat_dir.name)
-                self._attach(catalog)
-                for sch_dir in sorted(p for p in cat_dir.iterdir() if p.is_dir()):
-                    schema = unquote(sch_dir.name)
-                    self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(duck_catalog(catalog))}.{_q(schema)}")
-                    for tbl_dir in sorted(p for p in sch_dir.iterdir() if (p / "_delta_log").is_dir()):
-                        data = DeltaTable(str(tbl_dir)).to_pyarrow_table()
-                        self.conn.register("__restore", data)
-                        self.conn.execute(
-                            f"CREATE TABLE {self._duck_name(catalog, schema, unquote(tbl_dir.name))}"
-                            " AS SELECT * FROM __restore"
-                        )
-                        self.conn.unregister("__restore")
-
-    def _mkdir(self, catalog: str, schema: str | None = None) -> None:
-        parts = [catalog] + ([schema] if schema else [])
-        self.data_dir.joinpath(*(quote(p.lower(), safe="") for p in parts)).mkdir(parents=True, exist_ok=True)
-
     @staticmethod
     def _duck_name(catalog: str, schema: str, table: str) -> str:
         return f"{_q(duck_catalog(catalog))}.{_q(schema)}.{_q(table)}"
-
-    # ---- persistence ---------------------------------------------------------------------
-    def _persist(self, changed: set, dropped: set, appended: dict | None = None) -> None:
-        """Record a statement's table changes; written as Delta commits now or by the flusher."""
-        for target in dropped:
-            self._pending.pop(target, None)
-            shutil.rmtree(self.table_path(*target), ignore_errors=True)
-            self.copy_log.pop(self._copy_key(*target), None)
-        for target in changed - dropped:
-            self._pending[target] = None  # rewrite from DuckDB
-        for target, tables in (appended or {}).items():
-            if target in changed or target in dropped:
-                continue
-            if target not in self._pending:
-                self._pending[target] = list(tables)
-            elif self._pending[target] is not None:
-                self._pending[target].extend(tables)
-        if dropped:
-            self._save_copy_log()
-        if not self._pending:
-            return
-        delay = float(getattr(self.knobs, "delta_commit_delay_s", 0) or 0)
-        if delay <= 0:
-            self.flush()
-            return
-        if self._pending_since is None:
-            self._pending_since = time.monotonic()
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_loop, name="delta-flusher", daemon=True)
-            self._flusher.start()
-        self._wake.set()
-
-    def _flush_loop(self) -> None:
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            while not self._closed and self._pending_since is not None:
-                delay = float(getattr(self.knobs, "delta_commit_delay_s", 0) or 0)
-                left = self._pending_since + delay - time.monotonic()
-                if left > 0:
-                    time.sleep(min(left, 0.05))
-                    continue
-                with self.lock:
-                    if not self._closed:
-                        self.flush()
-
-    def flush(self) -> None:
-        """Write every pending table change as one Delta commit per table (append or overwrite)."""
-        with self.lock:
-            pending, self._pending, self._pending_since = self._pending, {}, None
-            for target, tables in pending.items():
-                path = str(self.table_path(*target))
-                if tables is not None:
-                    try:
-                        data = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-                        write_deltalake(path, data, mode="append")
-                        continue
-                    except Exception:
-                        pass
-                try:
-                    data = self.conn.sql(f"SELECT * FROM {self._duck_name(*target)}").to_arrow_table()
-                except duckdb.CatalogException:
-                    continue
-                write_deltalake(path, data, mode="overwrite", schema_mode="overwrite")
-
-    def _save_copy_log(self) -> None:
-        self._copy_log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._copy_log_path.write_text(json.dumps(self.copy_log))
-
-    @staticmethod
-    def _copy_key(catalog: str, schema: str, table: str) -> str:
-        return ".".join(p.lower() for p in (catalog, schema, table))
 
     # ---- execution -----------------------------------------------------------------------
     def close(self) -> None:
@@ -650,133 +458,6 @@ class Warehouse:
 
         return tree.transform(transform, copy=False)
 
-    def _read_files(self, node: exp.Table, target) -> exp.Expression:
-        func = node.this
-        args = func.expressions
-        if not args or not isinstance(args[0], exp.Literal):
-            raise SqlError(
-                "[INVALID_PARAMETER_VALUE] read_files needs a path literal.", "BAD_REQUEST", "22023"
-            )
-        options = {a.this.name.lower(): a.expression.name for a in args[1:] if isinstance(a, exp.Kwarg)}
-        path = self.local_path(args[0].name)
-        fmt = options.get("format", "").lower() or _format_of(path)
-        files = _list_files(path, options.get("pattern"))
-        if not files:
-            raise SqlError(
-                f"[UNABLE_TO_INFER_SCHEMA] No files found at {args[0].name}.", "BAD_REQUEST", "42KD9"
-            )
-        source = self._reader(fmt, files, options, target)
-        alias = node.args.get("alias")
-        sub = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").subquery(
-            alias.this if alias is not None else "read_files"
-        )
-        return sub
-
-    def _reader(self, fmt: str, files: list[Path], options: dict, target) -> str:
-        """DuckDB table function text reading ``files``; column types follow the target table."""
-        file_list = "[" + ",".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-        if fmt == "parquet":
-            return f"read_parquet({file_list}, union_by_name=true)"
-        if fmt == "json":
-            base = f"read_json({file_list}, union_by_name=true"
-        elif fmt == "csv":
-            header = _bool(options.get("header"), False)
-            sep = options.get("sep", options.get("delimiter", ","))
-            base = (
-                f"read_csv({file_list}, union_by_name=true, header={str(header).lower()}, "
-                f"delim='{sep.replace(chr(39), chr(39) * 2)}'"
-            )
-            if header:
-                base += ", all_varchar=true"
-        else:
-            raise SqlError(
-                f"[UNSUPPORTED_FEATURE] File format {fmt!r} is not supported by the emulator.",
-                "BAD_REQUEST",
-                "0A000",
-            )
-        if target is None and fmt != "json":
-            return base + ")"
-        inferred = self.conn.execute(f"DESCRIBE SELECT * FROM {base})").fetchall()
-        target_types = (
-            {r[0].lower(): r[1] for r in self.conn.execute(f"DESCRIBE {self._duck_name(*target)}").fetchall()}
-            if target is not None
-            else {}
-        )
-
-        def source_type(name: str, typ: str) -> str:
-            if name.lower() in target_types:
-                return target_types[name.lower()]
-            # JSON has no date types: DuckDB detects them in strings, Databricks keeps STRING (so a
-            # CAST of the text to TIMESTAMP or STRING sees the text exactly as written).
-            if fmt == "json" and typ.upper() in _JSON_STRING_DETECTED:
-                return "VARCHAR"
-            return typ
-
-        columns = ", ".join(
-            f"'{name.replace(chr(39), chr(39) * 2)}': '{source_type(name, typ)}'"
-            for name, typ, *_ in inferred
-        )
-        if fmt == "csv":
-            return base.replace(", all_varchar=true", "") + f", columns={{{columns}}})"
-        return base + f", columns={{{columns}}})"
-
-    # ---- COPY INTO -----------------------------------------------------------------------
-    _COPY = re.compile(
-        rf"COPY\s+INTO\s+(?P<name>{_NAME})\s*(?:BY\s+POSITION\s*)?(?:\((?P<cols>[^)]*)\)\s*)?"
-        r"FROM\s+'(?P<path>(?:[^']|'')*)'\s*"
-        r"FILEFORMAT\s*=\s*(?P<fmt>\w+)(?P<rest>.*)$",
-        re.I | re.S,
-    )
-
-    def _copy_into(self, sql: str, ctx: _Context) -> Result:
-        m = self._COPY.match(sql)
-        if not m:
-            raise SqlError(
-                "[UNSUPPORTED_FEATURE] The emulator supports COPY INTO <table> FROM '<path>' "
-                "FILEFORMAT = JSON|CSV|PARQUET [FILES = (...)] [PATTERN = '...'] [FORMAT_OPTIONS (...)] "
-                "[COPY_OPTIONS (...)].",
-                "BAD_REQUEST",
-                "0A000",
-            )
-        target = tuple(self._qualify(split_name(m.group("name")), ctx))
-        self.conn.execute(f"SELECT 1 FROM {self._duck_name(*target)} LIMIT 0")
-        rest = m.group("rest")
-        fmt_opts = _options(_section(rest, "FORMAT_OPTIONS"))
-        copy_opts = _options(_section(rest, "COPY_OPTIONS"))
-        pattern = re.search(r"PATTERN\s*=\s*'([^']*)'", rest, re.I)
-        files_sec = _section(rest, "FILES\\s*=")
-        path = self.local_path(m.group("path").replace("''", "'"))
-        files = _list_files(path, pattern.group(1) if pattern else None)
-        if files_sec:
-            wanted = set(re.findall(r"'([^']*)'", files_sec))
-            files = [f for f in files if f.name in wanted or str(f.relative_to(path)) in wanted]
-        key = self._copy_key(*target)
-        loaded = set(self.copy_log.get(key, []))
-        force = _bool(copy_opts.get("force"))
-        new = [f for f in files if force or str(f) not in loaded]
-        fmt = m.group("fmt").lower()
-        inserted = 0
-        if new:
-            cols = m.group("cols")
-            by = f"({', '.join(_q(c) for c in split_name(cols))})" if cols else "BY NAME"
-            reader = self._reader(fmt, new, fmt_opts, target)
-            self.conn.execute("BEGIN")
-            inserted = self.conn.execute(
-                f"INSERT INTO {self._duck_name(*target)} {by} SELECT * FROM {reader}"
-            ).fetchall()[0][0]
-            self.conn.execute("COMMIT")
-            self.copy_log[key] = sorted(loaded | {str(f) for f in new})
-            self._save_copy_log()
-            ctx.changed.add(target)
-        table = pa.table(
-            {
-                "num_affected_rows": pa.array([inserted], pa.int64()),
-                "num_inserted_rows": pa.array([inserted], pa.int64()),
-                "num_skipped_corrupt_files": pa.array([0], pa.int64()),
-            }
-        )
-        return Result(table, "COPY")
-
     # ---- ALTER TABLE ... ADD COLUMNS -----------------------------------------------------
     def _add_columns(self, target: list[str], columns: str, ctx: _Context) -> Result:
         try:
@@ -985,10 +666,6 @@ def _target_parts(tree: exp.Expression) -> list[str] | None:
     return [p.name for p in (node.args.get("catalog"), node.args.get("db"), node.this) if p is not None]
 
 
-def _empty(kind: str) -> Result:
-    return Result(pa.table({}), kind)
-
-
 def _kind(tree: exp.Expression) -> str:
     for cls, name in (
         (exp.Merge, "MERGE"),
@@ -1021,45 +698,6 @@ def _dml_result(kind: str, table: pa.Table, before: int | None, after: int | Non
             num_updated_rows=[affected - inserted], num_deleted_rows=[0], num_inserted_rows=[inserted]
         )
     return pa.table({k: pa.array(v, pa.int64()) for k, v in cols.items()})
-
-
-def _section(text: str, keyword: str) -> str | None:
-    m = re.search(keyword + r"\s*\(", text, re.I)
-    if not m:
-        return None
-    depth, start = 1, m.end()
-    in_str = False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "'":
-            in_str = not in_str
-        elif not in_str and ch == "(":
-            depth += 1
-        elif not in_str and ch == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start:i]
-    return None
-
-
-def _format_of(path: Path) -> str:
-    suffix = path.suffix.lower().lstrip(".")
-    return {"jsonl": "json", "ndjson": "json"}.get(suffix, suffix)
-
-
-def _list_files(path: Path, pattern: str | None) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        return []
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
-    )
-    if pattern:
-        files = [f for f in files if fnmatch.fnmatch(str(f.relative_to(path)), pattern)]
-    return files
 
 
 def _translate_error(exc: duckdb.Error) -> SqlError:

@@ -91,6 +91,14 @@ class Knobs:
     audit_objectkey_suffix: str = ""
     #: Objects the company does not subscribe to (function error "not subscribed").
     unsubscribed_objects: list[str] = field(default_factory=list)
+    #: Fields ``lookup`` lists but ``query`` rejects, by object (e.g. {"APBILL": ["PAYTOCONTACTNAME"]}), as
+    #: Intacct does for some fields (public SDK issues name APBILL PAYTOCONTACTNAME, RETURNTOCONTACTNAME,
+    #: APBILLITEM GLACCOUNTNO, ITEM BASEUOM). readByQuery still serves them.
+    unqueryable_fields: dict[str, list[str]] = field(default_factory=dict)
+    #: UNCONFIRMED: how ``query`` rejects them: "cannot_be_queried" (XL03000006 "The following fields
+    #: cannot be queried: [ apbill: [FIELD] ]", as the public SDK issues quote it) or "invalid_field"
+    #: (DL02000002 "Invalid field", this emulator's answer before).
+    unqueryable_error: str = "cannot_be_queried"
     #: Objects the user may not read (function error "permission denied"); AUDITHISTORY needs the
     #: custom-report View permission, which the sandbox user has.
     denied_objects: list[str] = field(default_factory=list)
@@ -140,4 +148,6 @@ class EmulatorConfig(Knobs):
 
 
 def copy_value(value):
+    if isinstance(value, dict):
+        return {k: list(v) for k, v in value.items()}
     return list(value) if isinstance(value, list) else value

@@ -107,6 +107,17 @@ def bad_field(name: str, obj: str) -> GatewayError:
     )
 
 
+def unqueryable(obj: str, fields: list[str]) -> GatewayError:
+    """As public SDK issues quote it (intacct-sdk-js#83, intacct-sdk-net#150): the text lists the
+    object in lower case and the fields in brackets. Whether the text is in description or
+    description2 is UNCONFIRMED; here it is description2, like the other function errors."""
+    return GatewayError(
+        "XL03000006",
+        "",
+        f"The following fields cannot be queried: [\n        {obj.lower()}: [{', '.join(fields)}] ]",
+    )
+
+
 def bad_query(detail: str) -> GatewayError:
     return GatewayError("DL02000003", "", detail, "Check the query syntax and values.")
 

@@ -7,10 +7,12 @@ Each handler takes the function's element and the caller and returns the ``<data
 
 from __future__ import annotations
 
+import calendar
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from lxml import etree
@@ -275,6 +277,7 @@ class Functions:
                 raise errors.bad_query(f"Unknown select element <{item.tag}>")
         if fields and aggregates:
             raise errors.bad_query("select cannot mix fields and aggregates (there is no group by)")
+        self._check_queryable(obj, [name for name in fields] + [name for _, name in aggregates])
         options = el.find("options")
         casefold = (
             options is not None and (_text(options, "caseinsensitive", "false") or "").lower() == "true"
@@ -307,6 +310,16 @@ class Functions:
             f'<data listtype="{obj.name}" totalcount="{total}" offset="{offset}" count="{len(rows)}" '
             f'numremaining="{remaining}">{body}</data>'
         )
+
+    def _check_queryable(self, obj: ObjectDef, names: list[str]) -> None:
+        """Fields ``lookup`` lists that ``query`` will not serve (the ``unqueryable_fields`` knob)."""
+        configured = {k.upper(): {f.upper() for f in v} for k, v in self.knobs.unqueryable_fields.items()}
+        rejected = [name for name in names if name in configured.get(obj.name, ())]
+        if not rejected:
+            return
+        if self.knobs.unqueryable_error == "invalid_field":
+            raise errors.bad_field(rejected[0], obj.name)
+        raise errors.unqueryable(obj.name, rejected)
 
     def _aggregate(self, obj: ObjectDef, scan: Scan, aggregates: list[tuple[str, str]]) -> str:
         rows = (
@@ -384,6 +397,81 @@ class Functions:
             f"<Fields>{fields}</Fields><Relationships>{rels}</Relationships></Type></data>"
         )
 
+    # ---- get_trialbalance / get_accountbalances (legacy GL report functions) --------------------
+    def _balances(
+        self,
+        el: etree._Element,
+        caller: Caller,
+        dimensions: tuple[str, ...],
+        accounts: tuple[str, str] | None,
+    ) -> list[dict[str, str]]:
+        """Balances of GLDETAIL in a period, grouped by account and ``dimensions``: the opening
+        balance (signed amounts dated before the period), debits, credits and the closing balance."""
+        start, end = _period(el)
+        location = _text(el, "locationid") or ""
+        zero = (_text(el, "showzerobalances", "false") or "").lower() == "true"
+        groups: dict[tuple[str, ...], list[Decimal]] = {}
+        for rec in self.store.records("GLDETAIL"):
+            if caller.locationid and rec["MEGAENTITYID"] != caller.locationid:
+                continue
+            if location and rec["LOCATIONID"] != location:
+                continue
+            if accounts and not accounts[0] <= rec["ACCOUNTNO"] <= accounts[1]:
+                continue
+            day = datetime.strptime(rec["ENTRY_DATE"], "%m/%d/%Y").date()
+            if day > end:
+                continue
+            sums = groups.setdefault((rec["ACCOUNTNO"], *(rec[d] for d in dimensions)), [Decimal(0)] * 3)
+            if day < start:
+                sums[0] += Decimal(rec["DEBITAMOUNT"]) - Decimal(rec["CREDITAMOUNT"])
+            else:
+                sums[1] += Decimal(rec["DEBITAMOUNT"])
+                sums[2] += Decimal(rec["CREDITAMOUNT"])
+        rows = []
+        for key in sorted(groups):
+            opening, debits, credits = groups[key]
+            if not zero and not (opening or debits or credits):
+                continue
+            row = {"glaccountno": key[0]}
+            row.update((d.lower(), v) for d, v in zip(dimensions, key[1:], strict=True))
+            row.update(
+                startbalance=_money(opening),
+                debits=_money(debits),
+                credits=_money(credits),
+                adjdebits="0.00",
+                adjcredits="0.00",
+                endbalance=_money(opening + debits - credits),
+                reportingbook=_text(el, "reportingbook") or "ACCRUAL",
+                currency="USD",
+            )
+            rows.append(row)
+        self.app.stats.count("records_served", len(rows))
+        return rows
+
+    def get_trialbalance(self, el: etree._Element, caller: Caller) -> str:
+        dims = tuple(
+            d
+            for d, flag in (("DEPARTMENTID", "showdeptdetail"), ("LOCATIONID", "showlocdetail"))
+            if (_text(el, flag, "false") or "").lower() == "true"
+        )
+        rows = self._balances(el, caller, dims, None)
+        body = "".join("<trialbalance>" + x.elements(r.items()) + "</trialbalance>" for r in rows)
+        return f'<data listtype="trialbalance" count="{len(rows)}">{body}</data>'
+
+    def get_accountbalances(self, el: etree._Element, caller: Caller) -> str:
+        account = _text(el, "glaccountno")
+        low, high = _text(el, "startaccountno"), _text(el, "endaccountno")
+        if account:
+            accounts = (account, account)
+        elif low and high:
+            accounts = (low, high)
+        else:
+            raise errors.bad_query("Give a glaccountno, or a startaccountno and an endaccountno")
+        dims = ("DEPARTMENTID", "LOCATIONID", "CLASSID", "PROJECTID")
+        rows = self._balances(el, caller, dims, accounts)
+        body = "".join("<accountbalance>" + x.elements(r.items()) + "</accountbalance>" for r in rows)
+        return f'<data listtype="accountbalance" count="{len(rows)}">{body}</data>'
+
     # ---- readUserFormatting -------------------------------------------------------------------
     def readUserFormatting(self, el: etree._Element, caller: Caller) -> str:
         key, userid = _text(el, "key"), _text(el, "userId")
@@ -406,6 +494,57 @@ class Functions:
         )
 
 
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _day(el: etree._Element | None, tag: str) -> date | None:
+    node = el.find(tag) if el is not None else None
+    if node is None:
+        return None
+    try:
+        return date(
+            int(_text(node, "year") or 0), int(_text(node, "month") or 0), int(_text(node, "day") or 0)
+        )
+    except ValueError:
+        raise errors.bad_query(f"{tag} needs a valid year, month and day") from None
+
+
+def _period(el: etree._Element) -> tuple[date, date]:
+    """The reporting period (``Month Ended January 2024``) or the startdate and enddate asked for."""
+    name = _text(el, "reportingperiodname")
+    if name:
+        words = name.lower().split()
+        if len(words) == 4 and words[:2] == ["month", "ended"] and words[2] in MONTHS and words[3].isdigit():
+            first = date(int(words[3]), MONTHS.index(words[2]) + 1, 1)
+            return first, date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+        raise errors.GatewayError(
+            "BL01001973", "", f"Reporting period {name} not found", "Check the period name."
+        )
+    start, end = _day(el, "startdate"), _day(el, "enddate")
+    if start is None or end is None:
+        raise errors.bad_query("Give a reportingperiodname, or a startdate and an enddate")
+    if end < start:
+        raise errors.bad_query("enddate is before startdate")
+    return start, end
+
+
 def _accessmode_letters(tree):
     """readByQuery filters AUDITHISTORY ACCESSMODE by the full words (Delete ...)."""
     if tree is None:
@@ -421,4 +560,13 @@ def _accessmode_letters(tree):
     return (tree[0], [_accessmode_letters(n) for n in tree[1]])
 
 
-NAMES = ("getAPISession", "readByQuery", "readMore", "query", "lookup", "readUserFormatting")
+NAMES = (
+    "getAPISession",
+    "readByQuery",
+    "readMore",
+    "query",
+    "lookup",
+    "readUserFormatting",
+    "get_trialbalance",
+    "get_accountbalances",
+)

@@ -10,12 +10,13 @@ arithmetic.
 from __future__ import annotations
 
 import zlib
+from functools import partial
 
 from emulator_kit.seeded import CITIES, FIRST, M64, SECOND, mix
 
 from .clock import HISTORY_END, HISTORY_START, UserClock
 from .config import EmulatorConfig
-from .schema import OBJECTS
+from .schema import BOOLEAN, CURRENCY, DATE, ENUM, INTEGER, NUMERIC, OBJECTS, TIMESTAMP
 
 
 def money(cents: int) -> str:
@@ -54,7 +55,8 @@ LINE_TEXT = [
     "Software licence",
     "Maintenance",
 ]
-LINE_OBJECTS = {"APBILLITEM": "APBILL", "APPYMTDETAIL": "APPYMT", "GLENTRY": "GLBATCH"}
+#: Line objects and their header object.
+LINE_OBJECTS = {name: obj.parent for name, obj in OBJECTS.items() if obj.parent}
 
 
 class Generator:
@@ -83,7 +85,19 @@ class Generator:
             groups = max(1, -(-self.sizes[name] // self.group))
             self._step[name] = max(1, span // groups)
         self._width = {name: max(4, len(str(self.sizes[name] + 1))) for name in OBJECTS}
-        self._rules = {name: getattr(self, "_" + name) for name, obj in OBJECTS.items() if obj.generated}
+        self._rules = {
+            name: getattr(self, "_" + name, partial(self._lines, name) if obj.parent else None)
+            for name, obj in OBJECTS.items()
+            if obj.generated
+        }
+        self._generic = {
+            name: [
+                (f.name, f.datatype, f.validvalues, zlib.crc32(f.name.encode()))
+                for f in obj.fields
+                if f.name in obj.generic
+            ]
+            for name, obj in OBJECTS.items()
+        }
 
     # ---- timeline and identities ----------------------------------------------------------
     def hash(self, name: str, i: int) -> int:
@@ -185,10 +199,48 @@ class Generator:
                 k = self.entities.index(entity)
                 rec["MEGAENTITYKEY"] = str(k + 1)
                 rec["MEGAENTITYNAME"] = f"Entity {entity}"
-        self._rules[name](rec, i, h, ts, entity)
+        if self._generic[name]:
+            self._fill(rec, name, h, ts)
+        rule = self._rules[name]
+        if rule is not None:
+            rule(rec, i, h, ts, entity)
         rec["_i"] = i
         rec["_ts"] = ts
         return rec
+
+    def _fill(self, rec: dict, name: str, h: int, ts: int) -> None:
+        """Fields without a rule of their own, from their type and name: about one in seven empty."""
+        for field, datatype, values, salt in self._generic[name]:
+            v = mix(h ^ salt)
+            if field in ("CURRENCY", "BASECURR"):
+                rec[field] = "USD"
+            elif v % 7 == 0 and datatype not in (BOOLEAN, ENUM):
+                rec[field] = ""
+            elif datatype in NUMERIC:
+                rec[field] = (
+                    money((v >> 8) % 2_000_000) if datatype == CURRENCY else f"{(v >> 8) % 100000 / 1000:.3f}"
+                )
+            elif datatype == INTEGER:
+                rec[field] = str((v >> 8) % 1000 + 1)
+            elif datatype == DATE:
+                rec[field] = self.clock.date(ts - (v >> 8) % (90 * 86400))
+            elif datatype == TIMESTAMP:
+                rec[field] = self.clock.timestamp(ts - (v >> 8) % (90 * 86400))
+            elif datatype == BOOLEAN:
+                rec[field] = "true" if v % 2 else "false"
+            elif datatype == ENUM:
+                rec[field] = values[(v >> 8) % len(values)] if values else ""
+            elif field.endswith("ID") or field.endswith("NO"):
+                rec[field] = f"{field[:3]}-{(v >> 8) % 10000:04d}"
+            else:
+                rec[field] = f"{field.replace('_', ' ').title()} {(v >> 8) % 1000}"
+
+    def _lines(self, name, rec, i, h, ts, entity):
+        """A line of a data-driven header object: its header's RECORDNO and line number."""
+        obj = OBJECTS[name]
+        rec[obj.parent_field] = str(self.parent_index(obj.name, i) + 1)
+        if "LINE_NO" in rec:
+            rec["LINE_NO"] = str(i % self.lines + 1)
 
     # ---- per-object rules (field names as in the Intacct object reference) ----------------
     def _company(self, h: int) -> str:

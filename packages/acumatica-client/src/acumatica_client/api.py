@@ -17,21 +17,16 @@ Bodies are encoded and decoded with exact decimals: amounts never pass through b
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import requests
-from mlc_run_audit.retry import (
-    DEFAULT_MAX_BACKOFF_SECONDS,
-    DEFAULT_MAX_RETRIES,
-    RetriesExhausted,
-    RetryPolicy,
-)
+from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
+from mlc_run_audit.settings import DEFAULT_REQUEST_TIMEOUT_SECONDS
 
 from acumatica_client.auth import AcumaticaAuth
 from acumatica_client.errors import (
@@ -70,19 +65,14 @@ class AcumaticaApi:
         auth: AcumaticaAuth,
         session: requests.Session,
         *,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_backoff_s: float = DEFAULT_MAX_BACKOFF_SECONDS,
-        timeout: float = 300.0,
-        sleep: Callable[[float], None] = time.sleep,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self.instance = instance
         self.auth = auth
         self.session = session
-        #: The retry policy; pass the one the authenticator uses, so sign-ins follow the same rule.
-        self.policy = policy or RetryPolicy(
-            max_retries=max_retries, max_backoff_seconds=max_backoff_s, logger=logger, sleep=sleep
-        )
+        #: The run's retry policy: the authenticator's too, so sign-ins count against the same rule.
+        self.policy = policy
         self.timeout = timeout
         self._sleep = self.policy.sleep
         #: Requests sent, by "METHOD Entity" (retries included), for logs and tests.
@@ -170,7 +160,7 @@ class AcumaticaApi:
 
     # Entities ---------------------------------------------------------------------------
 
-    def get_list(self, entity: str, **params: Any) -> list[dict]:
+    def get_list(self, entity: str, **params: Any) -> list[dict[str, Any]]:
         """``GET <entity>`` with OData parameters ($filter, $select, $expand, $top ...)."""
         rows = decode(self.request("GET", self.instance.entity_url(entity), params=params or None).content)
         if not isinstance(rows, list):
@@ -181,7 +171,7 @@ class AcumaticaApi:
     def put(
         self,
         entity: str,
-        record: dict,
+        record: dict[str, Any],
         *,
         create_only: bool = False,
         update_only: bool = False,
@@ -211,11 +201,11 @@ class AcumaticaApi:
         self,
         entity: str,
         action: str,
-        record: dict,
+        record: dict[str, Any],
         *,
-        parameters: dict | None = None,
-        max_wait_s: float = 600.0,
-        poll_interval_s: float = 1.0,
+        parameters: dict[str, Any] | None = None,
+        max_wait_seconds: float = 600.0,
+        poll_interval_seconds: float = 1.0,
         accept: Iterable[int] = (),
     ) -> requests.Response:
         """``POST <entity>/<action>``; a 202 is followed to its ``Location`` until it answers 204."""
@@ -229,11 +219,11 @@ class AcumaticaApi:
             if not location:
                 msg = f"{action} answered 202 without a Location header to poll."
                 raise AcumaticaError(msg)
-            if waited >= max_wait_s:
-                msg = f"{action} did not complete within {max_wait_s:.0f}s (last polled {location})."
+            if waited >= max_wait_seconds:
+                msg = f"{action} did not complete within {max_wait_seconds:.0f}s (last polled {location})."
                 raise AcumaticaTransientError(msg)
-            self._sleep(poll_interval_s)
-            waited += poll_interval_s
+            self._sleep(poll_interval_seconds)
+            waited += poll_interval_seconds
             response = self.request("GET", self._absolute(location), accept=accept)
         return response
 

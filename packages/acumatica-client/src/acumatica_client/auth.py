@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import requests
@@ -95,7 +96,7 @@ class OAuthPasswordAuth:
         session: requests.Session,
         scope: str = "api offline_access",
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -111,7 +112,7 @@ class OAuthPasswordAuth:
         self._refresh_token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self._policy = policy or RetryPolicy(logger=logger)
+        self._policy = policy
         #: Tokens obtained this run, by grant type (for logs and tests).
         self.grants: dict[str, int] = {"password": 0, "refresh_token": 0}
 
@@ -184,7 +185,8 @@ class OAuthPasswordAuth:
             data=form,
         )
         if response.ok:
-            return response.json()
+            grant: dict[str, Any] = response.json()
+            return grant
         if fallback_ok and response.status_code in (400, 401):
             return None
         raise AcumaticaAuthError(
@@ -212,7 +214,7 @@ class CookieLoginAuth:
         branch: str | None,
         session: requests.Session,
         locale: str | None = None,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         timeout: float = 60.0,
     ) -> None:
         self._instance = instance
@@ -225,7 +227,7 @@ class CookieLoginAuth:
         self._timeout = timeout
         self._signed_in = False
         self._lock = threading.Lock()
-        self._policy = policy or RetryPolicy(logger=logger)
+        self._policy = policy
         #: Sign-ins and sign-outs this run (for logs and tests).
         self.logins = 0
         self.logouts = 0
@@ -239,7 +241,7 @@ class CookieLoginAuth:
                 self._login()
         # The request was prepared before sign-in may have set the cookies.
         request.headers.pop("Cookie", None)
-        cookie = get_cookie_header(self._session.cookies, request)
+        cookie = get_cookie_header(self._session.cookies, request)  # type: ignore[no-untyped-call]  # untyped in requests
         if cookie:
             request.headers["Cookie"] = cookie
         return request
@@ -285,15 +287,13 @@ class CookieLoginAuth:
 
 
 def make_auth(
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     instance: Instance,
     session: requests.Session,
-    policy: RetryPolicy | None = None,
+    policy: RetryPolicy,
 ) -> AcumaticaAuth:
     """The authenticator a tap or target config asks for (``auth_method``: oauth or cookie). Its
-    sign-in requests follow ``policy`` (default: the config's ``max_retries`` and
-    ``max_backoff_seconds``), like every other request of the run."""
-    policy = policy or RetryPolicy.from_config(config, logger=logger)
+    sign-in requests follow ``policy``, the one every other request of the run follows."""
     method = config.get("auth_method", "oauth")
     missing = [k for k in ("username", "password") if not config.get(k)]
     if method == "oauth":

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
+from typing import Any
 
 #: Contract value types and the JSON-schema type each unwraps to.
-SCALAR_TYPES: dict[str, dict] = {
+SCALAR_TYPES: dict[str, dict[str, Any]] = {
     "StringValue": {"type": ["string", "null"]},
     "GuidValue": {"type": ["string", "null"]},
     "DateTimeValue": {"type": ["string", "null"], "format": "date-time"},
@@ -27,13 +28,14 @@ SCALAR_TYPES: dict[str, dict] = {
 
 
 @functools.cache
-def _catalog() -> dict[str, dict[str, dict]]:
+def _catalog() -> dict[str, dict[str, dict[str, Any]]]:
     text = (
         resources.files("acumatica_client")
         .joinpath("data/default-endpoint-fields.json")
         .read_text(encoding="utf-8")
     )
-    return json.loads(text)
+    catalog: dict[str, dict[str, dict[str, Any]]] = json.loads(text)
+    return catalog
 
 
 def versions() -> list[str]:
@@ -52,7 +54,8 @@ def fields(version: str, entity: str) -> dict[str, str]:
     if spec is None:
         msg = f"Entity {entity!r} is not part of the Default endpoint {version}"
         raise KeyError(msg)
-    return spec["fields"]
+    found: dict[str, str] = spec["fields"]
+    return found
 
 
 def has_entity(version: str, entity: str) -> bool:
@@ -60,7 +63,7 @@ def has_entity(version: str, entity: str) -> bool:
     return entity in _version(version)
 
 
-def _version(version: str) -> dict[str, dict]:
+def _version(version: str) -> dict[str, dict[str, Any]]:
     catalog = _catalog()
     if version not in catalog:
         msg = (

@@ -13,6 +13,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -96,7 +97,9 @@ def describe_error(response: requests.Response) -> str:
     """One line naming the request (method and path, no query) and the server's message."""
     request = response.request
     method = request.method if request is not None else "GET"
-    path = urlsplit(response.url or (request.url if request is not None else "")).path
+    # requests keeps the URL as text; the stubs admit bytes.
+    url = response.url or (request.url if request is not None and isinstance(request.url, str) else "")
+    path = urlsplit(url).path
     status = f"{response.status_code} {response.reason}" if response.reason else str(response.status_code)
     return f"{status} for {method} {path}: {error_detail(response)}"
 
@@ -117,7 +120,7 @@ def error_detail(response: requests.Response) -> str:
     return _clip(_SPACE.sub(" ", text).strip()) or "(empty body)"
 
 
-def _messages(body: dict) -> list[str]:
+def _messages(body: dict[str, Any]) -> list[str]:
     parts: list[str] = []
     for key in ("message", "exceptionMessage", "error", "error_description"):
         value = body.get(key)

@@ -1,23 +1,26 @@
 """Connection settings every Acumatica plugin takes, as JSON-schema properties.
 
-Plain JSON schema (no Singer SDK types), so this package stays free of the SDK; a plugin merges
-``CONNECTION_PROPERTIES`` into its ``config_jsonschema``. Secrets carry ``"secret": true``.
+Plain JSON schema, which a plugin merges into its ``config_jsonschema``. Secrets carry
+``"secret": true``. The timeout and retry settings are the ones every plugin here shares
+(``mlc_run_audit.settings``).
 """
 
 from __future__ import annotations
 
-from mlc_run_audit.retry import RETRY_SETTINGS
+from typing import Any
+
+from mlc_run_audit.settings import connection_schema
 
 from acumatica_client import catalog
 
 DEFAULT_VERSION = "24.200.001"
 
 
-def _string(title: str, description: str, **extra) -> dict:
+def _string(title: str, description: str, **extra: Any) -> dict[str, Any]:
     return {"type": ["string"], "title": title, "description": description, **extra}
 
 
-CONNECTION_PROPERTIES: dict[str, dict] = {
+CONNECTION_PROPERTIES: dict[str, dict[str, Any]] = {
     "base_url": _string(
         "Instance URL",
         "URL of the Acumatica site including any instance path, e.g. https://erp.example.com/AcumaticaERP.",
@@ -51,15 +54,7 @@ CONNECTION_PROPERTIES: dict[str, dict] = {
     ),
     "username": _string("Username", "Acumatica user to sign in as."),
     "password": _string("Password", "That user's password.", secret=True, writeOnly=True),
-    "request_timeout": {
-        "type": ["integer"],
-        "title": "Request timeout (s)",
-        "default": 300,
-        "minimum": 1,
-        "description": "Seconds to wait for one response.",
-    },
-    # Retries follow the policy every plugin here shares (mlc_run_audit.retry).
-    **RETRY_SETTINGS,
+    **connection_schema(),
 }
 
 #: Settings whose values never reach logs, files or state.

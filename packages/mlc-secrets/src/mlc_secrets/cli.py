@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from types import FrameType
 
 from .rundir import SYS_DIR_ENV, find_project, private_system_dir
 from .vault import (
@@ -34,7 +35,7 @@ from .vault import (
 )
 
 
-def _vault(args) -> Vault:
+def _vault(args: argparse.Namespace) -> Vault:
     return Vault(args.file, load_key(args.key_file))
 
 
@@ -66,7 +67,7 @@ def parse_dotenv(text: str, source: str) -> dict[str, str]:
     return values
 
 
-def _cmd_keygen(args) -> int:
+def _cmd_keygen(args: argparse.Namespace) -> int:
     key = new_key()
     if args.keyring:
         store_key_in_keyring(key)
@@ -76,26 +77,26 @@ def _cmd_keygen(args) -> int:
     return 0
 
 
-def _store(args, values: dict[str, str]) -> Vault:
+def _store(args: argparse.Namespace, values: dict[str, str]) -> Vault:
     vault = _vault(args)
     vault.write(vault.read() | values)
     return vault
 
 
-def _cmd_set(args) -> int:
+def _cmd_set(args: argparse.Namespace) -> int:
     vault = _store(args, _read_values(args.names))
     print(f"Stored {', '.join(args.names)} in {vault.path}.", file=sys.stderr)
     return 0
 
 
-def _cmd_import(args) -> int:
+def _cmd_import(args: argparse.Namespace) -> int:
     imported = parse_dotenv(Path(args.dotenv).read_text(), args.dotenv)
     vault = _store(args, imported)
     print(f"Imported {len(imported)} names into {vault.path}; now delete {args.dotenv}.", file=sys.stderr)
     return 0
 
 
-def _cmd_unset(args) -> int:
+def _cmd_unset(args: argparse.Namespace) -> int:
     vault = _vault(args)
     secrets = vault.read()
     missing = [n for n in args.names if n not in secrets]
@@ -105,7 +106,7 @@ def _cmd_unset(args) -> int:
     return 0
 
 
-def _cmd_list(args) -> int:
+def _cmd_list(args: argparse.Namespace) -> int:
     for name in sorted(_vault(args).read()):
         print(name)
     return 0
@@ -115,7 +116,7 @@ def _cmd_list(args) -> int:
 RUN_ID_ENV = "MELTANO_RUN_ID"
 
 
-def _cmd_run(args) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise VaultError("nothing to run: mlc-secrets run -- <command> [args...]")
@@ -137,10 +138,10 @@ def _cmd_run(args) -> int:
 def _supervise(command: list[str], env: dict[str, str], pass_fds: tuple[int, ...]) -> int:
     """Run ``command`` to its end, passing on SIGTERM, SIGHUP and SIGINT, so that this process outlives
     it and can remove the private run directory; the command's exit code, or 128 + the signal."""
-    child: subprocess.Popen | None = None
+    child: subprocess.Popen[bytes] | None = None
     early: list[int] = []
 
-    def forward(signum, _frame) -> None:
+    def forward(signum: int, _frame: FrameType | None) -> None:
         # Ctrl-C reaches the whole foreground process group, the command included: sent once is enough.
         if signum == signal.SIGINT and _in_terminal_foreground():
             return
@@ -160,8 +161,8 @@ def _supervise(command: list[str], env: dict[str, str], pass_fds: tuple[int, ...
         child = subprocess.Popen(command, env=env, pass_fds=pass_fds, umask=0o077)
     except FileNotFoundError:
         raise VaultError(f"command not found: {command[0]}") from None
-    for signum in early:
-        child.send_signal(signum)
+    for pending in early:
+        child.send_signal(pending)
     returncode = child.wait()
     return 128 - returncode if returncode < 0 else returncode
 
@@ -207,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except VaultError as exc:
         print(f"mlc-secrets: error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -43,7 +44,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _keyring():
+def _keyring() -> ModuleType | None:
     try:
         import keyring
         import keyring.errors
@@ -59,7 +60,8 @@ def _key_from_keyring() -> str | None:
     if keyring is None:
         return None
     try:
-        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+        key: str | None = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+        return key
     except keyring.errors.KeyringError:
         return None
 
@@ -78,7 +80,7 @@ def store_key_in_keyring(key: str) -> None:
         ) from None
 
 
-def load_key(key_file: str | os.PathLike | None = None) -> bytes:
+def load_key(key_file: str | os.PathLike[str] | None = None) -> bytes:
     """The key from ``MLC_SECRETS_KEY``, a key file (``--key-file``, ``MLC_SECRETS_KEY_FILE``) or keyring."""
     source, key = None, None
     if os.environ.get(KEY_ENV):
@@ -120,7 +122,7 @@ def _read_key_file(path: Path) -> str:
 class Vault:
     """The encrypted file at ``path``; ``read()`` and ``write()`` the whole name -> value mapping."""
 
-    def __init__(self, path: str | os.PathLike, key: bytes) -> None:
+    def __init__(self, path: str | os.PathLike[str], key: bytes) -> None:
         self.path = Path(path)
         self._fernet = Fernet(key)
 

@@ -23,8 +23,9 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError
@@ -63,7 +64,7 @@ def check_name(name: Any, where: str) -> str:
         shown = repr(name) if len(str(name)) <= 80 else repr(str(name)[:80]) + "..."
         msg = f"{where} {shown} is not a safe table or column name; use {NAME_RULE}."
         raise SettingError(msg)
-    return name
+    return str(name)
 
 
 def safe_name(source: str) -> str:
@@ -131,7 +132,7 @@ class CheckedTap:
         """The SDK's schema validation, and dates and date-times that must read as such (the
         SDK's validator does not check ``format``)."""
         try:
-            errors = super()._validate_config(raise_errors=True)  # type: ignore[misc]
+            errors: list[str] = list(super()._validate_config(raise_errors=True))  # type: ignore[misc]
         except ConfigValidationError as exc:
             errors = list(exc.errors)
         properties = (self.config_jsonschema or {}).get("properties") or {}  # type: ignore[attr-defined]
@@ -252,7 +253,7 @@ class CheckedTap:
     # Command line ------------------------------------------------------------------------
 
     @classmethod
-    def invoke(cls, *, state: Any = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, *, state: Any = None, **kwargs: Any) -> None:
         """The SDK's command line, with a state file that is not JSON named, and errors in one line
         (the traceback at debug level)."""
         sys.excepthook = _short_excepthook(cls.logger)  # type: ignore[attr-defined]
@@ -285,8 +286,12 @@ def _selected(entry: Any) -> bool:
     return bool(root.selected) or bool(root.selected_by_default and root.selected is None)
 
 
-def _short_excepthook(log: logging.Logger):
-    def hook(exc_type, exc_value, exc_traceback) -> None:
+def _short_excepthook(
+    log: logging.Logger,
+) -> Callable[[type[BaseException], BaseException, TracebackType | None], None]:
+    def hook(
+        exc_type: type[BaseException], exc_value: BaseException, exc_traceback: TracebackType | None
+    ) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc_value, exc_traceback)
             return

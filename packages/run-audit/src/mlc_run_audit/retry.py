@@ -2,7 +2,8 @@
 
 - ``max_retries`` counts retries after the first attempt: a request is sent at most
   ``max_retries + 1`` times.
-- The wait before retry *n* (1-based) is ``backoff_base_seconds * 2**(n-1)``, at most
+- The wait before retry *n* (1-based) is ``backoff_base_seconds * 2**(n-1)`` (setting
+  ``retry_backoff_seconds``), at most
   ``max_backoff_seconds``, times a random factor in [0.5, 1): the jitter spreads clients that
   failed together apart, and keeps at least half the wait.
 - A ``Retry-After`` header (seconds or an HTTP date) replaces that wait, without jitter, capped at
@@ -32,31 +33,25 @@ from urllib.parse import urlsplit
 
 import requests
 
+from mlc_run_audit.settings import (
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_BACKOFF_SECONDS,
+    ConnectionSettings,
+)
+
 T = TypeVar("T")
 
-DEFAULT_MAX_RETRIES = 8
-DEFAULT_MAX_BACKOFF_SECONDS = 60.0
-DEFAULT_BACKOFF_BASE_SECONDS = 1.0
-
-#: The retry settings every plugin takes, as JSON-schema properties (merged into each
-#: plugin's ``config_jsonschema``), so their names, meaning and defaults are declared once.
-RETRY_SETTINGS: dict[str, dict[str, Any]] = {
-    "max_retries": {
-        "type": ["integer"],
-        "title": "Retries",
-        "default": DEFAULT_MAX_RETRIES,
-        "minimum": 0,
-        "description": "Retries of a request on 429, 5xx and dropped connections.",
-    },
-    "max_backoff_seconds": {
-        "type": ["number"],
-        "title": "Maximum backoff (s)",
-        "default": int(DEFAULT_MAX_BACKOFF_SECONDS),
-        "minimum": 0,
-        "description": "Longest wait between retries, in seconds; a Retry-After "
-        "header is honoured up to this.",
-    },
-}
+__all__ = [
+    "DEFAULT_MAX_BACKOFF_SECONDS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RETRY_BACKOFF_SECONDS",
+    "RetriesExhausted",
+    "Retry",
+    "RetryPolicy",
+    "retry_after_seconds",
+    "shown_url",
+]
 
 logger = logging.getLogger("mlc_run_audit.retry")
 
@@ -162,7 +157,7 @@ class RetryPolicy:
 
     max_retries: int = DEFAULT_MAX_RETRIES
     max_backoff_seconds: float = DEFAULT_MAX_BACKOFF_SECONDS
-    backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS
     #: The setting that holds the host, named in the advice when nothing answers.
     host_setting: str = "base_url"
     logger: logging.Logger = field(default=logger, repr=False)
@@ -177,16 +172,17 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> RetryPolicy:
-        """The policy for a plugin's settings (``max_retries``, ``max_backoff_seconds``); a setting
-        left out or null takes the default."""
+        """The policy for a plugin's settings (``max_retries``, ``retry_backoff_seconds``,
+        ``max_backoff_seconds``; see :mod:`mlc_run_audit.settings`)."""
+        return cls.from_settings(ConnectionSettings.from_config(config), **kwargs)
 
-        def setting(name: str, default: float) -> Any:
-            value = config.get(name)
-            return default if value is None else value
-
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings, **kwargs: Any) -> RetryPolicy:
+        """The policy for connection settings already read."""
         return cls(
-            max_retries=int(setting("max_retries", DEFAULT_MAX_RETRIES)),
-            max_backoff_seconds=float(setting("max_backoff_seconds", DEFAULT_MAX_BACKOFF_SECONDS)),
+            max_retries=settings.max_retries,
+            max_backoff_seconds=settings.max_backoff_seconds,
+            backoff_base_seconds=settings.retry_backoff_seconds,
             **kwargs,
         )
 
@@ -194,7 +190,7 @@ class RetryPolicy:
         """Seconds to wait before retry ``retry`` (1-based)."""
         if retry_after is not None:
             return min(self.max_backoff_seconds, retry_after)
-        wait = min(self.max_backoff_seconds, self.backoff_base_seconds * 2 ** (retry - 1))
+        wait = min(self.max_backoff_seconds, self.backoff_base_seconds * 2.0 ** (retry - 1))
         return wait * random.uniform(0.5, 1.0)
 
     def retry_after(self, response: requests.Response) -> float | None:

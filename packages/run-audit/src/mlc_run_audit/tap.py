@@ -21,11 +21,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
 
 from mlc_run_audit import (
     AUDIT_COLUMNS,
@@ -51,7 +54,7 @@ AUDIT_SETTING = th.Property(
     ),
 )
 
-AUDIT_PROPERTIES: dict[str, dict] = {
+AUDIT_PROPERTIES: dict[str, dict[str, Any]] = {
     RUN_ID_COLUMN: {
         "type": ["string"],
         "description": "The run that extracted the record (Meltano's run id when MELTANO_RUN_ID is set).",
@@ -91,11 +94,11 @@ RUNS_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def audit_enabled(config: dict) -> bool:
+def audit_enabled(config: Mapping[str, Any]) -> bool:
     return config.get("audit_columns", True) is not False
 
 
-def with_audit_columns(schema: dict, config: dict, stream: str) -> dict:
+def with_audit_columns(schema: dict[str, Any], config: Mapping[str, Any], stream: str) -> dict[str, Any]:
     """``schema`` with the three audit properties, unless the tap's ``audit_columns`` is false."""
     if not audit_enabled(config):
         return schema
@@ -139,15 +142,16 @@ class RunAudit:
         self.error: str | None = None
         self.written = False
 
-    def stamp(self, stream: str, record: dict, source_id: Any, source_version: Any) -> None:
+    def stamp(self, stream: str, record: dict[str, Any], source_id: Any, source_version: Any) -> None:
         self.counts[stream] = self.counts.get(stream, 0) + 1
         if self.columns:
             record[RUN_ID_COLUMN] = self.run_id
             record[SOURCE_ID_COLUMN] = _text(source_id)
             record[SOURCE_VERSION_COLUMN] = _text(source_version)
 
-    def run_record(self, source: str, state: dict) -> dict:
-        bookmarks = state.get("bookmarks", {}) if isinstance(state, dict) else {}
+    def run_record(self, source: str, state: Mapping[str, object]) -> dict[str, Any]:
+        found = state.get("bookmarks") if isinstance(state, Mapping) else None
+        bookmarks: dict[str, Any] = found if isinstance(found, dict) else {}
         kept = {name: entry for name, entry in bookmarks.items() if name != RUNS_STREAM}
         streams = [
             {
@@ -175,7 +179,7 @@ class RunAudit:
 class AuditedStream:
     """Mixin for SDK streams: stamps the audit columns on each record and counts it for the run."""
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: dict[str, Any]) -> tuple[Any, Any]:
         """The record's (id, version) in the source system."""
         raise NotImplementedError
 
@@ -191,7 +195,7 @@ class AuditedStream:
 class RunsStream(Stream):
     """``_audit_runs``: one record describing the run, emitted after every other stream."""
 
-    def __init__(self, tap: AuditedTap) -> None:
+    def __init__(self, tap: Tap) -> None:
         super().__init__(tap, schema=RUNS_SCHEMA, name=RUNS_STREAM)
         self.primary_keys = ["run_id"]
 
@@ -199,10 +203,10 @@ class RunsStream(Stream):
     def emit_activate_version_messages(self) -> bool:
         return False  # a run's record never retires the records of earlier runs
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        tap: AuditedTap = self._tap  # type: ignore[assignment]
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+        tap = cast("AuditedTap", self._tap)  # a Tap that mixes in AuditedTap (see __init__)
         tap.run_audit.written = True
-        yield tap.run_audit.run_record(tap.audit_source_description(), tap.state)
+        yield tap.run_audit.run_record(tap.audit_source_description(), self._tap.state)
 
 
 class AuditedTap:
