@@ -94,6 +94,7 @@ test-fast: env
 
 bench: env
 	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/tap_acumatica_parallel.py
 	$(BIN)/python bench/tap_sage_intacct_throughput.py
 	$(BIN)/python bench/tap_looker_throughput.py
 	$(BIN)/python bench/target_databricks_load.py

@@ -7,6 +7,7 @@ More entities can be added with the ``extra_entities`` setting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlc_run_audit.checks import SettingError, check_name
 
@@ -22,7 +23,7 @@ class EntityStream:
     description: str = ""
     #: None picks the newest timestamp field the endpoint version has; "" forces full table.
     replication_key: str | None = None
-    schema: dict | None = field(default=None, compare=False)
+    schema: dict[str, Any] | None = field(default=None, compare=False)
 
 
 #: Timestamp fields an entity may offer, best first. StockItem has only ``LastModified``
@@ -90,7 +91,7 @@ BUILTIN_STREAMS: tuple[EntityStream, ...] = (
 )
 
 
-def extra_stream(spec: dict) -> EntityStream:
+def extra_stream(spec: dict[str, Any]) -> EntityStream:
     """A stream from one ``extra_entities`` entry of the config. Its name, and the property names of
     its schema, reach the loaders as table and column names: unsafe ones are refused, not renamed
     (the fields of Acumatica entities are plain identifiers)."""

@@ -22,10 +22,10 @@ from mlc_run_audit.checks import SettingError, safe_name
 #: ``x-sql-datatype`` is the SDK's SQL-type hint: loaders that honour it make an exact DECIMAL column
 #: instead of a float. 38 digits with 9 decimal places hold every Acumatica decimal (amounts have 4
 #: places, quantities and unit prices 6, exchange rates 8) and equal the columns loaders made before.
-DECIMAL_SCHEMA: dict = {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"}
+DECIMAL_SCHEMA: dict[str, Any] = {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"}
 
 #: Custom field types a user may declare, and the JSON schema of each.
-CUSTOM_TYPES: dict[str, dict] = {
+CUSTOM_TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
     # Read as exact Decimals, so declared like the catalog's decimals.
@@ -104,7 +104,7 @@ class RecordShape:
     custom: tuple[CustomField, ...] = ()
     #: Field normalised to UTC (the replication key), so bookmarks compare as text.
     utc_field: str | None = None
-    _plan: list = field(init=False, repr=False)
+    _plan: list[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fields = catalog.fields(self.version, self.entity)
@@ -120,7 +120,7 @@ class RecordShape:
 
     # Schema -----------------------------------------------------------------------
 
-    def json_schema(self) -> dict:
+    def json_schema(self) -> dict[str, Any]:
         """JSON schema of the unwrapped records."""
         props = {"id": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]}}
         props.update(self._properties(self.entity, prefix=""))
@@ -129,8 +129,8 @@ class RecordShape:
                 props[custom.column] = dict(CUSTOM_TYPES[custom.type])
         return {"type": "object", "properties": props}
 
-    def _properties(self, entity: str, prefix: str) -> dict:
-        props: dict[str, dict] = {}
+    def _properties(self, entity: str, prefix: str) -> dict[str, Any]:
+        props: dict[str, dict[str, Any]] = {}
         for name, kind in sorted(catalog.fields(self.version, entity).items()):
             if kind == "DecimalValue":
                 props[name] = dict(DECIMAL_SCHEMA)
@@ -151,9 +151,9 @@ class RecordShape:
 
     # Unwrapping -------------------------------------------------------------------
 
-    def _make_plan(self, entity: str, prefix: str) -> list:
+    def _make_plan(self, entity: str, prefix: str) -> list[Any]:
         scalars: list[str] = []
-        nested: list[tuple[str, bool, list]] = []
+        nested: list[tuple[str, bool, list[Any]]] = []
         for name, kind in sorted(catalog.fields(self.version, entity).items()):
             if catalog.is_scalar(kind):
                 scalars.append(name)
@@ -164,7 +164,7 @@ class RecordShape:
         customs = [c for c in self.custom if c.detail == detail]
         return [scalars, nested, customs]
 
-    def unwrap(self, raw: dict) -> dict:
+    def unwrap(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The record as emitted: plain values, detail lines as arrays, custom columns."""
         record = _unwrap(raw, self._plan)
         note = raw.get("note")
@@ -174,7 +174,7 @@ class RecordShape:
         return record
 
 
-def _unwrap(raw: dict, plan: list) -> dict:
+def _unwrap(raw: dict[str, Any], plan: list[Any]) -> dict[str, Any]:
     scalars, nested, customs = plan
     get = raw.get
     # A wrapped field is {"value": x}, {} or absent; all but the first mean null.
@@ -202,7 +202,11 @@ class GenericShape:
     properties are emitted: a field the server adds reaches no loader under a name nobody checked."""
 
     def __init__(
-        self, schema: dict, utc_field: str | None, expand: tuple[str, ...], custom: tuple[CustomField, ...]
+        self,
+        schema: dict[str, Any],
+        utc_field: str | None,
+        expand: tuple[str, ...],
+        custom: tuple[CustomField, ...],
     ) -> None:
         self._schema = schema
         self._keep = frozenset(schema.get("properties") or ())
@@ -210,10 +214,10 @@ class GenericShape:
         self.expand = expand
         self.custom = custom
 
-    def json_schema(self) -> dict:
+    def json_schema(self) -> dict[str, Any]:
         return self._schema
 
-    def unwrap(self, raw: dict) -> dict:
+    def unwrap(self, raw: dict[str, Any]) -> dict[str, Any]:
         keep = self._keep
         record = {k: _plain(v) for k, v in raw.items() if k in keep}
         custom = raw.get("custom") or {}
@@ -233,3 +237,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+#: What a stream reads records as: a catalog entity, or an extra entity with its own schema.
+Shape = RecordShape | GenericShape

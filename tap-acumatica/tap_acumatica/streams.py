@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -37,11 +38,17 @@ from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest
 
-from tap_acumatica.schema import RecordShape
+from tap_acumatica import deletes
+from tap_acumatica.parallel import SlicedRead
+from tap_acumatica.schema import Shape
 
 if TYPE_CHECKING:
+    from acumatica_client import AcumaticaAuth
+
     from tap_acumatica.entities import EntityStream
     from tap_acumatica.tap import TapAcumatica
 
@@ -55,7 +62,7 @@ TIMESTAMP_ORDER = "timestamp"
 KEY_ORDER = "key"
 
 
-class PageCursor(BaseAPIPaginator[tuple | None]):
+class PageCursor(BaseAPIPaginator[tuple[Any, ...] | None]):
     """Keyset paginator: the next page starts after the last row of this one.
 
     ``parse_response`` records the cursor of each page (it has the decoded rows); the
@@ -64,10 +71,10 @@ class PageCursor(BaseAPIPaginator[tuple | None]):
 
     def __init__(self) -> None:
         super().__init__(None)
-        self.next_cursor: tuple | None = None
+        self.next_cursor: tuple[Any, ...] | None = None
         self.page_full = False
 
-    def get_next(self, response: requests.Response) -> tuple | None:
+    def get_next(self, response: requests.Response) -> tuple[Any, ...] | None:
         return self.next_cursor
 
     def has_more(self, response: requests.Response) -> bool:
@@ -83,11 +90,13 @@ class AcumaticaStream(AuditedStream, RESTStream):
     is_sorted = True
     records_jsonpath = "$[*]"
 
-    def __init__(self, tap: TapAcumatica, spec: EntityStream, shape: RecordShape) -> None:
+    def __init__(self, tap: TapAcumatica, spec: EntityStream, shape: Shape) -> None:
         self.spec = spec
         self.shape = shape
         self._tap_ref = tap
-        schema = with_audit_columns(shape.json_schema(), tap.config, spec.name)
+        schema = with_audit_columns(shape.json_schema(), dict(tap.config), spec.name)
+        if spec.name in tap.deletes_streams:
+            schema = deletes.with_deleted_at(schema)
         super().__init__(tap, name=spec.name, schema=schema, path=f"/{spec.entity}")
         self.primary_keys = list(spec.key_properties)
         self.replication_key = shape.utc_field
@@ -97,7 +106,6 @@ class AcumaticaStream(AuditedStream, RESTStream):
         self._upper: str | None = None
         self._group_value: str | None = None
         self._max_value: str | None = None
-        self._unauthorized = 0
         self._progress = _Progress(self)
         # A checkpoint per page: a run cut off loses at most one page of progress.
         self.STATE_MSG_FREQUENCY = self.page_size
@@ -114,7 +122,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         return self._tap_ref.http_session
 
     @property
-    def authenticator(self):
+    def authenticator(self) -> AcumaticaAuth:
         return self._tap_ref.auth
 
     @property
@@ -129,17 +137,23 @@ class AcumaticaStream(AuditedStream, RESTStream):
     @property
     def cursor_columns(self) -> list[str]:
         keys = list(self.spec.key_properties)
-        return [self.replication_key, *keys] if self._order == TIMESTAMP_ORDER else keys
+        rk = self.replication_key
+        return [rk, *keys] if self._order == TIMESTAMP_ORDER and rk else keys
 
     def get_new_paginator(self) -> PageCursor:
         self._paginator = PageCursor()
         return self._paginator
 
-    def get_url_params(self, context: dict | None, next_page_token: tuple | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"$top": self.page_size}
+    def get_url_params(
+        self, context: Context | None, next_page_token: tuple[Any, ...] | None
+    ) -> dict[str, Any]:
         terms = self._window_terms()
         if next_page_token is not None:
             terms.append(odata.after(self.cursor_columns, next_page_token))
+        return self._page_params(terms)
+
+    def _page_params(self, terms: list[str]) -> dict[str, Any]:
+        params: dict[str, Any] = {"$top": self.page_size}
         if terms:
             params["$filter"] = " and ".join(terms)
         if self._order == TIMESTAMP_ORDER:
@@ -164,16 +178,29 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Reading -----------------------------------------------------------------------
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        reconciler = self._key_reconciler(context)
+        if reconciler is not None:
+            # Before the records: see ``deletes`` for why the order matters.
+            yield from reconciler.tombstones()
+            self.stream_state[deletes.STATE_KEY] = reconciler.new_state
+            self.logger.info(
+                "Stream %s: %d keys read in %d requests, %d deleted since the previous run.",
+                self.name,
+                (reconciler.new_state or {}).get("keys", 0),
+                reconciler.requests,
+                reconciler.deleted,
+            )
         self._begin(context)
-        yield from self.request_records(context)
+        sliced = self._sliced_read(context)
+        yield from sliced.records() if sliced is not None else self.request_records(context)
         # Every row of the last timestamp group has been emitted: it may be bookmarked.
         final = self._max_value if self._order == KEY_ORDER else self._group_value
         if final is not None and self.replication_key:
             super()._increment_stream_state({self.replication_key: final}, context=context)
         self._progress.done()
 
-    def _begin(self, context: dict | None) -> None:
+    def _begin(self, context: Context | None) -> None:
         self._group_value = self._max_value = None
         self._progress.start()
         rk = self.replication_key
@@ -184,7 +211,8 @@ class AcumaticaStream(AuditedStream, RESTStream):
         if bookmark:
             self._lower = ("gt", bookmark)
         elif self.config.get("start_date"):
-            self._lower = ("ge", self.get_starting_timestamp(context).isoformat())
+            start = self.get_starting_timestamp(context)
+            self._lower = ("ge", start.isoformat()) if start else None
         else:
             self._lower = None
         server_now = self._tap_ref.server_time
@@ -198,7 +226,95 @@ class AcumaticaStream(AuditedStream, RESTStream):
             self._order,
         )
 
-    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+    def _getter(self, context: Context | None) -> Callable[[dict[str, Any]], requests.Response]:
+        """A GET of the entity with given query parameters, under the stream's retry and sign-in
+        rules, for requests outside the SDK's paging loop (several may run at once)."""
+        send = self.request_decorator(self._request)
+        url = self.get_url(context)
+
+        def get(params: dict[str, Any]) -> requests.Response:
+            query = HTTPRequest(url=url, params=params)
+            prepared = self.build_prepared_request(
+                method="GET", url=url, params=query.encode_params(), headers=self.http_headers
+            )
+            return send(prepared, context)
+
+        return get
+
+    def _key_reconciler(self, context: Context | None) -> deletes.KeyReconciler | None:
+        if self.name not in self._tap_ref.deletes_streams:
+            return None
+        get = self._getter(context)
+
+        def fetch(params: dict[str, Any]) -> list[dict[str, Any]]:
+            response = get(params)
+            rows = _decode(response.content)
+            if not isinstance(rows, list):
+                msg = f"Expected a JSON array of {self.spec.entity} keys from {describe_error(response)}"
+                raise FatalAPIError(msg)
+            return rows
+
+        return deletes.KeyReconciler(
+            stream=self.name,
+            keys=self.spec.key_properties,
+            fetch=fetch,
+            page_size=int(self.config.get("detect_deletes_page_size") or deletes.DEFAULT_KEY_PAGE_SIZE),
+            directory=Path(self.config.get("detect_deletes_dir") or deletes.DEFAULT_DIR),
+            state=self.stream_state.get(deletes.STATE_KEY),
+        )
+
+    def _sliced_read(self, context: Context | None) -> SlicedRead | None:
+        """Several pages at once (``parallel``) when the window is read in timestamp order and
+        bounded by the instance's clock; otherwise None: one page after the other."""
+        workers = self._tap_ref.gate.concurrent
+        if workers < 2 or self._order != TIMESTAMP_ORDER or not self.replication_key or not self._upper:
+            return None
+        self._paginator = None
+        get = self._getter(context)
+
+        def fetch(terms: list[str]) -> list[dict[str, Any]]:
+            return list(self.parse_response(get(self._page_params(terms))))
+
+        rk = self.replication_key
+
+        def newest() -> datetime | None:
+            params: dict[str, Any] = {"$top": 1, "$select": rk, "$orderby": f"{rk} desc"}
+            terms = self._window_terms()
+            if terms:
+                params["$filter"] = " and ".join(terms)
+            rows = _decode(get(params).content)
+            value = (rows[0].get(rk) or {}).get("value") if isinstance(rows, list) and rows else None
+            return _aware(value) if value else None
+
+        start = None
+        if self._lower is not None:
+            start = (self._lower[0], _aware(self._lower[1]))
+        return SlicedRead(
+            columns=self.cursor_columns,
+            start=start,
+            end=_aware(self._upper),
+            page_size=self.page_size,
+            workers=workers,
+            fetch=fetch,
+            cursor_of=self._record_cursor,
+            newest=newest,
+            probe_at_once=not self.stream_state.get("replication_key_value"),
+            name=self.name,
+        )
+
+    def _record_cursor(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        """An emitted record's place in timestamp order: (replication key instant, *keys)."""
+        rk = self.replication_key
+        value = record.get(rk) if rk else None
+        if value is None:
+            msg = (
+                f"{self.spec.entity} record {record.get('id')} has no {rk}; "
+                f"it cannot be paged past. Check key_properties of stream {self.name}."
+            )
+            raise FatalAPIError(msg)
+        return (_aware(value), *(record.get(k) for k in self.spec.key_properties))
+
+    def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
         rows = _decode(response.content)
         if not isinstance(rows, list):
             msg = f"Expected a JSON array of {self.spec.entity} records from {describe_error(response)}"
@@ -213,7 +329,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         for row in rows:
             yield unwrap(row)
 
-    def _cursor_of(self, row: dict) -> tuple:
+    def _cursor_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = []
         for column in self.cursor_columns:
             wrapped = row.get(column)
@@ -228,10 +344,10 @@ class AcumaticaStream(AuditedStream, RESTStream):
             values.append(datetime.fromisoformat(value) if column == self.replication_key else value)
         return tuple(values)
 
-    def _check_order(self, rows: list[dict]) -> None:
-        if self._order != TIMESTAMP_ORDER or len(rows) < 2:
-            return
+    def _check_order(self, rows: list[dict[str, Any]]) -> None:
         rk = self.replication_key
+        if self._order != TIMESTAMP_ORDER or len(rows) < 2 or rk is None:
+            return
         previous = None
         for row in rows:
             value = (row.get(rk) or {}).get("value")
@@ -248,7 +364,9 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Bookmarks ---------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
         rk = self.replication_key
         if not rk:
             return
@@ -266,7 +384,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Audit -------------------------------------------------------------------------
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: dict[str, Any]) -> tuple[Any, Any]:
         """The entity's ``id`` (its NoteID) and its last-modified time."""
         return record.get("id"), record.get(self.replication_key) if self.replication_key else None
 
@@ -275,20 +393,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         if status == 401:
-            self._unauthorized += 1
-            if self._unauthorized > 1:
-                msg = (
-                    f"Acumatica refused the request after signing in again: {describe_error(response)}. "
-                    "Check that the user has rights to this entity."
-                )
-                raise AcumaticaAuthError(msg)
             self._tap_ref.auth.invalidate()
             raise RetriableAPIError(describe_error(response), response)
         if status in RETRIABLE_STATUSES:
             raise RetriableAPIError(describe_error(response), response)
         if status >= 400:
             raise FatalAPIError(f"Stream {self.name}: {describe_error(response)}")
-        self._unauthorized = 0
 
     def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
         """Send under the run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own:
@@ -296,8 +406,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
         once, after ``validate_response`` made the authenticator sign in again."""
         policy = self._tap_ref.retry_policy
 
-        def send_once(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
-            for _ in range(2):
+        def send_once(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            # Counted per request: with several requests in flight, one revoked token answers
+            # each of them 401 once.
+            for attempt in range(2):
                 try:
                     return func(prepared_request, context)
                 except _CUT_OFF as exc:
@@ -305,7 +419,13 @@ class AcumaticaStream(AuditedStream, RESTStream):
                 except RetriableAPIError as exc:
                     response = exc.response
                     if response is not None and response.status_code == 401:
-                        continue  # signed in again; a second 401 is an AcumaticaAuthError
+                        if attempt == 0:
+                            continue  # validate_response made the authenticator sign in again
+                        msg = (
+                            "Acumatica refused the request after signing in again: "
+                            f"{describe_error(response)}. Check that the user has rights to this entity."
+                        )
+                        raise AcumaticaAuthError(msg) from None
                     raise Retry(
                         str(exc),
                         status=response.status_code if response is not None else None,
@@ -314,7 +434,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
                     ) from None
             raise AssertionError("unreachable")
 
-        def send(prepared_request: requests.PreparedRequest, context: dict | None) -> requests.Response:
+        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             try:
                 return policy.run(
                     lambda: send_once(prepared_request, context),
@@ -326,6 +446,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
                 raise FatalAPIError(str(exc)) from None
 
         return send
+
+
+def _aware(text: str) -> datetime:
+    """An ISO instant; a naive one is UTC, as ``odata.datetimeoffset_literal`` reads it."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class _Progress:

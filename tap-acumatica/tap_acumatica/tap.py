@@ -6,7 +6,7 @@ import gc
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from acumatica_client import AcumaticaError, Instance, catalog, describe_error, make_auth
@@ -20,6 +20,8 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
+from tap_acumatica.deletes import DEFAULT_DIR as DEFAULT_DELETES_DIR
+from tap_acumatica.deletes import DEFAULT_KEY_PAGE_SIZE, streams_with_deletes
 from tap_acumatica.entities import (
     BUILTIN_STREAMS,
     REPLICATION_KEY_CANDIDATES,
@@ -27,14 +29,16 @@ from tap_acumatica.entities import (
     extra_stream,
 )
 from tap_acumatica.inquiries import INQUIRY_PROPERTIES, InquiryStream, inquiry_streams
-from tap_acumatica.schema import CustomField, GenericShape, RecordShape
+from tap_acumatica.parallel import DEFAULT_MAX_CONCURRENT_REQUESTS, GatedAdapter, LicenseGate, gate_settings
+from tap_acumatica.schema import CustomField, GenericShape, RecordShape, Shape
 from tap_acumatica.streams import KEY_ORDER, TIMESTAMP_ORDER, AcumaticaStream
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
 
 
-class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
+# AuditedTap overrides the SDK's final load_streams, to read the run's own stream last.
+class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[misc]
     """Singer tap for Acumatica ERP: vendors, AP bills, purchase orders, AP payments, GL
     accounts and subaccounts, journal transactions, sales and AR invoices, customers and
     stock items, read incrementally with keyset paging."""
@@ -49,7 +53,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
 
     # Connection settings (URL, endpoint, sign-in, timeouts and retries) are the ones every Acumatica
     # plugin takes, from acumatica_client; what follows is the tap's own.
-    config_jsonschema: ClassVar[dict] = th.PropertiesList(
+    _own_settings: ClassVar[dict[str, Any]] = th.PropertiesList(
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -108,12 +112,53 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
             "(JSON schema of the unwrapped record, property names as safe as stream names) for "
             "entities of a custom endpoint.",
         ),
+        th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1, maximum=20),
+            default=DEFAULT_MAX_CONCURRENT_REQUESTS,
+            title="Concurrent requests",
+            description="Requests in flight at once, at most; set it to the license's concurrent API "
+            "requests (form SM604000). Streams paged in timestamp order read up to this many pages at "
+            "once and still emit records in order; 1 reads one page after the other.",
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(minimum=1),
+            title="Requests per minute",
+            description="Requests started in any minute, at most (none: no limit, as on a trial "
+            "license). The license starts delaying requests at half its per-minute limit, so half "
+            "that limit keeps the run out of its queue.",
+        ),
+        th.Property(
+            "detect_deletes",
+            th.ArrayType(th.StringType),
+            title="Detect deletes",
+            description="Streams whose records deleted in Acumatica are emitted as tombstones: the record's "
+            "keys and _sdc_deleted_at. Each run reads the entity's keys (detect_deletes_page_size per "
+            "request) and compares them with the previous run's, kept in detect_deletes_dir.",
+        ),
+        th.Property(
+            "detect_deletes_dir",
+            th.StringType,
+            default=DEFAULT_DELETES_DIR,
+            title="Key sets directory",
+            description="Where each detect_deletes stream's key set is kept between runs (a sorted file "
+            "per stream, named by its SHA-256, which the state records). It must persist from one run "
+            "to the next: a run whose state names a missing file stops.",
+        ),
+        th.Property(
+            "detect_deletes_page_size",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_KEY_PAGE_SIZE,
+            title="Keys per request",
+            description="Keys per request ($top) of the detect_deletes key read.",
+        ),
         *INQUIRY_PROPERTIES,
         AUDIT_SETTING,
     ).to_dict()
-    config_jsonschema: ClassVar[dict] = {
-        **config_jsonschema,
-        "properties": {**CONNECTION_PROPERTIES, **config_jsonschema["properties"]},
+    config_jsonschema: ClassVar[dict[str, Any]] = {
+        **_own_settings,
+        "properties": {**CONNECTION_PROPERTIES, **_own_settings["properties"]},
         "required": ["base_url"],
     }
 
@@ -136,7 +181,16 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
     def http_session(self) -> requests.Session:
         session = requests.Session()
         session.headers["Accept"] = "application/json"
+        adapter = GatedAdapter(self.gate)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         return session
+
+    @cached_property
+    def gate(self) -> LicenseGate:
+        """Every request of the run passes it: the license's concurrency and per-minute limits."""
+        concurrent, per_minute = gate_settings(self.config)
+        return LicenseGate(concurrent, per_minute)
 
     @cached_property
     def connection(self) -> ConnectionSettings:
@@ -151,9 +205,11 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
     @cached_property
     def auth(self) -> AcumaticaAuth:
         # Built lazily: discovery and --about never sign in.
-        return make_auth(self.config, self.instance, self.http_session, self.retry_policy)
+        return make_auth(dict(self.config), self.instance, self.http_session, self.retry_policy)
 
     server_time: datetime | None = None
+    #: Streams named in detect_deletes (set by discover_streams).
+    deletes_streams: frozenset[str] = frozenset()
 
     def check_endpoint(self) -> None:
         """Fail fast, listing what the instance offers, if the endpoint version is absent."""
@@ -210,7 +266,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
             self.logger.warning("Instance ignores $orderby; paging %s in key order.", stream.name)
         return honoured
 
-    def _get(self, url: str, params: dict | None = None) -> requests.Response:
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
         """A GET outside the streams, under the run's retry policy; one fresh sign-in on 401."""
         policy = self.retry_policy
 
@@ -231,7 +287,8 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
             self.auth.invalidate()
         raise AssertionError("unreachable")
 
-    def sync_all(self) -> None:
+    # The SDK marks sync_all final; the run must still sign out exactly once after it.
+    def sync_all(self) -> None:  # type: ignore[misc]
         """Check the endpoint, read the selected streams, and sign out exactly once."""
         # Parsed JSON holds no reference cycles: freezing the heap spares the collector
         # from re-scanning it on every page.
@@ -276,6 +333,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
             if unknown:
                 msg = f"Setting {setting} names unknown streams {unknown}; streams are: {', '.join(names)}."
                 raise SettingError(msg)
+        self.deletes_streams = streams_with_deletes(self.config, names)
         streams: list[AcumaticaStream | InquiryStream | RunsStream] = []
         for spec in specs:
             custom = tuple(CustomField.parse(c) for c in customs.get(spec.name, ()))
@@ -289,7 +347,9 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):
         return streams
 
 
-def _shape(spec: EntityStream, version: str, expand: tuple[str, ...], custom: tuple[CustomField, ...]):
+def _shape(
+    spec: EntityStream, version: str, expand: tuple[str, ...], custom: tuple[CustomField, ...]
+) -> Shape:
     if spec.schema is not None or not catalog.has_entity(version, spec.entity):
         if spec.schema is None:
             msg = (

@@ -584,9 +584,36 @@ def merge_template(
         if c.name.lower() not in key_set
     )
     matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+    deleted_matched, insert_condition = soft_delete_clauses(columns)
     return (
-        f"MERGE INTO {table} AS t USING ({source}) AS s ON {on}{matched} "
-        f"WHEN NOT MATCHED THEN INSERT ({column_list(columns)}) VALUES ({column_list(columns, 's.')})"
+        f"MERGE INTO {table} AS t USING ({source}) AS s ON {on}{deleted_matched}{matched} "
+        f"WHEN NOT MATCHED{insert_condition} THEN INSERT ({column_list(columns)}) "
+        f"VALUES ({column_list(columns, 's.')})"
+    )
+
+
+#: Set by a tap on a tombstone: a record holding only the keys of a row deleted in the source.
+DELETED_AT_COLUMN = "_sdc_deleted_at"
+
+
+def soft_delete_clauses(columns: Sequence[Column]) -> tuple[str, str]:
+    """Soft deletes in an upsert MERGE, for tables with a ``_sdc_deleted_at`` column.
+
+    A source row with ``_sdc_deleted_at`` set is a tombstone: it marks the row with its keys (sets
+    ``_sdc_deleted_at`` and the load's audit columns) and keeps the row's other values, which the
+    tombstone does not carry; a tombstone for keys the table does not hold inserts nothing.
+    Returns the ``WHEN MATCHED`` clause that goes before the plain one and the condition of the
+    ``WHEN NOT MATCHED`` clause; both empty when the table has no such column."""
+    names = {c.name.lower(): c.name for c in columns}
+    deleted = names.get(DELETED_AT_COLUMN)
+    if deleted is None:
+        return "", ""
+    marked = [deleted, *(names[a.lower()] for a in AUDIT_COLUMN_TYPES if a.lower() in names)]
+    sets = ", ".join(f"t.{quote_identifier(c)} = s.{quote_identifier(c)}" for c in marked)
+    condition = f"s.{quote_identifier(deleted)} IS NOT NULL"
+    return (
+        f" WHEN MATCHED AND {condition} THEN UPDATE SET {sets}",
+        f" AND s.{quote_identifier(deleted)} IS NULL",
     )
 
 

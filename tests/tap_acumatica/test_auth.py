@@ -23,7 +23,8 @@ def test_token_revoked_mid_run_is_renewed_once_and_the_run_completes(tap, emulat
 
 @pytest.mark.parametrize("emulator_config", [{"token_lifetime_s": 1, "latency_ms": 150}], indirect=True)
 def test_short_lived_tokens_are_refreshed_before_expiry_with_the_newest_refresh_token(tap, emulator):
-    sync = tap.sync(["bills"], page_size=10)
+    # One page at a time, so the run outlasts two token lifetimes.
+    sync = tap.sync(["bills"], page_size=10, max_concurrent_requests=1)
     assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
     # Each refresh invalidates the previous refresh token: passing means the newest was used.
     assert emulator.stats.refreshes >= 2
@@ -134,7 +135,8 @@ def test_a_cookie_session_that_timed_out_is_signed_in_again(tap, emulator):
             time.sleep(0.8)  # the session idles past its timeout before the next request
 
     emulator.on_request(stall)
-    sync = tap.sync(["bills"], auth_method="cookie", page_size=10)
+    # One request at a time: concurrent requests would keep the session from idling.
+    sync = tap.sync(["bills"], auth_method="cookie", page_size=10, max_concurrent_requests=1)
     assert len(sync.records["bills"]) == len(emulator.store.records("Bill", "24.200.001"))
     assert emulator.stats.logins == 2
     assert emulator.stats.statuses.get(401, 0) == 1

@@ -534,9 +534,12 @@ class AcumaticaApp:
             if parts == ["stats"] and req.method == "GET":
                 snap = self.stats.snapshot()
                 snap["active_sessions"] = self.auth.api_users()
+                snap["peak_concurrent_requests"] = self.limits.peak_running
+                snap["queued_requests"] = self.limits.queued_total
                 return json_response(200, snap)
             if parts == ["stats"] and req.method == "DELETE":
                 self.stats.reset()
+                self.limits.reset_counters()
                 return Response(204)
             if parts == ["knobs"] and req.method == "GET":
                 return json_response(200, dataclasses.asdict(self.knobs))

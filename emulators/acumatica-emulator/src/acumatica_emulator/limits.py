@@ -41,6 +41,10 @@ class LicenseLimits:
         self._next_free = 0.0
         self._queued = 0
         self._running = 0
+        #: Most requests served at once, and how many requests had to queue (rate or concurrency),
+        #: since the last ``reset_counters``: what a client's own limits are checked against.
+        self.peak_running = 0
+        self.queued_total = 0
 
     def acquire(self) -> None:
         """Wait for a turn, or raise Declined. Pair with release()."""
@@ -49,6 +53,7 @@ class LicenseLimits:
             wait = self.reserve(time.monotonic())
             if wait > 0:
                 self._queued += 1
+                self.queued_total += 1
         if wait > 0:
             time.sleep(wait)
         with self._lock:
@@ -59,6 +64,7 @@ class LicenseLimits:
                 if self._queued + 1 > knobs.max_queue:
                     raise Declined
                 self._queued += 1
+                self.queued_total += 1
                 try:
                     while self._concurrency_full():
                         left = deadline - time.monotonic()
@@ -68,6 +74,12 @@ class LicenseLimits:
                 finally:
                     self._queued -= 1
             self._running += 1
+            self.peak_running = max(self.peak_running, self._running)
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.peak_running = self._running
+            self.queued_total = 0
 
     def release(self) -> None:
         with self._lock:

@@ -184,7 +184,7 @@ class AuditedStream:
         raise NotImplementedError
 
     def post_process(
-        self, row: dict[str, Any], context: dict[str, Any] | None = None
+        self, row: dict[str, Any], context: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         row = super().post_process(row, context)  # type: ignore[misc]
         if row is not None and self.selected:  # type: ignore[attr-defined]

@@ -1,0 +1,424 @@
+"""Concurrent reads within the license's limits.
+
+Acumatica licenses limit concurrent API requests and requests per minute (form SM604000). A
+real instance answers a page in hundreds of milliseconds or more, so a run that sends one
+request at a time spends most of its time waiting. Two pieces:
+
+- :class:`LicenseGate`, mounted on the run's HTTP session, keeps every request of the run
+  (sign-ins included) within ``max_concurrent_requests`` in flight and
+  ``max_requests_per_minute`` started in any minute.
+- :class:`SlicedRead` reads one stream's timestamp window with several requests at once. The
+  window is cut into time slices, each read with its own keyset cursor; a worker that finds no
+  slice to read halves the widest slice still being read. Pages are emitted slice after slice,
+  so records leave the tap in exactly the (timestamp, keys) order of a sequential read and
+  bookmarks stay as safe as before: nothing is emitted before every record ahead of it.
+
+A slice boundary is a timestamp: rows up to and including it belong to the lower slice, so a
+group of rows sharing one timestamp is never split across slices.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from acumatica_client import odata
+from requests.adapters import HTTPAdapter
+
+#: Each worker may read this many pages ahead of the one being emitted: enough to keep every
+#: request slot busy, few enough that memory stays a few pages per worker.
+PAGES_AHEAD_PER_WORKER = 4
+#: Pages per slice when a window is cut up. Every slice ends with a page that is not full, so
+#: a slice of n pages costs about n + 1/2 requests; and the workers read the first slices ahead
+#: of the one being emitted, so slices must be small next to the pages they may read ahead.
+PAGES_PER_SLICE = 3
+#: Slices a window is cut into at most: the density of one page is only an estimate.
+MAX_SLICES = 400
+#: Extra halvings per stream at most, per worker (for windows whose rows are unevenly spread):
+#: each can cost one request that finds nothing.
+SPLITS_PER_WORKER = 8
+_MS = timedelta(milliseconds=1)
+
+
+class LicenseGate:
+    """At most ``concurrent`` requests in flight and ``per_minute`` started in any
+    ``window_s`` seconds, for every request sent through it (see :class:`GatedAdapter`).
+
+    Requests beyond either limit wait here, in the tap, instead of in the instance's license
+    queue, which declines requests when more than 20 are queued."""
+
+    def __init__(
+        self,
+        concurrent: int,
+        per_minute: int | None = None,
+        *,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.concurrent = concurrent
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(concurrent)
+        self._lock = threading.Lock()
+        self._starts: collections.deque[float] = collections.deque()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    def acquire(self) -> None:
+        self._slots.acquire()
+        try:
+            self._wait_for_rate()
+        except BaseException:
+            self._slots.release()
+            raise
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def release(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+        self._slots.release()
+
+    def _wait_for_rate(self) -> None:
+        limit = self.per_minute
+        if not limit:
+            return
+        while True:
+            with self._lock:
+                now = self._clock()
+                starts = self._starts
+                while starts and starts[0] <= now - self.window_s:
+                    starts.popleft()
+                if len(starts) < limit:
+                    starts.append(now)
+                    return
+                wait = starts[0] + self.window_s - now
+            self._sleep(wait)
+
+
+class GatedAdapter(HTTPAdapter):
+    """The session's transport, sending each request only when the gate lets it."""
+
+    def __init__(self, gate: LicenseGate) -> None:
+        # One pooled connection per request slot, so none is opened and dropped per request.
+        super().__init__(pool_connections=1, pool_maxsize=max(gate.concurrent, 10))
+        self.gate = gate
+
+    def send(  # type: ignore[override]  # requests' own signature is untyped keyword soup
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        self.gate.acquire()
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            self.gate.release()
+
+
+# Sliced reads of one stream ------------------------------------------------------------------
+
+Cursor = tuple[Any, ...]
+Record = dict[str, Any]
+
+
+@dataclass
+class Slice:
+    """Rows with replication key in (``start``, ``end``] (or after ``cursor`` once a page was read)."""
+
+    #: ("gt" or "ge", instant) lower bound before the first page; None: from the beginning.
+    start: tuple[str, datetime] | None
+    end: datetime
+    cursor: Cursor | None = None
+    pages: collections.deque[list[Record]] = field(default_factory=collections.deque)
+    active: bool = False
+    done: bool = False
+    #: Rows per second of the last full page, to estimate what is left.
+    density: float | None = None
+
+    def low(self) -> datetime | None:
+        if self.cursor is not None:
+            low: datetime = self.cursor[0]
+            return low
+        return self.start[1] if self.start else None
+
+
+@dataclass(frozen=True)
+class SliceQuery:
+    """What one page request asks for: filter terms and the slice end it was sent with."""
+
+    terms: list[str]
+    end: datetime
+
+
+class SlicedRead:
+    """One stream's window read with up to ``workers`` requests at once, emitted in order.
+
+    ``fetch(terms)`` sends one page request with those ``$filter`` terms (plus the stream's
+    ``$orderby`` on replication key and keys, ``$top`` = ``page_size``) and returns the unwrapped
+    records. ``cursor_of(record)`` is the record's (replication key instant, *keys)."""
+
+    def __init__(
+        self,
+        *,
+        columns: Sequence[str],
+        start: tuple[str, datetime] | None,
+        end: datetime,
+        page_size: int,
+        workers: int,
+        fetch: Callable[[list[str]], list[Record]],
+        cursor_of: Callable[[Record], Cursor],
+        newest: Callable[[], datetime | None] | None = None,
+        probe_at_once: bool = False,
+        name: str = "",
+    ) -> None:
+        self.columns = list(columns)
+        self.page_size = page_size
+        self.workers = workers
+        self.fetch = fetch
+        self.cursor_of = cursor_of
+        self.name = name
+        self.newest = newest
+        #: The newest replication key in the window, asked for once the first page is full: the
+        #: window usually ends at the instance's clock, long after its newest record, and cutting
+        #: slices where there are no rows would cost requests that find nothing.
+        self.data_end: datetime | None = None
+        self._probe = "wanted" if newest is not None else "none"
+        #: Ask for the newest key alongside the first page instead of after it: for reads from
+        #: the beginning, which are rarely a single page.
+        self._probe_at_once = probe_at_once
+        self._cut_done = False
+        self.slices: list[Slice] = [Slice(start, end)]
+        self.requests = 0
+        self.splits = 0
+        self._front = 0
+        self._buffered = 0
+        self._error: BaseException | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    # The consumer ---------------------------------------------------------------------------
+
+    def records(self) -> Iterator[Record]:
+        """Every record of the window, in (replication key, keys) order."""
+        threads = [
+            threading.Thread(target=self._work, name=f"{self.name}-reader-{n}", daemon=True)
+            for n in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while True:
+                page = self._next_page()
+                if page is None:
+                    return
+                yield from page
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            for thread in threads:
+                thread.join()
+
+    def _next_page(self) -> list[Record] | None:
+        with self._cond:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                if self._front >= len(self.slices):
+                    return None
+                front = self.slices[self._front]
+                if front.pages:
+                    self._buffered -= 1
+                    self._cond.notify_all()
+                    return front.pages.popleft()
+                if front.done and not front.active:
+                    self._front += 1
+                    self._cond.notify_all()
+                    continue
+                self._cond.wait()
+
+    # The workers ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._closed or self._error is not None:
+                        return
+                    if all(s.done and not s.active for s in self.slices[self._front :]):
+                        return
+                    chosen = self._pick()
+                    if chosen is not None:
+                        break
+                    self._cond.wait()
+                self.requests += 1
+                if chosen is _PROBE:
+                    self._probe = "running"
+                else:
+                    chosen.active = True
+                    query = self._query(chosen)
+            if chosen is _PROBE:
+                self._run_probe()
+                continue
+            try:
+                rows = self.fetch(query.terms)
+            except BaseException as exc:  # handed to the consumer, which raises it
+                with self._cond:
+                    chosen.active = False
+                    if self._error is None:
+                        self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                chosen.active = False
+                self._file(chosen, rows, query)
+                self._cond.notify_all()
+
+    def _run_probe(self) -> None:
+        assert self.newest is not None
+        try:
+            newest = self.newest()
+        except BaseException as exc:  # handed to the consumer, which raises it
+            with self._cond:
+                if self._error is None:
+                    self._error = exc
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self.data_end = newest
+            self._probe = "done"
+            self._cut()
+            self._cond.notify_all()
+
+    def _cut(self) -> None:
+        """Cut the rest of the first slice into slices of about ``PAGES_PER_SLICE`` pages, by the
+        density of its first page; call under the lock."""
+        first = self.slices[0]
+        low = first.low()
+        if self._cut_done or first.done or first.density is None or low is None or self.data_end is None:
+            return
+        self._cut_done = True
+        data_end = min(self.data_end, first.end)
+        if data_end <= low:
+            return
+        width = max(
+            timedelta(seconds=PAGES_PER_SLICE * self.page_size / first.density), (data_end - low) / MAX_SLICES
+        )
+        bounds = []
+        bound = _whole_ms(low + width)
+        while bound < data_end and width > _MS:
+            bounds.append(bound)
+            bound = _whole_ms(bound + width)
+        pieces = [Slice(("gt", b), first.end, density=first.density) for b in bounds]
+        for lower, upper in zip([first, *pieces], pieces, strict=False):
+            lower.end = upper.start[1] if upper.start else lower.end
+        self.slices[1:1] = pieces
+
+    def _pick(self) -> Slice | None:
+        """The next slice to ask for a page of (or the probe); call under the lock."""
+        room = self._buffered < self.workers * PAGES_AHEAD_PER_WORKER
+        for offset, candidate in enumerate(self.slices[self._front :]):
+            if candidate.done or candidate.active:
+                continue
+            if offset == 0 or room:  # the slice being emitted always proceeds
+                return candidate
+            return None
+        if self._probe == "wanted" and (self._probe_at_once or self.slices[0].density is not None):
+            return _PROBE
+        if self._probe == "running" or not room or self.splits >= self.workers * SPLITS_PER_WORKER:
+            return None
+        return self._split()
+
+    def _split(self) -> Slice | None:
+        """Halve the slice with the most rows left, if any is worth it; the upper half is new."""
+        best: tuple[float, int] | None = None
+        for index in range(self._front, len(self.slices)):
+            piece = self.slices[index]
+            low = piece.low()
+            if piece.done or piece.density is None or low is None:
+                continue
+            left = (self._data_end(piece) - low).total_seconds() * piece.density
+            if left >= 2 * PAGES_PER_SLICE * self.page_size and (best is None or left > best[0]):
+                best = (left, index)
+        if best is None:
+            return None
+        index = best[1]
+        piece = self.slices[index]
+        low = piece.low()
+        assert low is not None  # checked above
+        middle = _whole_ms(low + (self._data_end(piece) - low) / 2)
+        if not low < middle < piece.end:
+            return None
+        upper = Slice(("gt", middle), piece.end, density=piece.density)
+        piece.end = middle
+        self.slices.insert(index + 1, upper)
+        self.splits += 1
+        return upper
+
+    def _data_end(self, piece: Slice) -> datetime:
+        """Where the slice's rows end, as far as is known."""
+        if self.data_end is not None and self.data_end < piece.end:
+            return self.data_end
+        return piece.end
+
+    def _query(self, piece: Slice) -> SliceQuery:
+        rk = self.columns[0]
+        terms = []
+        if piece.cursor is not None:
+            terms.append(odata.after(self.columns, piece.cursor))
+        elif piece.start is not None:
+            op, instant = piece.start
+            terms.append(f"{rk} {op} {odata.datetimeoffset_literal(instant)}")
+        terms.append(f"{rk} le {odata.datetimeoffset_literal(piece.end)}")
+        return SliceQuery(terms, piece.end)
+
+    def _file(self, piece: Slice, rows: list[Record], query: SliceQuery) -> None:
+        """Keep a page's rows that are still the slice's (it may have been halved meanwhile)."""
+        full = len(rows) >= self.page_size
+        if piece.end < query.end:
+            kept = [r for r in rows if self.cursor_of(r)[0] <= piece.end]
+            if len(kept) < len(rows):
+                full = False  # the rest belongs to the upper half
+            rows = kept
+        if rows:
+            first, last = self.cursor_of(rows[0]), self.cursor_of(rows[-1])
+            piece.cursor = last
+            seconds = (last[0] - first[0]).total_seconds()
+            if full:
+                piece.density = len(rows) / max(seconds, 0.001)
+            piece.pages.append(rows)
+            self._buffered += 1
+        if not full:
+            piece.done = True
+        if piece is self.slices[0] and self._probe == "done":
+            self._cut()
+
+
+#: The work item "ask for the window's newest replication key".
+_PROBE = Slice(None, datetime.max)
+
+
+def _whole_ms(instant: datetime) -> datetime:
+    """Acumatica keeps milliseconds: a boundary finer than that could fall between equal rows."""
+    return instant - timedelta(microseconds=instant.microsecond % 1000)
+
+
+def gate_settings(config: Mapping[str, Any]) -> tuple[int, int | None]:
+    """``max_concurrent_requests`` and ``max_requests_per_minute`` of a tap config."""
+    concurrent = int(config.get("max_concurrent_requests") or DEFAULT_MAX_CONCURRENT_REQUESTS)
+    per_minute = config.get("max_requests_per_minute")
+    return concurrent, int(per_minute) if per_minute else None
+
+
+#: Within a trial license (2 API users, no request limits) and well under the 20 requests the
+#: license queue holds before it declines one.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 4
