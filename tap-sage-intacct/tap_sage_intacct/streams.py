@@ -103,8 +103,7 @@ def _text(error: IntacctError) -> str:
     return " ".join(f"{e.description} {e.description2}" for e in error.errors) or str(error)
 
 
-# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
-class IntacctStream(AuditedStream, Stream):  # type: ignore[misc]
+class IntacctStream(AuditedStream, Stream):
     """One Intacct object, read incrementally on WHENMODIFIED when it has it."""
 
     # Records are built field by field from the same definitions the schema comes from,
@@ -548,8 +547,7 @@ def _numeric_text(text: str) -> tuple[int, Decimal | int, str]:
         return (1, 0, text)
 
 
-# run-audit's post_process is annotated with dict where the SDK has Record (a Mapping).
-class BalanceStream(AuditedStream, Stream):  # type: ignore[misc]
+class BalanceStream(AuditedStream, Stream):
     """Trial or account balances: one legacy report call per month, read in full every run (a
     month's balances change with late postings), keyed by month, account, dimensions and book."""
 
