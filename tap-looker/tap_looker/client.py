@@ -13,10 +13,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import ijson  # type: ignore[import-untyped]  # ships no type information
 import requests
 from mlc_run_audit.retry import (
     DEFAULT_MAX_BACKOFF_SECONDS,
@@ -27,6 +28,9 @@ from mlc_run_audit.retry import (
 )
 
 API_PATH = "/api/4.0"
+#: Bytes read from a streamed answer at a time: rows are parsed and emitted chunk by chunk, so the
+#: tap holds one chunk and the rows it yields, never the whole answer.
+CHUNK_BYTES = 64 * 1024
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 #: Row counts Looker is known to cap answers at without saying so (its default API limit and the
 #: UI / inline limit). An answer of exactly this size is treated as possibly cut.
@@ -79,6 +83,69 @@ def decode_rows(content: bytes, what: str) -> list[dict]:
         if isinstance(row, dict) and "looker_error" in row:
             raise LookerError(f"{what} failed: {row['looker_error']}")
     return rows
+
+
+def stream_rows(chunks: Iterable[bytes], what: str) -> Iterator[dict[str, Any]]:
+    """Looker ``json`` rows parsed as the answer arrives, with exact decimals (``ijson`` makes every
+    non-integer number a ``Decimal``).
+
+    Only the first bytes decide the shape: ``[`` is an array of rows, streamed; anything else is read
+    whole (an error object is small) and named in a ``LookerError``. An answer that stops before its
+    closing ``]`` (a dropped download, a worker dying mid-answer) raises a ``LookerError`` naming
+    ``what`` after the rows that did arrive.
+    """
+    pieces = iter(chunks)
+    head = b""
+    try:
+        for chunk in pieces:
+            head += chunk
+            if head.strip():
+                break
+        if not head.lstrip().startswith(b"["):
+            head += b"".join(pieces)
+            yield from decode_rows(head, what)
+            return
+        rows = ijson.sendable_list()
+        parser = ijson.items_coro(rows, "item")
+        first = True
+        for chunk in _chain(head, pieces):
+            parser.send(chunk)
+            if first and rows:
+                first = False
+                if isinstance(rows[0], dict) and "looker_error" in rows[0]:
+                    raise LookerError(f"{what} failed: {rows[0]['looker_error']}")
+            yield from rows
+            del rows[:]
+        parser.close()
+        yield from rows
+    except ijson.JSONError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LookerError(
+            f"{what}: the answer is not complete JSON ({reason}); the rows before the break were "
+            "emitted, the stream fails. Run the tap again."
+        ) from None
+    except BROKEN_OFF as exc:
+        raise broken_off(what, exc) from None
+
+
+#: What ``requests`` raises when an answer stops arriving mid-body.
+BROKEN_OFF = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.ConnectionError,
+)
+
+
+def broken_off(what: str, exc: Exception) -> LookerError:
+    return LookerError(
+        f"{what}: the download of the answer broke off ({type(exc).__name__}); the rows before the "
+        "break were emitted, the stream fails. Run the tap again."
+    )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
 
 
 class LookerClient:
@@ -202,16 +269,27 @@ class LookerClient:
 
     def query_task_results(
         self, task_id: str, *, timeout: float, poll_interval: float, what: str
-    ) -> list[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Poll ``GET /query_tasks/{id}/results`` (202 or 204 while running) until the rows come,
-        for at most ``timeout`` seconds."""
+        for at most ``timeout`` seconds; the rows are then parsed as they download (``stream_rows``)."""
         deadline = time.monotonic() + timeout
         interval, polls = poll_interval, 0
         while True:
-            response = self.request("GET", f"/query_tasks/{task_id}/results", ok=(200, 202, 204, 404))
+            response = self.request(
+                "GET", f"/query_tasks/{task_id}/results", ok=(200, 202, 204, 404), stream=True
+            )
             polls += 1
-            if response.status_code == 200 and response.content.strip():
-                return decode_rows(response.content, f"query task {task_id} ({what})")
+            if response.status_code == 200:
+                name = f"query task {task_id} ({what})"
+                chunks = response.iter_content(CHUNK_BYTES)
+                try:
+                    first = next((chunk for chunk in chunks if chunk.strip()), None)
+                except BROKEN_OFF as exc:
+                    response.close()
+                    raise broken_off(name, exc) from None
+                if first is not None:
+                    return self._rows(response, _chain(first, chunks), name)
+                response.close()  # an empty 200: still running, as 202/204
             if response.status_code == 404:
                 raise LookerError(
                     f"{describe(response)}: query task {task_id} ({what}) is unknown or its results expired"
@@ -225,3 +303,8 @@ class LookerClient:
                 self.logger.info("Query task %s (%s) still running after %d polls.", task_id, what, polls)
             self.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(interval * 1.5, 10.0)
+
+    @staticmethod
+    def _rows(response: requests.Response, chunks: Iterator[bytes], what: str) -> Iterator[dict[str, Any]]:
+        with response:  # back to the pool (or closed) however the reading ends
+            yield from stream_rows(chunks, what)
