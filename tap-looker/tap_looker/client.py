@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import ijson  # type: ignore[import-untyped]  # ships no type information
 import requests
@@ -52,7 +53,7 @@ class TruncatedResultError(LookerError):
 def describe(response: requests.Response) -> str:
     """``METHOD /path -> status: message`` from Looker's ``{message, documentation_url}`` body."""
     request = response.request
-    path = requests.utils.urlparse(request.url).path if request is not None else "?"
+    path = urlsplit(request.url).path if request is not None and request.url else "?"
     method = request.method if request is not None else "?"
     try:
         body = response.json()
@@ -69,7 +70,7 @@ def describe(response: requests.Response) -> str:
     return text
 
 
-def decode_rows(content: bytes, what: str) -> list[dict]:
+def decode_rows(content: bytes, what: str) -> list[dict[str, Any]]:
     """Looker ``json`` rows with exact decimals (never through binary floats)."""
     try:
         rows = json.loads(content, parse_float=Decimal)
@@ -216,7 +217,7 @@ class LookerClient:
         return {"Authorization": f"token {self._token}"}
 
     # ---- requests ------------------------------------------------------------------------
-    def _send(self, method: str, path: str, **kw) -> requests.Response:
+    def _send(self, method: str, path: str, **kw: Any) -> requests.Response:
         """One request under the retry policy: 429, 5xx and dropped connections are retried (not
         401, which ``request`` answers with a new login)."""
         url = self.api_url + path
@@ -237,7 +238,9 @@ class LookerClient:
         except RetriesExhausted as exc:
             raise LookerError(str(exc)) from None
 
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw: Any
+    ) -> requests.Response:
         """An authenticated request; logs in first when needed and once more on 401."""
         if self._token is None or time.monotonic() >= self._token_expires:
             self.login()
@@ -253,10 +256,13 @@ class LookerClient:
         return response
 
     # ---- API 4.0 operations --------------------------------------------------------------
-    def lookml_model_explore(self, model: str, explore: str) -> dict:
-        return self.request("GET", f"/lookml_models/{model}/explores/{explore}").json()
+    def lookml_model_explore(self, model: str, explore: str) -> dict[str, Any]:
+        explore_body: dict[str, Any] = self.request(
+            "GET", f"/lookml_models/{model}/explores/{explore}"
+        ).json()
+        return explore_body
 
-    def run_inline_query(self, query: dict[str, Any]) -> list[dict]:
+    def run_inline_query(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         response = self.request("POST", "/queries/run/json", json=query)
         return decode_rows(response.content, f"run_inline_query {query['model']}::{query['view']}")
 

@@ -19,7 +19,7 @@ the bookmark is the largest value emitted and is written only when the stream ha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ class QuerySpec:
     query_timezone: str | None = None
 
     @classmethod
-    def from_config(cls, entry: dict, index: int) -> QuerySpec:
+    def from_config(cls, entry: dict[str, Any], index: int) -> QuerySpec:
         where = f"queries[{index}]" + (f" ({entry.get('name')})" if isinstance(entry, dict) else "")
         if not isinstance(entry, dict):
             raise SettingError(f"{where} must be an object with name, model, explore and fields")
@@ -90,7 +90,7 @@ def looker_date(value: str) -> str:
     return str(value)[:10].replace("-", "/")
 
 
-class QueryStream(AuditedStream, Stream):
+class QueryStream(AuditedStream, Stream):  # type: ignore[misc]  # run-audit mixin over the SDK stream
     """The rows of one Looker query, typed from the explore's field metadata."""
 
     # Values are converted column by column from the explore's metadata, so they already match
@@ -128,7 +128,7 @@ class QueryStream(AuditedStream, Stream):
                 )
             self.replication_key = column.name
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: dict[str, Any]) -> tuple[Any, Any]:
         """The row's key values joined by ``|`` (none without key_properties) and its replication value."""
         key = "|".join(str(record.get(k)) for k in self.primary_keys) if self.primary_keys else None
         return key, record.get(self.replication_key) if self.replication_key else None
@@ -142,8 +142,8 @@ class QueryStream(AuditedStream, Stream):
         return default if value is None else value
 
     def looker_query(
-        self, limit: str, sorts: tuple[str, ...] | None = None, filters: dict | None = None
-    ) -> dict:
+        self, limit: str, sorts: tuple[str, ...] | None = None, filters: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {
             "model": self.spec.model,
             "view": self.spec.explore,
@@ -156,7 +156,7 @@ class QueryStream(AuditedStream, Stream):
             query["query_timezone"] = self.spec.query_timezone
         return query
 
-    def _filters(self, context: dict | None) -> dict[str, str]:
+    def _filters(self, context: Mapping[str, Any] | None) -> dict[str, str]:
         filters = dict(self.spec.filters)
         if self.spec.replication_field:
             start = self.get_starting_replication_key_value(context)
@@ -172,7 +172,7 @@ class QueryStream(AuditedStream, Stream):
                 self.logger.info("Query %s: %s %s.", self.name, self.spec.replication_field, bound)
         return filters
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         filters = self._filters(context)
         converters = [(c.field, c.name, c.convert) for c in self.columns]
         emitted = 0
@@ -182,7 +182,7 @@ class QueryStream(AuditedStream, Stream):
         self.logger.info("Query %s: %d rows emitted.", self.name, emitted)
 
     # ---- running the query without losing rows -------------------------------------------
-    def fetch(self, filters: dict[str, str]) -> Iterator[dict]:
+    def fetch(self, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
         """The query's rows, streamed from a query task's answer as it downloads."""
         inline_limit = int(self._setting("inline_row_limit", 5000))
         what = f"{self.name} ({self.spec.model}::{self.spec.explore})"
@@ -215,7 +215,9 @@ class QueryStream(AuditedStream, Stream):
             del head
         yield from rows
 
-    def _task(self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str) -> Iterator[dict]:
+    def _task(
+        self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str
+    ) -> Iterator[dict[str, Any]]:
         max_rows = int(self._setting("max_rows", 0) or 0)
         limit = str(max_rows + 1) if max_rows > 0 else "-1"
         query_id = self.client.create_query(self.looker_query(limit, sorts=sorts, filters=filters))
@@ -230,7 +232,7 @@ class QueryStream(AuditedStream, Stream):
         return rows if max_rows <= 0 else self._at_most(rows, max_rows, what)
 
     @staticmethod
-    def _at_most(rows: Iterator[dict], max_rows: int, what: str) -> Iterator[dict]:
+    def _at_most(rows: Iterator[dict[str, Any]], max_rows: int, what: str) -> Iterator[dict[str, Any]]:
         """The rows, failing at row ``max_rows + 1`` (the task asks for one more than allowed)."""
         for count, row in enumerate(rows, 1):
             if count > max_rows:
@@ -252,5 +254,5 @@ class QueryStream(AuditedStream, Stream):
         return up == down
 
 
-def _row_key(row: dict) -> tuple:
+def _row_key(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in row.items()))
