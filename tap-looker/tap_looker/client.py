@@ -86,6 +86,26 @@ def decode_rows(content: bytes, what: str) -> list[dict[str, Any]]:
     return rows
 
 
+#: What ``requests`` raises when an answer stops arriving mid-body.
+BROKEN_OFF = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.ConnectionError,
+)
+
+
+def broken_off(what: str, exc: Exception) -> LookerError:
+    return LookerError(
+        f"{what}: the download of the answer broke off ({type(exc).__name__}); the rows before the "
+        "break were emitted, the stream fails. Run the tap again."
+    )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
 def stream_rows(chunks: Iterable[bytes], what: str) -> Iterator[dict[str, Any]]:
     """Looker ``json`` rows parsed as the answer arrives, with exact decimals (``ijson`` makes every
     non-integer number a ``Decimal``).
@@ -127,26 +147,6 @@ def stream_rows(chunks: Iterable[bytes], what: str) -> Iterator[dict[str, Any]]:
         ) from None
     except BROKEN_OFF as exc:
         raise broken_off(what, exc) from None
-
-
-#: What ``requests`` raises when an answer stops arriving mid-body.
-BROKEN_OFF = (
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    requests.exceptions.ConnectionError,
-)
-
-
-def broken_off(what: str, exc: Exception) -> LookerError:
-    return LookerError(
-        f"{what}: the download of the answer broke off ({type(exc).__name__}); the rows before the "
-        "break were emitted, the stream fails. Run the tap again."
-    )
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
 
 
 class LookerClient:
