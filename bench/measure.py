@@ -167,14 +167,12 @@ def run_measured_tree(
     this process for grandchildren)."""
     start = time.perf_counter()
     peaks: dict[str, int] = {}
-    names: dict[int, str | None] = {}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=cwd)
         while proc.poll() is None:
             for pid in [proc.pid, *_descendants(proc.pid)]:
-                if pid not in names:
-                    names[pid] = _plugin_name(pid)
-                name = names[pid]
+                # Read each time: a child forked but not yet exec'd still shows its parent's name.
+                name = _plugin_name(pid)
                 if name is not None:
                     peaks[name] = max(peaks.get(name, 0), vm_hwm(pid))
             time.sleep(0.02)
