@@ -92,13 +92,18 @@ test: plugins snowflake-emulator bigquery-emulator interop-plugins
 test-fast: env
 	$(BIN)/python -m pytest -n auto --dist loadfile -m "not e2e"
 
-bench: env
-	$(BIN)/python bench/tap_throughput.py
+# Each benchmark prints ratios measured in its own run. MILLION=1 adds the 1,000,000-row runs (peak
+# memory at 1M against 100k; several minutes each).
+BENCH_MILLION := $(if $(MILLION),--million)
+
+bench: plugins
+	$(BIN)/python bench/tap_throughput.py $(BENCH_MILLION)
 	$(BIN)/python bench/tap_acumatica_parallel.py
-	$(BIN)/python bench/tap_sage_intacct_throughput.py
-	$(BIN)/python bench/tap_looker_throughput.py
-	$(BIN)/python bench/target_databricks_load.py
+	$(BIN)/python bench/tap_sage_intacct_throughput.py $(BENCH_MILLION)
+	$(BIN)/python bench/tap_looker_throughput.py $(BENCH_MILLION)
+	$(BIN)/python bench/target_databricks_load.py $(BENCH_MILLION)
 	$(BIN)/python bench/target_acumatica_post.py
+	$(BIN)/python bench/end_to_end.py $(BENCH_MILLION)
 
 # What the code checks cover; .pre-commit-config.yaml runs the same three checks on commit.
 CHECKED := packages emulators tap-acumatica tap-sage-intacct tap-looker target-databricks target-acumatica tests scripts bench

@@ -7,7 +7,7 @@ query tasks (from the emulator's own counters), and the tap's peak memory (VmHWM
 the inline run reaches its limit and the tap runs the query again as a query task. Prints figures;
 asserts nothing.
 
-    python bench/tap_looker_throughput.py [--rows 10000 100000]
+    python bench/tap_looker_throughput.py [--rows 10000 100000] [--million]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from looker_emulator import SANDBOX, EmulatorConfig, LookerEmulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, print_report, records_counted, run_measured, sandbox_config
+from measure import BIN, print_report, ratio, records_counted, run_measured, sandbox_config
 
 
 def main() -> None:
@@ -29,11 +29,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 rows (several minutes)")
     args = parser.parse_args()
     queries = sandbox_config("tap-looker")["queries"]
-    for size in args.rows:
+    sizes = [*args.rows, *([1_000_000] if args.million else [])]
+    peaks: dict[int, float] = {}
+    for size in sizes:
         with LookerEmulator(EmulatorConfig(port=0, sizes={"overhead_allocation": size})) as emu:
-            print_report(run_tap(emu, queries, f"allocation_{size // 1000}k"))
+            report = run_tap(emu, queries, f"allocation_{size // 1000}k")
+        peaks[size] = report[f"allocation_{size // 1000}k_peak_memory_mib"]
+        print_report(report)
+    if len(peaks) > 1:  # flat memory: the largest answer's peak against the smallest's
+        low, high = min(peaks), max(peaks)
+        print_report({f"peak_memory_ratio_{high // 1000}k_to_{low // 1000}k": ratio(peaks[high], peaks[low])})
 
 
 def run_tap(emu: LookerEmulator, queries: list[dict], label: str) -> dict:

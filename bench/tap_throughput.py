@@ -63,6 +63,7 @@ def main() -> None:
         report["tap_1m_records_per_s"] = round(big["records"] / big["seconds"])
         report["tap_1m_peak_memory_mib"] = round(big["peak_kib"] / 1024, 1)
         report["tap_1m_requests_per_10k_records"] = round(big["requests"] * 10_000 / big["records"], 2)
+        report["tap_peak_memory_ratio_1m_to_100k"] = round(big["peak_kib"] / tap["peak_kib"], 2)
     print_report(report)
 
 

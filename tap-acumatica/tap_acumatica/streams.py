@@ -54,6 +54,16 @@ if TYPE_CHECKING:
 
 #: Exact decimals: amounts must not pass through binary floating point.
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
+#: A page split into its records, undecoded: each is decoded and unwrapped only when its turn comes,
+#: so the page's wrapped values (``{"value": x}`` dicts, about 8x the page's bytes) never all live at once.
+_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+class _Wrapped(msgspec.Struct):
+    """A ``{"value": x}`` field, for reading one field of every record of a page cheaply."""
+
+    value: Any = None
+
 
 #: An answer that broke off mid-body: as transient as no answer at all.
 _CUT_OFF = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
@@ -106,6 +116,7 @@ class AcumaticaStream(AuditedStream, RESTStream):
         self._upper: str | None = None
         self._group_value: str | None = None
         self._max_value: str | None = None
+        self._order_probe: tuple[str | None, msgspec.json.Decoder[list[Any]]] | None = None
         self._progress = _Progress(self)
         # A checkpoint per page: a run cut off loses at most one page of progress.
         self.STATE_MSG_FREQUENCY = self.page_size
@@ -315,19 +326,20 @@ class AcumaticaStream(AuditedStream, RESTStream):
         return (_aware(value), *(record.get(k) for k in self.spec.key_properties))
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        rows = _decode(response.content)
-        if not isinstance(rows, list):
+        try:
+            rows = _split(response.content)
+        except msgspec.ValidationError:
             msg = f"Expected a JSON array of {self.spec.entity} records from {describe_error(response)}"
-            raise FatalAPIError(msg)
+            raise FatalAPIError(msg) from None
         paginator = self._paginator
         if paginator is not None:
             paginator.page_full = len(rows) >= self.page_size
-            paginator.next_cursor = self._cursor_of(rows[-1]) if rows else None
-        self._check_order(rows)
+            paginator.next_cursor = self._cursor_of(_decode(rows[-1])) if rows else None
+        self._check_order(response.content, len(rows))
         self._progress.page(len(rows))
         unwrap = self.shape.unwrap
         for row in rows:
-            yield unwrap(row)
+            yield unwrap(_decode(row))
 
     def _cursor_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = []
@@ -344,13 +356,12 @@ class AcumaticaStream(AuditedStream, RESTStream):
             values.append(datetime.fromisoformat(value) if column == self.replication_key else value)
         return tuple(values)
 
-    def _check_order(self, rows: list[dict[str, Any]]) -> None:
+    def _check_order(self, page: bytes, count: int) -> None:
         rk = self.replication_key
-        if self._order != TIMESTAMP_ORDER or len(rows) < 2 or rk is None:
+        if self._order != TIMESTAMP_ORDER or count < 2 or rk is None:
             return
         previous = None
-        for row in rows:
-            value = (row.get(rk) or {}).get("value")
+        for value in self._replication_values(page):
             if value is None:
                 continue  # _cursor_of names the record if it ends a page
             current = datetime.fromisoformat(value)
@@ -361,6 +372,21 @@ class AcumaticaStream(AuditedStream, RESTStream):
                 )
                 raise FatalAPIError(msg)
             previous = current
+
+    def _replication_values(self, page: bytes) -> list[Any]:
+        """The replication key's value of every record of ``page``, without decoding the rest."""
+        rk = self.replication_key
+        if self._order_probe is None or self._order_probe[0] != rk:
+            probe = msgspec.defstruct(
+                "OrderProbe", [("wrapped", _Wrapped | None, msgspec.field(name=rk, default=None))]
+            )
+            # A struct made at run time (its field is the stream's replication key): typed as Any.
+            self._order_probe = (rk, msgspec.json.Decoder(list[probe], float_hook=Decimal))  # type: ignore[valid-type]
+        try:
+            return [p.wrapped.value if p.wrapped else None for p in self._order_probe[1].decode(page)]
+        except msgspec.ValidationError as exc:
+            msg = f"Stream {self.name}: {self.spec.entity} records with an unexpected {rk}: {exc}"
+            raise FatalAPIError(msg) from None
 
     # Bookmarks ---------------------------------------------------------------------
 

@@ -13,15 +13,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+import ijson  # type: ignore[import-untyped]  # ships no type information
 import requests
 from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
 from mlc_run_audit.settings import ConnectionSettings
 
 API_PATH = "/api/4.0"
+#: Bytes read from a streamed answer at a time: rows are parsed and emitted chunk by chunk, so the
+#: tap holds one chunk and the rows it yields, never the whole answer.
+CHUNK_BYTES = 64 * 1024
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 #: Row counts Looker is known to cap answers at without saying so (its default API limit and the
 #: UI / inline limit). An answer of exactly this size is treated as possibly cut.
@@ -43,7 +48,7 @@ class TruncatedResultError(LookerError):
 def describe(response: requests.Response) -> str:
     """``METHOD /path -> status: message`` from Looker's ``{message, documentation_url}`` body."""
     request = response.request
-    path = requests.utils.urlparse(request.url).path if request is not None else "?"
+    path = urlsplit(request.url).path if request is not None and request.url else "?"
     method = request.method if request is not None else "?"
     try:
         body = response.json()
@@ -60,7 +65,7 @@ def describe(response: requests.Response) -> str:
     return text
 
 
-def decode_rows(content: bytes, what: str) -> list[dict]:
+def decode_rows(content: bytes, what: str) -> list[dict[str, Any]]:
     """Looker ``json`` rows with exact decimals (never through binary floats)."""
     try:
         rows = json.loads(content, parse_float=Decimal)
@@ -74,6 +79,69 @@ def decode_rows(content: bytes, what: str) -> list[dict]:
         if isinstance(row, dict) and "looker_error" in row:
             raise LookerError(f"{what} failed: {row['looker_error']}")
     return rows
+
+
+#: What ``requests`` raises when an answer stops arriving mid-body.
+BROKEN_OFF = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.ConnectionError,
+)
+
+
+def broken_off(what: str, exc: Exception) -> LookerError:
+    return LookerError(
+        f"{what}: the download of the answer broke off ({type(exc).__name__}); the rows before the "
+        "break were emitted, the stream fails. Run the tap again."
+    )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def stream_rows(chunks: Iterable[bytes], what: str) -> Iterator[dict[str, Any]]:
+    """Looker ``json`` rows parsed as the answer arrives, with exact decimals (``ijson`` makes every
+    non-integer number a ``Decimal``).
+
+    Only the first bytes decide the shape: ``[`` is an array of rows, streamed; anything else is read
+    whole (an error object is small) and named in a ``LookerError``. An answer that stops before its
+    closing ``]`` (a dropped download, a worker dying mid-answer) raises a ``LookerError`` naming
+    ``what`` after the rows that did arrive.
+    """
+    pieces = iter(chunks)
+    head = b""
+    try:
+        for chunk in pieces:
+            head += chunk
+            if head.strip():
+                break
+        if not head.lstrip().startswith(b"["):
+            head += b"".join(pieces)
+            yield from decode_rows(head, what)
+            return
+        rows = ijson.sendable_list()
+        parser = ijson.items_coro(rows, "item")
+        first = True
+        for chunk in _chain(head, pieces):
+            parser.send(chunk)
+            if first and rows:
+                first = False
+                if isinstance(rows[0], dict) and "looker_error" in rows[0]:
+                    raise LookerError(f"{what} failed: {rows[0]['looker_error']}")
+            yield from rows
+            del rows[:]
+        parser.close()
+        yield from rows
+    except ijson.JSONError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LookerError(
+            f"{what}: the answer is not complete JSON ({reason}); the rows before the break were "
+            "emitted, the stream fails. Run the tap again."
+        ) from None
+    except BROKEN_OFF as exc:
+        raise broken_off(what, exc) from None
 
 
 class LookerClient:
@@ -141,7 +209,7 @@ class LookerClient:
         return {"Authorization": f"token {self._token}"}
 
     # ---- requests ------------------------------------------------------------------------
-    def _send(self, method: str, path: str, **kw) -> requests.Response:
+    def _send(self, method: str, path: str, **kw: Any) -> requests.Response:
         """One request under the retry policy: 429, 5xx and dropped connections are retried (not
         401, which ``request`` answers with a new login)."""
         url = self.api_url + path
@@ -162,7 +230,9 @@ class LookerClient:
         except RetriesExhausted as exc:
             raise LookerError(str(exc)) from None
 
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw: Any
+    ) -> requests.Response:
         """An authenticated request; logs in first when needed and once more on 401."""
         if self._token is None or time.monotonic() >= self._token_expires:
             self.login()
@@ -178,10 +248,13 @@ class LookerClient:
         return response
 
     # ---- API 4.0 operations --------------------------------------------------------------
-    def lookml_model_explore(self, model: str, explore: str) -> dict:
-        return self.request("GET", f"/lookml_models/{model}/explores/{explore}").json()
+    def lookml_model_explore(self, model: str, explore: str) -> dict[str, Any]:
+        explore_body: dict[str, Any] = self.request(
+            "GET", f"/lookml_models/{model}/explores/{explore}"
+        ).json()
+        return explore_body
 
-    def run_inline_query(self, query: dict[str, Any]) -> list[dict]:
+    def run_inline_query(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         response = self.request("POST", "/queries/run/json", json=query)
         return decode_rows(response.content, f"run_inline_query {query['model']}::{query['view']}")
 
@@ -194,16 +267,27 @@ class LookerClient:
 
     def query_task_results(
         self, task_id: str, *, timeout: float, poll_interval: float, what: str
-    ) -> list[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Poll ``GET /query_tasks/{id}/results`` (202 or 204 while running) until the rows come,
-        for at most ``timeout`` seconds."""
+        for at most ``timeout`` seconds; the rows are then parsed as they download (``stream_rows``)."""
         deadline = time.monotonic() + timeout
         interval, polls = poll_interval, 0
         while True:
-            response = self.request("GET", f"/query_tasks/{task_id}/results", ok=(200, 202, 204, 404))
+            response = self.request(
+                "GET", f"/query_tasks/{task_id}/results", ok=(200, 202, 204, 404), stream=True
+            )
             polls += 1
-            if response.status_code == 200 and response.content.strip():
-                return decode_rows(response.content, f"query task {task_id} ({what})")
+            if response.status_code == 200:
+                name = f"query task {task_id} ({what})"
+                chunks = response.iter_content(CHUNK_BYTES)
+                try:
+                    first = next((chunk for chunk in chunks if chunk.strip()), None)
+                except BROKEN_OFF as exc:
+                    response.close()
+                    raise broken_off(name, exc) from None
+                if first is not None:
+                    return self._rows(response, _chain(first, chunks), name)
+                response.close()  # an empty 200: still running, as 202/204
             if response.status_code == 404:
                 raise LookerError(
                     f"{describe(response)}: query task {task_id} ({what}) is unknown or its results expired"
@@ -217,3 +301,8 @@ class LookerClient:
                 self.logger.info("Query task %s (%s) still running after %d polls.", task_id, what, polls)
             self.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(interval * 1.5, 10.0)
+
+    @staticmethod
+    def _rows(response: requests.Response, chunks: Iterator[bytes], what: str) -> Iterator[dict[str, Any]]:
+        with response:  # back to the pool (or closed) however the reading ends
+            yield from stream_rows(chunks, what)

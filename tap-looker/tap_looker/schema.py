@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from mlc_run_audit.checks import SettingError, check_name
 
@@ -57,7 +58,7 @@ def safe_name(field_name: str, base_view: str) -> str:
     return text
 
 
-def _number(value):
+def _number(value: object) -> int | Decimal | None:
     if value is None or isinstance(value, (int, Decimal)):
         return value
     if isinstance(value, float):
@@ -65,25 +66,25 @@ def _number(value):
     return Decimal(str(value))
 
 
-def _integer(value):
+def _integer(value: object) -> int | None:
     if value is None or isinstance(value, int):
         return value
     return int(Decimal(str(value)))
 
 
-def _yesno(value):
+def _yesno(value: object) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("yes", "true", "1")
 
 
-def _datetime(value):
+def _datetime(value: object) -> str | None:
     if value is None:
         return None
     return str(value).replace(" ", "T", 1)
 
 
-def _string(value):
+def _string(value: object) -> str | None:
     return None if value is None else str(value)
 
 
@@ -96,13 +97,15 @@ class Column:
     looker_type: str
     category: str
     label: str
-    schema: dict
+    schema: dict[str, Any]
     convert: Callable[[object], object]
 
 
-def column_for(meta: dict, name: str) -> Column:
+def column_for(meta: dict[str, Any], name: str) -> Column:
     looker_type = str(meta.get("type") or "string")
     category = str(meta.get("category") or "dimension")
+    schema: dict[str, Any]
+    convert: Callable[[object], object]
     if looker_type in INTEGER_TYPES:
         schema, convert = {"type": ["integer", "null"]}, _integer
     elif meta.get("is_numeric") or looker_type == "number":
@@ -124,10 +127,10 @@ def column_for(meta: dict, name: str) -> Column:
 
 
 def columns_for(
-    explore: dict, fields: list[str], overrides: dict[str, str] | None, where: str
+    explore: dict[str, Any], fields: list[str], overrides: dict[str, str] | None, where: str
 ) -> list[Column]:
     """Columns for ``fields`` of ``explore`` (its ``lookml_model_explore`` answer), in query order."""
-    by_name = {}
+    by_name: dict[str, dict[str, Any]] = {}
     for group in ("dimensions", "measures"):
         for meta in (explore.get("fields") or {}).get(group) or []:
             by_name[meta["name"]] = meta
@@ -142,7 +145,8 @@ def columns_for(
     stray = set(overrides) - set(fields)
     if stray:
         raise SettingError(f"{where}: column_names names fields not in the query: {', '.join(sorted(stray))}")
-    columns, seen = [], {}
+    columns: list[Column] = []
+    seen: dict[str, str] = {}
     for field in fields:
         if field in overrides:
             name = check_name(overrides[field], f"Setting {where}: column_names[{field!r}]")

@@ -8,14 +8,20 @@ unlimited). A task answer with more than ``max_rows`` rows, or one that did not 
 inline answer and differs between the query sorted ascending and descending (a cut answer is a
 different window of rows), fails the stream with a ``TruncatedResultError``: rows are never dropped silently.
 
+A task's answer is parsed and emitted as it downloads, so memory does not grow with its size. The
+capped-answer check holds at most the inline answer's number of rows before emitting; an answer with
+more than ``max_rows`` rows, or one whose download breaks off, fails the stream after the rows before
+that point were emitted (the bookmark does not move, and the run exits non-zero).
+
 Incremental queries filter their ``replication_field`` (a date dimension) with ``after <bookmark>``;
 the bookmark is the largest value emitted and is written only when the stream has finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from mlc_run_audit.checks import SettingError
@@ -48,7 +54,7 @@ class QuerySpec:
     query_timezone: str | None = None
 
     @classmethod
-    def from_config(cls, entry: dict, index: int) -> QuerySpec:
+    def from_config(cls, entry: dict[str, Any], index: int) -> QuerySpec:
         where = f"queries[{index}]" + (f" ({entry.get('name')})" if isinstance(entry, dict) else "")
         if not isinstance(entry, dict):
             raise SettingError(f"{where} must be an object with name, model, explore and fields")
@@ -122,7 +128,7 @@ class QueryStream(AuditedStream, Stream):
                 )
             self.replication_key = column.name
 
-    def audit_source(self, record: dict) -> tuple[Any, Any]:
+    def audit_source(self, record: dict[str, Any]) -> tuple[Any, Any]:
         """The row's key values joined by ``|`` (none without key_properties) and its replication value."""
         key = "|".join(str(record.get(k)) for k in self.primary_keys) if self.primary_keys else None
         return key, record.get(self.replication_key) if self.replication_key else None
@@ -136,8 +142,8 @@ class QueryStream(AuditedStream, Stream):
         return default if value is None else value
 
     def looker_query(
-        self, limit: str, sorts: tuple[str, ...] | None = None, filters: dict | None = None
-    ) -> dict:
+        self, limit: str, sorts: tuple[str, ...] | None = None, filters: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {
             "model": self.spec.model,
             "view": self.spec.explore,
@@ -150,7 +156,7 @@ class QueryStream(AuditedStream, Stream):
             query["query_timezone"] = self.spec.query_timezone
         return query
 
-    def _filters(self, context: dict | None) -> dict[str, str]:
+    def _filters(self, context: Mapping[str, Any] | None) -> dict[str, str]:
         filters = dict(self.spec.filters)
         if self.spec.replication_field:
             start = self.get_starting_replication_key_value(context)
@@ -166,41 +172,52 @@ class QueryStream(AuditedStream, Stream):
                 self.logger.info("Query %s: %s %s.", self.name, self.spec.replication_field, bound)
         return filters
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         filters = self._filters(context)
-        rows = self.fetch(filters)
         converters = [(c.field, c.name, c.convert) for c in self.columns]
-        for row in rows:
+        emitted = 0
+        for row in self.fetch(filters):
             yield {name: convert(row.get(looker_field)) for looker_field, name, convert in converters}
-        self.logger.info("Query %s: %d rows emitted.", self.name, len(rows))
+            emitted += 1
+        self.logger.info("Query %s: %d rows emitted.", self.name, emitted)
 
     # ---- running the query without losing rows -------------------------------------------
-    def fetch(self, filters: dict[str, str]) -> list[dict]:
+    def fetch(self, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The query's rows, streamed from a query task's answer as it downloads."""
         inline_limit = int(self._setting("inline_row_limit", 5000))
         what = f"{self.name} ({self.spec.model}::{self.spec.explore})"
+        inline_count = 0
         if inline_limit > 0:
-            rows = self.client.run_inline_query(self.looker_query(str(inline_limit), filters=filters))
-            capped = len(rows) >= inline_limit or len(rows) in KNOWN_ROW_CAPS
-            if not capped:
-                return rows
+            inline = self.client.run_inline_query(self.looker_query(str(inline_limit), filters=filters))
+            inline_count = len(inline)
+            if inline_count < inline_limit and inline_count not in KNOWN_ROW_CAPS:
+                yield from inline
+                return
             self.logger.info(
                 "Query %s: the inline answer has %d rows, as many as a row cap; running it as a query task.",
                 what,
-                len(rows),
+                inline_count,
             )
-            inline_count = len(rows)
-        else:
-            inline_count = 0
+            del inline
         rows = self._task(filters, self.spec.sorts or None, what)
-        if inline_count > 0 and len(rows) <= inline_count and not self._same_both_ways(filters, what):
-            raise TruncatedResultError(
-                f"Query {what}: the query task answered {len(rows)} rows, no more than the capped inline "
-                "answer, and the same query sorted the other way answers different rows: the Looker "
-                "instance caps this result. Narrow the query with filters (e.g. by period) or lift the cap."
-            )
-        return rows
+        if inline_count > 0:
+            # Whether the task answered more rows than the capped inline run must be known before
+            # any row leaves: hold at most that many (already held once, for the inline answer).
+            head = list(islice(rows, inline_count + 1))
+            if len(head) <= inline_count and not self._same_both_ways(filters, what):
+                raise TruncatedResultError(
+                    f"Query {what}: the query task answered {len(head)} rows, no more than the capped "
+                    "inline answer, and the same query sorted the other way answers different rows: the "
+                    "Looker instance caps this result. Narrow the query with filters (e.g. by period) or "
+                    "lift the cap."
+                )
+            yield from head
+            del head
+        yield from rows
 
-    def _task(self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str) -> list[dict]:
+    def _task(
+        self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str
+    ) -> Iterator[dict[str, Any]]:
         max_rows = int(self._setting("max_rows", 0) or 0)
         limit = str(max_rows + 1) if max_rows > 0 else "-1"
         query_id = self.client.create_query(self.looker_query(limit, sorts=sorts, filters=filters))
@@ -212,21 +229,30 @@ class QueryStream(AuditedStream, Stream):
             poll_interval=float(self._setting("poll_interval_seconds", 1.0)),
             what=what,
         )
-        if max_rows > 0 and len(rows) > max_rows:
-            raise TruncatedResultError(
-                f"Query {what} answers more than max_rows={max_rows} rows; raise max_rows (0: unlimited) "
-                "or narrow the query with filters."
-            )
-        return rows
+        return rows if max_rows <= 0 else self._at_most(rows, max_rows, what)
+
+    @staticmethod
+    def _at_most(rows: Iterator[dict[str, Any]], max_rows: int, what: str) -> Iterator[dict[str, Any]]:
+        """The rows, failing at row ``max_rows + 1`` (the task asks for one more than allowed)."""
+        for count, row in enumerate(rows, 1):
+            if count > max_rows:
+                raise TruncatedResultError(
+                    f"Query {what} answers more than max_rows={max_rows} rows; raise max_rows (0: "
+                    "unlimited) or narrow the query with filters. The stream fails after its first "
+                    f"{max_rows} rows and its bookmark does not move."
+                )
+            yield row
 
     def _same_both_ways(self, filters: dict[str, str], what: str) -> bool:
         """Whether the query sorted ascending and descending on all its dimensions answers the same
         rows: a complete answer does, a capped one is a different window at each end."""
         dims = [c.field for c in self.columns if c.category == "dimension"] or list(self.spec.fields)
-        up = self._task(filters, tuple(dims), what + ", ascending")
-        down = self._task(filters, tuple(f"{f} desc" for f in dims), what + ", descending")
-        return sorted(map(_row_key, up)) == sorted(map(_row_key, down))
+        up = sorted(map(_row_key, self._task(filters, tuple(dims), what + ", ascending")))
+        down = sorted(
+            map(_row_key, self._task(filters, tuple(f"{f} desc" for f in dims), what + ", descending"))
+        )
+        return up == down
 
 
-def _row_key(row: dict) -> tuple:
+def _row_key(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in row.items()))

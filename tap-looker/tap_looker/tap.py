@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import Any
 
 from mlc_run_audit.checks import CheckedTap, SettingError, check_name
 from mlc_run_audit.settings import ConnectionSettings, RenamedSettings, connection_properties
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
@@ -61,7 +62,7 @@ QUERY = th.ObjectType(
 )
 
 
-class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):
+class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[misc]  # run-audit mixins override final SDK methods
     """Singer tap for Looker: each configured query (model, explore, fields, filters, sorts) is a stream,
     typed from the explore's field metadata, run inline or as an async query task and never silently
     truncated."""
@@ -163,14 +164,15 @@ class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):
             seen[spec.name.casefold()] = spec.name
         return specs
 
-    def bookmark_problem(self, stream, value) -> str | None:
+    def bookmark_problem(self, stream: Stream, value: object) -> str | None:
         """A Looker bookmark is a date, a date-time, a month (2026-01) or a year (2026)."""
         if isinstance(value, str) and re.fullmatch(r"\d{4}(-\d{2})?", value.strip()):
             return None
         return super().bookmark_problem(stream, value)
 
     def discover_streams(self) -> list[QueryStream | RunsStream]:
-        streams, explores = [], {}
+        streams: list[QueryStream | RunsStream] = []
+        explores: dict[tuple[str, str], dict[str, Any]] = {}
         for spec in self.query_specs():
             key = (spec.model, spec.explore)
             if key not in explores:
@@ -185,7 +187,7 @@ class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):
     def audit_source_description(self) -> str:
         return f"{public_url(self.config['base_url'])} API 4.0"
 
-    def sync_all(self) -> None:
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK; the session logs out however the run ends
         try:
             super().sync_all()
         finally:

@@ -559,7 +559,12 @@ class LookerApp:
         if task.completed_at is None:
             return Response(self.knobs.results_pending_status, b"", content_type=None)
         fmt = "json" if task.result_format == "inline_json" else task.result_format
-        return self._render(fmt, self.queries[task.query_id], task.rows or [])
+        response = self._render(fmt, self.queries[task.query_id], task.rows or [])
+        cut = self.knobs.results_cut_after_bytes
+        if cut is not None and cut < len(response.body):
+            headers = [("Content-Length", str(len(response.body))), ("Connection", "close")]
+            return dataclasses.replace(response, body=response.body[:cut], headers=headers)
+        return response
 
     def _multi_results(self, req: Request) -> Response:
         raw = (req.query.get("query_task_ids") or "").strip()

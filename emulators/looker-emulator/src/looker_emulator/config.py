@@ -48,6 +48,9 @@ class Knobs:
     results_pending_status: int = 202
     #: Seconds after completion when a task's results are gone (``/results`` answers 404).
     query_task_expiry_s: float = 3600.0
+    #: Bytes of a query task's ``/results`` answer sent before the connection drops, as when a worker
+    #: dies mid-download (``Content-Length`` still announces the whole answer). None: whole answers.
+    results_cut_after_bytes: int | None = None
     #: Status of a call without a valid token (UNCONFIRMED: the spec lists no 401; the body says
     #: "Requires authentication").
     unauthenticated_status: int = 401
