@@ -36,17 +36,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import requests
 from acumatica_client import AcumaticaError, describe_error
-from acumatica_client.errors import RETRIABLE_STATUSES, AcumaticaAuthError, raise_if_retriable
+from acumatica_client.errors import raise_if_retriable
 from acumatica_client.odata import string_literal
 from lxml import etree
 from mlc_run_audit.checks import SettingError, check_name, check_unique, safe_name
-from mlc_run_audit.retry import RetriesExhausted, Retry
+from mlc_run_audit.retry import RetriesExhausted
 from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk import typing as th
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_acumatica.streams import RequestRules
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
@@ -333,7 +335,7 @@ class _KeysetCursor(BaseAPIPaginator[tuple[Any, ...] | None]):
         return self.more
 
 
-class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
+class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | None]):
     """One Generic Inquiry, read with keyset paging through OData v3 or v4."""
 
     # Rows are converted against the columns the schema comes from.
@@ -387,7 +389,6 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
         self._group_value: str | None = None
         self._previous_cursor: tuple[Any, ...] | None = None
         self._asked = self.page_size
-        self._unauthorized = 0
         self._convert = self._converters()
         # A checkpoint per page: a run cut off loses at most one page of progress.
         self.STATE_MSG_FREQUENCY = self.page_size
@@ -644,60 +645,17 @@ class InquiryStream(AuditedStream, RESTStream[tuple[Any, ...] | None]):
 
     # Errors and retries --------------------------------------------------------------------------
 
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status == 401:
-            self._unauthorized += 1
-            if self._unauthorized > 1:
-                msg = (
-                    f"Stream {self.name}: Acumatica refused inquiry {self.spec.inquiry} after signing in "
-                    f"again: {describe_error(response)}. Check the user's access rights to the inquiry."
-                )
-                raise AcumaticaAuthError(msg)
-            self.service.auth.invalidate()
-            raise RetriableAPIError(describe_error(response), response)
-        if status in RETRIABLE_STATUSES:
-            raise RetriableAPIError(describe_error(response), response)
-        if status >= 400:
-            raise FatalAPIError(
-                f"Stream {self.name} (inquiry {self.spec.inquiry}): {describe_error(response)}"
-            )
-        self._unauthorized = 0
+    def _sign_in_again(self) -> None:
+        self.service.auth.invalidate()
 
-    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
-        """Send under the run's retry policy, as the entity streams do; a 401 is repeated once."""
-        policy = self._tap_ref.retry_policy
+    def _refused(self, response: requests.Response) -> str:
+        return (
+            f"Stream {self.name}: Acumatica refused inquiry {self.spec.inquiry} after signing in "
+            f"again: {describe_error(response)}. Check the user's access rights to the inquiry."
+        )
 
-        def send_once(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-            for _ in range(2):
-                try:
-                    return func(prepared, context)
-                except _CUT_OFF as exc:
-                    raise Retry(f"answer cut off ({type(exc).__name__})") from None
-                except RetriableAPIError as exc:
-                    response = exc.response
-                    if response is not None and response.status_code == 401:
-                        continue
-                    raise Retry(
-                        str(exc),
-                        status=response.status_code if response is not None else None,
-                        retry_after=policy.retry_after(response) if response is not None else None,
-                        response=response,
-                    ) from None
-            raise AssertionError("unreachable")
-
-        def send(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-            try:
-                return policy.run(
-                    lambda: send_once(prepared, context),
-                    method=prepared.method or "GET",
-                    url=prepared.url or self.url_base,
-                    what=f"stream {self.name}",
-                )
-            except RetriesExhausted as exc:
-                raise FatalAPIError(str(exc)) from None
-
-        return send
+    def _failed(self, response: requests.Response) -> str:
+        return f"Stream {self.name} (inquiry {self.spec.inquiry}): {describe_error(response)}"
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

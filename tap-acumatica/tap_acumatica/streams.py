@@ -91,7 +91,84 @@ class PageCursor(BaseAPIPaginator[tuple[Any, ...] | None]):
         return self.page_full
 
 
-class AcumaticaStream(AuditedStream, RESTStream):
+class RequestRules:
+    """How every stream of the tap sends a request: Acumatica's statuses read the same way, and the
+    run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own, so there is one rule and
+    one log line per retry for every request of the run. A 401 is repeated at once, after
+    ``validate_response`` made the authenticator sign in again; a second 401 is an error."""
+
+    name: str
+    _tap_ref: TapAcumatica
+
+    if TYPE_CHECKING:
+
+        @property
+        def url_base(self) -> str: ...
+
+    def _sign_in_again(self) -> None:
+        """Drop the authenticator's token or session, so the next request signs in again."""
+        raise NotImplementedError
+
+    def _refused(self, response: requests.Response) -> str:
+        """The error of a request refused again after signing in again."""
+        raise NotImplementedError
+
+    def _failed(self, response: requests.Response) -> str:
+        """The error of a request that failed for good."""
+        return f"Stream {self.name}: {describe_error(response)}"
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == 401:
+            self._sign_in_again()
+            raise RetriableAPIError(describe_error(response), response)
+        if status in RETRIABLE_STATUSES:
+            raise RetriableAPIError(describe_error(response), response)
+        if status >= 400:
+            raise FatalAPIError(self._failed(response))
+
+    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+        policy = self._tap_ref.retry_policy
+
+        def send_once(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            # Counted per request: with several requests in flight, one revoked token answers
+            # each of them 401 once.
+            for attempt in range(2):
+                try:
+                    return func(prepared_request, context)
+                except _CUT_OFF as exc:
+                    raise Retry(f"answer cut off ({type(exc).__name__})") from None
+                except RetriableAPIError as exc:
+                    response = exc.response
+                    if response is not None and response.status_code == 401:
+                        if attempt == 0:
+                            continue  # validate_response made the authenticator sign in again
+                        raise AcumaticaAuthError(self._refused(response)) from None
+                    raise Retry(
+                        str(exc),
+                        status=response.status_code if response is not None else None,
+                        retry_after=policy.retry_after(response) if response is not None else None,
+                        response=response,
+                    ) from None
+            raise AssertionError("unreachable")
+
+        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return policy.run(
+                    lambda: send_once(prepared_request, context),
+                    method=prepared_request.method or "GET",
+                    url=prepared_request.url or self.url_base,
+                    what=f"stream {self.name}",
+                )
+            except RetriesExhausted as exc:
+                raise FatalAPIError(str(exc)) from None
+
+        return send
+
+
+class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
     """A top-level entity of the contract-based REST API, read incrementally when it can be."""
 
     # Records are unwrapped against the same catalog the schema comes from, so they
@@ -416,62 +493,14 @@ class AcumaticaStream(AuditedStream, RESTStream):
 
     # Errors and retries ------------------------------------------------------------
 
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status == 401:
-            self._tap_ref.auth.invalidate()
-            raise RetriableAPIError(describe_error(response), response)
-        if status in RETRIABLE_STATUSES:
-            raise RetriableAPIError(describe_error(response), response)
-        if status >= 400:
-            raise FatalAPIError(f"Stream {self.name}: {describe_error(response)}")
+    def _sign_in_again(self) -> None:
+        self._tap_ref.auth.invalidate()
 
-    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
-        """Send under the run's retry policy (``mlc_run_audit.retry``) instead of the SDK's own:
-        one rule and one log line per retry for every request of the run. A 401 is repeated at
-        once, after ``validate_response`` made the authenticator sign in again."""
-        policy = self._tap_ref.retry_policy
-
-        def send_once(
-            prepared_request: requests.PreparedRequest, context: Context | None
-        ) -> requests.Response:
-            # Counted per request: with several requests in flight, one revoked token answers
-            # each of them 401 once.
-            for attempt in range(2):
-                try:
-                    return func(prepared_request, context)
-                except _CUT_OFF as exc:
-                    raise Retry(f"answer cut off ({type(exc).__name__})") from None
-                except RetriableAPIError as exc:
-                    response = exc.response
-                    if response is not None and response.status_code == 401:
-                        if attempt == 0:
-                            continue  # validate_response made the authenticator sign in again
-                        msg = (
-                            "Acumatica refused the request after signing in again: "
-                            f"{describe_error(response)}. Check that the user has rights to this entity."
-                        )
-                        raise AcumaticaAuthError(msg) from None
-                    raise Retry(
-                        str(exc),
-                        status=response.status_code if response is not None else None,
-                        retry_after=policy.retry_after(response) if response is not None else None,
-                        response=response,
-                    ) from None
-            raise AssertionError("unreachable")
-
-        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            try:
-                return policy.run(
-                    lambda: send_once(prepared_request, context),
-                    method=prepared_request.method or "GET",
-                    url=prepared_request.url or self.url_base,
-                    what=f"stream {self.name}",
-                )
-            except RetriesExhausted as exc:
-                raise FatalAPIError(str(exc)) from None
-
-        return send
+    def _refused(self, response: requests.Response) -> str:
+        return (
+            "Acumatica refused the request after signing in again: "
+            f"{describe_error(response)}. Check that the user has rights to this entity."
+        )
 
 
 def _aware(text: str) -> datetime:
