@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish import clean_env
-from tests.publish.test_definitions import PLUGINS, ROOT, about, definition
+from tests.support.plugins import PLUGINS, ROOT, about, clean_env, definition
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e]
 
 BIN = Path(sys.executable).parent
-BATCH = Path(__file__).parent / "meltano_batch.py"
+BATCH = ROOT / "tests" / "support" / "meltano_batch.py"
 DATE = "2024-01-31T00:00:00Z"
 
 

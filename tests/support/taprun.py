@@ -12,6 +12,8 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from tests.support.compare import instant
+
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-acumatica")
 
@@ -140,6 +142,19 @@ class TapRunner:
 
 
 @cache
+def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
+    """Each STATE bookmark is at most the newest timestamp already emitted."""
+    newest = None
+    for message in sync.messages:
+        if message["type"] == "RECORD" and message["stream"] == stream:
+            stamp = instant(message["record"]["LastModifiedDateTime"])
+            newest = stamp if newest is None or stamp > newest else newest
+        elif message["type"] == "STATE":
+            value = message["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+            if value is not None:
+                assert newest is not None and instant(value) <= newest, (value, newest)
+
+
 def _discover(config_json: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(tmp, "config.json", json.loads(config_json))

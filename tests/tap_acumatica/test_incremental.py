@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.compare import differences, instant
+from tests.support.taprun import assert_state_never_passes_emitted_records
 
 VERSION = "24.200.001"
 BILL_KEY = ("Type", "ReferenceNbr")
@@ -147,19 +148,6 @@ def test_a_tap_killed_mid_stream_resumes_from_its_last_checkpoint(tap, emulator)
     assert all(instant(r["LastModifiedDateTime"]) > instant(checkpoint) for r in read_after.values())
     # At most about a page is read again, never the whole table.
     assert len(read_after) < len(source) - len(killed.records["bills"]) + 2 * 6
-
-
-def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
-    """Each STATE bookmark is at most the newest timestamp already emitted."""
-    newest = None
-    for message in sync.messages:
-        if message["type"] == "RECORD" and message["stream"] == stream:
-            stamp = instant(message["record"]["LastModifiedDateTime"])
-            newest = stamp if newest is None or stamp > newest else newest
-        elif message["type"] == "STATE":
-            value = message["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
-            if value is not None:
-                assert newest is not None and instant(value) <= newest, (value, newest)
 
 
 @pytest.mark.parametrize("emulator_config", [{"orderby": "ignore"}], indirect=True)

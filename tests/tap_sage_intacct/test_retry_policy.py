@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from tap_sage_intacct.xmlgw import IntacctError
 
+from tests.support.intacct import run
 from tests.support.retry import captured_log, closed_port_url, retry_lines
-from tests.tap_sage_intacct.conftest import run
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(config):

@@ -10,7 +10,7 @@ from mlc_run_audit.checks import safe_name
 from tap_sage_intacct.objects import BUILTIN
 
 from tests.support.compare import instant
-from tests.tap_sage_intacct.conftest import after_this_second, custom_fields, mismatches, run, typed
+from tests.support.intacct import after_this_second, custom_fields, mismatches, run, typed
 
 STREAMS = {spec.name: spec.object for spec in BUILTIN}
 

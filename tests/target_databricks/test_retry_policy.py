@@ -6,16 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.databricks import BILL_PROPS, bills, rows, run_in_process, schema, state, write_config
 from tests.support.retry import closed_port_url, retry_lines
-from tests.target_databricks.loadrun import (
-    BILL_PROPS,
-    bills,
-    rows,
-    run_in_process,
-    schema,
-    state,
-    write_config,
-)
 
 MESSAGES = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)]
 

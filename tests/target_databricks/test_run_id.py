@@ -7,7 +7,7 @@ import uuid
 
 from target_databricks import sql
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     CATALOG,
     SCHEMA_NAME,

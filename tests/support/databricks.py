@@ -1,5 +1,6 @@
-"""Run target-databricks as a user would (its console script, Singer messages on stdin) against the
-Databricks emulator, and read what landed in the emulator's Delta tables."""
+"""Run target-databricks against the Databricks emulator, as its console script (Singer messages on
+stdin, as a user's pipeline does) or in this process, and read what landed in the emulator's Delta
+tables."""
 
 from __future__ import annotations
 
@@ -34,17 +35,24 @@ class Run:
     stderr: str
 
 
+def connection(dbx, schema: str = SCHEMA_NAME) -> dict:
+    """The settings that reach the emulator's sandbox warehouse (nothing else: the target's defaults)."""
+    return {
+        "host": dbx.base_url,
+        "warehouse_id": "sandbox-warehouse",
+        "catalog": CATALOG,
+        "schema": schema,
+        "client_id": "sandbox-sp",
+        "client_secret": "sandbox-sp-secret",
+    }
+
+
 def write_config(tmp_path, dbx, **extra) -> str:
     path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
     path.write_text(
         json.dumps(
             {
-                "host": dbx.base_url,
-                "warehouse_id": "sandbox-warehouse",
-                "catalog": CATALOG,
-                "schema": SCHEMA_NAME,
-                "client_id": "sandbox-sp",
-                "client_secret": "sandbox-sp-secret",
+                **connection(dbx),
                 "retry_backoff_s": 0.05,
                 # These tests check exact decimals for plain numbers, as the project's flows configure it.
                 "number_type": "decimal",
@@ -203,3 +211,19 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line or "Traceback" in line]
+
+
+def land_with_defaults(tmp_path, dbx, messages: list[dict], stream: str, column: str) -> tuple[str, list]:
+    """Pipe ``messages`` into target-databricks with default settings; the column's type and values."""
+    config = tmp_path / "target.json"
+    # No number_type: the target's default (DOUBLE for plain numbers) is what users outside the project get.
+    config.write_text(json.dumps(connection(dbx)))
+    run = run_target(str(config), messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    fields = DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, stream)).schema().fields
+    sql_type = next(str(f.type) for f in fields if f.name == column)
+    return sql_type, sorted(row[column] for row in rows(dbx, stream))
