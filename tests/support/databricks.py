@@ -8,26 +8,21 @@ import contextlib
 import io
 import json
 import logging
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import click
 import msgspec
 from deltalake import DeltaTable
-from singer_sdk.logging import ConsoleFormatter
-from singer_sdk.plugin_base import PluginBase, _plugin_log_level
 from target_databricks.target import TargetDatabricks
 
+from tests.support.command import run_command
 from tests.support.taprun import BIN
 
 TARGET = str(BIN / "target-databricks")
@@ -87,48 +82,12 @@ def run_target(
             thread = threading.Thread(target=watcher, args=(None,), daemon=True)
             thread.start()
         try:
-            return run_command(TargetDatabricks, ["--config", config, "--input", str(feed)])
+            done = run_command(TargetDatabricks, ["--config", config, "--input", str(feed)])
         finally:
             if thread:
                 thread.join(timeout=5)
-
-
-def run_command(plugin: type[PluginBase], args: list[str]) -> Run:
-    """A Singer SDK plugin's console command (``plugin.cli``) invoked in this process: STATE lines from its
-    stdout, its log as the console script formats it as ``stderr``, and its exit status. An exception
-    that escapes the command is logged by the command's own excepthook, as the console script's is.
-    What the command changes in this process (signal handlers, excepthook, warning filters, the root
-    logger) is put back afterwards."""
-    out, err = io.StringIO(), io.StringIO()
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(ConsoleFormatter())
-    root = logging.getLogger()
-    level = root.level
-    saved_signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    saved_hook = sys.excepthook
-    root.addHandler(handler)
-    root.setLevel(_plugin_log_level(plugin_name=plugin.name))  # as plugin.cli sets it
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = plugin.get_singer_command().main(args, prog_name=plugin.name, standalone_mode=False)
-            except SystemExit as stop:
-                code = stop.code
-            except click.ClickException as exc:
-                exc.show()
-                code = exc.exit_code
-            except Exception:
-                sys.excepthook(*sys.exc_info())
-                code = 1
-    finally:
-        logging.captureWarnings(False)
-        sys.excepthook = saved_hook
-        for sig, action in saved_signals.items():
-            signal.signal(sig, action)
-        root.removeHandler(handler)
-        root.setLevel(level)
-    states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-    return Run(code if isinstance(code, int) else (0 if code is None else 1), states, err.getvalue())
+    states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return Run(done.returncode, states, done.stderr)
 
 
 def run_console_script(

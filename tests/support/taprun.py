@@ -1,9 +1,9 @@
-"""Run tap-acumatica as a user would (its console script) and collect its Singer output."""
+"""Run tap-acumatica as a user would (its console command, in this process; its console script where
+the process is the point) and collect its Singer output."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -12,6 +12,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from tap_acumatica.tap import TapAcumatica
+
+from tests.support.command import run_command
 from tests.support.compare import instant
 
 BIN = Path(sys.executable).parent
@@ -76,7 +79,8 @@ class Sync:
 
 
 class TapRunner:
-    """Runs ``tap-acumatica --config ... [--state ...] --catalog ...`` in a subprocess."""
+    """Runs ``tap-acumatica --config ... [--state ...] --catalog ...``: in this process, or as the console
+    script in a subprocess when it is killed mid-stream."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -86,31 +90,25 @@ class TapRunner:
         streams: list[str] | None = None,
         state: dict | None = None,
         *,
-        timeout: float = 120,
         check: bool = True,
         env: dict[str, str] | None = None,
         **overrides,
     ) -> Sync:
+        """``tap-acumatica --config ... [--state ...] --catalog ...``, its console command run in this
+        process (tests.support.command); ``env`` is added to the environment for the run."""
         config = {**self.config, **overrides}
         with tempfile.TemporaryDirectory() as tmp:
-            args = [TAP, "--config", _write(tmp, "config.json", config)]
+            args = ["--config", _write(tmp, "config.json", config)]
             args += [
                 "--catalog",
                 _write(tmp, "catalog.json", _catalog(json.dumps(config, sort_keys=True), streams)),
             ]
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
-            proc = subprocess.run(
-                args,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env={**os.environ, **env} if env else None,
-            )
-        result = Sync.of_output(proc.stdout, proc.returncode, proc.stderr)
-        if check and proc.returncode != 0:
-            msg = f"tap-acumatica exited {proc.returncode}:\n{proc.stderr[-4000:]}"
+            done = run_command(TapAcumatica, args, env)
+        result = Sync.of_output(done.stdout, done.returncode, done.stderr)
+        if check and done.returncode != 0:
+            msg = f"tap-acumatica exited {done.returncode}:\n{done.stderr[-4000:]}"
             raise AssertionError(msg)
         return result
 
