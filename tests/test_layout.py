@@ -62,11 +62,11 @@ def layout_problems(root: Path = TESTS) -> list[str]:
     return problems
 
 
-def test_tests_import_helpers_only_from_tests_support():
+def test_tests_import_helpers_only_from_tests_support() -> None:
     assert layout_problems() == []
 
 
-def test_the_layout_check_sees_imports_from_test_modules_and_conftests(tmp_path):
+def test_the_layout_check_sees_imports_from_test_modules_and_conftests(tmp_path: Path) -> None:
     tests = tmp_path / "tests"
     (tests / "support").mkdir(parents=True)
     (tests / "pkg").mkdir()

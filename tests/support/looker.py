@@ -71,17 +71,6 @@ def stop_all(running: dict[str, LookerEmulator]) -> None:
     running.clear()
 
 
-#: The emulator's overhead_allocation explore, as the protocol tests query it.
-ALLOCATION = [
-    "overhead_allocation.allocation_id",
-    "overhead_allocation.period",
-    "overhead_allocation.account",
-    "overhead_allocation.subaccount",
-    "overhead_allocation.branch",
-    "overhead_allocation.cost_center",
-    "overhead_allocation.description",
-    "overhead_allocation.allocated_amount",
-]
 ALLOCATION_FIELDS = [
     "overhead_allocation.allocation_id",
     "overhead_allocation.period",
@@ -93,6 +82,8 @@ ALLOCATION_FIELDS = [
     "overhead_allocation.description",
     "overhead_allocation.allocated_amount",
 ]
+#: The explore's fields as the emulator's protocol tests query them (no posting date).
+ALLOCATION = [f for f in ALLOCATION_FIELDS if f != "overhead_allocation.posting_date"]
 ALLOCATION_KEY = [
     "overhead_allocation.allocation_id",
     "overhead_allocation.period",

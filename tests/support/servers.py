@@ -17,7 +17,8 @@ import requests
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def listening(port: int) -> Callable[[], bool]:
@@ -44,7 +45,7 @@ def answering(url: str) -> Callable[[], bool]:
 
 def start_server(
     command: list[str], log_path: Path, ready: Callable[[], bool], what: str, timeout: float
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start ``command`` in its own process group, output to ``log_path``, and wait until ``ready()``."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -58,7 +59,7 @@ def start_server(
     return proc
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the process group, SIGKILL if it is still there 10 s later."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
