@@ -140,7 +140,7 @@ def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
         tmp_path / "bigquery-sandbox.log",
         answering(f"{rest_url}/bigquery/v2/projects/{PROJECT}/datasets"),
         "bqemulator",
-        60,
+        180,
     )
     try:
         assert credentials.exists()

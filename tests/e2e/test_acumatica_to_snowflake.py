@@ -66,7 +66,7 @@ def fakesnow_port(tmp_path):
     assert server.exists(), f"{server} is missing: run `make snowflake-emulator`"
     port = free_port()
     proc = start_server(
-        [str(server), "--port", str(port)], tmp_path / "fakesnow.log", listening(port), "fakesnow", 30
+        [str(server), "--port", str(port)], tmp_path / "fakesnow.log", listening(port), "fakesnow", 120
     )
     try:
         yield port

@@ -45,7 +45,7 @@ def snowflake(workdir):
     assert server.exists(), f"{server} is missing: run `make snowflake-emulator`"
     port = free_port()
     proc = start_server(
-        [str(server), "--port", str(port)], workdir / "fakesnow.log", listening(port), "fakesnow", 30
+        [str(server), "--port", str(port)], workdir / "fakesnow.log", listening(port), "fakesnow", 120
     )
     reader = Reader(FAKESNOW / "python", SNOWFLAKE_READER, [str(port)], {}, workdir / "snowflake-reader.log")
     try:
@@ -78,7 +78,7 @@ def bigquery(workdir):
         workdir / "bigquery-sandbox.log",
         answering(f"{rest_url}/bigquery/v2/projects/test-project/datasets"),
         "bqemulator",
-        60,
+        180,
     )
     env = {"BIGQUERY_EMULATOR_HOST": rest_url}
     reader = Reader(
