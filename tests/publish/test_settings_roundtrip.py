@@ -19,7 +19,9 @@ from tests.support.plugins import PLUGINS, ROOT, about, clean_env, definition
 pytestmark = [pytest.mark.publish, pytest.mark.e2e]
 
 BIN = Path(sys.executable).parent
-BATCH = ROOT / "tests" / "support" / "meltano_batch.py"
+# In a folder of its own: run as a script, its folder comes first on sys.path, and tests/support/meltano.py
+# would shadow Meltano.
+BATCH = ROOT / "tests" / "support" / "scripts" / "meltano_batch.py"
 DATE = "2024-01-31T00:00:00Z"
 
 
