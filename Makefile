@@ -86,11 +86,12 @@ demo: plugins $(DEMO_NEEDS_$(FLOW))
 demo-list: env
 	$(BIN)/python scripts/demo.py --list
 
+# worksteal: an idle worker takes tests queued on the other, so one long file does not finish alone.
 test: plugins snowflake-emulator bigquery-emulator interop-plugins
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 test-fast: env
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not e2e"
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not e2e"
 
 bench: env
 	$(BIN)/python bench/tap_throughput.py
