@@ -86,11 +86,12 @@ demo: plugins $(DEMO_NEEDS_$(FLOW))
 demo-list: env
 	$(BIN)/python scripts/demo.py --list
 
+# worksteal: an idle worker takes tests queued on the other, so one long file does not finish alone.
 test: plugins snowflake-emulator bigquery-emulator interop-plugins
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 test-fast: env
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not e2e"
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not e2e"
 
 # Each benchmark prints ratios measured in its own run. MILLION=1 adds the 1,000,000-row runs (peak
 # memory at 1M against 100k; several minutes each).

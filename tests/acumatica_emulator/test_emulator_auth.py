@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
+import acumatica_emulator.auth
 import pytest
 import requests
 from acumatica_emulator import SANDBOX_CLIENT_ID, AcumaticaEmulator, EmulatorConfig
+
+from tests.support.clock import emulator_clock
 
 V24 = "24.200.001"
 
@@ -83,10 +84,11 @@ def test_grant_errors(emu):
     assert cc.status_code == 400 and cc.json() == {"error": "unsupported_grant_type"}
 
 
-def test_access_token_expiry_and_revocation(short_tokens):
+def test_access_token_expiry_and_revocation(short_tokens, monkeypatch):
+    clock = emulator_clock(monkeypatch, acumatica_emulator.auth)
     body = _token(short_tokens).json()
     assert _bills(short_tokens, body["access_token"]).status_code == 200
-    time.sleep(1.2)
+    clock.advance(1.2)
     expired = _bills(short_tokens, body["access_token"])
     assert expired.status_code == 401
     assert expired.json() == {"message": "Authorization has been denied for this request."}
@@ -128,12 +130,13 @@ def test_api_user_limit(short_tokens):
     assert second.post(f"{short_tokens.base_url}/entity/auth/login", json=good).status_code == 204
 
 
-def test_session_idle_timeout(fresh):
+def test_session_idle_timeout(fresh, monkeypatch):
+    clock = emulator_clock(monkeypatch, acumatica_emulator.auth)
     fresh.knobs.session_idle_timeout_s = 0.5
     s = requests.Session()
     s.post(f"{fresh.base_url}/entity/auth/login", json={"name": "admin", "password": "sandbox"})
     assert s.get(f"{fresh.base_url}/entity/Default/{V24}/Vendor").status_code == 200
-    time.sleep(0.7)
+    clock.advance(0.7)
     assert s.get(f"{fresh.base_url}/entity/Default/{V24}/Vendor").status_code == 401
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import time
 
+import databricks_emulator.auth
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.sql import StatementParameterListItem, StatementState
+
+from tests.support.clock import emulator_clock
 
 
 def _oauth(emulator) -> WorkspaceClient:
@@ -74,9 +77,10 @@ def test_sdk_retries_429_with_retry_after(emulator):
     assert time.monotonic() - started >= 1.5  # honoured Retry-After: 1 twice
 
 
-def test_expired_token_is_401_and_sdk_refreshes(emulator, tmp_path):
+def test_expired_token_is_401_and_sdk_refreshes(emulator, tmp_path, monkeypatch):
     import requests
 
+    clock = emulator_clock(monkeypatch, databricks_emulator.auth)
     emulator.knobs.token_lifetime_s = 2
     token = requests.post(
         emulator.base_url + "/oidc/v1/token",
@@ -90,7 +94,7 @@ def test_expired_token_is_401_and_sdk_refreshes(emulator, tmp_path):
         requests.post(emulator.base_url + "/api/2.0/sql/statements", json=body, headers=headers).status_code
         == 200
     )
-    time.sleep(2.1)
+    clock.advance(2.1)
     expired = requests.post(emulator.base_url + "/api/2.0/sql/statements", json=body, headers=headers)
     assert expired.status_code == 401 and expired.json()["error_code"] == "UNAUTHENTICATED"
 

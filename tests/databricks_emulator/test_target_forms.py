@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import time
 
+import databricks_emulator.statements
 from deltalake import DeltaTable
+
+from tests.support.clock import emulator_clock
 
 STATEMENTS = "/api/2.0/sql/statements"
 T = "`lake`.`raw`.`we ird;``t`"
@@ -209,18 +212,19 @@ def test_delta_commits_per_statement_when_delay_is_zero(api, emulator):
     assert DeltaTable(str(path)).to_pyarrow_table().num_rows == 4
 
 
-def test_finished_statements_close_then_expire(api, emulator):
+def test_finished_statements_close_then_expire(api, emulator, monkeypatch):
+    clock = emulator_clock(monkeypatch, databricks_emulator.statements)
     emulator.knobs.statement_retention_s = 0.3
     emulator.knobs.statement_expiry_s = 0.8
     body = api.sql("SELECT 1 AS one")
     assert body["status"]["state"] == "SUCCEEDED"
     sid = body["statement_id"]
-    time.sleep(0.4)
+    clock.advance(0.4)
     closed = api.get(f"{STATEMENTS}/{sid}")
     assert closed.status_code == 200
     assert closed.json()["status"]["state"] == "CLOSED" and "result" not in closed.json()
     assert api.get(f"{STATEMENTS}/{sid}/result/chunks/0").status_code == 400
-    time.sleep(0.5)
+    clock.advance(0.5)
     gone = api.get(f"{STATEMENTS}/{sid}")
     assert gone.status_code == 404 and gone.json()["error_code"] == "NOT_FOUND"
     unknown = api.get(f"{STATEMENTS}/01ef0000-0000-0000-0000-000000000000")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +41,7 @@ from tests.support.replay import (
     meltano_runs,
     replay,
 )
+from tests.support.servers import answering, free_port, start_server, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -93,22 +92,6 @@ class Sandbox:
     credentials: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
     # Always run: a no-op when the pins are installed, and it picks up changes to bigquery-compat.
@@ -140,8 +123,9 @@ def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
 
     rest_port, grpc_port = free_port(), free_port()
     credentials = tmp_path / "service-account.json"
-    log = (tmp_path / "bigquery-sandbox.log").open("w")
-    proc = subprocess.Popen(
+    rest_url = f"http://127.0.0.1:{rest_port}"
+
+    proc = start_server(
         [
             str(BQ_VENV / "bin" / "bigquery-sandbox"),
             "--rest-port",
@@ -153,27 +137,16 @@ def bigquery(tmp_path: Path) -> Iterator[Sandbox]:
             "--credentials-out",
             str(credentials),
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        tmp_path / "bigquery-sandbox.log",
+        answering(f"{rest_url}/bigquery/v2/projects/{PROJECT}/datasets"),
+        "bqemulator",
+        180,
     )
-    rest_url = f"http://127.0.0.1:{rest_port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "bigquery-sandbox.log").read_text()[-4000:]
-            try:
-                if requests.get(f"{rest_url}/bigquery/v2/projects/{PROJECT}/datasets", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "bqemulator did not answer within 60 s"
-            time.sleep(0.3)
         assert credentials.exists()
         yield Sandbox(rest_url, credentials)
     finally:
         stop(proc)
-        log.close()
 
 
 def bigquery_env(emulator, sandbox: Sandbox) -> dict[str, str]:

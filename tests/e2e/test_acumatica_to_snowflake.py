@@ -9,9 +9,7 @@ snowflake-connector from fakesnow's own venv (`make snowflake-emulator`).
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from tests.support.replay import (
     meltano_runs,
     replay,
 )
+from tests.support.servers import free_port, listening, start_server, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -65,29 +64,14 @@ def fakesnow_port(tmp_path):
     """A fakesnow server with the snowflake-compat shim, on a free port; always stopped."""
     server = FAKESNOW / "snowflake-compat-server"
     assert server.exists(), f"{server} is missing: run `make snowflake-emulator`"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (tmp_path / "fakesnow.log").open("w")
-    proc = subprocess.Popen([str(server), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
+    proc = start_server(
+        [str(server), "--port", str(port)], tmp_path / "fakesnow.log", listening(port), "fakesnow", 120
+    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "fakesnow.log").read_text()[-3000:]
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "fakesnow did not start within 30 s"
-            time.sleep(0.1)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop(proc)
 
 
 def snowflake(port: int, **queries: str) -> dict[str, list[dict]]:

@@ -22,13 +22,18 @@ from looker_emulator import LookerEmulator
 from mlc_run_audit import RUNS_STREAM
 from target_databricks.sql import table_name
 
-from tests.e2e.test_looker_to_acumatica import PREFIX, expected_journals, journal_lines, query_rows
+from tests.support.acumatica_target import (
+    PREFIX,
+    audit_lines,
+    expected_journals,
+    journal_lines,
+    posted_journals,
+    query_rows,
+)
 from tests.support.compare import instant
+from tests.support.intacct import as_emitted, delta_rows, mismatches
 from tests.support.meltano import VERSION, meltano_run
 from tests.support.replay import bookmarks, kept_state, kill_loader_mid_load, meltano_runs, replay
-from tests.tap_sage_intacct.conftest import mismatches
-from tests.tap_sage_intacct.test_into_databricks import as_emitted, delta_rows
-from tests.target_acumatica.helpers import audit_lines, posted_journals
 
 pytestmark = pytest.mark.e2e
 

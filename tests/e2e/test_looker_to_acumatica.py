@@ -5,25 +5,27 @@ every one of 6,000+ rows is posted, and a rerun posts nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
-from tap_looker.tap import TapLooker
 
-from tests.publish.test_definitions import sandbox_config
-from tests.tap_looker.conftest import ALLOCATION_QUERY, tap_config
-from tests.target_acumatica.helpers import audit_lines, posted_journals, run_target, target_config
+from tests.support.acumatica_target import (
+    PREFIX,
+    SANDBOX_MAPPING,
+    audit_lines,
+    expected_journals,
+    journal_lines,
+    posted_journals,
+    query_rows,
+    run_target,
+    target_config,
+)
+from tests.support.looker import tap_output
 
 pytestmark = pytest.mark.e2e
-
-SANDBOX_MAPPING = sandbox_config("target-acumatica")["journals"]["overhead_allocation"]
-PREFIX = SANDBOX_MAPPING["key_prefix"] + ":"
 
 
 @pytest.fixture(scope="module")
@@ -36,51 +38,6 @@ def looker():
 def acumatica():
     with AcumaticaEmulator(EmulatorConfig(port=0)) as emu:
         yield emu
-
-
-def tap_output(looker: LookerEmulator) -> str:
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the tap's writer needs stdout.buffer
-    with contextlib.redirect_stdout(out):
-        TapLooker(config=tap_config(looker)).sync_all()
-    out.flush()
-    return out.buffer.getvalue().decode()
-
-
-def query_rows(looker: LookerEmulator) -> list[dict]:
-    rows = looker.run(ALLOCATION_QUERY["model"], ALLOCATION_QUERY["explore"], ALLOCATION_QUERY["fields"])
-    return [{k.split(".", 1)[1]: v for k, v in row.items()} for row in rows]
-
-
-def expected_journals(rows: list[dict]) -> dict[str, list[tuple]]:
-    """The journal lines the sandbox mapping makes of the query's rows, by journal key."""
-    expected: dict[str, list[tuple]] = {}
-    for r in rows:
-        amount = Decimal(str(r["allocated_amount"]))
-        expected.setdefault(f"{PREFIX}{r['period']}:{r['allocation_id']}", []).append(
-            (
-                r["account"],
-                r["subaccount"],
-                r["branch"],
-                max(amount, Decimal(0)),
-                max(-amount, Decimal(0)),
-                r["description"],
-            )
-        )
-    return expected
-
-
-def journal_lines(journal: dict) -> Counter:
-    return Counter(
-        (
-            d["Account"],
-            d["Subaccount"],
-            d["BranchID"],
-            d["DebitAmount"],
-            d["CreditAmount"],
-            d["TransactionDescription"],
-        )
-        for d in journal["Details"]
-    )
 
 
 def test_allocation_query_lands_as_journals_equal_to_its_rows_and_a_rerun_posts_nothing(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Client, ok_data, query, rows
+from tests.support.intacct_xml import Client, ok_data, query, rows
 
 DELETED = "<equalto><field>ACCESSMODE</field><value>D</value></equalto>"
 

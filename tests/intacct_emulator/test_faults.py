@@ -11,7 +11,7 @@ import requests
 from intacct_emulator import SANDBOX
 from lxml import etree
 
-from .conftest import Client, envelope, error_of, ok_data, read_by_query, rows
+from tests.support.intacct_xml import Client, envelope, error_of, ok_data, read_by_query, rows
 
 
 def test_gw_0010_burst_then_service_resumes(fresh):

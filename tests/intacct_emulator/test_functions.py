@@ -3,7 +3,7 @@ transaction counts, request hooks and data changing mid-run."""
 
 from __future__ import annotations
 
-from .conftest import Client, error_of, ok_data, query, read_by_query, read_more, rows
+from tests.support.intacct_xml import Client, error_of, ok_data, query, read_by_query, read_more, rows
 
 
 def test_lookup_lists_fields_with_custom_ones(client, sess):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import error_of, ok_data, query, read_by_query, read_more, rows
+from tests.support.intacct_xml import error_of, ok_data, query, read_by_query, read_more, rows
 
 
 def test_read_by_query_pages_through_every_vendor(client, sess, emu):

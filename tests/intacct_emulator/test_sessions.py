@@ -8,7 +8,7 @@ import pytest
 from intacct_emulator import EmulatorConfig, IntacctEmulator
 from lxml import etree
 
-from .conftest import Client, envelope, error_of, ok_data, query, read_by_query, rows
+from tests.support.intacct_xml import Client, envelope, error_of, ok_data, query, read_by_query, rows
 
 
 def test_get_api_session_returns_session_endpoint_and_location(client, emu):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from intacct_emulator.schema import MORE, OBJECTS
 
-from .conftest import Client, error_of, ok_data, query, read_by_query, rows
+from tests.support.intacct_xml import Client, error_of, ok_data, query, read_by_query, rows
 
 
 @pytest.mark.parametrize(

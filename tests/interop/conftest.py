@@ -13,8 +13,8 @@ from intacct_emulator import IntacctEmulator
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 
-from tests.tap_sage_intacct.conftest import SIZES as INTACCT_SIZES
-from tests.tap_sage_intacct.conftest import TIMEZONE as INTACCT_TIMEZONE
+from tests.support.intacct import SIZES as INTACCT_SIZES
+from tests.support.intacct import TIMEZONE as INTACCT_TIMEZONE
 
 
 @pytest.fixture(autouse=True)

@@ -8,16 +8,8 @@ from __future__ import annotations
 import pytest
 from mlc_run_audit import RUNS_STREAM
 
-from tests.interop.support import (
-    csv_mismatches,
-    csv_rows,
-    exact,
-    jsonl_rows,
-    pipe,
-    third_party,
-    write_json,
-)
-from tests.interop.taps import TAPS, acumatica_args, has_amounts
+from tests.support.interop import csv_mismatches, csv_rows, exact, jsonl_rows, pipe, third_party, write_json
+from tests.support.interop_taps import TAPS, acumatica_args, has_amounts
 
 
 def run_into(request, tap_name: str, tmp_path, target: list[str]):

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.support import (
+from tests.support.acumatica_target import (
+    MAPPING,
+    SCHEMA,
+    STREAM,
+    allocation_rows,
+    assert_posted_equal_rows,
+    audit_lines,
+)
+from tests.support.acumatica_target import target_config as acumatica_target_config
+from tests.support.databricks import audit, error_lines, rows, write_config
+from tests.support.interop import (
     ENCODER,
     Piped,
     ours,
@@ -22,11 +32,6 @@ from tests.interop.support import (
     write_json,
     write_jsonl,
 )
-from tests.target_acumatica.helpers import MAPPING, SCHEMA, STREAM, allocation_rows, audit_lines
-from tests.target_acumatica.helpers import target_config as acumatica_target_config
-from tests.target_acumatica.test_journals import assert_posted_equal_rows
-from tests.target_databricks.loadrun import audit, rows, write_config
-from tests.target_databricks.test_refused_records import error_lines
 
 KEY = SCHEMA["key_properties"]  # allocation_id, line
 ROWS = allocation_rows(allocations=20, lines=9)  # 200 rows, debits to cost centers and a pool credit

@@ -6,7 +6,7 @@ import pytest
 from acumatica_emulator import AcumaticaEmulator
 from looker_emulator import EmulatorConfig, LookerEmulator
 
-from tests.looker_emulator.test_protocol import ALLOCATION
+from tests.support.looker import ALLOCATION
 
 
 def test_same_seed_same_rows_other_seed_other_rows():

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.looker_emulator.conftest import API, Api
-
-ALLOCATION = [
-    "overhead_allocation.allocation_id",
-    "overhead_allocation.period",
-    "overhead_allocation.account",
-    "overhead_allocation.subaccount",
-    "overhead_allocation.branch",
-    "overhead_allocation.cost_center",
-    "overhead_allocation.description",
-    "overhead_allocation.allocated_amount",
-]
+from tests.support.looker import ALLOCATION, API, Api
 
 
 def test_login_form_returns_a_bearer_token_for_an_hour(api: Api):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.looker_emulator.conftest import Api
+from tests.support.looker import Api
 
 GL = {"model": "finance", "view": "gl_lines"}
 LINES = {**GL, "fields": ["gl_lines.line_id", "gl_lines.posted_date", "gl_lines.account"], "limit": "-1"}

@@ -18,8 +18,8 @@ from acumatica_emulator.store import RecordNotFound
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.property.support import ENCODER, _mentions, decimal_values, loads, text_values
-from tests.target_acumatica.helpers import EXPENSE, MAPPING, SCHEMA, STREAM, run_target, target_config
+from tests.support.acumatica_target import EXPENSE, MAPPING, SCHEMA, STREAM, run_target, target_config
+from tests.support.roundtrip import ENCODER, _mentions, decimal_values, loads, text_values
 
 _prefixes = itertools.count(1)
 LIMIT = Decimal(10) ** 15  # decimal(19,4): 15 integer digits

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given
 
-from tests.property import properties as p
-from tests.property.loaders import fresh_name
-from tests.property.support import COLLIDING_STREAMS, Column, Stream, hostile_streams, loads
+from tests.support import properties as p
+from tests.support.loaders import fresh_name
+from tests.support.roundtrip import COLLIDING_STREAMS, Column, Stream, hostile_streams, loads
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from tests.publish.test_definitions import PLUGINS, ROOT
+from tests.support.plugins import PLUGINS, ROOT
 
 SCHEMAS = Path(__file__).parent / "hub_schemas"
 

@@ -39,10 +39,8 @@ from intacct_emulator import IntacctEmulator
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
 
-from tests.e2e.test_looker_to_acumatica import PREFIX, expected_journals, query_rows
-from tests.publish import clean_env
-from tests.publish.test_definitions import PLUGINS, ROOT, definition, distribution, sandbox_config
-from tests.target_acumatica.helpers import posted_journals
+from tests.support.acumatica_target import PREFIX, expected_journals, posted_journals, query_rows
+from tests.support.plugins import PLUGINS, ROOT, clean_env, definition, distribution, sandbox_config
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish import clean_env
-from tests.publish.test_definitions import PLUGINS, ROOT, about, definition
+from tests.support.plugins import PLUGINS, ROOT, about, clean_env, definition
 
 pytestmark = [pytest.mark.publish, pytest.mark.e2e]
 
 BIN = Path(sys.executable).parent
-BATCH = Path(__file__).parent / "meltano_batch.py"
+# In a folder of its own: run as a script, its folder comes first on sys.path, and tests/support/meltano.py
+# would shadow Meltano.
+BATCH = ROOT / "tests" / "support" / "scripts" / "meltano_batch.py"
 DATE = "2024-01-31T00:00:00Z"
 
 

@@ -48,16 +48,3 @@ def same_record(emitted: dict, source: dict) -> bool:
 
 def _looks_like_timestamp(text: str) -> bool:
     return len(text) >= 19 and text[4] == "-" and text[10] == "T"
-
-
-def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
-    """Each STATE bookmark is at most the newest timestamp already emitted."""
-    newest = None
-    for message in sync.messages:
-        if message["type"] == "RECORD" and message["stream"] == stream:
-            stamp = instant(message["record"]["LastModifiedDateTime"])
-            newest = stamp if newest is None or stamp > newest else newest
-        elif message["type"] == "STATE":
-            value = message["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
-            if value is not None:
-                assert newest is not None and instant(value) <= newest, (value, newest)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+import acumatica_emulator.auth
 import pytest
 
+from tests.support.clock import emulator_clock
 from tests.support.taprun import TAP
 
 
@@ -127,12 +129,12 @@ def test_unknown_version_or_stream_in_settings_fails_discovery_clearly(tmp_path)
 
 
 @pytest.mark.parametrize("emulator_config", [{"session_idle_timeout_s": 0.5}], indirect=True)
-def test_a_cookie_session_that_timed_out_is_signed_in_again(tap, emulator):
-    import time
+def test_a_cookie_session_that_timed_out_is_signed_in_again(tap, emulator, monkeypatch):
+    clock = emulator_clock(monkeypatch, acumatica_emulator.auth)
 
     def stall(info):
         if info.entity == "Bill" and info.number == 3:
-            time.sleep(0.8)  # the session idles past its timeout before the next request
+            clock.advance(0.8)  # the session idles past its timeout before the next request
 
     emulator.on_request(stall)
     # One request at a time: concurrent requests would keep the session from idling.

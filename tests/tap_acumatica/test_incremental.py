@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.compare import assert_state_never_passes_emitted_records, differences, instant
+from tests.support.compare import differences, instant
+from tests.support.taprun import assert_state_never_passes_emitted_records
 
 VERSION = "24.200.001"
 BILL_KEY = ("Type", "ReferenceNbr")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tap_acumatica.parallel import LicenseGate, SlicedRead
 
-from tests.support.compare import assert_state_never_passes_emitted_records, instant
+from tests.support.compare import instant
+from tests.support.taprun import assert_state_never_passes_emitted_records
 
 #: Enough bills for many pages of 10, and a latency that keeps requests in flight together.
 MANY = {"sizes": {"Bill": 400}, "latency_ms": 30}

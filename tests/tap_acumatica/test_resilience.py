@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.tap_acumatica.test_incremental import assert_state_never_passes_emitted_records
+from tests.support.taprun import assert_state_never_passes_emitted_records
 
 VERSION = "24.200.001"
 

@@ -9,10 +9,9 @@ import pytest
 from acumatica_client import catalog
 from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
-from deltalake import DeltaTable
 
+from tests.support.databricks import land_with_defaults, record, schema
 from tests.support.taprun import SANDBOX, _catalog
-from tests.target_databricks.loadrun import CATALOG, SCHEMA_NAME, record, rows, run_target, schema
 
 VERSION = "24.200.001"
 AMOUNTS = [Decimal("1234567.8912"), Decimal("0.000001"), Decimal("99999999999999999999.999999999")]
@@ -38,29 +37,6 @@ def test_every_catalog_decimal_is_declared_exact_and_nothing_else():
     assert hinted == decimals
     assert {props[name]["x-sql-datatype"] for name in hinted} == {"decimal(38,9)"}
     assert props["Amount"]["type"] == ["number", "null"]
-
-
-def land_with_defaults(tmp_path, dbx, messages: list[dict], stream: str, column: str) -> tuple[str, list]:
-    """Pipe ``messages`` into target-databricks with default settings; the column's type and values."""
-    config = tmp_path / "target.json"
-    # No number_type: the target's default (DOUBLE for plain numbers) is what users outside the project get.
-    config.write_text(
-        json.dumps(
-            {
-                "host": dbx.base_url,
-                "warehouse_id": "sandbox-warehouse",
-                "catalog": CATALOG,
-                "schema": SCHEMA_NAME,
-                "client_id": "sandbox-sp",
-                "client_secret": "sandbox-sp-secret",
-            }
-        )
-    )
-    run = run_target(str(config), messages)
-    assert run.returncode == 0, run.stderr[-3000:]
-    fields = DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, stream)).schema().fields
-    sql_type = next(str(f.type) for f in fields if f.name == column)
-    return sql_type, sorted(row[column] for row in rows(dbx, stream))
 
 
 def test_amounts_land_exactly_in_databricks_with_default_settings(tmp_path, dbx):

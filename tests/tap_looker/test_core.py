@@ -8,7 +8,7 @@ from looker_emulator import EmulatorConfig, LookerEmulator
 from singer_sdk.testing import get_tap_test_class
 from tap_looker.tap import TapLooker
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, tap_config
+from tests.support.looker import ALLOCATION_QUERY, tap_config
 
 # The suite is built at import time, so its emulator starts here and lives for the session.
 _emulator = LookerEmulator(EmulatorConfig(port=0))

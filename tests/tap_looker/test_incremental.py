@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
 
 INCREMENTAL = {**ALLOCATION_QUERY, "replication_field": "overhead_allocation.posting_date"}
 

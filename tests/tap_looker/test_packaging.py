@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from looker_emulator import SANDBOX
 
-from tests.publish.test_definitions import sandbox_config
+from tests.support.plugins import sandbox_config
 
 
 def test_sandbox_config_points_at_the_emulator_with_its_demo_key():

@@ -11,7 +11,7 @@ import pytest
 from tap_looker.client import LookerAuthError
 from tap_looker.tap import TapLooker
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
 
 TAP = str(Path(sys.executable).parent / "tap-looker")
 

@@ -8,8 +8,8 @@ import pytest
 from tap_looker.client import LookerError
 from tap_looker.tap import TapLooker
 
+from tests.support.looker import run_tap, tap_config
 from tests.support.retry import captured_log, check_renamed_setting, closed_port_url, retry_lines, waits
-from tests.tap_looker.conftest import run_tap, tap_config
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(emulator):

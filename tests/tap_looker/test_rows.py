@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from tap_looker.client import TruncatedResultError
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
 
 VENDORS = {
     "name": "approved_vendors",

@@ -10,9 +10,8 @@ from databricks_emulator import EmulatorConfig as DatabricksConfig
 from tap_looker.schema import column_for
 from tap_looker.tap import TapLooker
 
-from tests.tap_acumatica.test_schema_decimals import land_with_defaults
-from tests.tap_looker.conftest import tap_config
-from tests.target_databricks.loadrun import record, schema
+from tests.support.databricks import land_with_defaults, record, schema
+from tests.support.looker import tap_config
 
 AMOUNTS = [Decimal("1234567.8912"), Decimal("-0.01"), Decimal("99999999999999999999.999999999")]
 

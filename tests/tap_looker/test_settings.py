@@ -8,7 +8,7 @@ from mlc_run_audit.checks import SettingError
 from singer_sdk.exceptions import ConfigValidationError
 from tap_looker.tap import TapLooker
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, run_tap, tap_config
+from tests.support.looker import ALLOCATION_QUERY, run_tap, tap_config
 
 INCREMENTAL = {**ALLOCATION_QUERY, "replication_field": "overhead_allocation.posting_date"}
 

@@ -13,7 +13,7 @@ import requests
 from tap_looker.client import LookerError, stream_rows
 from tap_looker.tap import TapLooker
 
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected, run_tap, tap_config
 
 LARGE = {"sizes": {"overhead_allocation": 10_000}}
 

@@ -6,25 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from decimal import Decimal
 
 from tap_sage_intacct.objects import BALANCES, BUILTIN
 
-from tests.tap_sage_intacct.conftest import TAP, catalog, mismatches
-
-
-def files(tmp_path, config: dict, streams: list[str], state: dict | None = None) -> list[str]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog(config, streams)))
-    args = [TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp_path / "state.json")]
-    return args
-
-
-def messages(lines) -> list[dict]:
-    return [json.loads(line, parse_float=Decimal) for line in lines if line.strip()]
+from tests.support.intacct import TAP, files, messages, mismatches
 
 
 def test_killed_mid_stream_then_resumed_from_its_state_loses_nothing(tmp_path, intacct, config):

@@ -9,7 +9,7 @@ from singer_sdk import Stream
 from singer_sdk.testing import get_tap_test_class
 from tap_sage_intacct.tap import TapSageIntacct
 
-from tests.tap_sage_intacct.conftest import SIZES, TIMEZONE
+from tests.support.intacct import SIZES, TIMEZONE
 
 # The suite is built at import time, so its emulator starts here and lives for the session.
 _emulator = IntacctEmulator(EmulatorConfig(port=0, sizes=SIZES, timezone=TIMEZONE))

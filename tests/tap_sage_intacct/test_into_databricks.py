@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
-from deltalake import DeltaTable
 
-from tests.tap_sage_intacct.conftest import after_this_second, mismatches
-from tests.tap_sage_intacct.test_cli import files
+from tests.support.intacct import after_this_second, as_emitted, delta_rows, files, mismatches
 
 TARGET = str(Path(sys.executable).parent / "target-databricks")
 STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL"}
@@ -60,24 +58,6 @@ def pipe(tmp_path, config: dict, databricks, state: dict | None = None) -> tuple
         if message["type"] == "SCHEMA":
             schemas[message["stream"]] = message["schema"]
     return [json.loads(line) for line in target.stdout.splitlines() if line.strip()], schemas
-
-
-def delta_rows(databricks, table: str) -> list[dict]:
-    rows = DeltaTable(databricks.table_path("workspace", "intacct", table)).to_pyarrow_table().to_pylist()
-    return [{k: (Decimal(str(v)) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
-
-
-def as_emitted(row: dict, schema: dict) -> dict:
-    """A Delta row in the tap's terms: timestamps as ISO text, JSON arrays parsed."""
-    out = {}
-    for name, prop in schema["properties"].items():
-        value = row.get(name)
-        if hasattr(value, "isoformat"):
-            value = value.isoformat()
-        if isinstance(value, str) and "array" in prop.get("type", []):
-            value = json.loads(value, parse_float=Decimal)
-        out[name] = value
-    return out
 
 
 def test_intacct_streams_land_in_delta_row_for_row_and_a_rerun_upserts(tmp_path, intacct, config, databricks):

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from tests.tap_sage_intacct.conftest import after_this_second, run
-from tests.tap_sage_intacct.test_cli import files, messages
+from tests.support.intacct import after_this_second, files, messages, run
 
 
 def delete_in_one_second(intacct, obj: str, keys: list[int]) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.publish.test_definitions import about, sandbox_config
+from tests.support.plugins import about, sandbox_config
 
 
 def test_sandbox_config_points_at_the_emulator_with_every_required_setting():

@@ -11,7 +11,7 @@ from tap_sage_intacct.objects import BALANCES, BUILTIN
 from tap_sage_intacct.tap import TapSageIntacct
 from tap_sage_intacct.xmlgw import IntacctAuthError, IntacctError, query
 
-from tests.tap_sage_intacct.conftest import after_this_second, mismatches, run
+from tests.support.intacct import after_this_second, mismatches, run
 
 # Sessions ----------------------------------------------------------------------------------------
 

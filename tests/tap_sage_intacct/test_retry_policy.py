@@ -9,6 +9,7 @@ import pytest
 from tap_sage_intacct.tap import TapSageIntacct
 from tap_sage_intacct.xmlgw import IntacctError
 
+from tests.support.intacct import run
 from tests.support.retry import (
     RetryAfterServer,
     captured_log,
@@ -17,7 +18,6 @@ from tests.support.retry import (
     retry_lines,
     waits,
 )
-from tests.tap_sage_intacct.conftest import run
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(config):

@@ -9,9 +9,8 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from tap_sage_intacct import objects
 
-from tests.tap_acumatica.test_schema_decimals import land_with_defaults
-from tests.tap_sage_intacct.conftest import catalog
-from tests.target_databricks.loadrun import record, schema
+from tests.support.databricks import land_with_defaults, record, schema
+from tests.support.intacct import catalog
 
 AMOUNTS = [Decimal("1234567.8912"), Decimal("-0.01"), Decimal("99999999999999999999.999999999")]
 

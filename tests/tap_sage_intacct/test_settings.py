@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_sage_intacct.schema import Shape
 from tap_sage_intacct.tap import TapSageIntacct
 
-from tests.tap_sage_intacct.conftest import TAP, catalog, run
+from tests.support.intacct import TAP, catalog, run
 
 CLASS_FIELDS = {"RECORDNO": "integer", "CLASSID": "text", "NAME": "text", "WHENMODIFIED": "timestamp"}
 

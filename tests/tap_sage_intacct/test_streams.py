@@ -15,7 +15,7 @@ from tap_sage_intacct.objects import BUILTIN
 from tap_sage_intacct.tap import TapSageIntacct
 
 from tests.support.compare import instant
-from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, custom_fields, mismatches, run, typed
+from tests.support.intacct import TIMEZONE, after_this_second, custom_fields, mismatches, run, typed
 
 #: Every object stream but AUDITHISTORY (it holds only what a test changes; see below).
 STREAMS = {spec.name: spec.object for spec in BUILTIN if spec.object != "AUDITHISTORY"}

@@ -9,7 +9,7 @@ import logging
 import pytest
 from mlc_run_audit.checks import StreamHalted
 
-from tests.tap_sage_intacct.conftest import catalog, mismatches, run
+from tests.support.intacct import catalog, mismatches, run
 
 UNQUERYABLE = {"APBILL": ["PAYTOCONTACTNAME"], "APBILLITEM": ["GLACCOUNTNO"]}
 

@@ -10,17 +10,17 @@ import uuid
 
 import pytest
 
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
     SCHEMA,
     STREAM,
     allocation_rows,
+    assert_posted_equal_rows,
     audit_lines,
     posted_journals,
     run_target,
     singer_input,
     target_config,
 )
-from tests.target_acumatica.test_journals import assert_posted_equal_rows
 
 #: What taps stamp on every record besides the source data.
 STAMPS = {

@@ -14,11 +14,10 @@ from intacct_emulator import SANDBOX as INTACCT_SANDBOX
 from intacct_emulator import EmulatorConfig as IntacctConfig
 from intacct_emulator import IntacctEmulator
 
+from tests.support.acumatica_target import audit_lines, run_target, target_config
 from tests.support.compare import differences
+from tests.support.intacct import TIMEZONE, files
 from tests.support.taprun import SANDBOX, TAP, _catalog
-from tests.tap_sage_intacct.conftest import TIMEZONE
-from tests.tap_sage_intacct.test_cli import files
-from tests.target_acumatica.helpers import audit_lines, run_target, target_config
 
 VERSION = "24.200.001"
 FIELDS = ["VendorID", "VendorName", "Terms"]

@@ -4,9 +4,7 @@ and batches the target cannot honour failing the run before STATE moves."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
 from collections import Counter
 
@@ -16,29 +14,22 @@ import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig
 from looker_emulator import EmulatorConfig as LookerConfig
 from looker_emulator import LookerEmulator
-from tap_looker.tap import TapLooker
 
-from tests.e2e.test_looker_to_acumatica import PREFIX, SANDBOX_MAPPING, journal_lines
-from tests.tap_looker.conftest import tap_config
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
+    PREFIX,
+    SANDBOX_MAPPING,
     SCHEMA,
     STREAM,
     allocation_rows,
+    assert_posted_equal_rows,
     audit_lines,
+    journal_lines,
     posted_journals,
     run_target,
     singer_input,
     target_config,
 )
-from tests.target_acumatica.test_journals import assert_posted_equal_rows
-
-
-def _tap_output(looker: LookerEmulator, **overrides) -> str:
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with contextlib.redirect_stdout(out):
-        TapLooker(config=tap_config(looker, **overrides)).sync_all()
-    out.flush()
-    return out.buffer.getvalue().decode()
+from tests.support.looker import tap_output
 
 
 def _messages(text: str) -> list[dict]:
@@ -57,8 +48,8 @@ def test_tap_looker_batches_post_the_journals_its_records_post(tmp_path, encodin
         AcumaticaEmulator(EmulatorConfig(port=0)) as by_records,
         AcumaticaEmulator(EmulatorConfig(port=0)) as by_batches,
     ):
-        records = _tap_output(looker)
-        batched = _tap_output(
+        records = tap_output(looker)
+        batched = tap_output(
             looker,
             batch_config={
                 "encoding": encoding,

@@ -11,7 +11,7 @@ import pytest
 from acumatica_client import AcumaticaAuthError
 from target_acumatica.poster import JournalPoster
 
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
     MAPPING,
     STREAM,
     TARGET,

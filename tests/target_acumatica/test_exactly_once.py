@@ -8,18 +8,18 @@ import json
 import logging
 from decimal import Decimal
 
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
     MAPPING,
     SCHEMA,
     STREAM,
     allocation_rows,
+    assert_posted_equal_rows,
     audit_lines,
     posted_journals,
     run_target,
     singer_input,
     target_config,
 )
-from tests.target_acumatica.test_journals import assert_posted_equal_rows
 
 #: The allocation mapping without a post period, so group values need not be periods.
 FREE_KEYS = {

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
     STREAM,
     allocation_rows,
+    assert_posted_equal_rows,
     audit_lines,
     posted_journals,
     run_cli,
@@ -20,41 +21,6 @@ from tests.target_acumatica.helpers import (
 
 def _puts(emulator) -> int:
     return emulator.stats.requests[("PUT", "entity")]
-
-
-def assert_posted_equal_rows(emulator, rows: list[dict], prefix: str = "OH:") -> None:
-    """Each allocation is one journal whose lines are its rows, in order, to the cent."""
-    posted = posted_journals(emulator, prefix)
-    by_key: dict[str, list[dict]] = {}
-    for row in rows:
-        by_key.setdefault(f"{prefix}{row['period']}:{row['allocation_id']}", []).append(row)
-    assert sorted(posted) == sorted(by_key)
-    for key, source in by_key.items():
-        journal = posted[key]
-        assert journal["Status"] == "Balanced" and journal["Module"] == "GL"
-        got = [
-            (
-                d["Account"],
-                d["Subaccount"].replace("-", ""),
-                d["BranchID"],
-                d["DebitAmount"],
-                d["CreditAmount"],
-                d["TransactionDescription"],
-            )
-            for d in journal["Details"]
-        ]
-        want = [
-            (
-                r["account"],
-                r["subaccount"].replace("-", ""),
-                r["branch"],
-                max(r["allocated_amount"], Decimal(0)),
-                max(-r["allocated_amount"], Decimal(0)),
-                r["description"],
-            )
-            for r in source
-        ]
-        assert got == want, key
 
 
 def test_journals_posted_equal_the_input_rows_to_the_cent(emulator, tmp_path):

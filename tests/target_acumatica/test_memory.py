@@ -8,7 +8,7 @@ import tracemalloc
 
 from target_acumatica.target import TargetAcumatica
 
-from tests.target_acumatica.helpers import allocation_rows, audit_lines, singer_input, target_config
+from tests.support.acumatica_target import allocation_rows, audit_lines, singer_input, target_config
 
 
 def _peak_bytes(emulator, tmp_path, allocations: int) -> int:

@@ -3,7 +3,7 @@ overhead_allocation query (tests/publish/test_definitions.py checks the definiti
 
 from __future__ import annotations
 
-from tests.publish.test_definitions import sandbox_config
+from tests.support.plugins import sandbox_config
 from tests.support.taprun import SANDBOX
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.target_acumatica.helpers import audit_lines, run_target, target_config
+from tests.support.acumatica_target import audit_lines, run_target, target_config
 
 STREAM = "approved_vendors"
 SCHEMA = {

@@ -9,14 +9,14 @@ import logging
 import pytest
 from target_acumatica.target import TargetAcumatica
 
-from tests.support.retry import check_renamed_setting, closed_port_url, retry_lines
-from tests.target_acumatica.helpers import (
+from tests.support.acumatica_target import (
     allocation_rows,
     posted_journals,
     run_target,
     singer_input,
     target_config,
 )
+from tests.support.retry import check_renamed_setting, closed_port_url, retry_lines
 
 
 def test_unreachable_host_fails_after_max_retries_plus_one_attempts_naming_the_host(emulator, tmp_path):

@@ -14,7 +14,7 @@ from singer_sdk.testing import get_target_test_class
 from singer_sdk.testing.runners import TargetTestRunner
 from target_acumatica.target import TargetAcumatica
 
-from tests.target_acumatica.helpers import target_config
+from tests.support.acumatica_target import target_config
 
 StandardTargetTests = get_target_test_class(TargetAcumatica, config={})
 

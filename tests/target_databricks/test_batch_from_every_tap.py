@@ -17,12 +17,9 @@ from looker_emulator import LookerEmulator
 from mlc_run_audit import AUDIT_COLUMNS
 
 from tests.support.compare import differences
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected
-from tests.tap_sage_intacct.conftest import TIMEZONE, after_this_second, mismatches
-from tests.tap_sage_intacct.test_cli import files
-from tests.tap_sage_intacct.test_into_databricks import as_emitted, delta_rows
-from tests.target_acumatica.test_batch_messages import _tap_output
-from tests.target_databricks.loadrun import TARGET, rows, write_config
+from tests.support.databricks import TARGET, rows, write_config
+from tests.support.intacct import TIMEZONE, after_this_second, as_emitted, delta_rows, files, mismatches
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected, tap_output
 
 #: ap_bills carries decimal amounts (and lines); vendors and gl_batches are read with deletions off.
 INTACCT_STREAMS = {"vendors": "VENDOR", "ap_bills": "APBILL", "gl_batches": "GLBATCH"}
@@ -93,7 +90,7 @@ def test_tap_sage_intacct_batches_land_equal_to_the_emulator(tmp_path, dbx, fmt)
 
 def test_tap_looker_batches_land_equal_to_the_query_results(tmp_path, dbx):
     with LookerEmulator(LookerConfig(port=0, sizes={"overhead_allocation": 40})) as looker:
-        text = _tap_output(looker, batch_config=batch_config(tmp_path, "jsonl", "looker-"))
+        text = tap_output(looker, batch_config=batch_config(tmp_path, "jsonl", "looker-"))
         source = expected(looker, ALLOCATION_QUERY)
     sent = kinds(text)
     assert sent["BATCH"] >= 1 and sent["RECORD"] == 0, sent

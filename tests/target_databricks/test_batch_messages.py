@@ -10,8 +10,8 @@ import pytest
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BatchConfig
 
+from tests.support.databricks import audit, by_id, rows, run_in_process, schema, write_config
 from tests.support.taprun import BIN, SANDBOX, TAP, _catalog
-from tests.target_databricks.loadrun import audit, by_id, rows, run_in_process, schema, write_config
 
 VERSION = "24.200.001"
 TARGET = str(BIN / "target-databricks")

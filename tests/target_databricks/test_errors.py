@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.target import TargetDatabricks
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     ENCODER,
     TARGET,

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     audit,
     bills,

@@ -8,13 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.target_databricks.loadrun import (
-    audit,
-    rows,
-    run_in_process,
-    schema,
-    write_config,
-)
+from tests.support.databricks import audit, rows, run_in_process, schema, write_config
 
 SUBACCOUNT_PROPS = {
     "SubaccountCD": {"type": "string"},

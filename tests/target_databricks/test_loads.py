@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     CATALOG,
     SCHEMA_NAME,
@@ -28,6 +28,7 @@ from tests.target_databricks.loadrun import (
     consume_pending_fault,
     record,
     rows,
+    run_console_script,
     run_target,
     schema,
     stat,
@@ -235,7 +236,7 @@ def test_killed_between_data_statement_and_state_rerun_is_exact(tmp_path, dbx, m
         dbx.fail_next_statements(1, "CANCELLED")  # the audit row, if already sent, never commits
         proc.send_signal(signal.SIGKILL)
 
-    killed = run_target(cfg, messages, watcher=watch)
+    killed = run_console_script(cfg, messages, watcher=watch)
     assert killed.returncode == -signal.SIGKILL and killed.states == []
     time.sleep(0.8)  # an audit insert sent before the kill has now taken the injected failure ...
     consume_pending_fault(dbx)  # ... else this does, so the rerun starts clean

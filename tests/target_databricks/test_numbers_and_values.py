@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from target_databricks import sql
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     CATALOG,
     SCHEMA_NAME,
     audit,

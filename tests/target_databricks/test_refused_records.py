@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     bills,
+    error_lines,
     record,
     rows,
     run_in_process,
@@ -18,10 +19,6 @@ from tests.target_databricks.loadrun import (
     state,
     write_config,
 )
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "| ERROR" in line or "Traceback" in line]
 
 
 def with_extra(messages: list[dict], at: int, **fields) -> list[dict]:

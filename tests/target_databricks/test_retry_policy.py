@@ -12,16 +12,8 @@ from mlc_run_audit.settings import DEFAULT_MAX_RETRIES
 from target_databricks.client import DatabricksClient
 from target_databricks.target import TargetDatabricks
 
+from tests.support.databricks import BILL_PROPS, bills, rows, run_in_process, schema, state, write_config
 from tests.support.retry import check_renamed_setting, closed_port_url, retry_lines, waits
-from tests.target_databricks.loadrun import (
-    BILL_PROPS,
-    bills,
-    rows,
-    run_in_process,
-    schema,
-    state,
-    write_config,
-)
 
 MESSAGES = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)]
 

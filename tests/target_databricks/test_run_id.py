@@ -8,7 +8,7 @@ import uuid
 from target_databricks import sql
 from target_databricks.audit import AUDIT_COLUMNS, AUDIT_TABLE
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     CATALOG,
     SCHEMA_NAME,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from target_databricks import sql
 
-from tests.target_databricks.loadrun import rows, run_target, schema, write_config
+from tests.support.databricks import rows, run_target, schema, write_config
 
 PROPS = {
     "Type": {"type": "string"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.target_databricks.loadrun import (
+from tests.support.databricks import (
     BILL_PROPS,
     CATALOG,
     SCHEMA_NAME,

@@ -21,6 +21,8 @@ from singer_sdk.testing.runners import TargetTestRunner
 from target_databricks import sql
 from target_databricks.target import TargetDatabricks
 
+from tests.support.databricks import connection
+
 CATALOG, SCHEMA_NAME = "workspace", "standard"
 
 # The SDK's own tests of these inputs pass only when the target raises; nothing is meant to land.
@@ -32,15 +34,7 @@ EXPECTED_TO_RAISE = {
 
 
 def target_config(dbx) -> dict:
-    return {
-        "host": dbx.base_url,
-        "warehouse_id": "sandbox-warehouse",
-        "catalog": CATALOG,
-        "schema": SCHEMA_NAME,
-        "client_id": "sandbox-sp",
-        "client_secret": "sandbox-sp-secret",
-        "retry_backoff_seconds": 0.05,
-    }
+    return {**connection(dbx, SCHEMA_NAME), "retry_backoff_seconds": 0.05}
 
 
 StandardTargetTests = get_target_test_class(TargetDatabricks, config={})

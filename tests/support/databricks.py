@@ -1,5 +1,6 @@
-"""Run target-databricks as a user would (its console script, Singer messages on stdin) against the
-Databricks emulator, and read what landed in the emulator's Delta tables."""
+"""Run target-databricks against the Databricks emulator, as its console script (Singer messages on
+stdin, as a user's pipeline does) or in this process, and read what landed in the emulator's Delta
+tables."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import json
 import logging
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -20,6 +22,7 @@ import msgspec
 from deltalake import DeltaTable
 from target_databricks.target import TargetDatabricks
 
+from tests.support.command import run_command
 from tests.support.taprun import BIN
 
 TARGET = str(BIN / "target-databricks")
@@ -34,17 +37,24 @@ class Run:
     stderr: str
 
 
+def connection(dbx, schema: str = SCHEMA_NAME) -> dict:
+    """The settings that reach the emulator's sandbox warehouse (nothing else: the target's defaults)."""
+    return {
+        "host": dbx.base_url,
+        "warehouse_id": "sandbox-warehouse",
+        "catalog": CATALOG,
+        "schema": schema,
+        "client_id": "sandbox-sp",
+        "client_secret": "sandbox-sp-secret",
+    }
+
+
 def write_config(tmp_path, dbx, **extra) -> str:
     path = tmp_path / f"target-{len(list(tmp_path.glob('target-*.json')))}.json"
     path.write_text(
         json.dumps(
             {
-                "host": dbx.base_url,
-                "warehouse_id": "sandbox-warehouse",
-                "catalog": CATALOG,
-                "schema": SCHEMA_NAME,
-                "client_id": "sandbox-sp",
-                "client_secret": "sandbox-sp-secret",
+                **connection(dbx),
                 "retry_backoff_seconds": 0.05,
                 # These tests check exact decimals for plain numbers, as the project's flows configure it.
                 "number_type": "decimal",
@@ -59,10 +69,36 @@ def run_target(
     config: str,
     messages: list[dict],
     *,
+    watcher: Callable[[None], None] | None = None,
+) -> Run:
+    """The console command ``target-databricks --config <config>`` run in this process, ``messages`` its
+    input; ``watcher(None)`` runs on a thread meanwhile. The same command, settings, logging, error
+    handling and exit status as the console script, without an interpreter start-up per run."""
+    with tempfile.TemporaryDirectory(prefix="singer-input-") as folder:
+        feed = Path(folder) / "input.singer"
+        feed.write_text("".join(ENCODER.encode(m).decode() + "\n" for m in messages))
+        thread = None
+        if watcher:
+            thread = threading.Thread(target=watcher, args=(None,), daemon=True)
+            thread.start()
+        try:
+            done = run_command(TargetDatabricks, ["--config", config, "--input", str(feed)])
+        finally:
+            if thread:
+                thread.join(timeout=5)
+    states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return Run(done.returncode, states, done.stderr)
+
+
+def run_console_script(
+    config: str,
+    messages: list[dict],
+    *,
     timeout: float = 120,
     watcher: Callable[[subprocess.Popen], None] | None = None,
 ) -> Run:
-    """Pipe ``messages`` into the target; ``watcher(proc)`` runs on a thread meanwhile."""
+    """Pipe ``messages`` into the console script; ``watcher(proc)`` runs on a thread meanwhile. For what
+    only a process shows: its exit status when killed or signalled, its output stream as a whole."""
     proc = subprocess.Popen(
         [TARGET, "--config", config],
         stdin=subprocess.PIPE,
@@ -91,7 +127,7 @@ def replay(config: str, path, timeout: float = 120) -> Run:
     return Run(proc.returncode, states, proc.stderr)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -203,3 +239,19 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line or "Traceback" in line]
+
+
+def land_with_defaults(tmp_path, dbx, messages: list[dict], stream: str, column: str) -> tuple[str, list]:
+    """Pipe ``messages`` into target-databricks with default settings; the column's type and values."""
+    config = tmp_path / "target.json"
+    # No number_type: the target's default (DOUBLE for plain numbers) is what users outside the project get.
+    config.write_text(json.dumps(connection(dbx)))
+    run = run_target(str(config), messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    fields = DeltaTable(dbx.table_path(CATALOG, SCHEMA_NAME, stream)).schema().fields
+    sql_type = next(str(f.type) for f in fields if f.name == column)
+    return sql_type, sorted(row[column] for row in rows(dbx, stream))

@@ -1,4 +1,6 @@
-"""Allocation rows shaped like a Looker allocation query result, and a runner for the console script."""
+"""target-acumatica helpers: allocation rows shaped like a Looker allocation query result, a runner
+for the console script, what the Acumatica emulator holds after a run, and the sandbox's journal mapping
+of the Looker allocation query."""
 
 from __future__ import annotations
 
@@ -8,10 +10,15 @@ import json
 import logging
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from looker_emulator import LookerEmulator
+
+from tests.support.looker import ALLOCATION_QUERY
+from tests.support.plugins import sandbox_config
 from tests.support.taprun import SANDBOX
 
 TARGET = str(Path(sys.executable).parent / "target-acumatica")
@@ -176,3 +183,81 @@ def posted_journals(emulator, prefix: str = "OH:") -> dict[str, dict]:
 def audit_lines(audit_dir: Path) -> list[dict]:
     path = audit_dir / "journals.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def assert_posted_equal_rows(emulator, rows: list[dict], prefix: str = "OH:") -> None:
+    """Each allocation is one journal whose lines are its rows, in order, to the cent."""
+    posted = posted_journals(emulator, prefix)
+    by_key: dict[str, list[dict]] = {}
+    for row in rows:
+        by_key.setdefault(f"{prefix}{row['period']}:{row['allocation_id']}", []).append(row)
+    assert sorted(posted) == sorted(by_key)
+    for key, source in by_key.items():
+        journal = posted[key]
+        assert journal["Status"] == "Balanced" and journal["Module"] == "GL"
+        got = [
+            (
+                d["Account"],
+                d["Subaccount"].replace("-", ""),
+                d["BranchID"],
+                d["DebitAmount"],
+                d["CreditAmount"],
+                d["TransactionDescription"],
+            )
+            for d in journal["Details"]
+        ]
+        want = [
+            (
+                r["account"],
+                r["subaccount"].replace("-", ""),
+                r["branch"],
+                max(r["allocated_amount"], Decimal(0)),
+                max(-r["allocated_amount"], Decimal(0)),
+                r["description"],
+            )
+            for r in source
+        ]
+        assert got == want, key
+
+
+# The sandbox environment's mapping of the Looker allocation query ------------------------------
+
+SANDBOX_MAPPING = sandbox_config("target-acumatica")["journals"]["overhead_allocation"]
+PREFIX = SANDBOX_MAPPING["key_prefix"] + ":"
+
+
+def query_rows(looker: LookerEmulator) -> list[dict]:
+    rows = looker.run(ALLOCATION_QUERY["model"], ALLOCATION_QUERY["explore"], ALLOCATION_QUERY["fields"])
+    return [{k.split(".", 1)[1]: v for k, v in row.items()} for row in rows]
+
+
+def expected_journals(rows: list[dict]) -> dict[str, list[tuple]]:
+    """The journal lines the sandbox mapping makes of the query's rows, by journal key."""
+    expected: dict[str, list[tuple]] = {}
+    for r in rows:
+        amount = Decimal(str(r["allocated_amount"]))
+        expected.setdefault(f"{PREFIX}{r['period']}:{r['allocation_id']}", []).append(
+            (
+                r["account"],
+                r["subaccount"],
+                r["branch"],
+                max(amount, Decimal(0)),
+                max(-amount, Decimal(0)),
+                r["description"],
+            )
+        )
+    return expected
+
+
+def journal_lines(journal: dict) -> Counter:
+    return Counter(
+        (
+            d["Account"],
+            d["Subaccount"],
+            d["BranchID"],
+            d["DebitAmount"],
+            d["CreditAmount"],
+            d["TransactionDescription"],
+        )
+        for d in journal["Details"]
+    )

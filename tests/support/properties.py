@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from tests.property.support import (
+from tests.support.roundtrip import (
     ROWS,
     SPECIAL_TEXT,
     TIMESTAMP_EDGES,

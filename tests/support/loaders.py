@@ -21,9 +21,9 @@ import duckdb
 import yaml
 from deltalake import DeltaTable
 
-from tests.property.support import HUNG, Outcome, Stream, Tables, singer_messages
+from tests.support.databricks import CATALOG, run_in_process, write_config
 from tests.support.meltano import ROOT
-from tests.target_databricks.loadrun import CATALOG, run_in_process, write_config
+from tests.support.roundtrip import HUNG, Outcome, Stream, Tables, singer_messages
 
 LOADERS = ROOT / ".meltano" / "loaders"
 _names = itertools.count(1)

@@ -14,15 +14,15 @@ from intacct_emulator import SANDBOX as INTACCT_SANDBOX
 from mlc_run_audit import AUDIT_COLUMNS, RUNS_STREAM
 from tap_looker.tap import TapLooker
 
-from tests.interop.support import ours, write_json
 from tests.support.compare import differences
+from tests.support.intacct import TIMEZONE as INTACCT_TIMEZONE
+from tests.support.intacct import catalog as intacct_catalog
+from tests.support.intacct import mismatches as intacct_mismatches
+from tests.support.interop import ours, write_json
+from tests.support.looker import ALLOCATION_QUERY, by_key, expected
+from tests.support.looker import tap_config as looker_config
 from tests.support.taprun import SANDBOX as ACUMATICA_SANDBOX
 from tests.support.taprun import Sync, _catalog
-from tests.tap_looker.conftest import ALLOCATION_QUERY, by_key, expected
-from tests.tap_looker.conftest import tap_config as looker_config
-from tests.tap_sage_intacct.conftest import TIMEZONE as INTACCT_TIMEZONE
-from tests.tap_sage_intacct.conftest import catalog as intacct_catalog
-from tests.tap_sage_intacct.conftest import mismatches as intacct_mismatches
 
 ACUMATICA_VERSION = "24.200.001"
 #: stream -> (Acumatica entity, key field)
