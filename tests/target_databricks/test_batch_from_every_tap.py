@@ -138,6 +138,7 @@ def test_tap_sage_intacct_batches_with_deletions_land_and_a_rerun_upserts(tmp_pa
             return json.loads(done.stdout.splitlines()[-1]), schema
 
         state, schema = sync()
+        first = [as_emitted(r, schema) for r in delta_rows(dbx, "vendors")]
         intacct.store.modify("VENDOR", 3, {"NAME": "Renamed vendor"})
         intacct.store.insert("VENDOR", {"VENDORID": "V9999", "NAME": "New vendor", "TOTALDUE": "10.05"})
         intacct.store.delete("VENDOR", 5)
@@ -146,8 +147,11 @@ def test_tap_sage_intacct_batches_with_deletions_land_and_a_rerun_upserts(tmp_pa
 
         landed = [as_emitted(r, schema) for r in delta_rows(dbx, "vendors")]
         deleted = [r for r in landed if r["_sdc_deleted_at"] is not None]
-        # The deleted vendor stays as its key with the deletion time and every other field empty.
-        assert [(r["RECORDNO"], r["NAME"]) for r in deleted] == [(5, None)]
+        # The deleted vendor is soft-deleted: its row keeps the values it had when it was last read,
+        # with the deletion time set.
+        [before] = [r for r in first if r["RECORDNO"] == 5]
+        assert [(r["RECORDNO"], r["NAME"]) for r in deleted] == [(5, before["NAME"])]
+        assert before["NAME"]
         live = [r for r in landed if r["_sdc_deleted_at"] is None]
         wrong = mismatches(schema, live, intacct.store.records("VENDOR"))
         assert not wrong, wrong[:5]
