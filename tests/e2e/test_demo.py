@@ -18,7 +18,7 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from deltalake import DeltaTable
 
-from tests.support.meltano import MELTANO, ROOT, meltano_env, one_meltano_run_at_a_time
+from tests.support.meltano import MELTANO, ROOT, meltano_env
 
 _spec = importlib.util.spec_from_file_location("demo", ROOT / "scripts" / "demo.py")
 demo = sys.modules["demo"] = importlib.util.module_from_spec(_spec)
@@ -58,17 +58,16 @@ def singer_input() -> str:
 
 def invoke_loader(tmp_path: Path, loader: str, **env: str) -> None:
     """`meltano --environment=sandbox invoke <loader>` with the bills above."""
-    with one_meltano_run_at_a_time():
-        proc = subprocess.run(
-            [MELTANO, "--environment=sandbox", "invoke", loader],
-            input=singer_input(),
-            cwd=ROOT,
-            env=meltano_env(tmp_path, **env),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+    proc = subprocess.run(
+        [MELTANO, "--environment=sandbox", "invoke", loader],
+        input=singer_input(),
+        cwd=ROOT,
+        env=meltano_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
@@ -134,16 +133,15 @@ def test_make_demo_runs_the_default_flow_in_one_command(tmp_path):
     """`scripts/demo.py` (what `make demo` runs) starts its emulators, runs the flow twice and lands the
     changed records in place: the bill it adds with an empty description keeps it, its amount exact."""
     out = tmp_path / "output"
-    with one_meltano_run_at_a_time():
-        proc = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "demo.py"), "--free-ports", "--output", str(out)],
-            cwd=ROOT,
-            env=meltano_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=840,
-            check=False,
-        )
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--free-ports", "--output", str(out)],
+        cwd=ROOT,
+        env=meltano_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Emulators stopped." in proc.stdout
     bills = (

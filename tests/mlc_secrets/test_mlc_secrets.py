@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from acumatica_emulator import AcumaticaEmulator, EmulatorConfig, OAuthClient, User
 
-from tests.support.meltano import MELTANO, ROOT, meltano_env, meltano_run, one_meltano_run_at_a_time
+from tests.support.meltano import MELTANO, ROOT, meltano_env, meltano_run
 from tests.support.replay import meltano_runs
 
 CLI = str(Path(sys.executable).parent / "mlc-secrets")
@@ -253,7 +253,7 @@ def test_plugin_config_files_are_private_during_a_run_and_gone_after_it_or_a_kil
         assert not files_holding(ROOT, secrets, since=started), "a secret reached the project tree"
         return held
 
-    with AcumaticaEmulator(config) as emulator, one_meltano_run_at_a_time():
+    with AcumaticaEmulator(config) as emulator:
         # A whole run: the config files exist only while it runs.
         proc = start(emulator)
         config_files_during(proc)

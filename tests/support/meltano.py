@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,34 +41,44 @@ FLOWS = {
 }
 
 
-@contextlib.contextmanager
-def one_meltano_run_at_a_time() -> Iterator[None]:
-    """Meltano writes each plugin's catalog to one file under .meltano/run/, so two runs of the same
-    tap at once (parallel test workers) would read each other's half-written catalog."""
-    with open(ROOT / ".meltano" / "e2e-run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+def system_dir(tmp_path: Path) -> Path:
+    """A Meltano system directory of the test's own: Meltano writes each plugin's config and catalog to
+    one file under ``<system dir>/run/<plugin>/``, so runs of one plugin in parallel test workers would
+    read each other's half-written files. Its ``run/`` is private; everything else (the installed
+    plugins, logs) links back to the project's ``.meltano``, as ``mlc-secrets run`` does for a run."""
+    private = tmp_path / ".meltano-system"
+    if not private.exists():
+        private.mkdir()
+        for entry in (ROOT / ".meltano").iterdir():
+            if entry.name not in ("run", "meltano.db", "e2e-run.lock"):
+                (private / entry.name).symlink_to(entry)
+    return private
 
 
 def meltano_env(tmp_path: Path, **env_overrides: str) -> dict[str, str]:
-    """This process's environment, with the test's own Meltano system database and ``env_overrides``."""
-    return {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}", **env_overrides}
+    """This process's environment, with the test's own Meltano system directory and database, and
+    ``env_overrides``."""
+    return {
+        **os.environ,
+        "MELTANO_SYS_DIR_ROOT": str(system_dir(tmp_path)),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        **env_overrides,
+    }
 
 
 def meltano(
     tmp_path: Path, *blocks: str, command_prefix: list[str] | tuple[str, ...] = (), **env_overrides: str
 ) -> subprocess.CompletedProcess:
     """`meltano --environment=sandbox run <blocks>` (a job, or a tap and a target), which must succeed."""
-    with one_meltano_run_at_a_time():
-        proc = subprocess.run(
-            [*command_prefix, MELTANO, "--environment=sandbox", "run", *blocks],
-            cwd=ROOT,
-            env=meltano_env(tmp_path, **env_overrides),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+    proc = subprocess.run(
+        [*command_prefix, MELTANO, "--environment=sandbox", "run", *blocks],
+        cwd=ROOT,
+        env=meltano_env(tmp_path, **env_overrides),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return proc
 
