@@ -281,7 +281,12 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             )
         self._begin(context)
         sliced = self._sliced_read(context)
-        yield from sliced.records() if sliced is not None else self.request_records(context)
+        if sliced is None:
+            yield from self.request_records(context)
+        else:
+            unwrap = self.shape.unwrap
+            for row in sliced.records():
+                yield unwrap(_decode(row))
         # Every row of the last timestamp group has been emitted: it may be bookmarked.
         final = self._max_value if self._order == KEY_ORDER else self._group_value
         if final is not None and self.replication_key:
@@ -360,8 +365,13 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         self._paginator = None
         get = self._getter(context)
 
-        def fetch(terms: list[str]) -> list[dict[str, Any]]:
-            return list(self.parse_response(get(self._page_params(terms))))
+        # Pages read ahead wait as undecoded records (about the answer's bytes, several times less
+        # than decoded ones); each is decoded when its turn to be emitted comes.
+        def fetch(terms: list[str]) -> list[msgspec.Raw]:
+            return self._raw_page(get(self._page_params(terms)))
+
+        def cursor_of(row: msgspec.Raw) -> tuple[Any, ...]:
+            return self._record_cursor(self.shape.unwrap(_decode(row)))
 
         rk = self.replication_key
 
@@ -384,7 +394,7 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             page_size=self.page_size,
             workers=workers,
             fetch=fetch,
-            cursor_of=self._record_cursor,
+            cursor_of=cursor_of,
             newest=newest,
             probe_at_once=not self.stream_state.get("replication_key_value"),
             name=self.name,
@@ -403,6 +413,12 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         return (_aware(value), *(record.get(k) for k in self.spec.key_properties))
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        unwrap = self.shape.unwrap
+        for row in self._raw_page(response):
+            yield unwrap(_decode(row))
+
+    def _raw_page(self, response: requests.Response) -> list[msgspec.Raw]:
+        """A page's records, each still its undecoded JSON, once the page is checked and counted."""
         try:
             rows = _split(response.content)
         except msgspec.ValidationError:
@@ -414,9 +430,7 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             paginator.next_cursor = self._cursor_of(_decode(rows[-1])) if rows else None
         self._check_order(response.content, len(rows))
         self._progress.page(len(rows))
-        unwrap = self.shape.unwrap
-        for row in rows:
-            yield unwrap(_decode(row))
+        return rows
 
     def _cursor_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = []
