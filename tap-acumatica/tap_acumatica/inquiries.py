@@ -36,19 +36,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import requests
 from acumatica_client import AcumaticaError, describe_error
-from acumatica_client.errors import raise_if_retriable
 from acumatica_client.odata import string_literal
 from lxml import etree
 from mlc_run_audit.checks import SettingError, check_name, check_unique, safe_name
-from mlc_run_audit.retry import RetriesExhausted
 from mlc_run_audit.tap import AuditedStream, with_audit_columns
 from singer_sdk import RESTStream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_acumatica.streams import RequestRules
+from tap_acumatica.streams import PageCursor, RequestRules
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
@@ -258,27 +255,7 @@ class ODataService:
 
     def get(self, url: str) -> requests.Response:
         """A GET under the run's retry policy, signing in again once after a 401."""
-        tap = self.tap
-        policy = tap.retry_policy
-
-        def send() -> requests.Response:
-            response = tap.http_session.get(
-                url, auth=self.auth, timeout=tap.config.get("request_timeout", 300)
-            )
-            raise_if_retriable(response, policy)
-            return response
-
-        response = None
-        for _ in range(2):
-            try:
-                response = policy.run(send, method="GET", url=url)
-            except RetriesExhausted as exc:
-                raise AcumaticaError(str(exc)) from None
-            if response.status_code != 401:
-                break
-            self.auth.invalidate()
-        assert response is not None
-        return response
+        return self.tap.get_outside_streams(url, auth=self.auth)
 
 
 def _basic_auth(config: Mapping[str, Any]) -> BasicAuth:
@@ -318,21 +295,6 @@ def inquiry_streams(tap: TapAcumatica) -> list[InquiryStream]:
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-
-
-class _KeysetCursor(BaseAPIPaginator[tuple[Any, ...] | None]):
-    """The next page starts after the last row of this one; ``parse_response`` records both."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.next_cursor: tuple[Any, ...] | None = None
-        self.more = False
-
-    def get_next(self, response: requests.Response) -> tuple[Any, ...] | None:
-        return self.next_cursor
-
-    def has_more(self, response: requests.Response) -> bool:
-        return self.more
 
 
 class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | None]):
@@ -383,7 +345,7 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
         super().__init__(tap, name=spec.stream, schema=schema, path=f"/{quote(spec.inquiry, safe='')}")
         self.primary_keys = [by_name[k].column for k in spec.key_properties]
         self.replication_key = rk.column if rk else None
-        self._paginator: _KeysetCursor | None = None
+        self._paginator: PageCursor | None = None
         self._lower: tuple[str, datetime] | None = None
         self._upper: datetime | None = None
         self._group_value: str | None = None
@@ -400,23 +362,11 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
         return self.service.root
 
     @property
-    def requests_session(self) -> requests.Session:
-        return self._tap_ref.http_session
-
-    @property
     def authenticator(self) -> AcumaticaAuth:
         return self.service.auth
 
-    @property
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
-
-    @property
-    def page_size(self) -> int:
-        return int(self.config.get("page_size", 1000))
-
-    def get_new_paginator(self) -> _KeysetCursor:
-        self._paginator = _KeysetCursor()
+    def get_new_paginator(self) -> PageCursor:
+        self._paginator = PageCursor()
         return self._paginator
 
     def get_url_params(self, context: Any, next_page_token: tuple[Any, ...] | None) -> dict[str, Any]:
@@ -546,7 +496,7 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
         if paginator is not None:
             # A next link says more rows follow even when the service cut the page short; it is not
             # followed (it counts rows) but the keyset goes on from the last row.
-            paginator.more = full and bool(rows)
+            paginator.page_full = full and bool(rows)
             paginator.next_cursor = cursors[-1] if rows else None
         if rows:
             self._previous_cursor = cursors[-1]

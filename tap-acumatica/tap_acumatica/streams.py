@@ -47,6 +47,8 @@ from tap_acumatica.parallel import SlicedRead
 from tap_acumatica.schema import Shape
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from acumatica_client import AcumaticaAuth
 
     from tap_acumatica.entities import EntityStream
@@ -104,6 +106,23 @@ class RequestRules:
 
         @property
         def url_base(self) -> str: ...
+
+        @property
+        def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def requests_session(self) -> requests.Session:
+        # One session (and so one sign-in, one API-user slot) for the whole run.
+        return self._tap_ref.http_session
+
+    @property
+    def timeout(self) -> int:
+        # The SDK types this int; requests takes the setting's float as it is.
+        return self._tap_ref.connection.request_timeout_seconds  # type: ignore[return-value]
+
+    @property
+    def page_size(self) -> int:
+        return int(self.config.get("page_size", 1000))
 
     def _sign_in_again(self) -> None:
         """Drop the authenticator's token or session, so the next request signs in again."""
@@ -205,22 +224,8 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         return self._tap_ref.instance.endpoint_url
 
     @property
-    def requests_session(self) -> requests.Session:
-        # One session (and so one sign-in, one API-user slot) for the whole run.
-        return self._tap_ref.http_session
-
-    @property
     def authenticator(self) -> AcumaticaAuth:
         return self._tap_ref.auth
-
-    @property
-    def timeout(self) -> int:
-        # The SDK types this int; requests takes the setting's float as it is.
-        return self._tap_ref.connection.request_timeout_seconds  # type: ignore[return-value]
-
-    @property
-    def page_size(self) -> int:
-        return int(self.config.get("page_size", 1000))
 
     @property
     def cursor_columns(self) -> list[str]:

@@ -213,7 +213,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignor
 
     def check_endpoint(self) -> None:
         """Fail fast, listing what the instance offers, if the endpoint version is absent."""
-        response = self._get(self.instance.discovery_url)
+        response = self.get_outside_streams(self.instance.discovery_url)
         if not response.ok:
             msg = f"Could not list the instance's endpoints: {describe_error(response)}"
             raise AcumaticaError(msg)
@@ -246,7 +246,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignor
             "$select": ",".join(keys),
             "$orderby": ",".join(f"{k} desc" for k in keys),
         }
-        response = self._get(self.instance.entity_url(stream.spec.entity), params)
+        response = self.get_outside_streams(self.instance.entity_url(stream.spec.entity), params)
         if response.status_code == 400:
             self.logger.warning(
                 "Instance rejects $orderby (%s); paging %s in key order.",
@@ -266,13 +266,21 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignor
             self.logger.warning("Instance ignores $orderby; paging %s in key order.", stream.name)
         return honoured
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
-        """A GET outside the streams, under the run's retry policy; one fresh sign-in on 401."""
+    def get_outside_streams(
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        auth: AcumaticaAuth | None = None,
+    ) -> requests.Response:
+        """A GET outside the streams (probes, OData metadata), under the run's retry policy; one
+        fresh sign-in on 401. ``auth`` defaults to the run's sign-in."""
         policy = self.retry_policy
+        auth = auth or self.auth
 
         def send() -> requests.Response:
             response = self.http_session.get(
-                url, params=params, auth=self.auth, timeout=self.connection.request_timeout_seconds
+                url, params=params, auth=auth, timeout=self.connection.request_timeout_seconds
             )
             raise_if_retriable(response, policy)
             return response
@@ -284,7 +292,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignor
                 raise AcumaticaError(str(exc)) from None
             if response.status_code != 401 or signed_in_again:
                 return response
-            self.auth.invalidate()
+            auth.invalidate()
         raise AssertionError("unreachable")
 
     # The SDK marks sync_all final; the run must still sign out exactly once after it.

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 REPLICATION_TYPES = (*DATE_TYPES, *DATETIME_TYPES, "date_month", "date_year")
 
+# Setting defaults, declared once (the config schema in tap.py uses them too).
+DEFAULT_INLINE_ROW_LIMIT = 5000  # the instance's own inline cap
+DEFAULT_MAX_ROWS = 0  # unlimited
+DEFAULT_QUERY_TIMEOUT_SECONDS: float = 1800
+DEFAULT_POLL_INTERVAL_SECONDS: float = 1
+
 
 @dataclass(frozen=True)
 class QuerySpec:
@@ -184,7 +190,7 @@ class QueryStream(AuditedStream, Stream):
     # ---- running the query without losing rows -------------------------------------------
     def fetch(self, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
         """The query's rows, streamed from a query task's answer as it downloads."""
-        inline_limit = int(self._setting("inline_row_limit", 5000))
+        inline_limit = int(self._setting("inline_row_limit", DEFAULT_INLINE_ROW_LIMIT))
         what = f"{self.name} ({self.spec.model}::{self.spec.explore})"
         inline_count = 0
         if inline_limit > 0:
@@ -218,15 +224,15 @@ class QueryStream(AuditedStream, Stream):
     def _task(
         self, filters: dict[str, str], sorts: tuple[str, ...] | None, what: str
     ) -> Iterator[dict[str, Any]]:
-        max_rows = int(self._setting("max_rows", 0) or 0)
+        max_rows = int(self._setting("max_rows", DEFAULT_MAX_ROWS))
         limit = str(max_rows + 1) if max_rows > 0 else "-1"
         query_id = self.client.create_query(self.looker_query(limit, sorts=sorts, filters=filters))
         task_id = self.client.create_query_task(query_id)
         self.logger.info("Query %s: query %s running as query task %s.", what, query_id, task_id)
         rows = self.client.query_task_results(
             task_id,
-            timeout=float(self._setting("query_timeout_seconds", 1800)),
-            poll_interval=float(self._setting("poll_interval_seconds", 1.0)),
+            timeout=float(self._setting("query_timeout_seconds", DEFAULT_QUERY_TIMEOUT_SECONDS)),
+            poll_interval=float(self._setting("poll_interval_seconds", DEFAULT_POLL_INTERVAL_SECONDS)),
             what=what,
         )
         return rows if max_rows <= 0 else self._at_most(rows, max_rows, what)

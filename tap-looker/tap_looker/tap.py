@@ -7,7 +7,12 @@ from functools import cached_property
 from typing import Any
 
 from mlc_run_audit.checks import CheckedTap, SettingError, check_name
-from mlc_run_audit.settings import ConnectionSettings, RenamedSettings, connection_properties
+from mlc_run_audit.settings import (
+    ConnectionSettings,
+    RenamedSettings,
+    connection_properties,
+    seconds_property,
+)
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -15,7 +20,14 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_looker.client import LookerClient
 from tap_looker.schema import columns_for
-from tap_looker.streams import QuerySpec, QueryStream
+from tap_looker.streams import (
+    DEFAULT_INLINE_ROW_LIMIT,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_QUERY_TIMEOUT_SECONDS,
+    QuerySpec,
+    QueryStream,
+)
 
 QUERY = th.ObjectType(
     th.Property(
@@ -109,7 +121,7 @@ class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[m
         th.Property(
             "inline_row_limit",
             th.IntegerType(minimum=0),
-            default=5000,
+            default=DEFAULT_INLINE_ROW_LIMIT,
             title="Inline row limit",
             description="Rows asked of an inline run; an answer that reaches it is run again as an "
             "async query task. Keep it at or below the instance's inline cap (5000). 0: always query tasks.",
@@ -117,23 +129,25 @@ class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[m
         th.Property(
             "max_rows",
             th.IntegerType(minimum=0),
-            default=0,
+            default=DEFAULT_MAX_ROWS,
             title="Max rows",
             description="Most rows a query may return; more fails the stream. 0: unlimited.",
         ),
-        th.Property(
+        seconds_property(
             "query_timeout_seconds",
-            th.NumberType(exclusive_minimum=0),
-            default=1800,
-            title="Query timeout",
-            description="Longest wait for an async query task, in seconds.",
+            "Query timeout",
+            "Longest wait for an async query task, in seconds.",
+            default=DEFAULT_QUERY_TIMEOUT_SECONDS,
+            minimum=None,
+            exclusive_minimum=0,
         ),
-        th.Property(
+        seconds_property(
             "poll_interval_seconds",
-            th.NumberType(exclusive_minimum=0),
-            default=1,
-            title="Poll interval",
-            description="First wait between query task polls, in seconds (grows to 10).",
+            "Poll interval",
+            "First wait between query task polls, in seconds (grows to 10).",
+            default=DEFAULT_POLL_INTERVAL_SECONDS,
+            minimum=None,
+            exclusive_minimum=0,
         ),
         *connection_properties(),
         AUDIT_SETTING,

@@ -165,20 +165,18 @@ TARGET_PROPERTIES = th.PropertiesList(
         "contents on local disk) for replay. False keeps none; the audit lines still name every failure, "
         "and a failed journal is replayed by rerunning the input.",
     ),
-    th.Property(
+    shared.seconds_property(
         "release_timeout_seconds",
-        th.NumberType(minimum=0),
+        "Release timeout",
+        "Longest wait for one release to complete (202 answers polled at its Location; formerly "
+        "release_timeout_s).",
         default=DEFAULT_RELEASE_TIMEOUT_SECONDS,
-        title="Release timeout (s)",
-        description="Longest wait for one release to complete (202 answers polled at its Location; "
-        "formerly release_timeout_s).",
     ),
-    th.Property(
+    shared.seconds_property(
         "poll_interval_seconds",
-        th.NumberType(minimum=0),
+        "Poll interval",
+        "Wait between polls of a running action (formerly poll_interval_s).",
         default=DEFAULT_POLL_INTERVAL_SECONDS,
-        title="Poll interval (s)",
-        description="Wait between polls of a running action (formerly poll_interval_s).",
     ),
 )
 

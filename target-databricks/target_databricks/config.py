@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from mlc_run_audit.settings import connection_properties
+from mlc_run_audit.settings import connection_properties, seconds_property
 from singer_sdk import typing as th
 
 from target_databricks import sql
@@ -95,21 +95,22 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Table prefix",
         description="Prefix for table names, e.g. acumatica_.",
     ),
-    th.Property(
+    seconds_property(
         "statement_wait_timeout_seconds",
-        th.IntegerType(minimum=0, maximum=50),
+        "Statement wait timeout",
+        "Seconds each execute call waits for the statement before the target polls it: 0 (answer at "
+        "once) or 5 to 50, as the API's wait_timeout allows (formerly statement_wait_timeout).",
         default=DEFAULT_STATEMENT_WAIT_TIMEOUT_SECONDS,
-        title="Statement wait timeout (s)",
-        description="Seconds each execute call waits for the statement before the target polls it: 0 "
-        "(answer at once) or 5 to 50, as the API's wait_timeout allows (formerly statement_wait_timeout).",
+        maximum=50,
+        whole=True,
     ),
-    th.Property(
+    seconds_property(
         "max_statement_wait_seconds",
-        th.NumberType(minimum=1),
-        default=DEFAULT_MAX_STATEMENT_WAIT_SECONDS,
-        title="Maximum statement wait (s)",
-        description="Seconds to wait for one statement in total; then it is cancelled and the batch fails "
+        "Maximum statement wait",
+        "Seconds to wait for one statement in total; then it is cancelled and the batch fails "
         "(formerly max_statement_wait_s).",
+        default=DEFAULT_MAX_STATEMENT_WAIT_SECONDS,
+        minimum=1,
     ),
     th.Property(
         "max_parameters_per_statement",

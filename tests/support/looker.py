@@ -8,6 +8,7 @@ import io
 import json
 from decimal import Decimal
 
+import pytest
 import requests
 from looker_emulator import SANDBOX, EmulatorConfig, LookerEmulator
 from mlc_run_audit import RUNS_STREAM
@@ -156,3 +157,26 @@ def tap_output(emu: LookerEmulator, **overrides) -> str:
         TapLooker(config=tap_config(emu, **overrides)).sync_all()
     out.flush()
     return out.buffer.getvalue().decode()
+
+
+# Fixtures of the Looker test packages (tests/tap_looker, tests/looker_emulator): their conftest.py
+# imports these, so both get the same emulators.
+
+
+@pytest.fixture(scope="session")
+def _emulators():
+    running: dict[str, LookerEmulator] = {}
+    yield running
+    stop_all(running)
+
+
+@pytest.fixture
+def emulator_config(request) -> dict:
+    """Overrides of the default config; parametrize indirectly with a dict."""
+    return getattr(request, "param", {}) or {}
+
+
+@pytest.fixture
+def emulator(emulator_config: dict, _emulators: dict) -> LookerEmulator:
+    """A running emulator in its start state; one per distinct config, shared by the session."""
+    return shared_emulator(_emulators, emulator_config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from mlc_run_audit.checks import SettingError
 from tap_acumatica.tap import TapAcumatica
@@ -159,3 +161,16 @@ def test_cookie_sign_in_reads_inquiries_with_basic_authentication(gi_tap, emulat
     sync = gi_tap.sync(STREAMS, auth_method="cookie")
     for stream in STREAMS:
         assert_equal_source(sync, emulator, stream)
+
+
+def test_inquiry_requests_wait_no_longer_than_request_timeout_seconds(gi_tap, emulator):
+    def slow_pages(info):
+        if info.version.startswith("odata") and "$top" in info.params:
+            time.sleep(1.5)
+
+    emulator.on_request(slow_pages)
+    sync = gi_tap.sync(STREAMS[:1], request_timeout_seconds=0.3, max_retries=0, check=False)
+    # Before: inquiry requests read the setting's old name and waited up to 300 s, so this run
+    # succeeded after its slow answers.
+    assert sync.returncode != 0 and not sync.records.get(STREAMS[0])
+    assert "timed out" in sync.stderr.lower(), sync.stderr[-2000:]

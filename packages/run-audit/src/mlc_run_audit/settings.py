@@ -31,16 +31,39 @@ RETRIED = "HTTP 429 and 5xx answers and requests that got no answer (refused, dr
 RENAMED_SETTINGS: dict[str, str] = {"request_timeout": "request_timeout_seconds"}
 
 
+def seconds_property(
+    name: str,
+    title: str,
+    description: str,
+    *,
+    default: float,
+    minimum: float | None = 0,
+    exclusive_minimum: float | None = None,
+    maximum: float | None = None,
+    whole: bool = False,
+) -> th.Property[Any]:
+    """A duration setting: its name ends in ``_seconds`` and its title in ``(s)``, one shape everywhere.
+    ``whole`` makes it an integer (for an API that takes whole seconds)."""
+    if not name.endswith("_seconds"):
+        msg = f"duration setting {name} must end in _seconds"
+        raise ValueError(msg)
+    kind = th.IntegerType if whole else th.NumberType
+    bounds: dict[str, Any] = {"minimum": minimum, "exclusive_minimum": exclusive_minimum, "maximum": maximum}
+    bounds = {k: v for k, v in bounds.items() if v is not None}
+    return th.Property(name, kind(**bounds), default=default, title=f"{title} (s)", description=description)
+
+
 def connection_properties(*, retried: str = RETRIED, request_timeout: bool = True) -> list[th.Property[Any]]:
     """The shared connection settings as SDK properties. ``retried`` says which failures the plugin
     retries; ``request_timeout=False`` leaves the timeout out, for a client that derives its own."""
     properties: list[th.Property[Any]] = [
-        th.Property(
+        seconds_property(
             "request_timeout_seconds",
-            th.NumberType(exclusive_minimum=0),
+            "Request timeout",
+            "Seconds to wait for one answer (formerly request_timeout).",
             default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
-            title="Request timeout (s)",
-            description="Seconds to wait for one answer (formerly request_timeout).",
+            minimum=None,
+            exclusive_minimum=0,
         ),
         th.Property(
             "max_retries",
@@ -50,21 +73,18 @@ def connection_properties(*, retried: str = RETRIED, request_timeout: bool = Tru
             description=f"Retries after the first attempt (0: one attempt) of {retried}. Each retry "
             "logs one warning naming the request; then the run fails naming the host.",
         ),
-        th.Property(
+        seconds_property(
             "retry_backoff_seconds",
-            th.NumberType(minimum=0),
+            "Retry backoff",
+            "Wait before the first retry; it doubles each retry, with jitter (a random 50-100 % of it), "
+            "up to max_backoff_seconds.",
             default=DEFAULT_RETRY_BACKOFF_SECONDS,
-            title="Retry backoff (s)",
-            description="Wait before the first retry; it doubles each retry, with jitter (a random "
-            "50-100 % of it), up to max_backoff_seconds.",
         ),
-        th.Property(
+        seconds_property(
             "max_backoff_seconds",
-            th.NumberType(minimum=0),
+            "Maximum backoff",
+            "Longest wait between two attempts, also when the server asks for a longer one (Retry-After).",
             default=DEFAULT_MAX_BACKOFF_SECONDS,
-            title="Maximum backoff (s)",
-            description="Longest wait between two attempts, also when the server asks for a longer "
-            "one (Retry-After).",
         ),
     ]
     return properties if request_timeout else properties[1:]
