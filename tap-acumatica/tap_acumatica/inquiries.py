@@ -45,7 +45,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_acumatica.streams import PageCursor, RequestRules
+from tap_acumatica.streams import PageCursor, RequestRules, out_of_order
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
@@ -522,19 +522,13 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
         rk = self._rk
         if rk is None:
             return
-        previous = None
-        for row in rows:
-            raw = row.get(rk.name)
-            if raw is None:
-                continue
-            current = self._utc(str(raw))
-            if previous is not None and current < previous:
-                msg = (
-                    f"Stream {self.name}: inquiry {self.spec.inquiry} answered out of {rk.name} order "
-                    "although $orderby asked for it; the rows cannot be bookmarked safely."
-                )
-                raise FatalAPIError(msg)
-            previous = current
+        values = (row.get(rk.name) for row in rows)
+        if out_of_order(self._utc(str(raw)) for raw in values if raw is not None):
+            msg = (
+                f"Stream {self.name}: inquiry {self.spec.inquiry} answered out of {rk.name} order "
+                "although $orderby asked for it; the rows cannot be bookmarked safely."
+            )
+            raise FatalAPIError(msg)
 
     def _utc(self, raw: str) -> str:
         """A date-and-time as fixed-width UTC ISO 8601, so text order is time order."""

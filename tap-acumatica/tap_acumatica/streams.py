@@ -456,18 +456,14 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         rk = self.replication_key
         if self._order != TIMESTAMP_ORDER or count < 2 or rk is None:
             return
-        previous = None
-        for value in self._replication_values(page):
-            if value is None:
-                continue  # _cursor_of names the record if it ends a page
-            current = datetime.fromisoformat(value)
-            if previous is not None and current < previous:
-                msg = (
-                    f"Stream {self.name}: the instance returned {self.spec.entity} records out of {rk} "
-                    "order although $orderby asked for it. Set paging_order to 'key' for this instance."
-                )
-                raise FatalAPIError(msg)
-            previous = current
+        # A missing value is skipped: _cursor_of names the record if it ends a page.
+        values = self._replication_values(page)
+        if out_of_order(datetime.fromisoformat(v) for v in values if v is not None):
+            msg = (
+                f"Stream {self.name}: the instance returned {self.spec.entity} records out of {rk} "
+                "order although $orderby asked for it. Set paging_order to 'key' for this instance."
+            )
+            raise FatalAPIError(msg)
 
     def _replication_values(self, page: bytes) -> list[Any]:
         """The replication key's value of every record of ``page``, without decoding the rest."""
@@ -520,6 +516,16 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             "Acumatica refused the request after signing in again: "
             f"{describe_error(response)}. Check that the user has rights to this entity."
         )
+
+
+def out_of_order(values: Iterable[Any]) -> bool:
+    """Whether a value is lower than the one before it: a page the server did not sort as asked."""
+    previous = None
+    for value in values:
+        if previous is not None and value < previous:
+            return True
+        previous = value
+    return False
 
 
 def _aware(text: str) -> datetime:
