@@ -174,3 +174,13 @@ def test_inquiry_requests_wait_no_longer_than_request_timeout_seconds(gi_tap, em
     # succeeded after its slow answers.
     assert sync.returncode != 0 and not sync.records.get(STREAMS[0])
     assert "timed out" in sync.stderr.lower(), sync.stderr[-2000:]
+
+
+@pytest.mark.parametrize("emulator_config", [{"orderby": "ignore"}], indirect=True)
+def test_an_inquiry_answered_out_of_its_replication_order_stops_the_stream(gi_tap, emulator):
+    # A modified row keeps its place in the key order but moves last in time.
+    first = sorted(r["RefNbr"] for r in source_rows(emulator, "APAgingDetail"))[0]
+    emulator.store.modify("Bill", ("Bill", first), {"Description": "touched"})
+    sync = gi_tap.sync(["ap_aging"], check=False)
+    assert sync.returncode != 0
+    assert "answered out of LastModifiedDateTime order" in sync.stderr, sync.stderr[-2000:]
