@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Python caches compiled modules (__pycache__) unless PYTHONDONTWRITEBYTECODE is set, as some machines
+# and images set it. Then every process compiles all it imports again: 1-2 s of CPU for each plugin
+# and Meltano process of a run, the larger part of a small run's cost. Every recipe here may cache.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help env plugins snowflake-emulator bigquery-emulator interop-plugins demo demo-list test test-fast bench lint format format-check typecheck check clean
 
