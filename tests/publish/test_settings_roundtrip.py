@@ -77,7 +77,9 @@ def batch(project: Path, commands: list[list[str]]) -> list[dict]:
 
 
 @pytest.mark.timeout(900)
-def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_every_setting_of_the_plugin_sets_and_reads_back(tmp_path, plugin):
+    """One project per plugin: Meltano reads and rewrites the whole meltano.yml on every `config set`."""
     init = subprocess.run(
         [str(BIN / "meltano"), "init", "project", "--no-usage-stats"],
         cwd=tmp_path,
@@ -93,22 +95,20 @@ def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
         [
             "add",
             "--plugin-type",
-            PLUGINS[p].rstrip("s"),
-            p,
+            PLUGINS[plugin].rstrip("s"),
+            plugin,
             "--from-ref",
-            str(ROOT / p / "meltano-plugin.yml"),
+            str(ROOT / plugin / "meltano-plugin.yml"),
             "--no-install",
         ]
-        for p in sorted(PLUGINS)
     ]
-    wanted: dict[str, dict[str, object]] = {}
-    for plugin in sorted(PLUGINS):
-        properties = about(plugin)["settings"]["properties"]
-        for setting in definition(plugin)["settings"]:
-            text, value = representative(properties[setting["name"]])
-            wanted.setdefault(plugin, {})[setting["name"]] = value
-            commands.append(["config", "set", plugin, setting["name"], text])
-    commands += [["invoke", "--dump=config", p] for p in sorted(PLUGINS)]
+    wanted: dict[str, object] = {}
+    properties = about(plugin)["settings"]["properties"]
+    for setting in definition(plugin)["settings"]:
+        text, value = representative(properties[setting["name"]])
+        wanted[setting["name"]] = value
+        commands.append(["config", "set", plugin, setting["name"], text])
+    commands.append(["invoke", "--dump=config", plugin])
     results = batch(project, commands)
     assert len(results) == len(commands), results[-1:]
     failed = [
@@ -117,11 +117,8 @@ def test_every_setting_of_every_plugin_sets_and_reads_back(tmp_path):
         if r["exit_code"] != 0
     ]
     assert not failed, "\n".join(failed)
-    for plugin, result in zip(sorted(PLUGINS), results[-len(PLUGINS) :], strict=True):
-        dumped = json.loads(result["stdout"][result["stdout"].index("{") :])
-        wrong = {
-            name: (dumped.get(name), value)
-            for name, value in wanted[plugin].items()
-            if not same(dumped.get(name), value)
-        }
-        assert not wrong, f"{plugin}: (read back, set) differ: {wrong}"
+    dumped = json.loads(results[-1]["stdout"][results[-1]["stdout"].index("{") :])
+    wrong = {
+        name: (dumped.get(name), value) for name, value in wanted.items() if not same(dumped.get(name), value)
+    }
+    assert not wrong, f"{plugin}: (read back, set) differ: {wrong}"
