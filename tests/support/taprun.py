@@ -160,9 +160,10 @@ def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
 def _discover(config_json: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(tmp, "config.json", json.loads(config_json))
-        return subprocess.run(
-            [TAP, "--config", path, "--discover"], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
+        done = run_command(TapAcumatica, ["--config", path, "--discover"])
+    if done.returncode != 0:
+        raise AssertionError(f"tap-acumatica --discover exited {done.returncode}: {done.stderr[-3000:]}")
+    return done.stdout
 
 
 def _catalog(config_json: str, streams: list[str] | None) -> dict:
