@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from databricks.sdk.errors.base import DatabricksError
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._compat import date_fromisoformat, datetime_fromisoformat, time_fromisoformat
 from singer_sdk.helpers._typing import get_datelike_property_type, handle_invalid_timestamp_in_record
@@ -21,7 +20,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from target_databricks import audit, sql, staging, values
 from target_databricks.batch import InputSpool, ParquetBatch, StagedBatch
 from target_databricks.cli_errors import ConnectorError
-from target_databricks.client import StatementError
+from target_databricks.client import DatabricksRequestError, StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
 from target_databricks.validation import FastValidator
@@ -562,14 +561,14 @@ class DatabricksSink(BatchSink):
             for path in paths:
                 self.client.delete_file(path)
             self.client.delete_directory(folder)
-        except (DatabricksError, OSError) as exc:
+        except (DatabricksRequestError, OSError) as exc:
             self.logger.warning("Could not delete staged files under %s: %s", folder, exc)
 
     def _drop_quietly(self, table: str) -> None:
         """Drop a staging table; a failure is logged, not raised (it must not hide the batch's outcome)."""
         try:
             self.run(Statement(sql.drop_table(table), kind="drop stage"))
-        except (StatementError, DatabricksError, OSError) as exc:
+        except (StatementError, DatabricksRequestError, OSError) as exc:
             self.logger.warning("Could not drop staging table %s: %s", table, exc)
 
     def _is_latest_load(self, token: str) -> bool:
