@@ -136,7 +136,9 @@ class DatabricksSink(BatchSink):
 
         An existing column keeps its type. One that cannot hold what the stream now declares exactly
         (an exact decimal for a DOUBLE column, more decimal places than its scale) fails the stream
-        before any of its data is written."""
+        before any of its data is written. A batch still loading (another stream's, or this stream's
+        before its SCHEMA changed) finishes first, so no DDL runs beside a load."""
+        self.target.loads.wait()
         self.target.prepare_schema()
         wanted = sql.columns_for_schema(self.schema, self.target.number_type)
         self.run(Statement(sql.create_table(self.table_fqn, wanted), kind="create table"))
@@ -316,10 +318,15 @@ class DatabricksSink(BatchSink):
     # --- batches ---------------------------------------------------------------------------
 
     def process_batch(self, context: dict[str, Any]) -> None:
+        """Load the drained batch on a thread of its own (``loads.BackgroundLoads``), once the previous
+        batch has loaded, while the target reads on."""
         batch: StagedBatch | None = context.get("batch")
         spool: InputSpool | None = context.get("input")
         if batch is None:
             return
+        self.target.loads.submit(lambda: self._load_batch(batch, spool), f"load {self.stream_name}")
+
+    def _load_batch(self, batch: StagedBatch, spool: InputSpool | None) -> None:
         try:
             self._load(batch)
         except Exception as exc:
@@ -636,5 +643,6 @@ class DatabricksSink(BatchSink):
             self._drop_quietly(self.overwrite_stage)
 
     def clean_up(self) -> None:
+        self.target.loads.wait()
         self.target.finish_overwrite(self)
         super().clean_up()

@@ -22,6 +22,7 @@ from target_databricks.batch import BatchFileError, batch_file_records, check_ba
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
 from target_databricks.config import CONFIG_SCHEMA, RENAMED_SETTINGS, config_problems
+from target_databricks.loads import BackgroundLoads
 from target_databricks.reader import LineKeepingReader
 from target_databricks.sinks import DatabricksSink
 from target_databricks.sql import Column, Statement
@@ -82,6 +83,8 @@ class TargetDatabricks(RenamedSettings, Target):
         self.run_hex = uuid.UUID(self.run_id).hex
         self.logger.info("Run id %s", self.run_id)
         self._lock = threading.Lock()
+        #: Drained batches loading on their own thread, one at a time, while the input is read on.
+        self.loads = BackgroundLoads()
         self._schema_ready = False
         self._volume_ready = False
         self._overwrite_pending: dict[str, _Sink] = {}
@@ -139,6 +142,7 @@ class TargetDatabricks(RenamedSettings, Target):
         """Hold the RECORD message as received (the line it was read from, or the message encoded again
         when it came from a BATCH message's file) while the SDK hands it to the sinks (they spool it),
         and its number in its stream, which the sinks' errors name."""
+        self.loads.raise_failure()  # a batch failed to load: the run stops here
         stream = str(message_dict.get("stream"))
         self._records_read[stream] += 1
         self.current_record = (stream, self._records_read[stream])
@@ -285,10 +289,12 @@ class TargetDatabricks(RenamedSettings, Target):
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Emit STATE only when no overwrite is staged but not yet swapped in, and nothing failed.
 
-        The SDK calls this after draining (committing) every sink, so STATE never runs ahead of
-        the data. With overwrite, staged rows are only in the table after the final swap, so the
-        state is held back until then.
+        The SDK calls this after draining every sink; the loads of the drained batches run on their
+        own thread, so this waits for them to commit (and raises the error of one that failed), so
+        STATE never runs ahead of the data. With overwrite, staged rows are only in the table after the
+        final swap, so the state is held back until then.
         """
+        self.loads.wait()
         if self._overwrite_pending or self._failed:
             self._held_state = state
             return
