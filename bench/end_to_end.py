@@ -5,9 +5,13 @@ through Meltano's sandbox environment with only the ``bills`` stream selected:
 1. ``meltano invoke tap-acumatica`` with its output to /dev/null (the tap alone);
 2. ``meltano run tap-acumatica target-databricks`` (the pipeline, into a fresh Delta table).
 Prints the wall time of both, their ratio (the pipeline's cost over the tap's), and the peak memory
-(VmHWM) of every plugin process. Meltano's own start-up is in both figures. Asserts nothing.
+(VmHWM) and CPU seconds of every process (the emulators' too). Meltano's own start-up is in both
+figures; both plugins are invoked once with ``--about`` first, so start-up is an installed plugin's,
+not Python compiling its imports. Asserts nothing. With ``--profile DIR``, py-spy samples every process
+of the pipeline run (Meltano, each plugin process) into ``DIR/<label>-<name>-<pid>.txt`` (collapsed
+stacks, for flame graph tools or ``sort``); the profiler's own CPU then weighs on the times.
 
-    python bench/end_to_end.py [--bills 100000] [--million]
+    python bench/end_to_end.py [--bills 100000] [--million] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, ROOT, EmulatorProcess, print_report, ratio, run_measured_tree
+from measure import BIN, ROOT, EmulatorProcess, cpu_seconds, print_report, ratio, run_measured_tree
 from tap_throughput import Emulator as AcumaticaEmulator
 
 
@@ -34,16 +39,46 @@ def main() -> None:
     )
     parser.add_argument("--bills", type=int, default=100_000)
     parser.add_argument("--million", action="store_true", help="also 1,000,000 Bills (several minutes)")
+    parser.add_argument("--profile", type=Path, help="py-spy profiles of the pipeline's processes here")
     args = parser.parse_args()
     if not (ROOT / ".meltano" / ".installed").exists():
         raise SystemExit("Meltano plugins are not installed: run `make plugins` first.")
     report: dict[str, object] = {}
     for bills in [args.bills, *([1_000_000] if args.million else [])]:
-        report |= compare(bills)
+        report |= compare(bills, args.profile)
     print_report(report)
 
 
-def compare(bills: int) -> dict[str, object]:
+class Profiler:
+    """py-spy attached to each process of a run as it starts (``run_measured_tree``'s ``on_start``)."""
+
+    def __init__(self, directory: Path, label: str) -> None:
+        self.directory = directory
+        self.label = label
+        self.procs: list[subprocess.Popen[bytes]] = []
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str, pid: int) -> None:
+        out = self.directory / f"{self.label}-{name}-{pid}.txt"
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "py-spy"),
+                    *("record", "--pid", str(pid), "--rate", "100", "--format", "raw"),
+                    *("--nonblocking", "--output", str(out)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    def wait(self) -> None:
+        """py-spy writes its file once the process it samples has ended."""
+        for proc in self.procs:
+            proc.wait(timeout=60)
+
+
+def compare(bills: int, profile: Path | None = None) -> dict[str, object]:
     label = f"{bills // 1000}k"
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -51,7 +86,9 @@ def compare(bills: int) -> dict[str, object]:
         DatabricksEmulator("--data-dir", str(Path(tmp, "databricks"))) as databricks,
     ):
         env = {
-            **os.environ,
+            # Bytecode may be written, as an installed plugin's is (pip compiles it at install): the
+            # figures are then not Python compiling every import at every start.
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "MELTANO_DATABASE_URI": f"sqlite:///{Path(tmp, 'meltano.db')}",
             "TAP_ACUMATICA_BASE_URL": acumatica.base_url,
             "TAP_ACUMATICA__SELECT": json.dumps(["bills.*"]),
@@ -59,12 +96,30 @@ def compare(bills: int) -> dict[str, object]:
             "TARGET_DATABRICKS_FAILED_BATCH_DIR": str(Path(tmp, "failed_batches")),
         }
         meltano = [str(BIN / "meltano"), "--environment=sandbox"]
+        for plugin in ("tap-acumatica", "target-databricks"):  # imports everything once, unmeasured
+            subprocess.run(
+                [*meltano, "invoke", plugin, "--about"], env=env, cwd=ROOT, check=True, capture_output=True
+            )
+        emulators = {"acumatica-emulator": acumatica.proc.pid, "databricks-emulator": databricks.proc.pid}
+        before = {name: cpu_seconds(pid) for name, pid in emulators.items()}
         tap = run_measured_tree(
             [*meltano, "invoke", "tap-acumatica"], Path(tmp, "tap.log"), env=env, cwd=ROOT
         )
+        middle = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+        profiler = None if profile is None else Profiler(profile, f"{label}")
         pipeline = run_measured_tree(
-            [*meltano, "run", "tap-acumatica", "target-databricks"], Path(tmp, "run.log"), env=env, cwd=ROOT
+            [*meltano, "run", "tap-acumatica", "target-databricks"],
+            Path(tmp, "run.log"),
+            env=env,
+            cwd=ROOT,
+            on_start=profiler,
         )
+        if profiler is not None:
+            profiler.wait()
+        after = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+        for name in emulators:
+            tap.cpu_s[name] = middle[name] - before[name]
+            pipeline.cpu_s[name] = after[name] - middle[name]
     report: dict[str, object] = {
         f"e2e_{label}_bills": bills,
         f"e2e_{label}_tap_alone_s": round(tap.seconds, 1),
@@ -77,6 +132,12 @@ def compare(bills: int) -> dict[str, object]:
         report[f"e2e_{label}_tap_alone_peak_mib_{name}"] = round(kib / 1024, 1)
     for name, kib in sorted(pipeline.peaks_kib.items()):
         report[f"e2e_{label}_meltano_run_peak_mib_{name}"] = round(kib / 1024, 1)
+    # CPU seconds of each process (the emulators' during each run): on a machine of few cores the
+    # pipeline's time is mostly the CPU its processes add to the tap's.
+    for run, measured in (("tap_alone", tap), ("meltano_run", pipeline)):
+        for name, used in sorted(measured.cpu_s.items()):
+            report[f"e2e_{label}_{run}_cpu_s_{name}"] = round(used, 1)
+        report[f"e2e_{label}_{run}_cpu_s_total"] = round(sum(measured.cpu_s.values()), 1)
     return report
 
 

@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -44,6 +45,16 @@ def vm_hwm(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a running process so far, in seconds (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3 (state).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def records_counted(log: str) -> int:
@@ -123,11 +134,13 @@ def run_measured(args: list[str], log_path: Path, stdin=None) -> Measured:
 @dataclass
 class MeasuredTree:
     """One finished run of a process and its descendants: wall time, and the peak memory (KiB) of each
-    descendant that is a plugin or Meltano, by name (``tap-acumatica``, ``target-databricks``, ...)."""
+    descendant that is a plugin or Meltano, by name (``tap-acumatica``, ``target-databricks``, ...),
+    and their CPU seconds (user + system, last sample before each process ended), by the same names."""
 
     seconds: float
     peaks_kib: dict[str, int]
     log: str
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 def _plugin_name(pid: int) -> str | None:
@@ -159,14 +172,23 @@ def _descendants(pid: int) -> list[int]:
 
 
 def run_measured_tree(
-    args: list[str], log_path: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    args: list[str],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> MeasuredTree:
     """Run ``args`` (e.g. ``meltano run tap target``) with stdout to /dev/null and stderr to
-    ``log_path``, sampling the VmHWM of every plugin process it starts every 20 ms; exit with the log's
-    tail when it fails. A plugin's growth in its last 20 ms may be missed (no ``ru_maxrss`` reaches
-    this process for grandchildren)."""
+    ``log_path``, sampling the VmHWM and CPU time of every plugin process it starts every 20 ms; exit
+    with the log's tail when it fails. A plugin's growth (memory or CPU) in its last 20 ms may be missed
+    (no ``ru_maxrss`` or ``rusage`` reaches this process for grandchildren). ``on_start(name, pid)`` is
+    called once for the process started and once for each plugin process, when first seen (e.g. to
+    attach a profiler)."""
     start = time.perf_counter()
     peaks: dict[str, int] = {}
+    cpu: dict[int, tuple[str, float]] = {}  # pid -> (name, CPU seconds at its last sample)
+    started: set[int] = set()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=cwd)
         while proc.poll() is None:
@@ -174,15 +196,24 @@ def run_measured_tree(
                 # Read each time: a child forked but not yet exec'd still shows its parent's name.
                 name = _plugin_name(pid)
                 if name is not None:
+                    if on_start is not None and pid not in started and (pid == proc.pid or name != "meltano"):
+                        started.add(pid)
+                        on_start(name, pid)
                     peaks[name] = max(peaks.get(name, 0), vm_hwm(pid))
+                    used = cpu_seconds(pid)
+                    if used:
+                        cpu[pid] = (name, used)
             time.sleep(0.02)
     seconds = time.perf_counter() - start
+    cpu_by_name: dict[str, float] = {}
+    for name, used in cpu.values():
+        cpu_by_name[name] = cpu_by_name.get(name, 0.0) + used
     text = log_path.read_text(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(
             f"{' '.join(Path(a).name for a in args[:4])} failed ({proc.returncode}):\n{text[-3000:]}"
         )
-    return MeasuredTree(seconds, peaks, text)
+    return MeasuredTree(seconds, peaks, text, cpu_by_name)
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -35,6 +35,10 @@ from target_databricks.sql import Column
 
 _message_encoder = msgspec.json.Encoder(decimal_format="number")  # numbers stay exactly as received
 
+#: Write buffer of a batch's spool files (converted rows, RECORD lines as received): many small writes
+#: reach the disk as a few large ones.
+SPOOL_BUFFER_BYTES = 1024 * 1024
+
 #: Records converted to Arrow columns at a time on the bulk path (they are held until then).
 CHUNK_ROWS = 2000
 
@@ -107,7 +111,9 @@ class StagedBatch:
         self._omit = tuple(self.constant_positions.values())
         self._token = audit.LoadToken(stream_name)
         self._latest: dict[tuple[Any, ...], int] = {}  # key -> index of its last row (upsert only)
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-batch-")  # noqa: SIM115 - closed in close()
+        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 - closed in close()
+            prefix="tdbx-batch-", buffering=SPOOL_BUFFER_BYTES
+        )
         self.received = 0
         self.bounds = Bounds()
         self.error: sql.SqlBuildError | None = None
@@ -307,7 +313,9 @@ class InputSpool:
     """SCHEMA and RECORD messages as received, in a temporary file; written out when their load fails."""
 
     def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tdbx-input-")  # noqa: SIM115 - closed in close()
+        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 - closed in close()
+            prefix="tdbx-input-", buffering=SPOOL_BUFFER_BYTES
+        )
         self._last_schema: bytes | None = None
         self.records = 0
 

@@ -2,10 +2,11 @@
 
 The client sends its own HTTP requests (requests) under the shared retry policy
 (``mlc_run_audit.retry``), so every failure is bounded by ``max_retries`` and
-``max_backoff_seconds`` and every retry is logged. databricks-sdk
-supplies the vendor's response types (``StatementResponse``) and error base class; its transport is
-not used because it retries 429/503 answers and unreachable hosts silently for up to 5 minutes,
-whatever the caller asks, and reports a failed OAuth discovery as ``Invalid URL 'None'``.
+``max_backoff_seconds`` and every retry is logged. It does not use databricks-sdk: its transport
+retries 429/503 answers and unreachable hosts silently for up to 5 minutes, whatever the caller asks,
+and importing the package costs more than a second of CPU at every start (its ``__init__`` imports
+every service module), while the few fields of a statement answer this target reads are declared here
+(``StatementResponse``, decoded with msgspec).
 
 - Authentication: a personal access token, or OAuth M2M (client credentials). The token endpoint
   comes from ``<host>/oidc/.well-known/oauth-authorization-server``; a token is fetched again when
@@ -34,9 +35,8 @@ from importlib.metadata import version
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import requests
-from databricks.sdk.errors.base import DatabricksError
-from databricks.sdk.service.sql import StatementResponse, StatementState
 from mlc_run_audit.retry import RetriesExhausted, Retry, RetryPolicy
 from mlc_run_audit.settings import ConnectionSettings
 
@@ -45,12 +45,8 @@ from target_databricks.sql import Statement
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATES = {
-    StatementState.SUCCEEDED,
-    StatementState.FAILED,
-    StatementState.CANCELED,
-    StatementState.CLOSED,
-}
+#: States of a statement that will not change any more (the others: PENDING, RUNNING).
+TERMINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"}
 # error_code values of a FAILED statement that are worth running again.
 RETRIABLE_ERROR_CODES = {
     "TEMPORARILY_UNAVAILABLE",
@@ -70,9 +66,10 @@ HOST_EXAMPLE = "https://adb-123.4.azuredatabricks.net"
 USER_AGENT = f"target-databricks/{version('ml-connector-target-databricks')}"
 
 
-class DatabricksRequestError(DatabricksError, ConnectorError):
+class DatabricksRequestError(OSError, ConnectorError):
     """A request that got no usable answer: refused by the workspace, answered by something else
-    than the Databricks API, or still failing after ``max_retries`` retries."""
+    than the Databricks API, or still failing after ``max_retries`` retries. An ``OSError``, like the
+    connection errors it stands for."""
 
     def __init__(
         self,
@@ -82,7 +79,9 @@ class DatabricksRequestError(DatabricksError, ConnectorError):
         error_code: str | None = None,
         said: str | None = None,
     ) -> None:
-        super().__init__(message, error_code=error_code)
+        super().__init__(message)
+        #: The API's ``error_code`` in that answer, when it named one.
+        self.error_code = error_code
         #: HTTP status of the last answer (None: no answer).
         self.status_code = status_code
         #: What that answer said (``ERROR_CODE: message``, or its content type).
@@ -107,6 +106,36 @@ class StatementError(RuntimeError, ConnectorError):
     @property
     def retriable(self) -> bool:
         return self.error_code in RETRIABLE_ERROR_CODES
+
+
+class ServiceError(msgspec.Struct):
+    """``status.error`` of a statement answer."""
+
+    error_code: str | None = None
+    message: str | None = None
+
+
+class StatementStatus(msgspec.Struct):
+    """``status`` of a statement answer: its state (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED,
+    CLOSED) and, when it did not succeed, its error."""
+
+    state: str | None = None
+    error: ServiceError | None = None
+
+
+class ResultData(msgspec.Struct):
+    """``result`` of a statement answer: the first chunk of rows (JSON_ARRAY format)."""
+
+    data_array: list[list[str | None]] | None = None
+
+
+class StatementResponse(msgspec.Struct):
+    """The fields of a Statement Execution API answer (POST or GET ``/api/2.0/sql/statements``) that
+    this target reads; the others are ignored."""
+
+    statement_id: str | None = None
+    status: StatementStatus | None = None
+    result: ResultData | None = None
 
 
 @dataclass
@@ -278,12 +307,12 @@ class DatabricksClient:
                 statement.kind,
             )
         state = _state(response)
-        if state != StatementState.SUCCEEDED:
+        if state != "SUCCEEDED":
             error = response.status.error if response.status else None
             raise StatementError(
                 statement.kind,
-                state.value if state else "UNKNOWN",
-                _enum_text(error.error_code) if error else None,
+                state or "UNKNOWN",
+                error.error_code if error else None,
                 error.message if error else None,
                 response.statement_id,
             )
@@ -292,13 +321,17 @@ class DatabricksClient:
 
     def _statement_response(self, answer: requests.Response, kind: str) -> StatementResponse:
         body = _json_body(answer)
-        if not isinstance(body, dict) or "status" not in body:
-            raise DatabricksRequestError(
-                f"{kind} statement: {answer.request.method} {self._where(answer)} answered JSON that is not "
-                f"a statement (no status): {_excerpt(answer)}. Check host ({self.host}).",
-                status_code=answer.status_code,
-            )
-        return StatementResponse.from_dict(body)
+        problem = "no status"
+        if isinstance(body, dict) and "status" in body:
+            try:
+                return msgspec.convert(body, StatementResponse)
+            except msgspec.ValidationError as exc:
+                problem = str(exc)
+        raise DatabricksRequestError(
+            f"{kind} statement: {answer.request.method} {self._where(answer)} answered JSON that is not "
+            f"a statement ({problem}): {_excerpt(answer)}. Check host ({self.host}).",
+            status_code=answer.status_code,
+        )
 
     # --- Files API -------------------------------------------------------------------------
 
@@ -624,10 +657,5 @@ def _route(path: str) -> str:
     return path
 
 
-def _state(response: StatementResponse) -> StatementState | None:
+def _state(response: StatementResponse) -> str | None:
     return response.status.state if response.status else None
-
-
-def _enum_text(value: Any) -> str | None:
-    text = getattr(value, "value", value)
-    return None if text is None else str(text)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from databricks.sdk.errors.base import DatabricksError
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._compat import date_fromisoformat, datetime_fromisoformat, time_fromisoformat
 from singer_sdk.helpers._typing import get_datelike_property_type, handle_invalid_timestamp_in_record
@@ -21,7 +20,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from target_databricks import audit, sql, staging, values
 from target_databricks.batch import InputSpool, ParquetBatch, StagedBatch
 from target_databricks.cli_errors import ConnectorError
-from target_databricks.client import StatementError
+from target_databricks.client import DatabricksRequestError, StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
 from target_databricks.validation import FastValidator
@@ -137,7 +136,9 @@ class DatabricksSink(BatchSink):
 
         An existing column keeps its type. One that cannot hold what the stream now declares exactly
         (an exact decimal for a DOUBLE column, more decimal places than its scale) fails the stream
-        before any of its data is written."""
+        before any of its data is written. A batch still loading (another stream's, or this stream's
+        before its SCHEMA changed) finishes first, so no DDL runs beside a load."""
+        self.target.loads.wait()
         self.target.prepare_schema()
         wanted = sql.columns_for_schema(self.schema, self.target.number_type)
         self.run(Statement(sql.create_table(self.table_fqn, wanted), kind="create table"))
@@ -317,10 +318,15 @@ class DatabricksSink(BatchSink):
     # --- batches ---------------------------------------------------------------------------
 
     def process_batch(self, context: dict[str, Any]) -> None:
+        """Load the drained batch on a thread of its own (``loads.BackgroundLoads``), once the previous
+        batch has loaded, while the target reads on."""
         batch: StagedBatch | None = context.get("batch")
         spool: InputSpool | None = context.get("input")
         if batch is None:
             return
+        self.target.loads.submit(lambda: self._load_batch(batch, spool), f"load {self.stream_name}")
+
+    def _load_batch(self, batch: StagedBatch, spool: InputSpool | None) -> None:
         try:
             self._load(batch)
         except Exception as exc:
@@ -562,14 +568,14 @@ class DatabricksSink(BatchSink):
             for path in paths:
                 self.client.delete_file(path)
             self.client.delete_directory(folder)
-        except (DatabricksError, OSError) as exc:
+        except (DatabricksRequestError, OSError) as exc:
             self.logger.warning("Could not delete staged files under %s: %s", folder, exc)
 
     def _drop_quietly(self, table: str) -> None:
         """Drop a staging table; a failure is logged, not raised (it must not hide the batch's outcome)."""
         try:
             self.run(Statement(sql.drop_table(table), kind="drop stage"))
-        except (StatementError, DatabricksError, OSError) as exc:
+        except (StatementError, DatabricksRequestError, OSError) as exc:
             self.logger.warning("Could not drop staging table %s: %s", table, exc)
 
     def _is_latest_load(self, token: str) -> bool:
@@ -637,5 +643,6 @@ class DatabricksSink(BatchSink):
             self._drop_quietly(self.overwrite_stage)
 
     def clean_up(self) -> None:
+        self.target.loads.wait()
         self.target.finish_overwrite(self)
         super().clean_up()

@@ -15,7 +15,6 @@ from mlc_run_audit import RunIdError, current_run_id
 from mlc_run_audit.settings import RenamedSettings
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_databricks import audit, sql
@@ -23,6 +22,8 @@ from target_databricks.batch import BatchFileError, batch_file_records, check_ba
 from target_databricks.cli_errors import ConnectorError, concise_errors
 from target_databricks.client import DatabricksClient, StatementError
 from target_databricks.config import CONFIG_SCHEMA, RENAMED_SETTINGS, config_problems
+from target_databricks.loads import BackgroundLoads
+from target_databricks.reader import LineKeepingReader
 from target_databricks.sinks import DatabricksSink
 from target_databricks.sql import Column, Statement
 
@@ -72,7 +73,7 @@ class TargetDatabricks(RenamedSettings, Target):
     config_jsonschema = _with_load_settings(CONFIG_SCHEMA)
     renamed_settings = RENAMED_SETTINGS
     default_sink_class = DatabricksSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = LineKeepingReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +83,8 @@ class TargetDatabricks(RenamedSettings, Target):
         self.run_hex = uuid.UUID(self.run_id).hex
         self.logger.info("Run id %s", self.run_id)
         self._lock = threading.Lock()
+        #: Drained batches loading on their own thread, one at a time, while the input is read on.
+        self.loads = BackgroundLoads()
         self._schema_ready = False
         self._volume_ready = False
         self._overwrite_pending: dict[str, _Sink] = {}
@@ -121,25 +124,30 @@ class TargetDatabricks(RenamedSettings, Target):
 
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         """Remember the stream's replication key (``bookmark_properties``) for the audit rows, and the
-        SCHEMA message as received, to head failed-batch files."""
+        SCHEMA message as received (its line), to head failed-batch files."""
         stream = str(message_dict.get("stream"))
         bookmarks = message_dict.get("bookmark_properties") or []
         self.replication_keys[stream] = bookmarks[0] if bookmarks else None
         if self._keep_input:
-            self._schema_lines[stream] = encode_message(message_dict)
+            self._schema_lines[stream] = self._line_of(message_dict)
         super()._process_schema_message(message_dict)
 
+    def _line_of(self, message: dict[str, Any]) -> bytes:
+        """The line ``message`` was read from, or (a record of a BATCH message's file) the message encoded."""
+        reader = self.message_reader
+        line = reader.line_of(message) if isinstance(reader, LineKeepingReader) else None
+        return encode_message(message) if line is None else line
+
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
-        """Hold the RECORD message as received while the SDK hands it to the sinks (they spool it), and
-        its number in its stream, which the sinks' errors name."""
+        """Hold the RECORD message as received (the line it was read from, or the message encoded again
+        when it came from a BATCH message's file) while the SDK hands it to the sinks (they spool it),
+        and its number in its stream, which the sinks' errors name."""
+        self.loads.raise_failure()  # a batch failed to load: the run stops here
         stream = str(message_dict.get("stream"))
         self._records_read[stream] += 1
         self.current_record = (stream, self._records_read[stream])
         if self._keep_input:
-            self.current_input = (
-                self._schema_lines.get(stream, b""),
-                encode_message(message_dict),
-            )
+            self.current_input = (self._schema_lines.get(stream, b""), self._line_of(message_dict))
         # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
         # DECIMAL(38,s) value (the default 28 would raise DivisionImpossible on a valid record).
         with decimal.localcontext(sql.EXACT):
@@ -281,10 +289,12 @@ class TargetDatabricks(RenamedSettings, Target):
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Emit STATE only when no overwrite is staged but not yet swapped in, and nothing failed.
 
-        The SDK calls this after draining (committing) every sink, so STATE never runs ahead of
-        the data. With overwrite, staged rows are only in the table after the final swap, so the
-        state is held back until then.
+        The SDK calls this after draining every sink; the loads of the drained batches run on their
+        own thread, so this waits for them to commit (and raises the error of one that failed), so
+        STATE never runs ahead of the data. With overwrite, staged rows are only in the table after the
+        final swap, so the state is held back until then.
         """
+        self.loads.wait()
         if self._overwrite_pending or self._failed:
             self._held_state = state
             return

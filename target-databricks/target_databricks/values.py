@@ -284,11 +284,17 @@ def _from_text(text: str, arrow: pa.DataType) -> Any:
 def _fast_array(values: list[Any], arrow: pa.DataType) -> pa.Array | None:
     """Values whose Python types Arrow converts exactly, as an array of ``arrow``; None when another
     type is present or Arrow refuses a value (``arrow_column`` then converts them one by one)."""
-    kinds = {type(v) for v in values}
+    kinds = set(map(type, values))
     kinds.discard(_NONE)
     try:
         if pa.types.is_string(arrow):
-            return pa.array(values, arrow) if kinds <= {str} else None
+            if kinds <= {str}:
+                return pa.array(values, arrow)
+            if kinds <= {str, dict, list}:  # objects and arrays as JSON text, as parameter_value writes them
+                return pa.array(
+                    [v if v is None or type(v) is str else to_json_text(v) for v in values], arrow
+                )
+            return None
         if pa.types.is_integer(arrow):
             return pa.array(values, arrow) if kinds <= {int} else None
         if pa.types.is_decimal(arrow):

@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import subprocess
+import sys
 
 import click
 import pytest
@@ -107,6 +108,24 @@ def test_transient_failed_statement_is_rerun_max_retries_times(tmp_path, dbx):
     failed = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills([3]), state(2)])
     assert failed.returncode != 0
     assert dbx.stats.statements_failed == 3  # 1 + (1 + 1 retry)
+
+
+def test_failed_statement_names_an_error_code_of_any_name(tmp_path, dbx):
+    """The statement's error_code is named as the API sent it, also a code that no client library
+    lists (databricks-sdk's enum turned those into "no error_code")."""
+    cfg = write_config(tmp_path, dbx, **fast(max_retries=0))
+    dbx.fail_next_statements(1, "DELTA_CONCURRENT_APPEND")
+    failed = run_in_process(cfg, MESSAGES)
+    assert failed.returncode != 0
+    assert "ended FAILED: DELTA_CONCURRENT_APPEND" in failed.stderr
+
+
+def test_start_up_imports_no_databricks_sdk():
+    """databricks-sdk's package imports every service module (more than a second of CPU at each start);
+    the target reads its few fields of a statement answer itself."""
+    script = "import sys, target_databricks.target; print([m for m in sys.modules if 'databricks.sdk' in m])"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # --- answers that are not the API's ---------------------------------------------------------------

@@ -11,7 +11,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from target_databricks.target import TargetDatabricks
 
+from tests.support.command import run_command
 from tests.support.databricks import (
     BILL_PROPS,
     audit,
@@ -87,6 +89,33 @@ def test_failed_batch_is_kept_and_replays_once(tmp_path, dbx, failing):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already committed; skipped" in again.stderr
     assert landed(dbx) == source(messages) and len(audit(dbx)) == 1
+
+
+def test_failed_batch_file_holds_the_lines_as_received(tmp_path, dbx):
+    """The kept file holds the SCHEMA and RECORD lines byte for byte as they were read (spacing, key
+    order, escapes and the spelling of numbers included), not the messages encoded again."""
+    failed_dir = tmp_path / "failed"
+    cfg = write_config(tmp_path, dbx, failed_batch_dir=str(failed_dir), max_retries=1)
+    lines = [
+        '{"type": "SCHEMA", "stream": "bills", "key_properties": ["id"], "schema": {"type": "object", '
+        '"properties": {"id": {"type": "integer"}, "amount": {"type": "number"}, "memo": {"type": '
+        '["null", "string"]}, "updated": {"type": "string", "format": "date-time"}}}}',
+        '{"type": "RECORD", "stream": "bills", "record": {"id": 1, "amount": 1.50, "memo": "caf\\u00e9", '
+        '"updated": "2024-05-01T00:00:00Z"}}',
+        '{ "stream":"bills" ,"type":"RECORD","record":{"memo":null,"amount":2E1,"id":2,'
+        '"updated":"2024-05-02T00:00:00Z"},"time_extracted":"2024-05-02T12:00:00Z" }',
+    ]
+    feed = tmp_path / "input.singer"
+    feed.write_text("\n".join(lines) + "\n")
+    dbx.app.executor.fail_matching(DATA_STATEMENT, 2, "TEMPORARILY_UNAVAILABLE")
+
+    done = run_command(TargetDatabricks, ["--config", cfg, "--input", str(feed)])
+    assert done.returncode != 0
+    [kept] = failed_dir.iterdir()
+    assert kept.read_text().splitlines() == lines
+    replayed = replay(cfg, kept)
+    assert replayed.returncode == 0, replayed.stderr[-3000:]
+    assert landed(dbx) == [(1, "caf\u00e9", Decimal("1.5")), (2, None, Decimal(20))]
 
 
 def test_bad_value_fails_its_batch_which_is_kept_whole(tmp_path, dbx):

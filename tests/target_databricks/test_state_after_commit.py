@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 from target_databricks.client import StatementError, StatementResult
@@ -118,3 +119,46 @@ def test_overwrite_holds_state_until_swap(capsys):
     _run(ok, {**CONFIG, "load_method": "overwrite"})
     assert ok.kinds.index("insert overwrite") < len(ok.kinds)
     assert "bookmarks" in capsys.readouterr().out
+
+
+class HeldMergeClient(RecordingClient):
+    """Holds the first MERGE until the target has read the record after that batch (10 s at most)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next_record_read = threading.Event()
+        self.read_while_merging: bool | None = None
+
+    def execute(self, statement, *, catalog=None, schema=None):
+        if statement.kind == "merge" and self.read_while_merging is None:
+            self.read_while_merging = self.next_record_read.wait(timeout=10)
+        return super().execute(statement, catalog=catalog, schema=schema)
+
+
+def test_a_drained_batch_loads_while_the_next_records_are_read(capsys):
+    """The reading thread goes on with the next record while a full batch merges (it used to wait for
+    the load); STATE still comes after both batches committed."""
+    client = HeldMergeClient()
+    target = TargetDatabricks(config={**CONFIG, "batch_size_rows": 1}, validate_config=True)
+    target.__dict__["client"] = client
+    read = target._process_record_message
+
+    def process_record(message):
+        if message["record"]["id"] == 2:
+            client.next_record_read.set()
+        read(message)
+
+    target._process_record_message = process_record
+    target.listen(file_input=_lines(SCHEMA, RECORD, {**RECORD2, "record": {"id": 2, "amt": 1}}, STATE))
+    assert client.read_while_merging is True
+    assert client.kinds.count("merge") == 2 and client.kinds.count("audit insert") == 2
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == STATE["value"]
+
+
+def test_a_batch_that_fails_to_load_stops_the_run_before_the_next_batch_loads(capsys):
+    client = RecordingClient(fail_kind="merge")
+    records = [{**RECORD, "record": {"id": i, "amt": i}} for i in (1, 2, 3)]
+    with pytest.raises(StatementError, match="merge statement s-1 ended FAILED"):
+        _run(client, {**CONFIG, "batch_size_rows": 1}, (SCHEMA, *records, STATE))
+    assert client.kinds.count("merge") == 1 and "audit insert" not in client.kinds
+    assert "bookmarks" not in capsys.readouterr().out
