@@ -20,16 +20,20 @@ group of rows sharing one timestamp is never split across slices.
 from __future__ import annotations
 
 import collections
+import mmap
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
+import msgspec
 import requests
 from acumatica_client import odata
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 #: Each worker may read this many pages ahead of the one being emitted: enough to keep every
 #: request slot busy (4 workers at 300 ms: 0.30 of one worker's time with 2 or 4, 0.33 with 1),
@@ -39,6 +43,9 @@ PAGES_AHEAD_PER_WORKER = 2
 #: a slice of n pages costs about n + 1/2 requests; and the workers read the first slices ahead
 #: of the one being emitted, so slices must be small next to the pages they may read ahead.
 PAGES_PER_SLICE = 3
+#: Records per compressed block of a :class:`PackedPage`: what is decompressed at once (about
+#: 350 KB for Bills with their lines), small next to a page of 1,000.
+RECORDS_PER_BLOCK = 25
 #: Slices a window is cut into at most: the density of one page is only an estimate.
 MAX_SLICES = 400
 #: Extra halvings per stream at most, per worker (for windows whose rows are unevenly spread):
@@ -116,13 +123,160 @@ class GatedAdapter(HTTPAdapter):
         self.gate = gate
 
     def send(  # type: ignore[override]  # requests' own signature is untyped keyword soup
-        self, request: requests.PreparedRequest, **kwargs: Any
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
         self.gate.acquire()
         try:
-            return super().send(request, **kwargs)
+            response = super().send(request, stream=stream, **kwargs)
         finally:
             self.gate.release()
+        if not stream:
+            keep_body(response, read_body(response))
+        return response
+
+
+def read_body(response: requests.Response) -> bytes:
+    """An answer's whole body, read in one piece (from a response sent with ``stream=True``).
+
+    requests reads a body as a list of 10 KiB chunks joined at the end: twice the body at once,
+    and hundreds of small blocks scattered in the reading thread's malloc arena, which glibc
+    keeps after they are freed (each thread has an arena of its own). One read of the whole
+    body is one block the size of the body."""
+    try:
+        body: bytes = response.raw.read(decode_content=True)
+    except ProtocolError as exc:  # as requests' own reading names them
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    return body
+
+
+def read_body_mapped(response: requests.Response) -> bytes | mmap.mmap:
+    """An answer's whole body in memory mapped for it alone, returned to the system as soon as
+    the last reference to it goes (from a response sent with ``stream=True``).
+
+    A body of a few MB read into a ``bytes`` is a malloc of that size. glibc serves the first
+    from a mapping of its own, and on freeing it raises its mapping threshold above that size
+    (``M_MMAP_THRESHOLD`` is dynamic), so every later body comes from the reading thread's arena
+    and stays there once freed: with four reader threads, four arenas each kept a few bodies'
+    worth of freed memory (about 22 MiB at 1,000 Bills a page). Read in small pieces into a
+    mapping of the announced length, the body never passes through malloc; the pieces are one
+    small block reused. An answer without a plain length is read with :func:`read_body`."""
+    length = response.headers.get("Content-Length")
+    if (
+        not length
+        or not length.isdigit()
+        or response.headers.get("Content-Encoding", "identity") != "identity"
+    ):
+        return read_body(response)
+    size = int(length)
+    if size == 0:
+        return b""
+    body = mmap.mmap(-1, size)
+    try:
+        while body.tell() < size:
+            piece = response.raw.read(min(_PIECE, size - body.tell()), decode_content=True)
+            if not piece:
+                raise ProtocolError(f"answer cut off after {body.tell()} of {size} bytes")
+            body.write(piece)
+    except ProtocolError as exc:  # as requests' own reading names them
+        body.close()
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        body.close()
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except BaseException:
+        body.close()
+        raise
+    return body
+
+
+#: Bytes read from the socket at a time into a mapped body: under glibc's smallest mapping
+#: threshold (128 KiB), so the piece is a malloc block, reused from one piece to the next.
+_PIECE = 64 * 1024
+
+
+def keep_body(response: requests.Response, body: bytes) -> None:
+    """Make ``body`` the response's ``content``, as requests' own reading would have."""
+    # requests has no public setter; these are what its ``content`` property stores.
+    response._content = body
+    response._content_consumed = True  # type: ignore[attr-defined]  # absent from the stubs
+
+
+class PackedPage(Sequence[msgspec.Raw]):
+    """A page of undecoded JSON records, zlib-compressed in blocks until its turn to be emitted.
+
+    Pages read ahead wait for the slices before them. Kept as the answer's bytes, each waited as
+    large as the answer (3.5 MB for 1,000 Bills with their lines), so a few per worker made most
+    of a concurrent read's memory; compressed, such JSON takes about a twelfth. Emitting
+    decompresses one block of records at a time, so a page is never whole in memory again."""
+
+    __slots__ = ("_blocks", "_count", "_first", "_last")
+
+    def __init__(self, rows: Sequence[msgspec.Raw]) -> None:
+        self._count = len(rows)
+        self._blocks = _compress_blocks(rows)
+        # The slice's cursor is read from these: kept apart, not decompressed for it.
+        self._first = msgspec.Raw(bytes(rows[0])) if rows else None
+        self._last = msgspec.Raw(bytes(rows[-1])) if rows else None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[msgspec.Raw]:
+        for block in self._blocks:
+            yield from _decompress_block(block)
+
+    @overload
+    def __getitem__(self, index: int) -> msgspec.Raw: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[msgspec.Raw]: ...
+    def __getitem__(self, index: int | slice) -> msgspec.Raw | Sequence[msgspec.Raw]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        if index == 0 and self._first is not None:
+            return self._first
+        if index == self._count - 1 and self._last is not None:
+            return self._last
+        block, offset = divmod(index, RECORDS_PER_BLOCK)
+        return _decompress_block(self._blocks[block])[offset]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the page holds while it waits."""
+        return sum(map(len, self._blocks)) + len(self._first or b"") + len(self._last or b"")
+
+
+_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def _compress_blocks(rows: Sequence[msgspec.Raw]) -> list[bytes]:
+    """The JSON arrays of ``rows`` by ``RECORDS_PER_BLOCK``, compressed record by record: an array
+    is never built uncompressed. One raw deflate stream for the page (one compressor's state, a
+    quarter MB, per page), restartable at each block (a full flush), so each block decompresses
+    alone (:func:`_decompress_block`)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)  # level 1: the fastest
+    blocks = []
+    for start in range(0, len(rows), RECORDS_PER_BLOCK):
+        parts = [compressor.compress(b"[")]
+        for n, row in enumerate(rows[start : start + RECORDS_PER_BLOCK]):
+            if n:
+                parts.append(compressor.compress(b","))
+            parts.append(compressor.compress(row))
+        parts.append(compressor.compress(b"]"))
+        parts.append(compressor.flush(zlib.Z_FULL_FLUSH))
+        blocks.append(b"".join(parts))
+    return blocks
+
+
+def _decompress_block(block: bytes) -> list[msgspec.Raw]:
+    return _split(zlib.decompressobj(-zlib.MAX_WBITS).decompress(block))
 
 
 # Sliced reads of one stream ------------------------------------------------------------------
@@ -140,7 +294,7 @@ class Slice:
     start: tuple[str, datetime] | None
     end: datetime
     cursor: Cursor | None = None
-    pages: collections.deque[list[Record]] = field(default_factory=collections.deque)
+    pages: collections.deque[Sequence[Record]] = field(default_factory=collections.deque)
     active: bool = False
     done: bool = False
     #: Rows per second of the last full page, to estimate what is left.
@@ -176,10 +330,11 @@ class SlicedRead:
         end: datetime,
         page_size: int,
         workers: int,
-        fetch: Callable[[list[str]], list[Record]],
+        fetch: Callable[[list[str]], Sequence[Record]],
         cursor_of: Callable[[Record], Cursor],
         newest: Callable[[], datetime | None] | None = None,
         probe_at_once: bool = False,
+        close: Callable[[], None] | None = None,
         name: str = "",
     ) -> None:
         self.columns = list(columns)
@@ -187,6 +342,8 @@ class SlicedRead:
         self.workers = workers
         self.fetch = fetch
         self.cursor_of = cursor_of
+        #: Called once the read ends, its workers gone (e.g. to stop a thread that ``fetch`` uses).
+        self.close = close
         self.name = name
         self.newest = newest
         #: The newest replication key in the window, asked for once the first page is full: the
@@ -218,19 +375,19 @@ class SlicedRead:
         for thread in threads:
             thread.start()
         try:
-            while True:
-                page = self._next_page()
-                if page is None:
-                    return
+            while (page := self._next_page()) is not None:
                 yield from page
+                del page  # the emitted page goes before the next one is taken
         finally:
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
             for thread in threads:
                 thread.join()
+            if self.close is not None:
+                self.close()
 
-    def _next_page(self) -> list[Record] | None:
+    def _next_page(self) -> Sequence[Record] | None:
         with self._cond:
             while True:
                 if self._error is not None:
@@ -383,7 +540,7 @@ class SlicedRead:
         terms.append(f"{rk} le {odata.datetimeoffset_literal(piece.end)}")
         return SliceQuery(terms, piece.end)
 
-    def _file(self, piece: Slice, rows: list[Record], query: SliceQuery) -> None:
+    def _file(self, piece: Slice, rows: Sequence[Record], query: SliceQuery) -> None:
         """Keep a page's rows that are still the slice's (it may have been halved meanwhile)."""
         full = len(rows) >= self.page_size
         if piece.end < query.end:
