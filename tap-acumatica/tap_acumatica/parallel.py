@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import collections
 import mmap
+import os
+import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,9 +44,9 @@ PAGES_AHEAD_PER_WORKER = 2
 #: a slice of n pages costs about n + 1/2 requests; and the workers read the first slices ahead
 #: of the one being emitted, so slices must be small next to the pages they may read ahead.
 PAGES_PER_SLICE = 3
-#: Records per compressed block of a :class:`PackedPage`: what is decompressed at once (about
-#: 350 KB for Bills with their lines), small next to a page of 1,000.
-RECORDS_PER_BLOCK = 25
+#: Records per block of a :class:`SpooledPage`: what is read back at once (about 350 KB for Bills
+#: with their lines), small next to a page of 1,000.
+RECORDS_PER_BLOCK = 100
 #: Slices a window is cut into at most: the density of one page is only an estimate.
 MAX_SLICES = 400
 #: Extra halvings per stream at most, per worker (for windows whose rows are unevenly spread):
@@ -193,9 +194,9 @@ def read_body_mapped(response: requests.Response) -> bytes | mmap.mmap:
     return body
 
 
-#: Bytes read from the socket at a time into a mapped body: under glibc's smallest mapping
-#: threshold (128 KiB), so the piece is a malloc block, reused from one piece to the next.
-_PIECE = 64 * 1024
+#: Bytes read from the socket at a time into a mapped body: few reads (each lets go of the GIL),
+#: and a block the reading thread's arena reuses from one piece to the next.
+_PIECE = 512 * 1024
 
 
 def keep_body(response: requests.Response, body: bytes) -> None:
@@ -205,29 +206,51 @@ def keep_body(response: requests.Response, body: bytes) -> None:
     response._content_consumed = True  # type: ignore[attr-defined]  # absent from the stubs
 
 
-class PackedPage(Sequence[msgspec.Raw]):
-    """A page of undecoded JSON records, zlib-compressed in blocks until its turn to be emitted.
+class SpooledPage(Sequence[msgspec.Raw]):
+    """A page of undecoded JSON records waiting for its turn in a temporary file of its own, read
+    back a block of records at a time when it is emitted.
 
-    Pages read ahead wait for the slices before them. Kept as the answer's bytes, each waited as
-    large as the answer (3.5 MB for 1,000 Bills with their lines), so a few per worker made most
-    of a concurrent read's memory; compressed, such JSON takes about a twelfth. Emitting
-    decompresses one block of records at a time, so a page is never whole in memory again."""
+    Pages read ahead wait for the slices before them. Held in memory as the answer's bytes, each
+    waited as large as the answer (3.5 MB for 1,000 Bills with their lines) and a few per worker
+    made most of a concurrent read's memory. Spooled, a waiting page costs a file, and emitting
+    it holds one block of records (about 350 KB) at a time; the file is gone once the page was
+    emitted (or dropped). Compressing the pages instead kept them in memory at a twelfth of
+    their size but cost a third of the tap's speed."""
 
-    __slots__ = ("_blocks", "_count", "_first", "_last")
+    __slots__ = ("_blocks", "_count", "_file", "_first", "_last")
 
     def __init__(self, rows: Sequence[msgspec.Raw]) -> None:
         self._count = len(rows)
-        self._blocks = _compress_blocks(rows)
-        # The slice's cursor is read from these: kept apart, not decompressed for it.
+        # The slice's cursor is read from these: kept apart, not read back for it.
         self._first = msgspec.Raw(bytes(rows[0])) if rows else None
         self._last = msgspec.Raw(bytes(rows[-1])) if rows else None
+        self._file = tempfile.TemporaryFile(prefix="tap-acumatica-page-")  # noqa: SIM115 - closed in close()
+        #: (offset, length) in the file of each block's JSON array.
+        self._blocks: list[tuple[int, int]] = []
+        offset = 0
+        try:
+            for start in range(0, len(rows), RECORDS_PER_BLOCK):
+                parts: list[bytes | msgspec.Raw] = [b"["]
+                for n, row in enumerate(rows[start : start + RECORDS_PER_BLOCK]):
+                    if n:
+                        parts.append(b",")
+                    parts.append(row)
+                parts.append(b"]")
+                block = b"".join(parts)
+                self._file.write(block)
+                self._blocks.append((offset, len(block)))
+                offset += len(block)
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
 
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[msgspec.Raw]:
-        for block in self._blocks:
-            yield from _decompress_block(block)
+        for block in range(len(self._blocks)):
+            yield from self._block(block)
 
     @overload
     def __getitem__(self, index: int) -> msgspec.Raw: ...
@@ -245,38 +268,25 @@ class PackedPage(Sequence[msgspec.Raw]):
         if index == self._count - 1 and self._last is not None:
             return self._last
         block, offset = divmod(index, RECORDS_PER_BLOCK)
-        return _decompress_block(self._blocks[block])[offset]
+        return self._block(block)[offset]
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes the page holds while it waits."""
-        return sum(map(len, self._blocks)) + len(self._first or b"") + len(self._last or b"")
+    def _block(self, block: int) -> list[msgspec.Raw]:
+        offset, length = self._blocks[block]
+        data = os.pread(self._file.fileno(), length, offset)
+        if len(data) != length:
+            msg = f"page spool file {self._file.name} ended {len(data)} bytes into a block of {length}"
+            raise OSError(msg)
+        return _split(data)
+
+    def close(self) -> None:
+        """Delete the page's file (once it was emitted, or when the read stops)."""
+        self._file.close()
+
+    def __del__(self) -> None:
+        self._file.close()
 
 
 _split = msgspec.json.Decoder(list[msgspec.Raw]).decode
-
-
-def _compress_blocks(rows: Sequence[msgspec.Raw]) -> list[bytes]:
-    """The JSON arrays of ``rows`` by ``RECORDS_PER_BLOCK``, compressed record by record: an array
-    is never built uncompressed. One raw deflate stream for the page (one compressor's state, a
-    quarter MB, per page), restartable at each block (a full flush), so each block decompresses
-    alone (:func:`_decompress_block`)."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)  # level 1: the fastest
-    blocks = []
-    for start in range(0, len(rows), RECORDS_PER_BLOCK):
-        parts = [compressor.compress(b"[")]
-        for n, row in enumerate(rows[start : start + RECORDS_PER_BLOCK]):
-            if n:
-                parts.append(compressor.compress(b","))
-            parts.append(compressor.compress(row))
-        parts.append(compressor.compress(b"]"))
-        parts.append(compressor.flush(zlib.Z_FULL_FLUSH))
-        blocks.append(b"".join(parts))
-    return blocks
-
-
-def _decompress_block(block: bytes) -> list[msgspec.Raw]:
-    return _split(zlib.decompressobj(-zlib.MAX_WBITS).decompress(block))
 
 
 # Sliced reads of one stream ------------------------------------------------------------------
@@ -377,6 +387,7 @@ class SlicedRead:
         try:
             while (page := self._next_page()) is not None:
                 yield from page
+                _discard(page)
                 del page  # the emitted page goes before the next one is taken
         finally:
             with self._cond:
@@ -384,6 +395,9 @@ class SlicedRead:
                 self._cond.notify_all()
             for thread in threads:
                 thread.join()
+            for piece in self.slices:
+                while piece.pages:
+                    _discard(piece.pages.popleft())
             if self.close is not None:
                 self.close()
 
@@ -560,6 +574,13 @@ class SlicedRead:
             piece.done = True
         if piece is self.slices[0] and self._probe == "done":
             self._cut()
+
+
+def _discard(page: Sequence[Record]) -> None:
+    """Release what a page holds besides memory (a :class:`SpooledPage`'s file)."""
+    close = getattr(page, "close", None)
+    if close is not None:
+        close()
 
 
 #: The work item "ask for the window's newest replication key".

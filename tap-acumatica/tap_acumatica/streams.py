@@ -45,7 +45,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_acumatica import deletes
-from tap_acumatica.parallel import PackedPage, SlicedRead, keep_body, read_body_mapped
+from tap_acumatica.parallel import SlicedRead, SpooledPage, keep_body, read_body_mapped
 from tap_acumatica.schema import Shape
 
 if TYPE_CHECKING:
@@ -337,22 +337,22 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         return get
 
     def _page_getter(
-        self, context: Context | None, packer: ThreadPoolExecutor
-    ) -> Callable[[dict[str, Any]], PackedPage]:
+        self, context: Context | None, spooler: ThreadPoolExecutor
+    ) -> Callable[[dict[str, Any]], SpooledPage]:
         """A GET of one page of a concurrent read, under the stream's retry and sign-in rules,
-        returning the page's records packed (``PackedPage``) for the wait until their turn.
+        returning the page's records spooled (``SpooledPage``) for the wait until their turn.
 
-        Each answer's body is read, checked and packed by ``packer``'s one thread: one answer at a
+        Each answer's body is read, checked and spooled by ``spooler``'s one thread: one answer at a
         time is whole in memory however many requests are in flight (four answers of 1,000 Bills
         with their lines are 14 MB), and the blocks this allocates and frees come and go in one
         malloc arena rather than in each reader thread's own, where glibc keeps them."""
         url = self.get_url(context)
 
-        def get(params: dict[str, Any]) -> PackedPage:
-            packed: list[PackedPage] = []
+        def get(params: dict[str, Any]) -> SpooledPage:
+            spooled: list[SpooledPage] = []
 
             def send_once(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
-                # RESTStream._request, with the body left in the socket until the packer reads it.
+                # RESTStream._request, with the body left in the socket until the spooler reads it.
                 authenticated = self.authenticator(prepared)
                 response = self.requests_session.send(
                     authenticated, stream=True, timeout=self.timeout, allow_redirects=self.allow_redirects
@@ -364,7 +364,7 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
                     extra_tags={"url": authenticated.path_url} if self._LOG_REQUEST_METRIC_URLS else None,
                 )
                 self.validate_response(response)  # reads the (small) body of an error
-                packed.append(packer.submit(self._packed_page, response).result())
+                spooled.append(spooler.submit(self._spooled_page, response).result())
                 return response
 
             query = HTTPRequest(url=url, params=params)
@@ -372,13 +372,13 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
                 method="GET", url=url, params=query.encode_params(), headers=self.http_headers
             )
             self.request_decorator(send_once)(prepared, context)
-            return packed[-1]
+            return spooled[-1]
 
         return get
 
-    def _packed_page(self, response: requests.Response) -> PackedPage:
-        """Read, check and pack a page's body; nothing of the whole body outlives the call."""
-        return PackedPage(self._raw_page(response, read_body_mapped(response)))
+    def _spooled_page(self, response: requests.Response) -> SpooledPage:
+        """Read, check and spool a page's body; nothing of the whole body outlives the call."""
+        return SpooledPage(self._raw_page(response, read_body_mapped(response)))
 
     def _key_reconciler(self, context: Context | None) -> deletes.KeyReconciler | None:
         if self.name not in self._tap_ref.deletes_streams:
@@ -410,10 +410,10 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             return None
         self._paginator = None
         get = self._getter(context)
-        packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-packer")
-        fetch_page = self._page_getter(context, packer)
+        spooler = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-spooler")
+        fetch_page = self._page_getter(context, spooler)
 
-        def fetch(terms: list[str]) -> PackedPage:
+        def fetch(terms: list[str]) -> SpooledPage:
             return fetch_page(self._page_params(terms))
 
         def cursor_of(row: msgspec.Raw) -> tuple[Any, ...]:
@@ -443,7 +443,7 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
             cursor_of=cursor_of,
             newest=newest,
             probe_at_once=not self.stream_state.get("replication_key_value"),
-            close=packer.shutdown,
+            close=spooler.shutdown,
             name=self.name,
         )
 
