@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, overload
+from typing import IO, Any, overload
 
 import msgspec
 import requests
@@ -218,6 +218,7 @@ class SpooledPage(Sequence[msgspec.Raw]):
     their size but cost a third of the tap's speed."""
 
     __slots__ = ("_blocks", "_count", "_file", "_first", "_last")
+    _file: IO[bytes]
 
     def __init__(self, rows: Sequence[msgspec.Raw]) -> None:
         self._count = len(rows)
@@ -249,8 +250,11 @@ class SpooledPage(Sequence[msgspec.Raw]):
         return self._count
 
     def __iter__(self) -> Iterator[msgspec.Raw]:
+        left = self._count
         for block in range(len(self._blocks)):
-            yield from self._block(block)
+            rows = self._block(block)
+            yield from rows[:left] if left < len(rows) else rows
+            left -= len(rows)
 
     @overload
     def __getitem__(self, index: int) -> msgspec.Raw: ...
@@ -258,7 +262,10 @@ class SpooledPage(Sequence[msgspec.Raw]):
     def __getitem__(self, index: slice) -> Sequence[msgspec.Raw]: ...
     def __getitem__(self, index: int | slice) -> msgspec.Raw | Sequence[msgspec.Raw]:
         if isinstance(index, slice):
-            return list(self)[index]
+            start, stop, step = index.indices(self._count)
+            if start == 0 and step == 1 and stop > 0:
+                return self._prefix(stop)
+            return list(self)[index]  # not asked for by the reads: in memory
         if index < 0:
             index += self._count
         if not 0 <= index < self._count:
@@ -269,6 +276,18 @@ class SpooledPage(Sequence[msgspec.Raw]):
             return self._last
         block, offset = divmod(index, RECORDS_PER_BLOCK)
         return self._block(block)[offset]
+
+    def _prefix(self, count: int) -> SpooledPage:
+        """The first ``count`` records, spooled still: a page cut where a halved slice ends."""
+        last = msgspec.Raw(bytes(self[count - 1]))
+        page = SpooledPage.__new__(SpooledPage)
+        # Its own descriptor of the same (unnamed) file: the file goes when both are closed.
+        page._file = os.fdopen(os.dup(self._file.fileno()), "rb")
+        page._count = count
+        page._first = self._first
+        page._last = last
+        page._blocks = self._blocks[: -(-count // RECORDS_PER_BLOCK)]
+        return page
 
     def _block(self, block: int) -> list[msgspec.Raw]:
         offset, length = self._blocks[block]
@@ -558,10 +577,17 @@ class SlicedRead:
         """Keep a page's rows that are still the slice's (it may have been halved meanwhile)."""
         full = len(rows) >= self.page_size
         if piece.end < query.end:
-            kept = [r for r in rows if self.cursor_of(r)[0] <= piece.end]
-            if len(kept) < len(rows):
+            # Rows come in timestamp order: those still the slice's are the first ones.
+            kept = 0
+            for row in rows:
+                if self.cursor_of(row)[0] > piece.end:
+                    break
+                kept += 1
+            if kept < len(rows):
                 full = False  # the rest belongs to the upper half
-            rows = kept
+                cut = rows[:kept] if kept else []
+                _discard(rows)
+                rows = cut
         if rows:
             first, last = self.cursor_of(rows[0]), self.cursor_of(rows[-1])
             piece.cursor = last
