@@ -225,7 +225,10 @@ class SpooledPage(Sequence[msgspec.Raw]):
         # The slice's cursor is read from these: kept apart, not read back for it.
         self._first = msgspec.Raw(bytes(rows[0])) if rows else None
         self._last = msgspec.Raw(bytes(rows[-1])) if rows else None
-        self._file = tempfile.TemporaryFile(prefix="tap-acumatica-page-")  # noqa: SIM115 - closed in close()
+        try:
+            self._file = tempfile.TemporaryFile(prefix="tap-acumatica-page-")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise OSError(_spool_failed(exc)) from exc
         #: (offset, length) in the file of each block's JSON array.
         self._blocks: list[tuple[int, int]] = []
         offset = 0
@@ -242,6 +245,9 @@ class SpooledPage(Sequence[msgspec.Raw]):
                 self._blocks.append((offset, len(block)))
                 offset += len(block)
             self._file.flush()
+        except OSError as exc:
+            self._file.close()
+            raise OSError(_spool_failed(exc)) from exc
         except BaseException:
             self._file.close()
             raise
@@ -293,7 +299,10 @@ class SpooledPage(Sequence[msgspec.Raw]):
         offset, length = self._blocks[block]
         data = os.pread(self._file.fileno(), length, offset)
         if len(data) != length:
-            msg = f"page spool file {self._file.name} ended {len(data)} bytes into a block of {length}"
+            msg = (
+                f"A page read ahead came back short from its file in {tempfile.gettempdir()} "
+                f"({len(data)} of {length} bytes): something truncated the tap's temporary files."
+            )
             raise OSError(msg)
         return _split(data)
 
@@ -302,10 +311,20 @@ class SpooledPage(Sequence[msgspec.Raw]):
         self._file.close()
 
     def __del__(self) -> None:
-        self._file.close()
+        file = getattr(self, "_file", None)  # absent if the constructor failed before it
+        if file is not None:
+            file.close()
 
 
 _split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def _spool_failed(exc: OSError) -> str:
+    return (
+        f"Could not spool a page read ahead to the temporary directory {tempfile.gettempdir()}: "
+        f"{exc.strerror or exc}. Free space there, set TMPDIR to a directory with room, or set "
+        "max_concurrent_requests to 1 (pages are then read one at a time, none ahead)."
+    )
 
 
 # Sliced reads of one stream ------------------------------------------------------------------

@@ -3,6 +3,7 @@ the order of a sequential read, with bookmarks as safe as one page at a time."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -292,3 +293,16 @@ def test_a_page_of_a_slice_halved_meanwhile_stays_spooled():
     assert piece.done, "the rest of the page is the upper half's"
     assert piece.cursor == (base + timedelta(minutes=149), 149)
     kept.close()
+
+
+@pytest.mark.parametrize("emulator_config", [MANY], indirect=True)
+def test_a_full_temporary_directory_fails_the_run_naming_it(tap, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(parallel.tempfile, "TemporaryFile", no_space)
+    broken = tap.sync(["bills"], page_size=10, max_concurrent_requests=4, check=False)
+    assert broken.returncode != 0
+    assert "Could not spool a page read ahead to the temporary directory" in broken.stderr
+    assert "set TMPDIR to a directory with room, or set max_concurrent_requests to 1" in broken.stderr
+    assert_state_never_passes_emitted_records(broken, "bills")
