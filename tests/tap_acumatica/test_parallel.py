@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import errno
 import gc
+import io
+import socket
+import threading
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
 from tap_acumatica import parallel
-from tap_acumatica.parallel import LicenseGate, SlicedRead, SliceQuery, SpooledPage
+from tap_acumatica.parallel import (
+    LicenseGate,
+    SlicedRead,
+    SliceQuery,
+    SpooledPage,
+    read_body,
+    read_body_mapped,
+)
 from tap_acumatica.tap import TapAcumatica
 
 from tests.support.compare import instant
@@ -306,3 +319,34 @@ def test_a_full_temporary_directory_fails_the_run_naming_it(tap, monkeypatch):
     assert "Could not spool a page read ahead to the temporary directory" in broken.stderr
     assert "set TMPDIR to a directory with room, or set max_concurrent_requests to 1" in broken.stderr
     assert_state_never_passes_emitted_records(broken, "bills")
+
+
+@pytest.mark.parametrize("read", [read_body, read_body_mapped])
+def test_an_answer_cut_off_mid_body_is_retried_as_requests_names_it(read):
+    """The tap reads bodies itself (in one piece, or into a mapping); an answer that ends before its
+    Content-Length is requests' ChunkedEncodingError, which the run's retry rules retry."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer_short() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500000\r\n\r\n" + b"x" * 1000)
+
+        thread = threading.Thread(target=answer_short)
+        thread.start()
+        response = requests.get(f"http://127.0.0.1:{server.getsockname()[1]}/", stream=True, timeout=10)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            read(response)
+        thread.join()
+
+
+def test_a_whole_answer_reads_the_same_either_way():
+    body = b"[" + b",".join(b'{"n":%d}' % i for i in range(200_000)) + b"]"
+    for read in (read_body, read_body_mapped):
+        response = requests.Response()
+        response.headers = CaseInsensitiveDict({"Content-Length": str(len(body))})
+        response.raw = urllib3.HTTPResponse(
+            body=io.BytesIO(body), headers={"Content-Length": str(len(body))}, preload_content=False
+        )
+        assert bytes(read(response)) == body
