@@ -9,6 +9,7 @@ emulator's own counters) and the tap's peak memory (VmHWM). With --million it al
 runs the tap over 1,000,000 Bills to show that memory stays flat.
 
     python bench/tap_throughput.py [--records 100000] [--million] [--page-size 1000] [--no-audit-columns]
+                                   [--max-concurrent-requests N]
 """
 
 from __future__ import annotations
@@ -44,11 +45,17 @@ def main() -> None:
         action="store_true",
         help="run the tap with audit_columns off (the _audit_* stamps' cost)",
     )
+    parser.add_argument(
+        "--max-concurrent-requests",
+        type=int,
+        help="the tap's max_concurrent_requests (default: the tap's own, 4)",
+    )
     args = parser.parse_args()
+    extra = {"max_concurrent_requests": args.max_concurrent_requests} if args.max_concurrent_requests else {}
 
     with Emulator(args.records) as emu:
         bare = bare_client(emu, args.page_size)
-        tap = run_tap(emu, args.page_size, audit=not args.no_audit_columns)
+        tap = run_tap(emu, args.page_size, audit=not args.no_audit_columns, extra=extra)
     report = {
         "bills": args.records,
         "bare_records_per_s": round(bare["records"] / bare["seconds"]),
@@ -59,7 +66,7 @@ def main() -> None:
     }
     if args.million:
         with Emulator(1_000_000) as emu:
-            big = run_tap(emu, args.page_size, audit=not args.no_audit_columns)
+            big = run_tap(emu, args.page_size, audit=not args.no_audit_columns, extra=extra)
         report["tap_1m_records_per_s"] = round(big["records"] / big["seconds"])
         report["tap_1m_peak_memory_mib"] = round(big["peak_kib"] / 1024, 1)
         report["tap_1m_requests_per_10k_records"] = round(big["requests"] * 10_000 / big["records"], 2)
@@ -144,12 +151,12 @@ def unwrap(value):
     return value
 
 
-def run_tap(emu: Emulator, page_size: int, *, audit: bool) -> dict:
+def run_tap(emu: Emulator, page_size: int, *, audit: bool, extra: dict) -> dict:
     before = emu.requests_served()
     with tempfile.TemporaryDirectory() as tmp:
         run, records = sync_one_stream(
             "tap-acumatica",
-            {**SANDBOX, "base_url": emu.base_url, "page_size": page_size, "audit_columns": audit},
+            {**SANDBOX, "base_url": emu.base_url, "page_size": page_size, "audit_columns": audit, **extra},
             "bills",
             Path(tmp),
         )

@@ -20,16 +20,21 @@ group of rows sharing one timestamp is never split across slices.
 from __future__ import annotations
 
 import collections
+import mmap
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any, overload
 
+import msgspec
 import requests
 from acumatica_client import odata
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 #: Each worker may read this many pages ahead of the one being emitted: enough to keep every
 #: request slot busy (4 workers at 300 ms: 0.30 of one worker's time with 2 or 4, 0.33 with 1),
@@ -39,6 +44,9 @@ PAGES_AHEAD_PER_WORKER = 2
 #: a slice of n pages costs about n + 1/2 requests; and the workers read the first slices ahead
 #: of the one being emitted, so slices must be small next to the pages they may read ahead.
 PAGES_PER_SLICE = 3
+#: Records per block of a :class:`SpooledPage`: what is read back at once (about 350 KB for Bills
+#: with their lines), small next to a page of 1,000.
+RECORDS_PER_BLOCK = 100
 #: Slices a window is cut into at most: the density of one page is only an estimate.
 MAX_SLICES = 400
 #: Extra halvings per stream at most, per worker (for windows whose rows are unevenly spread):
@@ -116,13 +124,207 @@ class GatedAdapter(HTTPAdapter):
         self.gate = gate
 
     def send(  # type: ignore[override]  # requests' own signature is untyped keyword soup
-        self, request: requests.PreparedRequest, **kwargs: Any
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
         self.gate.acquire()
         try:
-            return super().send(request, **kwargs)
+            response = super().send(request, stream=stream, **kwargs)
         finally:
             self.gate.release()
+        if not stream:
+            keep_body(response, read_body(response))
+        return response
+
+
+def read_body(response: requests.Response) -> bytes:
+    """An answer's whole body, read in one piece (from a response sent with ``stream=True``).
+
+    requests reads a body as a list of 10 KiB chunks joined at the end: twice the body at once,
+    and hundreds of small blocks scattered in the reading thread's malloc arena, which glibc
+    keeps after they are freed (each thread has an arena of its own). One read of the whole
+    body is one block the size of the body."""
+    try:
+        body: bytes = response.raw.read(decode_content=True)
+    except ProtocolError as exc:  # as requests' own reading names them
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    return body
+
+
+def read_body_mapped(response: requests.Response) -> bytes | mmap.mmap:
+    """An answer's whole body in memory mapped for it alone, returned to the system as soon as
+    the last reference to it goes (from a response sent with ``stream=True``).
+
+    A body of a few MB read into a ``bytes`` is a malloc of that size. glibc serves the first
+    from a mapping of its own, and on freeing it raises its mapping threshold above that size
+    (``M_MMAP_THRESHOLD`` is dynamic), so every later body comes from the reading thread's arena
+    and stays there once freed: with four reader threads, four arenas each kept a few bodies'
+    worth of freed memory (about 22 MiB at 1,000 Bills a page). Read in small pieces into a
+    mapping of the announced length, the body never passes through malloc; the pieces are one
+    small block reused. An answer without a plain length is read with :func:`read_body`."""
+    length = response.headers.get("Content-Length")
+    if (
+        not length
+        or not length.isdigit()
+        or response.headers.get("Content-Encoding", "identity") != "identity"
+    ):
+        return read_body(response)
+    size = int(length)
+    if size == 0:
+        return b""
+    body = mmap.mmap(-1, size)
+    try:
+        while body.tell() < size:
+            piece = response.raw.read(min(_PIECE, size - body.tell()), decode_content=True)
+            if not piece:
+                raise ProtocolError(f"answer cut off after {body.tell()} of {size} bytes")
+            body.write(piece)
+    except ProtocolError as exc:  # as requests' own reading names them
+        body.close()
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        body.close()
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except BaseException:
+        body.close()
+        raise
+    return body
+
+
+#: Bytes read from the socket at a time into a mapped body: few reads (each lets go of the GIL),
+#: and a block the reading thread's arena reuses from one piece to the next.
+_PIECE = 512 * 1024
+
+
+def keep_body(response: requests.Response, body: bytes) -> None:
+    """Make ``body`` the response's ``content``, as requests' own reading would have."""
+    # requests has no public setter; these are what its ``content`` property stores.
+    response._content = body
+    response._content_consumed = True  # type: ignore[attr-defined]  # absent from the stubs
+
+
+class SpooledPage(Sequence[msgspec.Raw]):
+    """A page of undecoded JSON records waiting for its turn in a temporary file of its own, read
+    back a block of records at a time when it is emitted.
+
+    Pages read ahead wait for the slices before them. Held in memory as the answer's bytes, each
+    waited as large as the answer (3.5 MB for 1,000 Bills with their lines) and a few per worker
+    made most of a concurrent read's memory. Spooled, a waiting page costs a file, and emitting
+    it holds one block of records (about 350 KB) at a time; the file is gone once the page was
+    emitted (or dropped). Compressing the pages instead kept them in memory at a twelfth of
+    their size but cost a third of the tap's speed."""
+
+    __slots__ = ("_blocks", "_count", "_file", "_first", "_last")
+    _file: IO[bytes]
+
+    def __init__(self, rows: Sequence[msgspec.Raw]) -> None:
+        self._count = len(rows)
+        # The slice's cursor is read from these: kept apart, not read back for it.
+        self._first = msgspec.Raw(bytes(rows[0])) if rows else None
+        self._last = msgspec.Raw(bytes(rows[-1])) if rows else None
+        try:
+            self._file = tempfile.TemporaryFile(prefix="tap-acumatica-page-")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise OSError(_spool_failed(exc)) from exc
+        #: (offset, length) in the file of each block's JSON array.
+        self._blocks: list[tuple[int, int]] = []
+        offset = 0
+        try:
+            for start in range(0, len(rows), RECORDS_PER_BLOCK):
+                parts: list[bytes | msgspec.Raw] = [b"["]
+                for n, row in enumerate(rows[start : start + RECORDS_PER_BLOCK]):
+                    if n:
+                        parts.append(b",")
+                    parts.append(row)
+                parts.append(b"]")
+                block = b"".join(parts)
+                self._file.write(block)
+                self._blocks.append((offset, len(block)))
+                offset += len(block)
+            self._file.flush()
+        except OSError as exc:
+            self._file.close()
+            raise OSError(_spool_failed(exc)) from exc
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[msgspec.Raw]:
+        left = self._count
+        for block in range(len(self._blocks)):
+            rows = self._block(block)
+            yield from rows[:left] if left < len(rows) else rows
+            left -= len(rows)
+
+    @overload
+    def __getitem__(self, index: int) -> msgspec.Raw: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[msgspec.Raw]: ...
+    def __getitem__(self, index: int | slice) -> msgspec.Raw | Sequence[msgspec.Raw]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if start == 0 and step == 1 and stop > 0:
+                return self._prefix(stop)
+            return list(self)[index]  # not asked for by the reads: in memory
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        if index == 0 and self._first is not None:
+            return self._first
+        if index == self._count - 1 and self._last is not None:
+            return self._last
+        block, offset = divmod(index, RECORDS_PER_BLOCK)
+        return self._block(block)[offset]
+
+    def _prefix(self, count: int) -> SpooledPage:
+        """The first ``count`` records, spooled still: a page cut where a halved slice ends."""
+        last = msgspec.Raw(bytes(self[count - 1]))
+        page = SpooledPage.__new__(SpooledPage)
+        # Its own descriptor of the same (unnamed) file: the file goes when both are closed.
+        page._file = os.fdopen(os.dup(self._file.fileno()), "rb")
+        page._count = count
+        page._first = self._first
+        page._last = last
+        page._blocks = self._blocks[: -(-count // RECORDS_PER_BLOCK)]
+        return page
+
+    def _block(self, block: int) -> list[msgspec.Raw]:
+        offset, length = self._blocks[block]
+        data = os.pread(self._file.fileno(), length, offset)
+        if len(data) != length:
+            msg = (
+                f"A page read ahead came back short from its file in {tempfile.gettempdir()} "
+                f"({len(data)} of {length} bytes): something truncated the tap's temporary files."
+            )
+            raise OSError(msg)
+        return _split(data)
+
+    def close(self) -> None:
+        """Delete the page's file (once it was emitted, or when the read stops)."""
+        self._file.close()
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)  # absent if the constructor failed before it
+        if file is not None:
+            file.close()
+
+
+_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def _spool_failed(exc: OSError) -> str:
+    return (
+        f"Could not spool a page read ahead to the temporary directory {tempfile.gettempdir()}: "
+        f"{exc.strerror or exc}. Free space there, set TMPDIR to a directory with room, or set "
+        "max_concurrent_requests to 1 (pages are then read one at a time, none ahead)."
+    )
 
 
 # Sliced reads of one stream ------------------------------------------------------------------
@@ -140,7 +342,7 @@ class Slice:
     start: tuple[str, datetime] | None
     end: datetime
     cursor: Cursor | None = None
-    pages: collections.deque[list[Record]] = field(default_factory=collections.deque)
+    pages: collections.deque[Sequence[Record]] = field(default_factory=collections.deque)
     active: bool = False
     done: bool = False
     #: Rows per second of the last full page, to estimate what is left.
@@ -176,10 +378,11 @@ class SlicedRead:
         end: datetime,
         page_size: int,
         workers: int,
-        fetch: Callable[[list[str]], list[Record]],
+        fetch: Callable[[list[str]], Sequence[Record]],
         cursor_of: Callable[[Record], Cursor],
         newest: Callable[[], datetime | None] | None = None,
         probe_at_once: bool = False,
+        close: Callable[[], None] | None = None,
         name: str = "",
     ) -> None:
         self.columns = list(columns)
@@ -187,6 +390,8 @@ class SlicedRead:
         self.workers = workers
         self.fetch = fetch
         self.cursor_of = cursor_of
+        #: Called once the read ends, its workers gone (e.g. to stop a thread that ``fetch`` uses).
+        self.close = close
         self.name = name
         self.newest = newest
         #: The newest replication key in the window, asked for once the first page is full: the
@@ -218,19 +423,23 @@ class SlicedRead:
         for thread in threads:
             thread.start()
         try:
-            while True:
-                page = self._next_page()
-                if page is None:
-                    return
+            while (page := self._next_page()) is not None:
                 yield from page
+                _discard(page)
+                del page  # the emitted page goes before the next one is taken
         finally:
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
             for thread in threads:
                 thread.join()
+            for piece in self.slices:
+                while piece.pages:
+                    _discard(piece.pages.popleft())
+            if self.close is not None:
+                self.close()
 
-    def _next_page(self) -> list[Record] | None:
+    def _next_page(self) -> Sequence[Record] | None:
         with self._cond:
             while True:
                 if self._error is not None:
@@ -383,14 +592,21 @@ class SlicedRead:
         terms.append(f"{rk} le {odata.datetimeoffset_literal(piece.end)}")
         return SliceQuery(terms, piece.end)
 
-    def _file(self, piece: Slice, rows: list[Record], query: SliceQuery) -> None:
+    def _file(self, piece: Slice, rows: Sequence[Record], query: SliceQuery) -> None:
         """Keep a page's rows that are still the slice's (it may have been halved meanwhile)."""
         full = len(rows) >= self.page_size
         if piece.end < query.end:
-            kept = [r for r in rows if self.cursor_of(r)[0] <= piece.end]
-            if len(kept) < len(rows):
+            # Rows come in timestamp order: those still the slice's are the first ones.
+            kept = 0
+            for row in rows:
+                if self.cursor_of(row)[0] > piece.end:
+                    break
+                kept += 1
+            if kept < len(rows):
                 full = False  # the rest belongs to the upper half
-            rows = kept
+                cut = rows[:kept] if kept else []
+                _discard(rows)
+                rows = cut
         if rows:
             first, last = self.cursor_of(rows[0]), self.cursor_of(rows[-1])
             piece.cursor = last
@@ -403,6 +619,13 @@ class SlicedRead:
             piece.done = True
         if piece is self.slices[0] and self._probe == "done":
             self._cut()
+
+
+def _discard(page: Sequence[Record]) -> None:
+    """Release what a page holds besides memory (a :class:`SpooledPage`'s file)."""
+    close = getattr(page, "close", None)
+    if close is not None:
+        close()
 
 
 #: The work item "ask for the window's newest replication key".
