@@ -10,6 +10,7 @@ from mlc_run_audit import RUNS_STREAM
 
 from tests.support.interop import csv_mismatches, csv_rows, exact, jsonl_rows, pipe, third_party, write_json
 from tests.support.interop_taps import TAPS, acumatica_args, has_amounts
+from tests.support.taprun import start_in_a_new_second
 
 
 def run_into(request, tap_name: str, tmp_path, target: list[str]):
@@ -92,6 +93,7 @@ def test_a_rerun_from_the_state_target_csv_passed_on_reads_only_the_changes(tmp_
     first, _ = run(tmp_path / "first")
     acumatica.store.modify("Bill", ("Bill", "000003"), {"Description": "changed between runs"})
     added = acumatica.store.insert("Bill", {"Description": "added between runs"})
+    start_in_a_new_second()
     _, bills = run(tmp_path / "second", first.target_states[-1])
     assert sorted(b["ReferenceNbr"] for b in bills) == sorted(["000003", added["ReferenceNbr"]])
     assert {b["Description"] for b in bills} == {"changed between runs", "added between runs"}

@@ -12,7 +12,7 @@ from databricks_emulator import DatabricksEmulator
 from databricks_emulator import EmulatorConfig as DatabricksConfig
 from deltalake import DeltaTable
 
-from tests.support.taprun import BIN, SANDBOX, TAP, _catalog
+from tests.support.taprun import BIN, SANDBOX, TAP, _catalog, start_in_a_new_second
 
 VERSION = "24.200.001"
 TARGET = str(BIN / "target-databricks")
@@ -100,6 +100,7 @@ def test_bills_and_vendors_land_exactly_and_a_rerun_upserts(tmp_path, emulator, 
             "Details": [{"Account": "60000", "Amount": "70.10", "Description": "Courier"}],
         },
     )
+    start_in_a_new_second()
     pipe(tmp_path, emulator, databricks, state=states[-1])
     landed = check()
     assert landed["000004"]["Description"] == "changed for the rerun"
