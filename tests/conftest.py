@@ -27,5 +27,5 @@ def tap_config(emulator: AcumaticaEmulator) -> dict:
 
 
 @pytest.fixture
-def tap(tap_config: dict) -> TapRunner:
-    return TapRunner(tap_config)
+def tap(tap_config: dict, emulator: AcumaticaEmulator) -> TapRunner:
+    return TapRunner(tap_config, emulator)

@@ -93,7 +93,7 @@ def test_a_rerun_from_the_state_target_csv_passed_on_reads_only_the_changes(tmp_
     first, _ = run(tmp_path / "first")
     acumatica.store.modify("Bill", ("Bill", "000003"), {"Description": "changed between runs"})
     added = acumatica.store.insert("Bill", {"Description": "added between runs"})
-    start_in_a_new_second()
+    start_in_a_new_second(acumatica)
     _, bills = run(tmp_path / "second", first.target_states[-1])
     assert sorted(b["ReferenceNbr"] for b in bills) == sorted(["000003", added["ReferenceNbr"]])
     assert {b["Description"] for b in bills} == {"changed between runs", "added between runs"}

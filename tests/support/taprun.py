@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from acumatica_emulator import AcumaticaEmulator
 from tap_acumatica.tap import TapAcumatica
 
 from tests.support.command import run_command
@@ -83,8 +84,11 @@ class TapRunner:
     """Runs ``tap-acumatica --config ... [--state ...] --catalog ...``: in this process, or as the console
     script in a subprocess when it is killed mid-stream."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: dict, emulator: AcumaticaEmulator | None = None) -> None:
         self.config = config
+        #: The emulator the config points at, if in this process: a run waits for a new second only
+        #: when its data changed in this one.
+        self.emulator = emulator
 
     def sync(
         self,
@@ -106,7 +110,7 @@ class TapRunner:
             ]
             if state is not None:
                 args += ["--state", _write(tmp, "state.json", state)]
-            start_in_a_new_second()
+            start_in_a_new_second(self.emulator)
             done = run_command(TapAcumatica, args, env)
         result = Sync.of_output(done.stdout, done.returncode, done.stderr)
         if check and done.returncode != 0:
@@ -154,10 +158,15 @@ def assert_state_never_passes_emitted_records(sync, stream: str) -> None:
                 assert newest is not None and instant(value) <= newest, (value, newest)
 
 
-def start_in_a_new_second() -> None:
+def start_in_a_new_second(emulator: AcumaticaEmulator | None = None) -> None:
     """Wait for the next whole second. tap-acumatica reads up to the server's Date header, whole
     seconds: a change a test made in this second belongs to the run after next. Call it before a run
-    that must see a change just made (a plugin process may start within the same second)."""
+    that must see a change just made (a plugin process may start within the same second). Given the
+    emulator, wait only if its data changed in this second."""
+    if emulator is not None:
+        changed = emulator.store.last_change_ms
+        if changed is None or changed // 1000 < int(time.time()):
+            return
     time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 

@@ -58,7 +58,7 @@ def test_tap_acumatica_vendor_batches_are_written_to_a_second_company(tmp_path, 
         source.store.modify("Vendor", ("V000002",), {"VendorName": "Renamed in the source company"})
         source.store.modify("Vendor", ("V000005",), {"Terms": "45D"})
         source.store.insert("Vendor", {"VendorName": "Added in the source company", "Terms": "30D"})
-        start_in_a_new_second()
+        start_in_a_new_second(source)
         text = tap_output(tmp_path, source, fmt)
         sent = Counter(json.loads(line)["type"] for line in text.splitlines() if line.strip())
         assert sent["BATCH"] >= 1 and sent["RECORD"] == 0, sent

@@ -100,7 +100,7 @@ def test_bills_and_vendors_land_exactly_and_a_rerun_upserts(tmp_path, emulator, 
             "Details": [{"Account": "60000", "Amount": "70.10", "Description": "Courier"}],
         },
     )
-    start_in_a_new_second()
+    start_in_a_new_second(emulator)
     pipe(tmp_path, emulator, databricks, state=states[-1])
     landed = check()
     assert landed["000004"]["Description"] == "changed for the rerun"

@@ -58,6 +58,8 @@ class RecordStore:
         self._overlay = {name: Overlay(next_number=generator.sizes[name]) for name in SPECS}
         self._ms_cache: dict[str, int] = {}
         self.fused = FusedRules(generator)
+        #: When a record was last inserted, changed or deleted (epoch ms on the clock); None before.
+        self.last_change_ms: int | None = None
 
     # ---- helpers --------------------------------------------------------------------------
     def to_ms(self, text: str) -> int:
@@ -223,13 +225,15 @@ class RecordStore:
         """Remove a record; like Acumatica, nothing records the deletion for a later query."""
         overlay = self._entity(entity)
         with self._lock:
+            self.last_change_ms = self.clock.now_ms()
             current = self.find(entity, key)
             if "_i" in current:
                 overlay.hidden.add(current["_i"])
             overlay.records.pop(current["id"], None)
 
     def _stamp(self, rec: dict, created: bool = False) -> None:
-        now = self.clock.format_ms(self.clock.now_ms())
+        self.last_change_ms = self.clock.now_ms()
+        now = self.clock.format_ms(self.last_change_ms)
         for name in TIMESTAMP_FIELDS + (("CreatedDateTime", "CreatedDate") if created else ()):
             if name in rec:
                 rec[name] = now
