@@ -16,9 +16,9 @@ from mlc_run_audit.checks import CheckedTap, SettingError
 from mlc_run_audit.retry import RetriesExhausted, RetryPolicy
 from mlc_run_audit.settings import ConnectionSettings, RenamedSettings
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
+from mlc_run_audit.writer import BufferedRecordWriter
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_acumatica.deletes import DEFAULT_DIR as DEFAULT_DELETES_DIR
 from tap_acumatica.deletes import DEFAULT_KEY_PAGE_SIZE, streams_with_deletes
@@ -46,7 +46,7 @@ class TapAcumatica(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignor
     name = "tap-acumatica"
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-tap-acumatica"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedRecordWriter
     # StockItem's timestamp is LastModified before endpoint 24.200.001, LastModifiedDateTime from it:
     # the same time, so a bookmark carries over when endpoint_version is raised.
     compatible_replication_keys = (frozenset({"LastModified", "LastModifiedDateTime"}),)

@@ -14,9 +14,9 @@ from mlc_run_audit.settings import (
     seconds_property,
 )
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, RunsStream, public_url
+from mlc_run_audit.writer import BufferedRecordWriter
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_looker.client import LookerClient
 from tap_looker.schema import columns_for
@@ -82,7 +82,7 @@ class TapLooker(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ignore[m
     name = "tap-looker"
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-tap-looker"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedRecordWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

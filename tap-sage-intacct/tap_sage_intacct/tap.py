@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mlc_run_audit.checks import CheckedTap, SettingError, StreamHalted, check_name, parse_bookmark
 from mlc_run_audit.settings import RETRIED, ConnectionSettings, RenamedSettings, connection_properties
 from mlc_run_audit.tap import AUDIT_SETTING, AuditedTap, public_url
+from mlc_run_audit.writer import BufferedRecordWriter
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_sage_intacct import objects, xmlgw
 from tap_sage_intacct.client import DEFAULT_ENDPOINT, Credentials, IntacctClient
@@ -35,7 +35,7 @@ class TapSageIntacct(RenamedSettings, CheckedTap, AuditedTap, Tap):  # type: ign
     name = "tap-sage-intacct"
     #: The distribution that carries this plugin (for --version and --about).
     package_name = "ml-connector-tap-sage-intacct"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedRecordWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
