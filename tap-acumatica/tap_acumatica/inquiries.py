@@ -45,7 +45,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_acumatica.streams import PageCursor, RequestRules, out_of_order
+from tap_acumatica.streams import GroupBookmarks, PageCursor, RequestRules, out_of_order
 
 if TYPE_CHECKING:
     from acumatica_client import AcumaticaAuth
@@ -297,7 +297,7 @@ def inquiry_streams(tap: TapAcumatica) -> list[InquiryStream]:
 # ---- reading ---------------------------------------------------------------------------------------
 
 
-class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | None]):
+class InquiryStream(GroupBookmarks, RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | None]):
     """One Generic Inquiry, read with keyset paging through OData v3 or v4."""
 
     # Rows are converted against the columns the schema comes from.
@@ -348,7 +348,6 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
         self._paginator: PageCursor | None = None
         self._lower: tuple[str, datetime] | None = None
         self._upper: datetime | None = None
-        self._group_value: str | None = None
         self._previous_cursor: tuple[Any, ...] | None = None
         self._asked = self.page_size
         self._convert = self._converters()
@@ -427,9 +426,9 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         self._begin(context)
         yield from self.request_records(context)
-        if self._group_value is not None and self.replication_key:
+        if self._group_value is not None:
             # Every row of the last timestamp group has been emitted: it may be bookmarked.
-            super()._increment_stream_state({self.replication_key: self._group_value}, context=context)
+            self._bookmark(self._group_value, context)
 
     def _begin(self, context: Any) -> None:
         self._group_value = None
@@ -560,19 +559,6 @@ class InquiryStream(RequestRules, AuditedStream, RESTStream[tuple[Any, ...] | No
             return out
 
         return convert_row
-
-    # Bookmarks ---------------------------------------------------------------------------------
-
-    def _increment_stream_state(self, latest_record: dict[str, Any], *, context: Any = None) -> None:
-        rk = self.replication_key
-        if not rk:
-            return
-        value = latest_record.get(rk)
-        if value is None:
-            return
-        if self._group_value is not None and value != self._group_value:
-            super()._increment_stream_state({rk: self._group_value}, context=context)
-        self._group_value = value
 
     # Audit ---------------------------------------------------------------------------------------
 

@@ -189,7 +189,32 @@ class RequestRules:
         return send
 
 
-class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
+class GroupBookmarks(RESTStream if TYPE_CHECKING else object):  # type: ignore[misc]
+    """Bookmarks a replication value only once every record carrying it has been emitted: records
+    sharing a timestamp may span pages, and a run cut off inside such a group must read all of it
+    again. A value is bookmarked when the next one begins (``_increment_stream_state``), and the last
+    one when the read ends (``_bookmark``)."""
+
+    _group_value: Any = None
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        rk = self.replication_key
+        value = latest_record.get(rk) if rk else None
+        if value is None:
+            return
+        if self._group_value is not None and value != self._group_value:
+            self._bookmark(self._group_value, context)
+        self._group_value = value
+
+    def _bookmark(self, value: Any, context: Context | None) -> None:
+        """Make ``value`` the stream's bookmark, by the SDK's own rules."""
+        if self.replication_key:
+            super()._increment_stream_state({self.replication_key: value}, context=context)
+
+
+class AcumaticaStream(GroupBookmarks, RequestRules, AuditedStream, RESTStream):
     """A top-level entity of the contract-based REST API, read incrementally when it can be."""
 
     # Records are unwrapped against the same catalog the schema comes from, so they
@@ -212,7 +237,6 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
         self._paginator: PageCursor | None = None
         self._lower: tuple[str, str] | None = None
         self._upper: str | None = None
-        self._group_value: str | None = None
         self._max_value: str | None = None
         self._order_probe: tuple[str | None, msgspec.json.Decoder[list[Any]]] | None = None
         self._progress = _Progress(self)
@@ -296,8 +320,8 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
                 yield unwrap(_decode(row))
         # Every row of the last timestamp group has been emitted: it may be bookmarked.
         final = self._max_value if self._order == KEY_ORDER else self._group_value
-        if final is not None and self.replication_key:
-            super()._increment_stream_state({self.replication_key: final}, context=context)
+        if final is not None:
+            self._bookmark(final, context)
         self._progress.done()
 
     def _begin(self, context: Context | None) -> None:
@@ -538,20 +562,13 @@ class AcumaticaStream(RequestRules, AuditedStream, RESTStream):
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
-        rk = self.replication_key
-        if not rk:
+        if self._order != KEY_ORDER:
+            super()._increment_stream_state(latest_record, context=context)
             return
-        value = latest_record.get(rk)
-        if value is None:
-            return
-        if self._order == KEY_ORDER:
-            # Rows arrive in key order: only the window's end is safe, at the end.
-            if self._max_value is None or value > self._max_value:
-                self._max_value = value
-            return
-        if self._group_value is not None and value != self._group_value:
-            super()._increment_stream_state({rk: self._group_value}, context=context)
-        self._group_value = value
+        # Rows arrive in key order: only the window's end is safe, at the end.
+        value = latest_record.get(self.replication_key) if self.replication_key else None
+        if value is not None and (self._max_value is None or value > self._max_value):
+            self._max_value = value
 
     # Audit -------------------------------------------------------------------------
 
