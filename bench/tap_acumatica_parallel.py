@@ -23,23 +23,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from measure import BIN, EmulatorProcess, print_report, records_counted, run_measured
+import tap_throughput
+from measure import BIN, print_report, records_counted, run_measured
 
 from tests.support.taprun import SANDBOX
 
 
-class Emulator(EmulatorProcess):
-    command = "acumatica-emulator"
-
-    def __init__(self, bills: int) -> None:
-        super().__init__("--size", f"Bill={bills}")
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root}/AcumaticaERP"
-
-    def knobs(self, **values: object) -> None:
-        requests.patch(f"{self.root}/_emulator/knobs", json=values, timeout=10).raise_for_status()
+class Emulator(tap_throughput.Emulator):
+    """The throughput benchmark's emulator, whose request counts can be reset between runs."""
 
     def reset_stats(self) -> None:
         requests.delete(f"{self.root}/_emulator/stats", timeout=10).raise_for_status()

@@ -84,6 +84,10 @@ class Emulator(EmulatorProcess):
     def base_url(self) -> str:
         return f"{self.root}/AcumaticaERP"
 
+    def knobs(self, **values: object) -> None:
+        """Set the emulator's knobs (latency, limits) through its control API."""
+        requests.patch(f"{self.root}/_emulator/knobs", json=values, timeout=10).raise_for_status()
+
     def requests_served(self) -> int:
         return self.stats().get("requests", {}).get("GET entity_list", 0)
 
