@@ -109,6 +109,10 @@ class LoadToken:
     (kept as ``_sdc_extracted_at``) is part of it: the same input (a replayed failed-batch file, a
     killed run's input piped again) gives the same token, while a new extraction that happens to
     carry the same values as an earlier one is a new load.
+
+    A record whose RECORD line stands for it exactly (decoded checked, and unchanged by stream maps:
+    ``typed_records``) is fed as that line, which holds its values and ``time_extracted`` too: the same
+    input still gives the same token, without encoding the record again.
     """
 
     def __init__(self, stream_name: str) -> None:
@@ -123,6 +127,11 @@ class LoadToken:
             self._digest.update(_json_sorted_encoder.encode(clean))
         else:
             self._digest.update(_json_sorted_encoder.encode({"record": clean, "time_extracted": extracted}))
+
+    def add_line(self, line: bytes) -> None:
+        """A record as the RECORD message line it was read from."""
+        self._digest.update(b"\nline:")
+        self._digest.update(line)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

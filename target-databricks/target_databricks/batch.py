@@ -118,10 +118,11 @@ class StagedBatch:
         self.bounds = Bounds()
         self.error: sql.SqlBuildError | None = None
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: Mapping[str, Any], line: bytes | None = None) -> None:
         """Convert and spool one record. A value that cannot be stored exactly fails the batch when it is
-        drained (so the whole batch is kept for replay), not the record alone."""
-        self._note(record)
+        drained (so the whole batch is kept for replay), not the record alone. ``line`` is the RECORD
+        message's line when it stands for the record exactly (see ``audit.LoadToken``)."""
+        self._note(record, line)
         if self.error is not None:
             self._file.write(b"{}\n")  # keeps row indexes aligned; the batch will not load
             return
@@ -133,9 +134,12 @@ class StagedBatch:
             return
         self._file.write(staging.row_line(row, self._omit))
 
-    def _note(self, record: Mapping[str, Any]) -> None:
+    def _note(self, record: Mapping[str, Any], line: bytes | None) -> None:
         """The load token, replication bounds and latest row per key, record by record."""
-        self._token.add(record)
+        if line is None:
+            self._token.add(record)
+        else:
+            self._token.add_line(line)
         if self.replication_key:
             self.bounds.add(record.get(self.replication_key))
         if self.key_properties:
@@ -219,8 +223,8 @@ class ParquetBatch(StagedBatch):
         self._writer: pq.ParquetWriter | None = None
         self._ratio = 0.0  # compressed over Arrow buffer bytes, largest seen
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        self._note(record)
+    def add(self, record: Mapping[str, Any], line: bytes | None = None) -> None:
+        self._note(record, line)
         if self.error is not None:
             return
         self._chunk.append(record)

@@ -5,6 +5,10 @@ The SDK's ``MsgSpecReader`` reads ``sys.stdin`` as text, so every line is decode
 failed-batch file. This reader takes the bytes of standard input as they come, parses them with the
 same decoder settings (numbers with a fraction or exponent become exact ``Decimal`` values), and keeps
 the last line with the message parsed from it, so the failed-batch file holds the line itself.
+
+A RECORD of a stream with a ``TypedRecordDecoder`` (registered by the target in ``record_decoders``)
+is decoded by it into values already checked against the stream's SCHEMA; ``prevalidated`` tells the
+target so. A record it cannot vouch for is decoded the general way.
 """
 
 from __future__ import annotations
@@ -12,14 +16,29 @@ from __future__ import annotations
 import logging
 import sys
 from decimal import Decimal
-from typing import IO, Any, cast
+from typing import IO, Any, TypedDict, cast
 
 import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_databricks.typed_records import TypedRecordDecoder
+
 logger = logging.getLogger(__name__)
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
+class _Envelope(TypedDict, total=False):
+    """A message's fields around its record, the record left undecoded."""
+
+    type: Any
+    stream: Any
+    record: msgspec.Raw
+    time_extracted: Any
+    version: Any
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 
 class LineKeepingReader(GenericSingerReader[bytes]):
@@ -28,6 +47,9 @@ class LineKeepingReader(GenericSingerReader[bytes]):
     def __init__(self) -> None:
         super().__init__()
         self._last: tuple[dict[str, Any] | None, bytes] = (None, b"")
+        self._prevalidated: dict[str, Any] | None = None
+        #: The typed decoders of the streams whose records can be decoded checked, by stream name.
+        self.record_decoders: dict[str, TypedRecordDecoder] = {}
 
     @property
     def default_input(self) -> IO[bytes]:
@@ -37,14 +59,37 @@ class LineKeepingReader(GenericSingerReader[bytes]):
 
     def deserialize_json(self, line: bytes | str) -> dict[str, Any]:
         """The message of one line; a line that is not JSON fails as the SDK's reader fails it."""
+        message = self._typed_record(line) if self.record_decoders else None
+        self._prevalidated = message
         try:
-            message: dict[str, Any] = _decoder.decode(line)
+            if message is None:
+                message = _decoder.decode(line)
         except msgspec.DecodeError as exc:
             text = line.decode(errors="replace") if isinstance(line, bytes) else line
             logger.exception("Unable to parse:\n%s", text)
             raise InvalidInputLine(f"Unable to parse line as JSON: {text}") from exc
         self._last = (message, line if isinstance(line, bytes) else line.encode())
         return message
+
+    def _typed_record(self, line: bytes | str) -> dict[str, Any] | None:
+        """The RECORD message of ``line`` with its record decoded by its stream's typed decoder, or None
+        (another message, a stream without a decoder, a record it does not vouch for)."""
+        try:
+            envelope = _envelope_decoder.decode(line)
+        except msgspec.DecodeError:
+            return None
+        if envelope.get("type") != "RECORD" or "record" not in envelope:
+            return None
+        stream = envelope.get("stream")
+        decoder = self.record_decoders.get(stream) if isinstance(stream, str) else None
+        record = None if decoder is None else decoder.decode(envelope["record"])
+        if record is None:
+            return None
+        return {**envelope, "record": record}
+
+    def prevalidated(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` is the last one read and its record was checked by a typed decoder."""
+        return message is self._prevalidated
 
     def line_of(self, message: dict[str, Any]) -> bytes | None:
         """The line ``message`` was parsed from, ending in a newline, when it is the last message this

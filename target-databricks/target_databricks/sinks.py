@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from target_databricks.cli_errors import ConnectorError
 from target_databricks.client import DatabricksRequestError, StatementError
 from target_databricks.config import DEFAULT_FAILED_BATCH_DIR
 from target_databricks.sql import Budget, Column, Parameter, Statement
+from target_databricks.typed_records import TypedRecordDecoder
 from target_databricks.validation import FastValidator
 
 if TYPE_CHECKING:
@@ -84,6 +86,12 @@ class DatabricksSink(BatchSink):
         self.failed_batch_dir = Path(self.config.get("failed_batch_dir") or DEFAULT_FAILED_BATCH_DIR)
         self._ignored_fields: set[str] = set()
         self._datelike: dict[str, str] | None = None
+
+    @cached_property
+    def record_decoder(self) -> TypedRecordDecoder | None:
+        """The typed decoder of this stream's records (None when its SCHEMA is more than plain types);
+        made once per sink, however often the tap repeats the SCHEMA."""
+        return TypedRecordDecoder.for_schema(self.schema)
 
     @property
     def client(self) -> DatabricksClient:
@@ -192,12 +200,16 @@ class DatabricksSink(BatchSink):
         spool: InputSpool | None = context["input"]
         if spool is not None:
             spool.add(*self.target.current_input)
-        context["batch"].add(record)
+        context["batch"].add(record, self.target.current_line if self.target.record_prevalidated else None)
 
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         """The SDK's validation against the stream's SCHEMA and its parsing of date-time strings; a
         record that fails validation is refused in one line naming the stream, record and property
-        (the SDK would log a traceback of the validator at ERROR level)."""
+        (the SDK would log a traceback of the validator at ERROR level). A record the reader decoded
+        checked against the SCHEMA (``typed_records``) only has its date-like strings parsed."""
+        if self.target.record_prevalidated:
+            self._parse_datelike(record, self.datetime_error_treatment)
+            return record
         if self._validator is not None:
             try:
                 self._validator.validate(record)
@@ -234,23 +246,28 @@ class DatabricksSink(BatchSink):
             super()._parse_timestamps_in_record(record, schema, treatment)
             return
         properties = schema["properties"]
+        for key, value in record.items():
+            if (
+                key not in properties
+                and value is not None
+                and not schema.get("additionalProperties", False)
+                and key not in self._warned_missing_fields
+            ):
+                self.logger.warning("No schema for record field '%s'", key)
+                self._warned_missing_fields.add(key)
+        self._parse_datelike(record, treatment)
+
+    def _parse_datelike(self, record: dict[str, Any], treatment: DatetimeErrorTreatmentEnum) -> None:
+        """Parse the record's values of the date, time and date-time properties of the stream's schema."""
         if self._datelike is None:
             self._datelike = {
-                key: kind for key, prop in properties.items() if (kind := get_datelike_property_type(prop))
+                key: kind
+                for key, prop in self.schema["properties"].items()
+                if (kind := get_datelike_property_type(prop))
             }
-        datelike = self._datelike
-        for key, value in record.items():
-            if key not in properties:
-                if (
-                    value is not None
-                    and not schema.get("additionalProperties", False)
-                    and key not in self._warned_missing_fields
-                ):
-                    self.logger.warning("No schema for record field '%s'", key)
-                    self._warned_missing_fields.add(key)
-                continue
-            kind = datelike.get(key)
-            if kind is None or value is None:
+        for key, kind in self._datelike.items():
+            value = record.get(key)
+            if value is None:
                 continue
             try:
                 if kind == "time":

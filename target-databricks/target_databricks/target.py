@@ -16,6 +16,7 @@ from mlc_run_audit.settings import RenamedSettings
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.mapper import SameRecordTransform
 
 from target_databricks import audit, sql
 from target_databricks.batch import BatchFileError, batch_file_records, check_batch_encoding, encode_message
@@ -103,6 +104,10 @@ class TargetDatabricks(RenamedSettings, Target):
         self._records_read: Counter[str] = Counter()
         #: The input stream of the record being processed, and its number in that stream (from 1).
         self.current_record: tuple[str, int] = ("", 0)
+        #: Whether that record was decoded checked against its SCHEMA (``TypedRecordDecoder``).
+        self.record_prevalidated = False
+        #: Its line, when it was (what its load token is fed: ``audit.LoadToken``).
+        self.current_line = b""
 
     def claim_table(self, table: str, stream: str) -> None:
         """Refuse a second stream whose name gives the same table (``AP Bills``, ``ap-bills`` and
@@ -131,6 +136,28 @@ class TargetDatabricks(RenamedSettings, Target):
         if self._keep_input:
             self._schema_lines[stream] = self._line_of(message_dict)
         super()._process_schema_message(message_dict)
+        self._register_record_decoder(stream)
+
+    def _register_record_decoder(self, stream: str) -> None:
+        """Let the reader decode the stream's records checked (``TypedRecordDecoder``) when they reach
+        one sink unchanged (no stream map or flattening) and its SCHEMA is plain types; otherwise (or
+        after a SCHEMA that is not) they are decoded and validated the general way."""
+        reader = self.message_reader
+        if not isinstance(reader, LineKeepingReader):
+            return
+        maps = self.mapper.stream_maps.get(stream) or []
+        unchanged = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == stream
+            and not maps[0].flattening_enabled
+        )
+        sink = self._sinks_active.get(stream) if unchanged else None
+        decoder = sink.record_decoder if isinstance(sink, DatabricksSink) else None
+        if decoder is None:
+            reader.record_decoders.pop(stream, None)
+        else:
+            reader.record_decoders[stream] = decoder
 
     def _line_of(self, message: dict[str, Any]) -> bytes:
         """The line ``message`` was read from, or (a record of a BATCH message's file) the message encoded."""
@@ -141,13 +168,18 @@ class TargetDatabricks(RenamedSettings, Target):
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         """Hold the RECORD message as received (the line it was read from, or the message encoded again
         when it came from a BATCH message's file) while the SDK hands it to the sinks (they spool it),
-        and its number in its stream, which the sinks' errors name."""
+        and its number in its stream, which the sinks' errors name; and whether the reader decoded it
+        checked against its SCHEMA (then the sink does not validate it again)."""
         self.loads.raise_failure()  # a batch failed to load: the run stops here
         stream = str(message_dict.get("stream"))
         self._records_read[stream] += 1
         self.current_record = (stream, self._records_read[stream])
+        reader = self.message_reader
+        self.record_prevalidated = isinstance(reader, LineKeepingReader) and reader.prevalidated(message_dict)
+        if self._keep_input or self.record_prevalidated:
+            self.current_line = self._line_of(message_dict)
         if self._keep_input:
-            self.current_input = (self._schema_lines.get(stream, b""), self._line_of(message_dict))
+            self.current_input = (self._schema_lines.get(stream, b""), self.current_line)
         # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
         # DECIMAL(38,s) value (the default 28 would raise DivisionImpossible on a valid record).
         with decimal.localcontext(sql.EXACT):

@@ -24,7 +24,7 @@ Check = Callable[[Any], bool]
 
 #: Keywords that constrain nothing when string formats are not validated (the SDK's default), and
 #: annotations. Any other keyword makes the subschema go through its own ``jsonschema`` validator.
-_IGNORED = frozenset(
+ANNOTATIONS = frozenset(
     {
         "title",
         "description",
@@ -80,7 +80,7 @@ def compile_check(schema: Any, root: Mapping[str, Any]) -> Check:
         return _always
     if not isinstance(schema, Mapping):
         return _never
-    keys = set(schema) - _IGNORED
+    keys = set(schema) - ANNOTATIONS
     keys = {k for k in keys if not (isinstance(k, str) and k.startswith("x-"))}
     if not keys <= _HANDLED:
         return _delegate(schema, root)
@@ -112,7 +112,7 @@ def _simple_types(schema: Any) -> frozenset[type] | None:
     """The Python types of a subschema that declares only a ``type`` (and annotations), else None."""
     if not isinstance(schema, Mapping):
         return None
-    keys = {k for k in schema if k not in _IGNORED and not (isinstance(k, str) and k.startswith("x-"))}
+    keys = {k for k in schema if k not in ANNOTATIONS and not (isinstance(k, str) and k.startswith("x-"))}
     declared = schema.get("type")
     if keys != {"type"}:
         return None

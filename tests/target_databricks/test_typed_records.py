@@ -1,0 +1,217 @@
+"""Records of plain-typed schemas are decoded checked in one go (``typed_records``): the rows are those of
+the general way (decode, validate with the SDK's validator, parse date-likes, encode nested values
+again), and every record it does not vouch for still goes the general way, refused or warned about as
+before."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.helpers._compat import datetime_fromisoformat
+from target_databricks import sql, validation, values
+from target_databricks.typed_records import TypedRecordDecoder, json_text
+
+from tests.support.databricks import (
+    BILL_PROPS,
+    bills,
+    record,
+    rows,
+    run_in_process,
+    schema,
+    state,
+    write_config,
+)
+
+PROPS = {
+    "id": {"type": "integer"},
+    "name": {"type": ["string", "null"], "description": "annotations are fine", "x-note": 1},
+    "amount": {"type": ["number", "null"], "x-sql-datatype": "decimal(38,9)"},
+    "rate": {"type": ["number", "null"]},
+    "paid": {"type": ["boolean", "null"]},
+    "updated": {"type": ["string", "null"], "format": "date-time"},
+    "lines": {
+        "type": ["array", "null"],
+        "items": {
+            "type": "object",
+            "properties": {"qty": {"type": ["number", "null"]}, "sku": {"type": "string"}},
+            "required": ["sku"],
+        },
+    },
+    "meta": {
+        "type": ["object", "null"],
+        "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+SCHEMA = {"type": "object", "properties": PROPS}
+_general = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def general_row(raw: bytes, columns: list[sql.Column]) -> list[str | None]:
+    """The row the general way loads: decode, parse date-times, convert (nested values encoded again)."""
+    record = _general.decode(raw)
+    if record.get("updated") is not None:
+        record["updated"] = datetime_fromisoformat(record["updated"])
+    return values.convert_row(record, columns)
+
+
+def typed_row(raw: bytes, columns: list[sql.Column]) -> list[str | None]:
+    record = TypedRecordDecoder(SCHEMA).decode(raw)
+    assert record is not None, raw
+    if record.get("updated") is not None:
+        record["updated"] = datetime_fromisoformat(record["updated"])
+    return values.convert_row(record, columns)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": 1, "name": "a", "amount": 1.10, "rate": 2, "paid": true, "updated": "2024-05-01T12:00:00Z"}',
+        b'{"id": 2, "amount": 12345678901234567890123456789.123456789, '
+        b'"updated": "2024-05-01T12:00:00.1234567+02:00"}',
+        b'{"id": 3, "name": null, "amount": null, "lines": null, "meta": null}',
+        b'{"id": 4, "lines": [{"sku": "x", "qty": 1.50}, '
+        b'{"sku": "y z", "qty": null, "extra": [1, {"a": 2}]}]}',
+        b'{"id": 5, "lines": [ {"sku" : "\\u00e9\\n", "qty" : 1e2} ], "meta": {"tags": ["a", "b"]}}',
+        b'{"id": 6, "lines": [], "meta": {}, "rate": -0.0000001, "amount": 0}',
+        b'{"id": 7, "meta": {"tags": [], "other": -0}, "updated": "2024-05-01 12:00:00"}',
+    ],
+)
+def test_a_typed_record_loads_the_row_of_the_general_way(raw):
+    columns = sql.columns_for_schema(SCHEMA)
+    assert typed_row(raw, columns) == general_row(raw, columns)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "1"}',  # a string where the SCHEMA says integer
+        b'{"id": true}',  # a bool is not an integer
+        b'{"id": 1.0}',  # jsonschema takes 1.0 as an integer: the general way decides
+        b'{"id": 1, "amount": "1.10"}',  # a number as text
+        b'{"id": 1, "paid": 1}',
+        b'{"id": null}',  # not nullable
+        b'{"id": 1, "note": null}',  # undeclared, even null: the general way warns or refuses
+        b'{"id": 1, "lines": [{"qty": 1}]}',  # a required nested property is missing
+        b'{"id": 1, "lines": [{"sku": 5}]}',
+        b'{"id": 1, "lines": {"sku": "x"}}',
+        b'{"id": 1, "meta": {"tags": [1]}}',
+        b'{"id": 1, "updated": 5}',
+        b'["not", "an", "object"]',
+    ],
+)
+def test_a_record_it_does_not_vouch_for_goes_the_general_way(raw):
+    assert TypedRecordDecoder(SCHEMA).decode(raw) is None
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [
+        {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        {"type": "string", "enum": ["a"]},
+        {"type": "string", "pattern": "^a"},
+        {"type": "string", "maxLength": 3},
+        {"type": "number", "multipleOf": 0.01},
+        {"type": ["string", "number"]},
+        {"$ref": "#/definitions/x"},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        {},
+        {"type": "integer", "properties": {"a": {"type": "string"}}},
+    ],
+)
+def test_a_schema_beyond_plain_types_goes_the_general_way(prop):
+    assert (
+        TypedRecordDecoder.for_schema(
+            {"type": "object", "properties": {"id": {"type": "integer"}, "x": prop}}
+        )
+        is None
+    )
+
+
+# --- nested values: the same text on both ways -------------------------------------------------------
+
+_numbers = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(
+        ["-0", "0", "-0.0", "0.0000001", "0.000000", "1.50", "1e2", "2.50E-3", "1E+400", "-12.0e5"]
+    ),
+    st.decimals(allow_nan=False, allow_infinity=False, places=9).map(str),
+)
+_strings = st.text(max_size=8).map(lambda s: json.dumps(s, ensure_ascii=False)) | st.text(max_size=8).map(
+    json.dumps
+)
+_space = st.sampled_from(["", " ", "\n", "\t "])
+
+
+def _json(children):
+    arrays = st.tuples(st.lists(children, max_size=4), _space).map(
+        lambda t: "[" + (t[1] + "," + t[1]).join(t[0]) + "]"
+    )
+    objects = st.tuples(
+        st.lists(st.tuples(_strings, children), max_size=4, unique_by=lambda kv: json.loads(kv[0])), _space
+    ).map(lambda t: "{" + ",".join(f"{t[1]}{k}{t[1]}:{t[1]}{v}" for k, v in t[0]) + "}")
+    return arrays | objects
+
+
+_documents = st.recursive(
+    _numbers | _strings | st.sampled_from(["true", "false", "null"]), _json, max_leaves=12
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json(_documents))
+def test_nested_text_is_the_general_ways_encoding(text):
+    raw = text.encode()
+    assert json_text(raw) == values.to_json_text(_general.decode(raw))
+
+
+# --- in a run ----------------------------------------------------------------------------------------
+
+
+def test_records_of_a_plain_schema_land_without_the_validator(tmp_path, dbx, monkeypatch):
+    calls = []
+    real = validation.FastValidator.validate
+    monkeypatch.setattr(
+        validation.FastValidator, "validate", lambda self, r: calls.append(r) or real(self, r)
+    )
+    messages = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3]), state(1)]
+    run = run_in_process(write_config(tmp_path, dbx), messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert calls == []
+    landed = {r["id"]: r for r in rows(dbx, "bills")}
+    assert {i: (landed[i]["amount"], landed[i]["memo"]) for i in landed} == {
+        i: (Decimal(f"{i}.10"), f"v1-{i}") for i in (1, 2, 3)
+    }
+
+
+def test_flattened_records_are_not_decoded_before_the_map(tmp_path, dbx):
+    # Decoded with the tap's SCHEMA, "meta" would be JSON text before flattening, and meta__code lost.
+    props = {
+        "id": {"type": "integer"},
+        "meta": {"type": "object", "properties": {"code": {"type": "string"}}},
+    }
+    messages = [schema("codes", props, ["id"]), record("codes", {"id": 1, "meta": {"code": "A"}}), state(1)]
+    config = write_config(tmp_path, dbx, flattening_enabled=True, flattening_max_depth=1)
+    run = run_in_process(config, messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [(r["id"], r["meta__code"]) for r in rows(dbx, "codes")] == [(1, "A")]
+
+
+def test_records_a_stream_map_changes_are_validated_after_it(tmp_path, dbx, monkeypatch):
+    # The typed decoding vouches for the tap's record; what the map makes of it is validated as before.
+    calls = []
+    real = validation.FastValidator.validate
+    monkeypatch.setattr(
+        validation.FastValidator, "validate", lambda self, r: calls.append(r) or real(self, r)
+    )
+    messages = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2]), state(1)]
+    config = write_config(tmp_path, dbx, stream_maps={"bills": {"memo": "memo.upper()"}})
+    run = run_in_process(config, messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [c["memo"] for c in calls] == ["V1-1", "V1-2"]
+    assert sorted((r["id"], r["memo"]) for r in rows(dbx, "bills")) == [(1, "V1-1"), (2, "V1-2")]
