@@ -10,13 +10,8 @@ same in C, in two typed decodings of the record's bytes:
 1. a check, into structs generated from the schema: strictly typed (a string is not a number, a bool is
    not an integer, ``1.0`` is not an integer), nested objects and arrays included, a top-level field
    the SCHEMA does not declare refused. It only decides "valid for sure";
-2. the values: numbers with a fraction or exponent as exact ``Decimal`` (as the general reader gives
-   them), nested objects and arrays as JSON text: the text they arrived as with whitespace removed,
-   which is the text the general way writes (``values.to_json_text``) unless the text holds an escape,
-   an exponent, ``-0`` or a number of six zeros after the point; those are decoded and encoded again
-   as the general way does, so a value is stored as the same text whichever way its record went.
-   (One exception: a nested object holding a key twice keeps both as sent, where decoding keeps the
-   last.)
+2. the values, the record the general reader gives: numbers with a fraction or exponent as exact
+   ``Decimal``, nested objects and arrays as dicts and lists.
 
 Whenever the check fails, or the schema holds anything else (``anyOf``, ``enum``, ``pattern``, mixed
 types, references), the decoder gives nothing and the record goes the general way, which accepts,
@@ -28,7 +23,6 @@ microseconds cut.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypedDict, Union
@@ -36,25 +30,11 @@ from typing import Any, TypedDict, Union
 import msgspec
 
 from target_databricks.validation import ANNOTATIONS
-from target_databricks.values import to_json_text
 
 #: The keywords checked here (``validation.ANNOTATIONS`` constrain nothing); any other keyword sends the
 #: stream the general way.
 _STRUCTURE = frozenset({"type", "properties", "items", "required", "additionalProperties"})
 _names = (f"f{i}" for i in itertools.count())
-#: JSON text whose compact form is not the general way's encoding: escapes (decoded, then written as
-#: UTF-8), exponents and small numbers (``Decimal`` writes its own notation), ``-0`` (an int 0).
-_REWRITTEN = re.compile(rb"\\|[0-9][eE]|-0(?![.0-9])|0\.0{6}")
-_general = msgspec.json.Decoder(float_hook=Decimal)
-
-
-def json_text(raw: bytes) -> str | None:
-    """The text a nested object or array is stored as: the general way's ``to_json_text`` of it."""
-    if raw == b"null":
-        return None
-    if _REWRITTEN.search(raw):
-        return to_json_text(_general.decode(raw))
-    return msgspec.json.format(raw, indent=-1).decode()
 
 
 class NotTyped(Exception):
@@ -132,13 +112,12 @@ def _check_type(schema: Any) -> Any:
     return Union[tuple(dict.fromkeys(kinds))]  # noqa: UP007 (a runtime union of computed types)
 
 
-def _value_type(schema: Mapping[str, Any]) -> tuple[Any, bool]:
-    """The type a property's value is decoded into, and whether it is kept as JSON text."""
+def _value_type(schema: Mapping[str, Any]) -> Any:
+    """The type a property's value is decoded into: what the general reader gives for it."""
     _, names = _keywords(schema)
     types = set(names) - {"null"}
-    nullable = "null" in names
     if types <= {"object", "array"} and types:
-        return msgspec.Raw, True
+        return Any  # dicts and lists, numbers in them exact (the decoder's float_hook)
     if types == {"string"}:
         kind: Any = str
     elif types == {"integer"}:
@@ -149,7 +128,7 @@ def _value_type(schema: Mapping[str, Any]) -> tuple[Any, bool]:
         kind = bool
     else:
         raise NotTyped  # mixed types: their values stay as the general reader gives them
-    return (Union[kind, None] if nullable else kind), False  # noqa: UP007
+    return Union[kind, None] if "null" in names else kind  # noqa: UP007
 
 
 class TypedRecordDecoder:
@@ -160,14 +139,8 @@ class TypedRecordDecoder:
         if not isinstance(properties, Mapping) or any(not isinstance(k, str) for k in properties):
             raise NotTyped
         self._check: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_object_struct(schema, closed=True))
-        values: dict[str, Any] = {}
-        text_keys: list[str] = []
-        for name, prop in properties.items():
-            values[name], as_text = _value_type(prop)
-            if as_text:
-                text_keys.append(name)
-        self._values = msgspec.json.Decoder(TypedDict("Values", values, total=False))  # type: ignore[operator]
-        self._text_keys = tuple(text_keys)
+        values = {name: _value_type(prop) for name, prop in properties.items()}
+        self._values = msgspec.json.Decoder(TypedDict("Values", values, total=False), float_hook=Decimal)  # type: ignore[operator]
 
     @classmethod
     def for_schema(cls, schema: Mapping[str, Any]) -> TypedRecordDecoder | None:
@@ -181,11 +154,6 @@ class TypedRecordDecoder:
         """The record's values, or None when it is not valid for sure (the general way decides)."""
         try:
             self._check.decode(raw)
-            record: dict[str, Any] = self._values.decode(raw)
+            return self._values.decode(raw)  # type: ignore[no-any-return]
         except msgspec.DecodeError:
             return None
-        for key in self._text_keys:
-            value = record.get(key)
-            if value is not None:
-                record[key] = json_text(bytes(value))
-        return record

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.helpers._compat import datetime_fromisoformat
 from target_databricks import sql, validation, values
-from target_databricks.typed_records import TypedRecordDecoder, json_text
+from target_databricks.typed_records import TypedRecordDecoder
 
 from tests.support.databricks import (
     BILL_PROPS,
@@ -133,7 +133,7 @@ def test_a_schema_beyond_plain_types_goes_the_general_way(prop):
     )
 
 
-# --- nested values: the same text on both ways -------------------------------------------------------
+# --- nested values: those of the general reader -------------------------------------------------------
 
 _numbers = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
@@ -145,6 +145,7 @@ _numbers = st.one_of(
 _strings = st.text(max_size=8).map(lambda s: json.dumps(s, ensure_ascii=False)) | st.text(max_size=8).map(
     json.dumps
 )
+_keys = _strings.filter(lambda k: json.loads(k) != "tags")  # meta's one declared property
 _space = st.sampled_from(["", " ", "\n", "\t "])
 
 
@@ -152,9 +153,9 @@ def _json(children):
     arrays = st.tuples(st.lists(children, max_size=4), _space).map(
         lambda t: "[" + (t[1] + "," + t[1]).join(t[0]) + "]"
     )
-    objects = st.tuples(
-        st.lists(st.tuples(_strings, children), max_size=4, unique_by=lambda kv: json.loads(kv[0])), _space
-    ).map(lambda t: "{" + ",".join(f"{t[1]}{k}{t[1]}:{t[1]}{v}" for k, v in t[0]) + "}")
+    objects = st.tuples(st.lists(st.tuples(_keys, children), max_size=4), _space).map(
+        lambda t: "{" + ",".join(f"{t[1]}{k}{t[1]}:{t[1]}{v}" for k, v in t[0]) + "}"
+    )
     return arrays | objects
 
 
@@ -164,10 +165,12 @@ _documents = st.recursive(
 
 
 @settings(max_examples=400, deadline=None)
-@given(_json(_documents))
-def test_nested_text_is_the_general_ways_encoding(text):
-    raw = text.encode()
-    assert json_text(raw) == values.to_json_text(_general.decode(raw))
+@given(_json(_documents).filter(lambda t: t.startswith("{")))
+def test_nested_values_are_those_of_the_general_reader(text):
+    raw = f'{{"id": 1, "meta": {text}}}'.encode()
+    typed = TypedRecordDecoder(SCHEMA).decode(raw)
+    assert typed is not None
+    assert repr(typed) == repr(_general.decode(raw))  # the same values, Decimal digits included
 
 
 # --- in a run ----------------------------------------------------------------------------------------
