@@ -13,8 +13,11 @@ target so. A record it cannot vouch for is decoded the general way.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
+from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import IO, Any, TypedDict, cast
 
@@ -56,6 +59,25 @@ class LineKeepingReader(GenericSingerReader[bytes]):
         """Standard input's bytes. (A text stream without bytes in its place, such as a StringIO, gives
         str lines, which ``deserialize_json`` takes too.)"""
         return cast("IO[bytes]", getattr(sys.stdin, "buffer", sys.stdin))
+
+    def process_lines(
+        self, file_input: IO[bytes] | None, callbacks: dict[str, Callable[[dict[str, Any]], None]]
+    ) -> Counter[str]:
+        """Read the input with the cyclic garbage collector running seldom.
+
+        Each record leaves a few dicts and lists behind, freed by reference counting; the collector,
+        run every 700 allocations by default, found no cycles among them and took about 5% of a load's
+        CPU. Objects of the start-up are frozen out of its scans, and it runs every 50,000 allocations
+        (restored afterwards, for a caller running the target in its own process)."""
+        thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        try:
+            return super().process_lines(file_input, callbacks)
+        finally:
+            gc.set_threshold(*thresholds)
+            if not frozen:  # a caller's own frozen objects stay frozen
+                gc.unfreeze()
 
     def deserialize_json(self, line: bytes | str) -> dict[str, Any]:
         """The message of one line; a line that is not JSON fails as the SDK's reader fails it."""

@@ -5,6 +5,7 @@ before."""
 
 from __future__ import annotations
 
+import gc
 import json
 from decimal import Decimal
 
@@ -218,3 +219,11 @@ def test_records_a_stream_map_changes_are_validated_after_it(tmp_path, dbx, monk
     assert run.returncode == 0, run.stderr[-3000:]
     assert [c["memo"] for c in calls] == ["V1-1", "V1-2"]
     assert sorted((r["id"], r["memo"]) for r in rows(dbx, "bills")) == [(1, "V1-1"), (2, "V1-2")]
+
+
+def test_a_run_in_process_leaves_the_garbage_collector_as_it_found_it(tmp_path, dbx):
+    # The reader runs the collector seldom while it reads; the caller's settings come back afterwards.
+    before = gc.get_threshold()
+    run = run_in_process(write_config(tmp_path, dbx), [schema("bills", BILL_PROPS, ["id"]), *bills([1])])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
