@@ -10,8 +10,13 @@ same in C, in two typed decodings of the record's bytes:
 1. a check, into structs generated from the schema: strictly typed (a string is not a number, a bool is
    not an integer, ``1.0`` is not an integer), nested objects and arrays included, a top-level field
    the SCHEMA does not declare refused. It only decides "valid for sure";
-2. the values, the record the general reader gives: numbers with a fraction or exponent as exact
-   ``Decimal``, nested objects and arrays as dicts and lists.
+2. the values: numbers with a fraction or exponent as exact ``Decimal`` (as the general reader gives
+   them), and each nested object or array as the JSON text its STRING column holds: the text the tap
+   sent, insignificant whitespace removed (``msgspec.json.format``). Decoding it into dicts and lists
+   and encoding it again, as the general way does, cost three times as much. The general way writes
+   the same values, but its own notation: a number in exponent form or below 0.000001 as ``Decimal``
+   writes it (``1E+2``, ``1E-7``), ``-0`` as ``0``, escapes decoded, and of a key given twice only the
+   last.
 
 Whenever the check fails, or the schema holds anything else (``anyOf``, ``enum``, ``pattern``, mixed
 types, references), the decoder gives nothing and the record goes the general way, which accepts,
@@ -112,12 +117,12 @@ def _check_type(schema: Any) -> Any:
     return Union[tuple(dict.fromkeys(kinds))]  # noqa: UP007 (a runtime union of computed types)
 
 
-def _value_type(schema: Mapping[str, Any]) -> Any:
-    """The type a property's value is decoded into: what the general reader gives for it."""
+def _value_type(schema: Mapping[str, Any]) -> tuple[Any, bool]:
+    """The type a property's value is decoded into, and whether it is nested JSON kept as text."""
     _, names = _keywords(schema)
     types = set(names) - {"null"}
     if types <= {"object", "array"} and types:
-        return Any  # dicts and lists, numbers in them exact (the decoder's float_hook)
+        return msgspec.Raw, True  # a null arrives as the text ``null``
     if types == {"string"}:
         kind: Any = str
     elif types == {"integer"}:
@@ -128,7 +133,7 @@ def _value_type(schema: Mapping[str, Any]) -> Any:
         kind = bool
     else:
         raise NotTyped  # mixed types: their values stay as the general reader gives them
-    return Union[kind, None] if "null" in names else kind  # noqa: UP007
+    return (Union[kind, None] if "null" in names else kind), False  # noqa: UP007
 
 
 class TypedRecordDecoder:
@@ -139,8 +144,14 @@ class TypedRecordDecoder:
         if not isinstance(properties, Mapping) or any(not isinstance(k, str) for k in properties):
             raise NotTyped
         self._check: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_object_struct(schema, closed=True))
-        values = {name: _value_type(prop) for name, prop in properties.items()}
-        self._values = msgspec.json.Decoder(TypedDict("Values", values, total=False), float_hook=Decimal)  # type: ignore[operator]
+        values: dict[str, Any] = {}
+        text_keys: list[str] = []
+        for name, prop in properties.items():
+            values[name], as_text = _value_type(prop)
+            if as_text:
+                text_keys.append(name)
+        self._values = msgspec.json.Decoder(TypedDict("Values", values, total=False))  # type: ignore[operator]
+        self._text_keys = tuple(text_keys)
 
     @classmethod
     def for_schema(cls, schema: Mapping[str, Any]) -> TypedRecordDecoder | None:
@@ -154,6 +165,12 @@ class TypedRecordDecoder:
         """The record's values, or None when it is not valid for sure (the general way decides)."""
         try:
             self._check.decode(raw)
-            return self._values.decode(raw)  # type: ignore[no-any-return]
+            record: dict[str, Any] = self._values.decode(raw)
         except msgspec.DecodeError:
             return None
+        for key in self._text_keys:
+            value = record.get(key)
+            if value is not None:
+                text = bytes(value)
+                record[key] = None if text == b"null" else msgspec.json.format(text, indent=-1).decode()
+        return record
