@@ -277,6 +277,22 @@ class ParquetBatch(StagedBatch):
                 rows.append(row)
         return rows
 
+    def spooled_file(self, max_bytes: int) -> bytes | None:
+        """The local Parquet spool itself, when it can be staged as it is: every row is to load (no key
+        repeats), and it is no larger than ``max_bytes``. Its columns are all but the batch constants,
+        which the statement then gives (``staging.bulk_parquet_source``). None otherwise."""
+        self.finish()
+        if self.error is not None or (self.key_properties and len(self._latest) != self.received):
+            return None
+        self._file.flush()
+        size = self._file.seek(0, os.SEEK_END)
+        if not size or size > max_bytes:
+            return None
+        self._file.seek(0)
+        body = self._file.read()
+        self._file.seek(0, os.SEEK_END)
+        return body
+
     def parquet_files(self, constants: Mapping[int, str | None], max_bytes: int) -> Iterator[bytes]:
         """The rows to load as Parquet file bodies of about ``max_bytes`` at most, in the order received,
         with the batch-constant columns; with key properties only the last record of each key."""

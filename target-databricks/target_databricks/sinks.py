@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -560,7 +560,13 @@ class DatabricksSink(BatchSink):
         paths: list[str] = []
         cleanups.append(lambda: self._delete_staged_files(folder, paths))
         assert isinstance(batch, ParquetBatch)
-        for index, body in enumerate(batch.parquet_files(constants, self.bulk_file_max_bytes)):
+        spooled = batch.spooled_file(self.bulk_file_max_bytes)
+        if spooled is not None:  # staged as it is; the statement gives the batch constants
+            bodies: Iterable[bytes] = [spooled]
+            in_statement: Mapping[int, str | None] | None = constants
+        else:  # rewritten: one row per key, cut to size, the constants as columns
+            bodies, in_statement = batch.parquet_files(constants, self.bulk_file_max_bytes), None
+        for index, body in enumerate(bodies):
             path = f"{folder}/part-{index:05d}.parquet"
             self.client.upload(path, body)
             paths.append(path)
@@ -568,7 +574,7 @@ class DatabricksSink(BatchSink):
             "Staged %d rows of %s in %d file(s) under %s", batch.rows, self.stream_name, len(paths), folder
         )
         cols = self.columns
-        source = staging.bulk_parquet_source(cols, folder)
+        source = staging.bulk_parquet_source(cols, folder, in_statement)
         if self.load_method == "overwrite":
             assert self.overwrite_stage
             statement = Statement(

@@ -63,17 +63,28 @@ _PARQUET_SLACK = 64 * 1024
 PARQUET_COMPRESSION = "snappy"
 
 
-def bulk_parquet_source(columns: Sequence[Column], path: str) -> str:
+def bulk_parquet_source(
+    columns: Sequence[Column], path: str, constants: Mapping[int, str | None] | None = None
+) -> str:
     """``SELECT CAST(c0 AS type) AS `name`, ... FROM read_files('<path>', format => 'parquet')``.
 
     Staged Parquet files name their columns by position (``c0``, ``c1``...), so hostile column names
     never reach a file; each column already has the Arrow type of its table column (``values.arrow_type``:
     exact decimals, UTC timestamps), and the CASTs keep the table's types whatever a reader infers.
+    The columns at the positions of ``constants`` (the batch's load token and time, the same for every
+    row) are not in the files: they are these texts as literals, cast the same way.
     """
+    constants = constants or {}
     projections = ", ".join(
-        f"CAST(c{i} AS {c.sql_type}) AS {quote_identifier(c.name)}" for i, c in enumerate(columns)
+        f"CAST({_constant(constants[i]) if i in constants else f'c{i}'} AS {c.sql_type}) "
+        f"AS {quote_identifier(c.name)}"
+        for i, c in enumerate(columns)
     )
     return f"SELECT {projections} FROM read_files({string_literal(path)}, format => 'parquet')"
+
+
+def _constant(text: str | None) -> str:
+    return "NULL" if text is None else string_literal(text)
 
 
 def _estimated_bytes(table: pa.Table) -> int:

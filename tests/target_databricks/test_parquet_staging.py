@@ -151,6 +151,33 @@ def test_parquet_batch_files_hold_the_rows_to_load(keys):
     batch.close()
 
 
+@pytest.mark.parametrize(
+    ("keys", "n", "max_bytes", "as_is"),
+    [
+        (["id"], 50, 32 * 1024 * 1024, True),
+        (None, 50, 32 * 1024 * 1024, True),
+        (["id"], 50, 1024, False),  # larger than a staged file may be
+        (["at"], 50, 32 * 1024 * 1024, False),  # keys repeat: one row per key is rewritten
+    ],
+)
+def test_a_spool_is_staged_as_it_is_when_every_row_loads_and_it_fits(keys, n, max_bytes, as_is):
+    cols = sql.columns_for_schema(SCHEMA)
+    records = _records(n)
+    for i, r in enumerate(records):
+        r["id"], r["at"] = i, records[0]["at"]  # ids differ, times repeat
+    batch = ParquetBatch("bills", cols, keys, None, inline_rows=10, chunk_rows=8)
+    for record in records:
+        batch.add(record)
+    body = batch.spooled_file(max_bytes)
+    assert (body is not None) == as_is
+    if body is not None:
+        table = pq.read_table(io.BytesIO(body))
+        names = [c.name for c in cols]
+        assert f"c{names.index('_sdc_load_token')}" not in table.column_names  # given by the statement
+        assert table.column(f"c{names.index('id')}").to_pylist() == [r["id"] for r in records]
+    batch.close()
+
+
 def test_parquet_batch_cuts_files_at_the_size_limit_and_keeps_every_row_once():
     cols = sql.columns_for_schema(SCHEMA)
     records = _records(3000)
@@ -189,6 +216,15 @@ def test_parquet_source_reads_positional_columns_with_casts():
     assert source == (
         "SELECT CAST(c0 AS DECIMAL(38,9)) AS `a``b` "
         "FROM read_files('/Volumes/c/s/v/x\\'y', format => 'parquet')"
+    )
+
+
+def test_parquet_source_gives_batch_constants_as_escaped_literals():
+    cols = [Column("a", "BIGINT"), Column("t", "STRING"), Column("b", "TIMESTAMP")]
+    source = staging.bulk_parquet_source(cols, "/Volumes/c/s/v/x", {1: "it's", 2: None})
+    assert source == (
+        "SELECT CAST(c0 AS BIGINT) AS `a`, CAST('it\\'s' AS STRING) AS `t`, CAST(NULL AS TIMESTAMP) AS `b` "
+        "FROM read_files('/Volumes/c/s/v/x', format => 'parquet')"
     )
 
 

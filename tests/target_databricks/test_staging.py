@@ -11,6 +11,7 @@ from tests.support.databricks import (
     BILL_PROPS,
     CATALOG,
     SCHEMA_NAME,
+    audit,
     bills,
     by_id,
     rows,
@@ -45,6 +46,24 @@ def test_batch_that_fits_one_statement_goes_inline_else_through_the_volume(tmp_p
     assert dbx.stats.statements_merge - merges == 1 and dbx.stats.statements_insert - inserts == 1  # + audit
     assert sorted(by_id(rows(dbx, "bills"))) == list(range(1, 63))
     assert leftovers(dbx) == []
+
+
+@pytest.mark.parametrize("repeated", [False, True])
+def test_bulk_rows_carry_their_batchs_load_token_and_time(tmp_path, dbx, repeated):
+    # A batch without repeated keys is staged as its local spool, the token and time given by the
+    # MERGE; one with repeated keys is rewritten with one row per key and them as columns.
+    cfg = write_config(tmp_path, dbx, bulk_threshold_rows=10)
+    again = bills(range(1, 11), "v2") if repeated else []
+    run = run_in_process(cfg, [schema("bills", BILL_PROPS, ["id"]), *bills(range(1, 41)), *again, state(1)])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert dbx.stats.uploads == 1
+    landed = by_id(rows(dbx, "bills"))
+    assert sorted(landed) == list(range(1, 41))
+    (entry,) = audit(dbx)
+    assert {r["_sdc_load_token"] for r in landed.values()} == {entry["load_token"]}
+    (batched_at,) = {r["_sdc_batched_at"] for r in landed.values()}
+    assert entry["started_at"] <= batched_at <= entry["finished_at"]
+    assert entry["rows"] == 40 and landed[1]["memo"] == ("v2-1" if repeated else "v1-1")
 
 
 def test_overwrite_bulk_path_replaces_the_table_once_at_the_end(tmp_path, dbx):
