@@ -117,7 +117,10 @@ class DatabricksSink(BatchSink):
         self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]
     ) -> None:
         record["_sdc_extracted_at"] = message.get("time_extracted")
-        record["_sdc_received_at"] = datetime.now(tz=UTC).isoformat()
+        received = datetime.now(tz=UTC)
+        # A record decoded checked is not validated again, so it may hold the time itself (parsed
+        # already); the SDK's validator of any other record wants the text.
+        record["_sdc_received_at"] = received if self.target.record_prevalidated else received.isoformat()
         record["_sdc_sequence"] = next_sequence()
 
     def activate_version(self, new_version: int) -> None:
@@ -267,7 +270,7 @@ class DatabricksSink(BatchSink):
             }
         for key, kind in self._datelike.items():
             value = record.get(key)
-            if value is None:
+            if value is None or isinstance(value, datetime):  # absent, or parsed already
                 continue
             try:
                 if kind == "time":
