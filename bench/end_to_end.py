@@ -1,17 +1,21 @@
 """End to end: ``meltano run tap-acumatica target-databricks`` against the tap alone, in one run.
 
 Starts the Acumatica emulator with N Bills and the Databricks emulator (each in its own process), then,
-through Meltano's sandbox environment with only the ``bills`` stream selected:
+through Meltano's sandbox environment with only the ``bills`` stream selected, alternates ``--repeat``
+times (3 by default):
 1. ``meltano invoke tap-acumatica`` with its output to /dev/null (the tap alone);
-2. ``meltano run tap-acumatica target-databricks`` (the pipeline, into a fresh Delta table).
-Prints the wall time of both, their ratio (the pipeline's cost over the tap's), and the peak memory
-(VmHWM) and CPU seconds of every process (the emulators' too). Meltano's own start-up is in both
-figures; both plugins are invoked once with ``--about`` first, so start-up is an installed plugin's,
-not Python compiling its imports. Asserts nothing. With ``--profile DIR``, py-spy samples every process
-of the pipeline run (Meltano, each plugin process) into ``DIR/<label>-<name>-<pid>.txt`` (collapsed
-stacks, for flame graph tools or ``sort``); the profiler's own CPU then weighs on the times.
+2. ``meltano run tap-acumatica target-databricks`` (the pipeline, into a fresh Delta table: each
+   repetition has its own Meltano system database, so no state, and its own schema).
+Prints the wall time of every repetition of both, the ratio of their medians (the pipeline's cost over
+the tap's; alternating them exposes both to the same spells of a shared machine's slowness, which move
+single runs by a third here), and, for the median repetition of each, the peak memory (VmHWM) and CPU
+seconds of every process (the emulators' too). Meltano's own start-up is in both figures; both plugins
+are invoked once with ``--about`` first, so start-up is an installed plugin's, not Python compiling its
+imports. Asserts nothing. With ``--profile DIR``, py-spy samples every process of the pipeline runs
+(Meltano, each plugin process) into ``DIR/<label>-<name>-<pid>.txt`` (collapsed stacks, for flame graph
+tools or ``sort``); the profiler's own CPU then weighs on the times.
 
-    python bench/end_to_end.py [--bills 100000] [--million] [--profile DIR]
+    python bench/end_to_end.py [--bills 100000] [--repeat 3] [--million] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import BIN, ROOT, EmulatorProcess, cpu_seconds, print_report, ratio, run_measured_tree
+from measure import (
+    BIN,
+    ROOT,
+    EmulatorProcess,
+    MeasuredTree,
+    cpu_seconds,
+    print_report,
+    ratio,
+    run_measured_tree,
+)
 from tap_throughput import Emulator as AcumaticaEmulator
 
 
@@ -38,14 +51,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bills", type=int, default=100_000)
-    parser.add_argument("--million", action="store_true", help="also 1,000,000 Bills (several minutes)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternated runs of each (default 3)")
+    parser.add_argument(
+        "--million", action="store_true", help="also 1,000,000 Bills, once each (several minutes)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy profiles of the pipeline's processes here")
     args = parser.parse_args()
     if not (ROOT / ".meltano" / ".installed").exists():
         raise SystemExit("Meltano plugins are not installed: run `make plugins` first.")
     report: dict[str, object] = {}
-    for bills in [args.bills, *([1_000_000] if args.million else [])]:
-        report |= compare(bills, args.profile)
+    for bills, repeat in [(args.bills, args.repeat), *([(1_000_000, 1)] if args.million else [])]:
+        report |= compare(bills, repeat, args.profile)
     print_report(report)
 
 
@@ -78,8 +94,10 @@ class Profiler:
             proc.wait(timeout=60)
 
 
-def compare(bills: int, profile: Path | None = None) -> dict[str, object]:
+def compare(bills: int, repeat: int, profile: Path | None = None) -> dict[str, object]:
     label = f"{bills // 1000}k"
+    taps: list[MeasuredTree] = []
+    pipelines: list[MeasuredTree] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         AcumaticaEmulator(bills) as acumatica,
@@ -101,30 +119,45 @@ def compare(bills: int, profile: Path | None = None) -> dict[str, object]:
                 [*meltano, "invoke", plugin, "--about"], env=env, cwd=ROOT, check=True, capture_output=True
             )
         emulators = {"acumatica-emulator": acumatica.proc.pid, "databricks-emulator": databricks.proc.pid}
-        before = {name: cpu_seconds(pid) for name, pid in emulators.items()}
-        tap = run_measured_tree(
-            [*meltano, "invoke", "tap-acumatica"], Path(tmp, "tap.log"), env=env, cwd=ROOT
-        )
-        middle = {name: cpu_seconds(pid) for name, pid in emulators.items()}
-        profiler = None if profile is None else Profiler(profile, f"{label}")
-        pipeline = run_measured_tree(
-            [*meltano, "run", "tap-acumatica", "target-databricks"],
-            Path(tmp, "run.log"),
-            env=env,
-            cwd=ROOT,
-            on_start=profiler,
-        )
-        if profiler is not None:
-            profiler.wait()
-        after = {name: cpu_seconds(pid) for name, pid in emulators.items()}
-        for name in emulators:
-            tap.cpu_s[name] = middle[name] - before[name]
-            pipeline.cpu_s[name] = after[name] - middle[name]
+        for turn in range(repeat):
+            # Each pipeline run starts without state (its own system database) into a table of its own.
+            fresh = {
+                **env,
+                "MELTANO_DATABASE_URI": f"sqlite:///{Path(tmp, f'meltano-{turn}.db')}",
+                "TARGET_DATABRICKS_SCHEMA": f"acumatica_e2e_{turn}",
+            }
+            before = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+            tap = run_measured_tree(
+                [*meltano, "invoke", "tap-acumatica"], Path(tmp, "tap.log"), env=fresh, cwd=ROOT
+            )
+            middle = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+            profiler = None if profile is None else Profiler(profile, f"{label}-{turn}")
+            pipeline = run_measured_tree(
+                [*meltano, "run", "tap-acumatica", "target-databricks"],
+                Path(tmp, "run.log"),
+                env=fresh,
+                cwd=ROOT,
+                on_start=profiler,
+            )
+            if profiler is not None:
+                profiler.wait()
+            after = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+            for name in emulators:
+                tap.cpu_s[name] = middle[name] - before[name]
+                pipeline.cpu_s[name] = after[name] - middle[name]
+            taps.append(tap)
+            pipelines.append(pipeline)
+    tap, pipeline = _median(taps), _median(pipelines)
     report: dict[str, object] = {
         f"e2e_{label}_bills": bills,
+        f"e2e_{label}_tap_alone_s_each": " ".join(f"{t.seconds:.1f}" for t in taps),
+        f"e2e_{label}_meltano_run_s_each": " ".join(f"{t.seconds:.1f}" for t in pipelines),
         f"e2e_{label}_tap_alone_s": round(tap.seconds, 1),
         f"e2e_{label}_meltano_run_s": round(pipeline.seconds, 1),
         f"e2e_{label}_meltano_run_vs_tap_alone": ratio(pipeline.seconds, tap.seconds),
+        f"e2e_{label}_meltano_run_vs_tap_alone_each": " ".join(
+            f"{ratio(p.seconds, t.seconds):.2f}" for t, p in zip(taps, pipelines, strict=True)
+        ),
         f"e2e_{label}_tap_alone_records_per_s": round(bills / tap.seconds),
         f"e2e_{label}_meltano_run_records_per_s": round(bills / pipeline.seconds),
     }
@@ -139,6 +172,11 @@ def compare(bills: int, profile: Path | None = None) -> dict[str, object]:
             report[f"e2e_{label}_{run}_cpu_s_{name}"] = round(used, 1)
         report[f"e2e_{label}_{run}_cpu_s_total"] = round(sum(measured.cpu_s.values()), 1)
     return report
+
+
+def _median(runs: list[MeasuredTree]) -> MeasuredTree:
+    """The run of median wall time (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
 
 
 if __name__ == "__main__":
