@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.helpers._compat import datetime_fromisoformat
+from singer_sdk.sinks.core import JSONSchemaValidator
 from target_databricks import sql, validation, values
 from target_databricks.typed_records import TypedRecordDecoder
 
@@ -239,3 +240,63 @@ def test_a_run_in_process_leaves_the_garbage_collector_as_it_found_it(tmp_path, 
     run = run_in_process(write_config(tmp_path, dbx), [schema("bills", BILL_PROPS, ["id"]), *bills([1])])
     assert run.returncode == 0, run.stderr[-3000:]
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+# --- the typed decoding vouches only for what the SDK's validator accepts ---------------------------
+
+#: JSON texts each property of SCHEMA takes, and texts of every kind (valid or not for any of them).
+_VALID = {
+    "id": ["0", "1", "-7", "18446744073709551616"],
+    "name": ["null", '""', '"a"'],
+    "amount": ["null", "0", "1.50", "-0", "2e3", "1.0"],
+    "rate": ["null", "1", "0.1", "1E-7"],
+    "paid": ["null", "true", "false"],
+    "updated": ["null", '"2024-05-01T12:00:00Z"', '"2024-05-01 12:00:00.1234567+02:00"', '"not a time"'],
+    "lines": ["null", "[]", '[{"sku": "x"}]', '[{"sku": "x", "qty": 1.25, "more": [1]}]'],
+    "meta": ["null", "{}", '{"tags": ["a"]}', '{"other": 1}'],
+}
+_ANY = sorted(
+    {text for texts in _VALID.values() for text in texts}
+    | {
+        '"1.5"',
+        "[null]",
+        '["x"]',
+        '[{"qty": 1}]',
+        '[{"sku": 1}]',
+        '{"tags": [1]}',
+        '{"tags": "a"}',
+        "{}",
+    }
+)
+
+
+@st.composite
+def _records(draw):
+    """A record of valid values for some properties, and one value of any kind for one field (declared
+    or not), so that most records are nearly valid and the one odd value is what is tested."""
+    names = draw(st.lists(st.sampled_from(sorted(_VALID)), unique=True))
+    fields = {name: draw(st.sampled_from(_VALID[name])) for name in names}
+    if draw(st.booleans()):
+        fields[draw(st.sampled_from([*_VALID, "undeclared"]))] = draw(st.sampled_from(_ANY))
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+
+
+@settings(max_examples=600, deadline=None)
+@given(_records())
+def test_a_record_the_typed_decoding_vouches_for_is_one_the_validator_accepts(text):
+    raw = text.encode()
+    typed = TypedRecordDecoder(SCHEMA).decode(raw)
+    if typed is None:
+        return  # the general way decides, as before
+    general = _general.decode(raw)
+    JSONSchemaValidator(SCHEMA).validate(general)  # raises InvalidRecord if it should not have vouched
+    columns = sql.columns_for_schema(SCHEMA)
+    assert _outcome(typed, columns) == _outcome(general, columns)
+
+
+def _outcome(record: dict, columns: list[sql.Column]) -> object:
+    """The row a record loads as, or the error that refuses it (a value, a time that does not parse)."""
+    try:
+        return loaded(record, columns)
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
