@@ -2,7 +2,7 @@
 
 Starts the Acumatica emulator with N Bills and the Databricks emulator (each in its own process), then,
 through Meltano's sandbox environment with only the ``bills`` stream selected, alternates ``--repeat``
-times (3 by default):
+times (5 by default):
 1. ``meltano invoke tap-acumatica`` with its output to /dev/null (the tap alone);
 2. ``meltano run tap-acumatica target-databricks`` (the pipeline, into a fresh Delta table: each
    repetition has its own Meltano system database, so no state, and its own schema).
@@ -15,7 +15,7 @@ imports. Asserts nothing. With ``--profile DIR``, py-spy samples every process o
 (Meltano, each plugin process) into ``DIR/<label>-<name>-<pid>.txt`` (collapsed stacks, for flame graph
 tools or ``sort``); the profiler's own CPU then weighs on the times.
 
-    python bench/end_to_end.py [--bills 100000] [--repeat 3] [--million] [--profile DIR]
+    python bench/end_to_end.py [--bills 100000] [--repeat 5] [--million] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bills", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3, help="alternated runs of each (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="alternated runs of each (default 5)")
     parser.add_argument(
         "--million", action="store_true", help="also 1,000,000 Bills, once each (several minutes)"
     )

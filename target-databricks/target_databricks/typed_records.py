@@ -82,7 +82,10 @@ def _object_struct(schema: Mapping[str, Any], *, closed: bool) -> type:
         rename[attribute] = name
         kind = _check_type(properties[name]) if name in properties else Any
         fields.append((attribute, kind) if name in required else (attribute, kind, msgspec.UNSET))
-    return msgspec.defstruct("Checked", fields, kw_only=True, forbid_unknown_fields=closed, rename=rename)
+    # Checked values are dropped at once and hold no cycles: not tracked by the garbage collector.
+    return msgspec.defstruct(
+        "Checked", fields, kw_only=True, forbid_unknown_fields=closed, rename=rename, gc=False
+    )
 
 
 def _check_type(schema: Any) -> Any:
