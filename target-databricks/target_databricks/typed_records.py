@@ -34,9 +34,9 @@ from typing import Any, TypedDict, Union
 
 import msgspec
 
-from target_databricks.validation import ANNOTATIONS
+from target_databricks.validation import constraining_keywords
 
-#: The keywords checked here (``validation.ANNOTATIONS`` constrain nothing); any other keyword sends the
+#: The keywords checked here (``validation.constraining_keywords``); any other keyword sends the
 #: stream the general way.
 _STRUCTURE = frozenset({"type", "properties", "items", "required", "additionalProperties"})
 _names = (f"f{i}" for i in itertools.count())
@@ -50,8 +50,7 @@ def _keywords(schema: Any) -> tuple[Mapping[str, Any], list[str]]:
     """The subschema and its declared type names; NotTyped when it is not a plain typed schema."""
     if not isinstance(schema, Mapping):
         raise NotTyped
-    keys = {k for k in schema if k not in ANNOTATIONS and not (isinstance(k, str) and k.startswith("x-"))}
-    if not keys <= _STRUCTURE:
+    if not constraining_keywords(schema) <= _STRUCTURE:
         raise NotTyped
     declared = schema.get("type")
     names = [declared] if isinstance(declared, str) else declared

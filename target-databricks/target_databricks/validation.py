@@ -24,7 +24,7 @@ Check = Callable[[Any], bool]
 
 #: Keywords that constrain nothing when string formats are not validated (the SDK's default), and
 #: annotations. Any other keyword makes the subschema go through its own ``jsonschema`` validator.
-ANNOTATIONS = frozenset(
+_ANNOTATIONS = frozenset(
     {
         "title",
         "description",
@@ -57,6 +57,11 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def constraining_keywords(schema: Mapping[str, Any]) -> set[Any]:
+    """The keywords of a subschema that may constrain a value: all but the annotations above and ``x-*``."""
+    return {k for k in schema if k not in _ANNOTATIONS and not (isinstance(k, str) and k.startswith("x-"))}
+
+
 def _never(value: Any) -> bool:
     return False
 
@@ -80,8 +85,7 @@ def compile_check(schema: Any, root: Mapping[str, Any]) -> Check:
         return _always
     if not isinstance(schema, Mapping):
         return _never
-    keys = set(schema) - ANNOTATIONS
-    keys = {k for k in keys if not (isinstance(k, str) and k.startswith("x-"))}
+    keys = constraining_keywords(schema)
     if not keys <= _HANDLED:
         return _delegate(schema, root)
     parts: list[Check] = []
@@ -112,7 +116,7 @@ def _simple_types(schema: Any) -> frozenset[type] | None:
     """The Python types of a subschema that declares only a ``type`` (and annotations), else None."""
     if not isinstance(schema, Mapping):
         return None
-    keys = {k for k in schema if k not in ANNOTATIONS and not (isinstance(k, str) and k.startswith("x-"))}
+    keys = constraining_keywords(schema)
     declared = schema.get("type")
     if keys != {"type"}:
         return None
