@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any, overload
@@ -143,15 +144,22 @@ def read_body(response: requests.Response) -> bytes:
     and hundreds of small blocks scattered in the reading thread's malloc arena, which glibc
     keeps after they are freed (each thread has an arena of its own). One read of the whole
     body is one block the size of the body."""
-    try:
+    with _as_requests_errors():
         body: bytes = response.raw.read(decode_content=True)
-    except ProtocolError as exc:  # as requests' own reading names them
+    return body
+
+
+@contextmanager
+def _as_requests_errors() -> Iterator[None]:
+    """urllib3's errors of reading a body, raised as requests' own reading names them."""
+    try:
+        yield
+    except ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(exc) from exc
     except ReadTimeoutError as exc:
         raise requests.exceptions.ConnectionError(exc) from exc
-    return body
 
 
 def read_body_mapped(response: requests.Response) -> bytes | mmap.mmap:
@@ -177,17 +185,12 @@ def read_body_mapped(response: requests.Response) -> bytes | mmap.mmap:
         return b""
     body = mmap.mmap(-1, size)
     try:
-        while body.tell() < size:
-            piece = response.raw.read(min(_PIECE, size - body.tell()), decode_content=True)
-            if not piece:
-                raise ProtocolError(f"answer cut off after {body.tell()} of {size} bytes")
-            body.write(piece)
-    except ProtocolError as exc:  # as requests' own reading names them
-        body.close()
-        raise requests.exceptions.ChunkedEncodingError(exc) from exc
-    except ReadTimeoutError as exc:
-        body.close()
-        raise requests.exceptions.ConnectionError(exc) from exc
+        with _as_requests_errors():
+            while body.tell() < size:
+                piece = response.raw.read(min(_PIECE, size - body.tell()), decode_content=True)
+                if not piece:
+                    raise ProtocolError(f"answer cut off after {body.tell()} of {size} bytes")
+                body.write(piece)
     except BaseException:
         body.close()
         raise
