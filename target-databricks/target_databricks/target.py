@@ -180,10 +180,38 @@ class TargetDatabricks(RenamedSettings, Target):
             self.current_line = self._line_of(message_dict)
         if self._keep_input:
             self.current_input = (self._schema_lines.get(stream, b""), self.current_line)
+        if self.record_prevalidated:
+            self._process_checked_record(stream, message_dict)
+            return
         # The SDK's validation checks multipleOf with Decimal arithmetic: give it every digit of a
         # DECIMAL(38,s) value (the default 28 would raise DivisionImpossible on a valid record).
         with decimal.localcontext(sql.EXACT):
             super()._process_record_message(message_dict)
+
+    def _process_checked_record(self, stream: str, message: dict[str, Any]) -> None:
+        """The SDK's record flow (``Target._process_record_message``) for a record decoded checked.
+
+        Its decoder is registered only for a stream whose records reach its sink unchanged (one
+        identity map, no flattening), and the record is already valid, so the map's copy, the
+        validation and the Decimal context it needs are skipped, and so are the hooks this sink does not
+        override (``preprocess_record``, ``_after_process_record``); the rest is the SDK's, in its order:
+        audit fields, date-time parsing, key properties present, tallies, the sink's record, the
+        counter metric, draining a full sink, and the record-age drain."""
+        sink = self._sinks_active[stream]
+        record = message["record"]
+        context = sink._get_context(record)
+        sink._add_sdc_metadata_to_record(record, message, context)
+        sink._validate_and_parse(record)
+        sink._singer_validate_message(record)
+        sink.tally_record_read()
+        sink.process_record(record, context)
+        sink.record_counter_metric.increment()
+        if sink.is_full:
+            self.logger.info(
+                "Target sink for '%s' is full. Current size is '%s'. Draining...", stream, sink.current_size
+            )
+            self.drain_one(sink)
+        self._handle_max_record_age()
 
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         """Load a BATCH message's files as the RECORD messages they stand for.

@@ -20,6 +20,7 @@ from target_databricks.typed_records import TypedRecordDecoder
 
 from tests.support.databricks import (
     BILL_PROPS,
+    audit,
     bills,
     record,
     rows,
@@ -204,6 +205,30 @@ def test_records_of_a_plain_schema_land_without_the_validator(tmp_path, dbx, mon
     assert {i: (landed[i]["amount"], landed[i]["memo"]) for i in landed} == {
         i: (Decimal(f"{i}.10"), f"v1-{i}") for i in (1, 2, 3)
     }
+
+
+def test_records_decoded_checked_keep_the_sdks_record_flow(tmp_path, dbx):
+    # They skip the SDK's per-record path, not what it does: a full sink drains (batch_size_rows: three
+    # batches, three audit rows), the record counter counts them, the audit columns are set.
+    messages = [schema("bills", BILL_PROPS, ["id"]), *bills([1, 2, 3, 4, 5]), state(1)]
+    run = run_in_process(write_config(tmp_path, dbx, batch_size_rows=2), messages)
+    assert run.returncode == 0, run.stderr[-3000:]
+    landed = rows(dbx, "bills")
+    assert sorted(r["id"] for r in landed) == [1, 2, 3, 4, 5]
+    assert all(r["_sdc_received_at"] and r["_sdc_extracted_at"] and r["_sdc_sequence"] for r in landed)
+    assert [a["rows"] for a in sorted(audit(dbx), key=lambda a: a["started_at"])] == [2, 2, 1]
+    assert '"metric":"record_count","value":5' in run.stderr.replace(" ", "")
+    assert run.states == [state(1)["value"]]
+
+
+def test_a_checked_record_without_its_key_property_fails_as_the_sdk_fails_it(tmp_path, dbx):
+    # "id" is the key but not required by the SCHEMA: the typed decoding vouches for the record, and
+    # the SDK's check of key properties still refuses it, before any STATE.
+    messages = [schema("bills", BILL_PROPS, ["id"]), record("bills", {"amount": 1, "memo": None}), state(1)]
+    run = run_in_process(write_config(tmp_path, dbx), messages)
+    assert run.returncode == 1
+    assert "missing one or more key_properties" in run.stderr
+    assert run.states == []
 
 
 def test_flattened_records_are_not_decoded_before_the_map(tmp_path, dbx):

@@ -368,7 +368,9 @@ class RecordStore:
             else:
                 low_index = 0
             base = self._scan_base(entity, predicate, low_ms, high_ms, low_index, lazy)
-            merged = heapq.merge(base, overlay, key=keyfn)
+            # Without overlay records the base records are the page's order already (and the merge
+            # would compute every scanned record's sort key for nothing).
+            merged = heapq.merge(base, overlay, key=keyfn) if overlay else base
             stop = None if top is None else skip + top
             return list(itertools.islice(merged, skip, stop))
         rows = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy)) + overlay

@@ -70,6 +70,12 @@ class Warehouse(DeltaStore, VolumeFiles):
         self.lock = threading.RLock()
         self.conn = duckdb.connect()
         self.conn.execute("SET TimeZone='UTC'")
+        # The catalogs are in-memory databases, whose only persistence is the Delta store. At DuckDB's
+        # default threshold (16 MiB) its automatic checkpoints compress their row groups again and
+        # again as a table grows: loading 1,000,000 Bill rows, 10,000 per statement, spent 28 s of
+        # 30 s in them (0.7 s to 3 s each, about every 100,000 rows), and a 100,000-row load 0.9 s of
+        # about 3 s. Raised, none ran in that load, and its peak memory went from 1.9 to 2.3 GB.
+        self.conn.execute(f"SET checkpoint_threshold='{_CHECKPOINT_THRESHOLD}'")
         self._plans: OrderedDict = OrderedDict()
         self._in_use: tuple[str, str] | None = None  # (catalog, schema) of the last USE
         self._views: dict[str, str] = {}  # VALUES views: name -> select list they were created with
@@ -575,6 +581,7 @@ class Warehouse(DeltaStore, VolumeFiles):
 
 
 _PLAN_CACHE_SIZE = 512
+_CHECKPOINT_THRESHOLD = "1GB"
 _PLAN_CACHE_MAX_TEXT = 256 * 1024
 
 
