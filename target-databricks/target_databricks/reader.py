@@ -53,6 +53,7 @@ class LineKeepingReader(GenericSingerReader[bytes]):
         self._prevalidated: dict[str, Any] | None = None
         #: The typed decoders of the streams whose records can be decoded checked, by stream name.
         self.record_decoders: dict[str, TypedRecordDecoder] = {}
+        self._last_stream = ""  # the stream of the last record decoded typed
 
     @property
     def default_input(self) -> IO[bytes]:
@@ -95,7 +96,15 @@ class LineKeepingReader(GenericSingerReader[bytes]):
 
     def _typed_record(self, line: bytes | str) -> dict[str, Any] | None:
         """The RECORD message of ``line`` with its record decoded by its stream's typed decoder, or None
-        (another message, a stream without a decoder, a record it does not vouch for)."""
+        (another message, a stream without a decoder, a record it does not vouch for).
+
+        Records come in runs of one stream, so the line is first decoded whole as a record of the
+        stream of the last typed record; only when it is not one is its envelope decoded on its own."""
+        last = self.record_decoders.get(self._last_stream)
+        if last is not None:
+            message = last.decode_message(line, self._last_stream)
+            if message is not None:
+                return message
         try:
             envelope = _envelope_decoder.decode(line)
         except msgspec.DecodeError:
@@ -107,6 +116,7 @@ class LineKeepingReader(GenericSingerReader[bytes]):
         record = None if decoder is None else decoder.decode(envelope["record"])
         if record is None:
             return None
+        self._last_stream = stream
         return {**envelope, "record": record}
 
     def prevalidated(self, message: dict[str, Any]) -> bool:

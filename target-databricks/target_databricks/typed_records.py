@@ -145,15 +145,29 @@ class TypedRecordDecoder:
         properties = schema.get("properties")
         if not isinstance(properties, Mapping) or any(not isinstance(k, str) for k in properties):
             raise NotTyped
-        self._check: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_object_struct(schema, closed=True))
+        checked = _object_struct(schema, closed=True)
+        self._check: msgspec.json.Decoder[Any] = msgspec.json.Decoder(checked)
         values: dict[str, Any] = {}
         text_keys: list[str] = []
         for name, prop in properties.items():
             values[name], as_text = _value_type(prop)
             if as_text:
                 text_keys.append(name)
-        self._values = msgspec.json.Decoder(TypedDict("Values", values, total=False))  # type: ignore[operator]
+        typed_values = TypedDict("Values", values, total=False)  # type: ignore[operator]
+        self._values = msgspec.json.Decoder(typed_values)
         self._text_keys = tuple(text_keys)
+        # The same two decodings over a whole RECORD message line (its other fields as in the reader's
+        # envelope), for the reader to try first on a line of the stream it read last.
+        self._message_check = msgspec.json.Decoder(
+            msgspec.defstruct("CheckedMessage", [("record", checked)], gc=False)
+        )
+        self._message_values = msgspec.json.Decoder(
+            TypedDict(  # type: ignore[operator]
+                "Message",
+                {"type": Any, "stream": Any, "record": typed_values, "time_extracted": Any, "version": Any},
+                total=False,
+            )
+        )
 
     @classmethod
     def for_schema(cls, schema: Mapping[str, Any]) -> TypedRecordDecoder | None:
@@ -170,6 +184,23 @@ class TypedRecordDecoder:
             record: dict[str, Any] = self._values.decode(raw)
         except msgspec.DecodeError:
             return None
+        return self._nested_as_text(record)
+
+    def decode_message(self, line: bytes | str, stream: str) -> dict[str, Any] | None:
+        """The RECORD message of ``stream`` on ``line`` with its record's values, or None: another
+        message, another stream's, or a record not valid for sure (``decode`` of its record then
+        decides the same; this saves decoding the message's envelope on its own)."""
+        try:
+            message: dict[str, Any] = self._message_values.decode(line)
+            if message.get("type") != "RECORD" or message.get("stream") != stream or "record" not in message:
+                return None
+            self._message_check.decode(line)
+        except msgspec.DecodeError:
+            return None
+        self._nested_as_text(message["record"])
+        return message
+
+    def _nested_as_text(self, record: dict[str, Any]) -> dict[str, Any]:
         for key in self._text_keys:
             value = record.get(key)
             if value is not None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from singer_sdk.helpers._compat import datetime_fromisoformat
 from singer_sdk.sinks.core import JSONSchemaValidator
 from target_databricks import sql, validation, values
+from target_databricks.reader import LineKeepingReader
 from target_databricks.typed_records import TypedRecordDecoder
 
 from tests.support.databricks import (
@@ -188,6 +189,43 @@ def test_nested_text_holds_the_values_of_the_general_reader(text):
     assert repr(_general.decode(typed["meta"])) == repr(general)  # the same values, every digit
 
 
+def test_records_of_streams_in_turn_are_each_decoded_with_their_own_schema():
+    # The reader first tries a line as a record of the stream it decoded last: a record of another
+    # stream, whose fields would fit that one too, is decoded with its own stream's decoder.
+    text = {"type": "object", "properties": {"id": {"type": "integer"}, "v": {"type": ["string", "null"]}}}
+    number = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "v": {"type": ["number", "null"]}},
+        "required": ["id"],
+    }
+    reader = LineKeepingReader()
+    reader.record_decoders.update(a=TypedRecordDecoder(text), b=TypedRecordDecoder(number))
+    lines = [
+        b'{"type": "RECORD", "stream": "a", "record": {"id": 1, "v": "x"}}',
+        b'{"type": "RECORD", "stream": "b", "record": {"v": null}}',  # valid for a, not for b
+        b'{"type": "RECORD", "stream": "b", "record": {"id": 2, "v": 1.50}}',
+        b'{"type": "RECORD", "stream": "b", "record": {"id": 3, "v": null}}',
+        b'{"type": "STATE", "value": {"stream": "b", "record": {"id": 4}}}',
+        b'{"type": "RECORD", "stream": "a", "record": {"id": 5, "v": "1.5"}}',
+        b'{"type": "RECORD", "stream": "b", "record": {"id": 6, "v": "1.5"}}',  # b does not vouch for it
+        b'{"type": "RECORD", "stream": "c", "record": {"id": 7}}',  # no decoder
+    ]
+    seen = []
+    for line in lines:
+        message = reader.deserialize_json(line)
+        seen.append((message.get("stream"), message.get("record"), reader.prevalidated(message)))
+    assert seen == [
+        ("a", {"id": 1, "v": "x"}, True),
+        ("b", {"v": None}, False),
+        ("b", {"id": 2, "v": Decimal("1.50")}, True),
+        ("b", {"id": 3, "v": None}, True),
+        (None, None, False),
+        ("a", {"id": 5, "v": "1.5"}, True),
+        ("b", {"id": 6, "v": "1.5"}, False),
+        ("c", {"id": 7}, False),
+    ]
+
+
 # --- in a run ----------------------------------------------------------------------------------------
 
 
@@ -310,7 +348,12 @@ def _records(draw):
 @given(_records())
 def test_a_record_the_typed_decoding_vouches_for_is_one_the_validator_accepts(text):
     raw = text.encode()
-    typed = TypedRecordDecoder(SCHEMA).decode(raw)
+    decoder = TypedRecordDecoder(SCHEMA)
+    typed = decoder.decode(raw)
+    # Decoding the whole message line gives the same values, and vouches for the same records.
+    line = b'{"type": "RECORD", "stream": "s", "record": ' + raw + b', "time_extracted": null}'
+    message = decoder.decode_message(line, "s")
+    assert (None if message is None else message["record"]) == typed
     if typed is None:
         return  # the general way decides, as before
     general = _general.decode(raw)
