@@ -116,7 +116,7 @@ class LineKeepingReader(GenericSingerReader[bytes]):
         record = None if decoder is None else decoder.decode(envelope["record"])
         if record is None:
             return None
-        self._last_stream = stream
+        self._last_stream = cast("str", stream)  # a str: it named a decoder
         return {**envelope, "record": record}
 
     def prevalidated(self, message: dict[str, Any]) -> bool:

@@ -153,15 +153,15 @@ class TypedRecordDecoder:
             values[name], as_text = _value_type(prop)
             if as_text:
                 text_keys.append(name)
-        typed_values = TypedDict("Values", values, total=False)  # type: ignore[operator]
-        self._values = msgspec.json.Decoder(typed_values)
+        typed_values: Any = TypedDict("Values", values, total=False)  # type: ignore[misc]
+        self._values: msgspec.json.Decoder[Any] = msgspec.json.Decoder(typed_values)
         self._text_keys = tuple(text_keys)
         # The same two decodings over a whole RECORD message line (its other fields as in the reader's
         # envelope), for the reader to try first on a line of the stream it read last.
         self._message_check = msgspec.json.Decoder(
             msgspec.defstruct("CheckedMessage", [("record", checked)], gc=False)
         )
-        self._message_values = msgspec.json.Decoder(
+        self._message_values: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
             TypedDict(  # type: ignore[operator]
                 "Message",
                 {"type": Any, "stream": Any, "record": typed_values, "time_extracted": Any, "version": Any},
