@@ -2,7 +2,7 @@
 
 Starts the Acumatica emulator with N Bills and the Databricks emulator (each in its own process), then,
 through Meltano's sandbox environment with only the ``bills`` stream selected, alternates ``--repeat``
-times (5 by default):
+times (5 by default; the tap first in even turns, the pipeline first in odd ones):
 1. ``meltano invoke tap-acumatica`` with its output to /dev/null (the tap alone);
 2. ``meltano run tap-acumatica target-databricks`` (the pipeline, into a fresh Delta table: each
    repetition has its own Meltano system database, so no state, and its own schema).
@@ -126,27 +126,28 @@ def compare(bills: int, repeat: int, profile: Path | None = None) -> dict[str, o
                 "MELTANO_DATABASE_URI": f"sqlite:///{Path(tmp, f'meltano-{turn}.db')}",
                 "TARGET_DATABRICKS_SCHEMA": f"acumatica_e2e_{turn}",
             }
-            before = {name: cpu_seconds(pid) for name, pid in emulators.items()}
-            tap = run_measured_tree(
-                [*meltano, "invoke", "tap-acumatica"], Path(tmp, "tap.log"), env=fresh, cwd=ROOT
-            )
-            middle = {name: cpu_seconds(pid) for name, pid in emulators.items()}
             profiler = None if profile is None else Profiler(profile, f"{label}-{turn}")
-            pipeline = run_measured_tree(
-                [*meltano, "run", "tap-acumatica", "target-databricks"],
-                Path(tmp, "run.log"),
-                env=fresh,
-                cwd=ROOT,
-                on_start=profiler,
-            )
+            commands = {
+                "tap": ([*meltano, "invoke", "tap-acumatica"], Path(tmp, "tap.log"), None),
+                "pipeline": (
+                    [*meltano, "run", "tap-acumatica", "target-databricks"],
+                    Path(tmp, "run.log"),
+                    profiler,
+                ),
+            }
+            # The tap first in even turns, the pipeline first in odd ones: a machine slowing down (or
+            # speeding up) over the runs weighs on both alike.
+            measured: dict[str, MeasuredTree] = {}
+            for kind in ("tap", "pipeline") if turn % 2 == 0 else ("pipeline", "tap"):
+                args, log, on_start = commands[kind]
+                before = {name: cpu_seconds(pid) for name, pid in emulators.items()}
+                measured[kind] = run_measured_tree(args, log, env=fresh, cwd=ROOT, on_start=on_start)
+                for name, pid in emulators.items():
+                    measured[kind].cpu_s[name] = cpu_seconds(pid) - before[name]
             if profiler is not None:
                 profiler.wait()
-            after = {name: cpu_seconds(pid) for name, pid in emulators.items()}
-            for name in emulators:
-                tap.cpu_s[name] = middle[name] - before[name]
-                pipeline.cpu_s[name] = after[name] - middle[name]
-            taps.append(tap)
-            pipelines.append(pipeline)
+            taps.append(measured["tap"])
+            pipelines.append(measured["pipeline"])
     tap, pipeline = _median(taps), _median(pipelines)
     report: dict[str, object] = {
         f"e2e_{label}_bills": bills,
