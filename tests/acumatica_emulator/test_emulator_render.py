@@ -222,9 +222,19 @@ def test_timestamp_accept():
     def accept(text):
         return timestamp_accept(parse_filter(text), names, to_ms)
 
-    assert accept(_keyset(t, "Bill", "000004")) == ms + 1
-    assert accept(f"LastModifiedDateTime ge datetimeoffset'{t}'") == ms
-    assert accept(f"datetimeoffset'{t}' lt LastModifiedDateTime") == ms + 1
+    u = "2024-03-01T10:00:00.000-05:00"
+    upper = to_ms(u)
+    window = f"LastModifiedDateTime ge datetimeoffset'{t}' and LastModifiedDateTime le datetimeoffset'{u}'"
+    assert accept(_keyset(t, "Bill", "000004")) == (ms + 1, None)
+    assert accept(f"LastModifiedDateTime ge datetimeoffset'{t}'") == (ms, None)
+    assert accept(f"datetimeoffset'{t}' lt LastModifiedDateTime") == (ms + 1, None)
+    # A read's window: its last millisecond is still evaluated (``le`` and ``lt`` alike).
+    assert accept(f"LastModifiedDateTime le datetimeoffset'{u}'") == (None, upper)
+    assert accept(f"{window} and ({_keyset(t, 'Bill', '000004')})") == (ms + 1, upper)
+    assert accept(f"({_keyset(t, 'Bill', '000004')}) and LastModifiedDateTime lt datetimeoffset'{u}'") == (
+        ms + 1,
+        upper,
+    )
     assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and Type eq 'Bill'") is None
     assert (
         accept(f"LastModifiedDateTime gt datetimeoffset'{t}' and LastModifiedDateTime lt datetimeoffset'{t}'")
@@ -233,7 +243,14 @@ def test_timestamp_accept():
     assert accept(f"not (LastModifiedDateTime le datetimeoffset'{t}')") is None
     assert accept(f"LastModifiedDateTime eq datetimeoffset'{t}'") is None
     assert accept(f"CreatedDateTime gt datetimeoffset'{t}'") is None
-    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' or Type eq 'Bill'") == ms + 1
+    assert accept(f"LastModifiedDateTime gt datetimeoffset'{t}' or Type eq 'Bill'") == (ms + 1, None)
+    # Either side of an "or" holds on its own interval; overlapping ones make one.
+    assert accept(
+        f"LastModifiedDateTime le datetimeoffset'{t}' or LastModifiedDateTime ge datetimeoffset'{u}'"
+    ) == (None, ms)
+    assert accept(
+        f"LastModifiedDateTime le datetimeoffset'{u}' or LastModifiedDateTime ge datetimeoffset'{t}'"
+    ) == (None, None)
 
 
 @pytest.mark.parametrize("deleted", [False, True])
@@ -250,13 +267,25 @@ def test_keyset_scan_skipping_the_filter_matches(deleted):
     plan = PagePlan(store, "Bill", "24.200.001", None, "Details", None, "/AcumaticaERP", False)
     everything = store.query("Bill", lambda r: True, ORDER, 0, None)
     cursors = [everything[k] for k in (0, 1, 2, 3, 4, 150, 151, 401, len(everything) - 2)]
+    # Windows as tap-acumatica reads them (its lower bound, the server's time at the start of the run
+    # as its upper one), ending at a record's own millisecond, inside a tie group, or past the end.
+    lower = f" and LastModifiedDateTime ge datetimeoffset'{everything[0]['LastModifiedDateTime']}'"
+    windows = ["", lower] + [
+        f"{lower} and LastModifiedDateTime {op} datetimeoffset'{everything[k]['LastModifiedDateTime']}'"
+        for k in (3, 152, 300, len(everything) - 1)
+        for op in ("le", "lt")
+    ]
     for cursor in cursors:
-        tree = parse_filter(_keyset(cursor["LastModifiedDateTime"], "Bill", cursor["ReferenceNbr"]))
-        predicate = FilterCompiler(fields, {}, store.to_ms).compile(tree)
-        low, high = timestamp_range(tree, {"LastModifiedDateTime"}, store.to_ms)
-        accept = timestamp_accept(tree, {"LastModifiedDateTime"}, store.to_ms)
-        for skip, top in ((0, 100), (3, 50), (0, 1000)):
-            full = store.query("Bill", predicate, ORDER, skip, top, low, high)
-            fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True, accept_ms=accept)
-            assert [r["_i"] for r in fast] == [r["_i"] for r in full]
-            assert plan.render(fast) == _general(plan, full)
+        for window in windows:
+            keyset = _keyset(cursor["LastModifiedDateTime"], "Bill", cursor["ReferenceNbr"])
+            tree = parse_filter(f"({keyset}){window}")
+            predicate = FilterCompiler(fields, {}, store.to_ms).compile(tree)
+            low, high = timestamp_range(tree, {"LastModifiedDateTime"}, store.to_ms)
+            accept = timestamp_accept(tree, {"LastModifiedDateTime"}, store.to_ms)
+            for skip, top in ((0, 100), (3, 50), (0, 1000)):
+                full = store.query("Bill", predicate, ORDER, skip, top, low, high)
+                if accept is None:  # the window ends inside the tie group: nothing to skip
+                    continue
+                fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True, accept=accept)
+                assert [r["_i"] for r in fast] == [r["_i"] for r in full], (keyset, window, skip, top)
+                assert plan.render(fast) == _general(plan, full)

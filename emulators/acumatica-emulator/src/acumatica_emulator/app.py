@@ -392,7 +392,7 @@ class AcumaticaApp:
             high,
             match_all=not q.get("$filter"),
             lazy=lazy,
-            accept_ms=accept,
+            accept=accept,
         )
         self.stats.count("records_served", len(rows))
         return Response(200, plan.render(rows))

@@ -392,17 +392,33 @@ def timestamp_range(node, names: set[str], to_ms: Callable[[str], int]) -> tuple
     return None, None
 
 
-def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int | None:
-    """A bound A (epoch ms) such that ``node`` holds for every record whose ``names`` fields all
-    equal one timestamp >= A (whatever its other fields), or None. With the keyset filter
-    ``T gt t or (T eq t and ...)`` that is t + 1: past the tie group the store need not evaluate it.
+Interval = tuple[int | None, int | None]  # [low, high) in epoch ms; None: unbounded
+
+
+def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> Interval | None:
+    """An interval [A, B) of epoch ms (None: unbounded) such that ``node`` holds for every record whose
+    ``names`` fields all equal one timestamp in it (whatever its other fields), or None. With the keyset
+    filter ``T gt t or (T eq t and ...)`` that is [t + 1, None): past the tie group the store need not
+    evaluate it. An upper bound ``T le u`` or ``T lt u`` (a read's window) ends it at u's millisecond,
+    whose records are still evaluated.
     """
     if isinstance(node, Node):
         if node.op in ("and", "or"):
             a, b = (timestamp_accept(arg, names, to_ms) for arg in node.args)
             if node.op == "and":
-                return None if a is None or b is None else max(a, b)
-            return b if a is None else a if b is None else min(a, b)
+                if a is None or b is None:
+                    return None
+                low = b[0] if a[0] is None else a[0] if b[0] is None else max(a[0], b[0])
+                high = b[1] if a[1] is None else a[1] if b[1] is None else min(a[1], b[1])
+                empty = low is not None and high is not None and high <= low
+                return None if empty else (low, high)
+            if a is None or b is None:
+                return b if a is None else a
+            if _reaches(a, b) and _reaches(b, a):  # overlapping or adjacent: their union
+                low = None if a[0] is None or b[0] is None else min(a[0], b[0])
+                high = None if a[1] is None or b[1] is None else max(a[1], b[1])
+                return low, high
+            return a  # the node holds on each: either will do
         if node.op in ("gt", "ge", "lt", "le"):
             left, right = node.args
             op = node.op
@@ -410,8 +426,7 @@ def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int 
                 left, right = right, left
                 op = {"gt": "lt", "lt": "gt", "ge": "le", "le": "ge"}[op]
             if (
-                op in ("gt", "ge")
-                and isinstance(left, Field)
+                isinstance(left, Field)
                 and left.custom is None
                 and left.name in names
                 and isinstance(right, Literal)
@@ -421,8 +436,13 @@ def timestamp_accept(node, names: set[str], to_ms: Callable[[str], int]) -> int 
                     ms = to_ms(right.value)
                 except (ValueError, TypeError):
                     return None
-                return ms + 1 if op == "gt" else ms
+                return {"gt": (ms + 1, None), "ge": (ms, None), "lt": (None, ms), "le": (None, ms)}[op]
     return None
+
+
+def _reaches(a: Interval, b: Interval) -> bool:
+    """Whether interval ``a`` ends at or after ``b`` starts."""
+    return a[1] is None or b[0] is None or a[1] >= b[0]
 
 
 # ---- other query options --------------------------------------------------------------------

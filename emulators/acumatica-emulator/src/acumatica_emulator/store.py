@@ -338,26 +338,26 @@ class RecordStore:
         high_ms: int | None = None,
         match_all: bool = False,
         lazy: bool = False,
-        accept_ms: int | None = None,
+        accept: tuple[int | None, int | None] | None = None,
     ) -> list[dict]:
         """Matching records in ``order``, after skipping ``skip`` and keeping at most ``top``.
 
         ``lazy``: base records carry only ``FusedRules.light_fields`` (the caller checked that the
         predicate and the order read nothing else) and are rendered by a fused writer.
-        ``accept_ms`` (lazy only): the predicate holds for every base record whose timestamp is at
-        least this (``odata.timestamp_accept``); such records are taken without evaluating it and
-        carry only ``_i``.
+        ``accept`` (lazy only): the predicate holds for every base record whose timestamp (epoch ms) is
+        in this interval [A, B) (``odata.timestamp_accept``); such records are taken without evaluating
+        it and carry only ``_i``.
         """
         keyfn = self.sort_key(entity, order)
         overlay = [r for r in list(self._overlay[entity].records.values()) if predicate(r)]
         if (
             lazy
-            and accept_ms is not None
+            and accept is not None
             and not overlay
             and top is not None
             and self._streams_in_index_order(entity, order)
         ):
-            return self._lazy_page(entity, predicate, low_ms, high_ms, accept_ms, skip, top)
+            return self._lazy_page(entity, predicate, low_ms, high_ms, accept, skip, top)
         if self._streams_in_index_order(entity, order):
             # Base records already come in this order: merge lazily and stop at skip + top.
             overlay.sort(key=keyfn)
@@ -379,31 +379,47 @@ class RecordStore:
         return rows[skip:] if top is None else rows[skip : skip + top]
 
     def _lazy_page(
-        self, entity: str, predicate, low_ms, high_ms, accept_ms: int, skip: int, top: int
+        self,
+        entity: str,
+        predicate,
+        low_ms,
+        high_ms,
+        accept: tuple[int | None, int | None],
+        skip: int,
+        top: int,
     ) -> list[dict]:
-        """``query`` for base records only, in index order: the predicate is evaluated below the
-        index where timestamps reach ``accept_ms`` (the keyset's tie group) and assumed above."""
+        """``query`` for base records only, in index order: the predicate is evaluated outside the
+        indexes whose timestamps are in ``accept`` (past the keyset's tie group, before the window's
+        last millisecond) and assumed inside."""
         gen = self.gen
         size = gen.sizes[entity]
         start = 0 if low_ms is None else gen.first_index_at_or_after(entity, low_ms)
         stop = size if high_ms is None else gen.first_index_at_or_after(entity, high_ms + 1)
-        accept = min(stop, max(start, gen.first_index_at_or_after(entity, accept_ms)))
+        first = start if accept[0] is None else gen.first_index_at_or_after(entity, accept[0])
+        first = min(stop, max(start, first))
+        end = stop if accept[1] is None else gen.first_index_at_or_after(entity, accept[1])
+        end = min(stop, max(first, end))
         hidden = self._overlay[entity].hidden
         want = skip + top
-        out = []
+        out: list[dict] = []
         light = self.fused.light
-        for i in range(start, accept):
-            if len(out) >= want:
-                break
-            if i not in hidden and predicate(rec := light(entity, i)):
-                out.append(rec)
+
+        def evaluate(indexes: range) -> None:
+            for i in indexes:
+                if len(out) >= want:
+                    return
+                if i not in hidden and predicate(rec := light(entity, i)):
+                    out.append(rec)
+
+        evaluate(range(start, first))
         need = want - len(out)
         if need > 0:
             if hidden:
-                found = (i for i in range(accept, stop) if i not in hidden)
+                found = (i for i in range(first, end) if i not in hidden)
                 out += [{"_i": i} for i in itertools.islice(found, need)]
             else:
-                out += [{"_i": i} for i in range(accept, min(stop, accept + need))]
+                out += [{"_i": i} for i in range(first, min(end, first + need))]
+        evaluate(range(end, stop))
         return out[skip:]
 
     def _streams_in_index_order(self, entity: str, order: list[tuple[str, bool]]) -> bool:
