@@ -289,3 +289,31 @@ def test_keyset_scan_skipping_the_filter_matches(deleted):
                 fast = store.query("Bill", predicate, ORDER, skip, top, low, high, lazy=True, accept=accept)
                 assert [r["_i"] for r in fast] == [r["_i"] for r in full], (keyset, window, skip, top)
                 assert plan.render(fast) == _general(plan, full)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_descending_page_is_the_head_of_the_whole_sorted_set(lazy):
+    """query() in descending index order reads from the end: the same records, in the same order, as
+    sorting every matching record (ties included, deleted and changed records too)."""
+    emu = AcumaticaEmulator(EmulatorConfig(sizes={"Bill": 400}))
+    store = emu.store
+    for ref in ("000399", "000398", "000120"):
+        store.delete("Bill", ("Bill", ref))
+    store.modify("Bill", ("Bill", "000010"), {"Description": "changed"})  # now the latest
+    everything = store.query("Bill", lambda r: True, ORDER, 0, None)
+    stamps = [r["LastModifiedDateTime"] for r in everything]
+    assert len(set(stamps)) < len(stamps)  # the data has ties to keep
+    middle = store.to_ms(stamps[200])
+    orders = [
+        [("LastModifiedDateTime", True)],
+        [("LastModifiedDateTime", True), ("Type", True), ("ReferenceNbr", True)],
+        [("Type", True), ("ReferenceNbr", True)],
+    ]
+    for order in orders:
+        for low, high in ((None, None), (None, middle), (middle, None)):
+            whole = store.query("Bill", lambda r: True, order, 0, None, low, high, lazy=lazy)
+            for skip, top in ((0, 1), (0, 5), (3, 7), (0, 1000)):
+                page = store.query("Bill", lambda r: True, order, skip, top, low, high, lazy=lazy)
+                assert [r["_i"] if "_i" in r else r["id"] for r in page] == [
+                    r["_i"] if "_i" in r else r["id"] for r in whole[skip : skip + top]
+                ], (order, low, high, skip, top)

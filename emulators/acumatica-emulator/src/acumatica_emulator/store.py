@@ -307,7 +307,14 @@ class RecordStore:
         yield from (r for r in list(self._overlay[entity].records.values()) if predicate(r))
 
     def _scan_base(
-        self, entity: str, predicate, low_ms, high_ms, low_index: int = 0, lazy: bool = False
+        self,
+        entity: str,
+        predicate,
+        low_ms,
+        high_ms,
+        low_index: int = 0,
+        lazy: bool = False,
+        backwards: bool = False,
     ) -> Iterator[dict]:
         gen = self.gen
         size = gen.sizes[entity]
@@ -319,7 +326,7 @@ class RecordStore:
         if lazy:  # keys and timestamps only; the page writer generates the rest from "_i"
             light = self.fused.light
             header = lambda entity, i: light(entity, i)  # noqa: E731
-        for i in range(start, stop):
+        for i in range(stop - 1, start - 1, -1) if backwards else range(start, stop):
             if i in hidden:
                 continue
             rec = header(entity, i)
@@ -373,10 +380,34 @@ class RecordStore:
             merged = heapq.merge(base, overlay, key=keyfn) if overlay else base
             stop = None if top is None else skip + top
             return list(itertools.islice(merged, skip, stop))
-        rows = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy)) + overlay
+        if top is not None and order and all(d for _, d in order):
+            ascending = [(name, False) for name, _ in order]
+            if self._streams_in_index_order(entity, ascending):
+                # Exactly descending index order (e.g. ``$orderby=LastModifiedDateTime desc``, a read's
+                # "latest value" probe): the page's records are among the last ones, so read from the
+                # end, ties of the last one kept, instead of every record.
+                base = self._last_base(entity, predicate, keyfn, skip + top, low_ms, high_ms, lazy)
+            else:
+                base = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy))
+        else:
+            base = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy))
+        rows = base + overlay
         for name, descending in reversed(order):
             rows.sort(key=self.sort_key(entity, [(name, False)]), reverse=descending)
         return rows[skip:] if top is None else rows[skip : skip + top]
+
+    def _last_base(
+        self, entity: str, predicate, keyfn, count: int, low_ms, high_ms, lazy: bool
+    ) -> list[dict]:
+        """The last ``count`` matching base records in index order, and every one tied with the first
+        of them on ``keyfn``: all a descending sort's first ``count`` can hold."""
+        last: list[dict] = []
+        for rec in self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy, backwards=True):
+            if last and len(last) >= count and keyfn(rec) != keyfn(last[-1]):
+                break
+            last.append(rec)
+        last.reverse()
+        return last
 
     def _lazy_page(
         self,
