@@ -25,23 +25,15 @@ import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_databricks.typed_records import TypedRecordDecoder
+from target_databricks.typed_records import ENVELOPE_FIELDS, TypedRecordDecoder
 
 logger = logging.getLogger(__name__)
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 
 
-class _Envelope(TypedDict, total=False):
-    """A message's fields around its record, the record left undecoded."""
-
-    type: Any
-    stream: Any
-    record: msgspec.Raw
-    time_extracted: Any
-    version: Any
-
-
-_envelope_decoder = msgspec.json.Decoder(_Envelope)
+#: A message's fields around its record, the record left undecoded.
+_Envelope: Any = TypedDict("_Envelope", {**ENVELOPE_FIELDS, "record": msgspec.Raw}, total=False)  # type: ignore[misc]
+_envelope_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_Envelope)
 
 
 class LineKeepingReader(GenericSingerReader[bytes]):

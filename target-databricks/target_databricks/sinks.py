@@ -209,10 +209,8 @@ class DatabricksSink(BatchSink):
         """The SDK's validation against the stream's SCHEMA and its parsing of date-time strings; a
         record that fails validation is refused in one line naming the stream, record and property
         (the SDK would log a traceback of the validator at ERROR level). A record the reader decoded
-        checked against the SCHEMA (``typed_records``) only has its date-like strings parsed."""
-        if self.target.record_prevalidated:
-            self._parse_datelike(record, self.datetime_error_treatment)
-            return record
+        checked (``typed_records``) does not come here: ``TargetDatabricks._process_checked_record``
+        only parses its date-like strings."""
         if self._validator is not None:
             try:
                 self._validator.validate(record)

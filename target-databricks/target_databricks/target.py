@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from mlc_run_audit import RunIdError, current_run_id
@@ -197,11 +197,11 @@ class TargetDatabricks(RenamedSettings, Target):
         override (``preprocess_record``, ``_after_process_record``); the rest is the SDK's, in its order:
         audit fields, date-time parsing, key properties present, tallies, the sink's record, the
         counter metric, draining a full sink, and the record-age drain."""
-        sink = self._sinks_active[stream]
+        sink = cast("DatabricksSink", self._sinks_active[stream])  # the sink the decoder came from
         record = message["record"]
         context = sink._get_context(record)
         sink._add_sdc_metadata_to_record(record, message, context)
-        sink._validate_and_parse(record)
+        sink._parse_datelike(record, sink.datetime_error_treatment)
         sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)

@@ -36,6 +36,9 @@ import msgspec
 
 from target_databricks.validation import constraining_keywords
 
+#: The fields of a RECORD message around its record, as the reader keeps them (any JSON value).
+ENVELOPE_FIELDS: dict[str, Any] = {"type": Any, "stream": Any, "time_extracted": Any, "version": Any}
+
 #: The keywords checked here (``validation.constraining_keywords``); any other keyword sends the
 #: stream the general way.
 _STRUCTURE = frozenset({"type", "properties", "items", "required", "additionalProperties"})
@@ -156,17 +159,13 @@ class TypedRecordDecoder:
         typed_values: Any = TypedDict("Values", values, total=False)  # type: ignore[misc]
         self._values: msgspec.json.Decoder[Any] = msgspec.json.Decoder(typed_values)
         self._text_keys = tuple(text_keys)
-        # The same two decodings over a whole RECORD message line (its other fields as in the reader's
-        # envelope), for the reader to try first on a line of the stream it read last.
+        # The same two decodings over a whole RECORD message line (its other fields those of
+        # ENVELOPE_FIELDS), for the reader to try first on a line of the stream it read last.
         self._message_check = msgspec.json.Decoder(
             msgspec.defstruct("CheckedMessage", [("record", checked)], gc=False)
         )
         self._message_values: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-            TypedDict(  # type: ignore[operator]
-                "Message",
-                {"type": Any, "stream": Any, "record": typed_values, "time_extracted": Any, "version": Any},
-                total=False,
-            )
+            TypedDict("Message", {**ENVELOPE_FIELDS, "record": typed_values}, total=False)  # type: ignore[operator]
         )
 
     @classmethod

@@ -380,15 +380,16 @@ class RecordStore:
             merged = heapq.merge(base, overlay, key=keyfn) if overlay else base
             stop = None if top is None else skip + top
             return list(itertools.islice(merged, skip, stop))
-        if top is not None and order and all(d for _, d in order):
-            ascending = [(name, False) for name, _ in order]
-            if self._streams_in_index_order(entity, ascending):
-                # Exactly descending index order (e.g. ``$orderby=LastModifiedDateTime desc``, a read's
-                # "latest value" probe): the page's records are among the last ones, so read from the
-                # end, ties of the last one kept, instead of every record.
-                base = self._last_base(entity, predicate, keyfn, skip + top, low_ms, high_ms, lazy)
-            else:
-                base = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy))
+        if (
+            top is not None
+            and order
+            and all(descending for _, descending in order)
+            and self._streams_in_index_order(entity, [(name, False) for name, _ in order])
+        ):
+            # Exactly descending index order (e.g. ``$orderby=LastModifiedDateTime desc``, a read's
+            # "latest value" probe): the page's records are among the last ones, so read from the end,
+            # ties of the last one kept, instead of every record.
+            base = self._last_base(entity, predicate, keyfn, skip + top, low_ms, high_ms, lazy)
         else:
             base = list(self._scan_base(entity, predicate, low_ms, high_ms, lazy=lazy))
         rows = base + overlay
